@@ -1,0 +1,241 @@
+"""``python -m cpa …``: serve, migrate, persons, demo, simulate.
+
+Results go to standard output as JSON; logs go to standard error. An operating error is
+printed as an RFC 9457 problem on standard error with exit status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from cpa.accounts import NewPerson, NirVault, register_person
+from cpa.config import Settings, get_settings
+from cpa.db.admin import create_database, migrate_database, with_database
+from cpa.db.embedded import EmbeddedPostgres
+from cpa.errors import CpaError
+from cpa.log import configure_logging
+
+DATABASE_NAME = "cpa"
+
+
+def _print_json(value: Any) -> None:
+    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(value)) + b"\n")
+    sys.stdout.flush()
+
+
+def _embedded(settings: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(settings.pgdata, settings.pg_port, cache_dir=settings.data_dir / "pgbin")
+
+
+async def _prepare_embedded_database(pg: EmbeddedPostgres) -> str:
+    await create_database(pg.dsn(), DATABASE_NAME)
+    return pg.dsn(DATABASE_NAME)
+
+
+def database_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """CPA_DATABASE_URL when set (never start a server then), else our embedded one."""
+    if settings.database_url:
+        return settings.database_url, None
+    pg = _embedded(settings)
+    pg.ensure_running()
+    return asyncio.run(_prepare_embedded_database(pg)), pg
+
+
+@contextmanager
+def one_shot_database(settings: Settings) -> Iterator[str]:
+    """A database for one CLI command; an embedded server started for it is stopped after."""
+    dsn, pg = database_dsn(settings)
+    try:
+        yield dsn
+    finally:
+        if pg is not None and pg.started_here:
+            pg.stop()
+
+
+async def _with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return await work(connection)
+    finally:
+        await connection.close()
+
+
+# -- commands ---------------------------------------------------------------------------
+
+
+def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
+    from granian import Granian
+    from granian.constants import Interfaces
+
+    from cpa.demo import load_demo
+
+    dsn, pg = database_dsn(settings)
+    try:
+        asyncio.run(migrate_database(dsn))
+        vault = NirVault.from_key_file(settings.nir_key_path)
+        if not args.no_demo:
+            asyncio.run(_with_connection(dsn, lambda db: load_demo(db, vault)))
+        # The workers read their settings afresh, the embedded server's DSN included.
+        os.environ["CPA_DATABASE_URL"] = dsn
+        get_settings.cache_clear()
+        Granian(
+            "cpa.app:create_app",
+            factory=True,
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.workers,
+            log_access=False,
+        ).serve()
+    finally:
+        if pg is not None:
+            pg.stop()
+    return 0
+
+
+def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
+    with one_shot_database(settings) as dsn:
+        applied = asyncio.run(migrate_database(dsn))
+    _print_json({"applied": applied})
+    return 0
+
+
+def cmd_db(args: argparse.Namespace, settings: Settings) -> int:
+    if settings.database_url:
+        _print_json({"database_url": "set by CPA_DATABASE_URL", "embedded": False})
+        return 0
+    pg = _embedded(settings)
+    if args.action == "stop":
+        pg.stop()
+        _print_json({"running": False})
+        return 0
+    dsn, _ = database_dsn(settings)
+    _print_json({"running": True, "dsn": dsn, "binaries": pg.binaries.origin})
+    return 0
+
+
+def cmd_persons_add(args: argparse.Namespace, settings: Settings) -> int:
+    new = NewPerson(
+        nir=args.nir,
+        birth_date=args.birth_date,
+        death_on=args.death_on,
+        full_rate_retirement_on=args.full_rate_retirement_on,
+    )
+    from cpa.accounts import normalise_nir
+
+    normalise_nir(new.nir)  # refuse a bad NIR before touching any database
+    vault = NirVault.from_key_file(settings.nir_key_path)
+    with one_shot_database(settings) as dsn:
+
+        async def work(db: asyncpg.Connection) -> Any:
+            await migrate_database(dsn)
+            return await register_person(db, vault, new)
+
+        person = asyncio.run(_with_connection(dsn, work))
+    _print_json(person)
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
+    from cpa.demo import load_demo
+
+    vault = NirVault.from_key_file(settings.nir_key_path)
+    with one_shot_database(settings) as dsn:
+        asyncio.run(migrate_database(dsn))
+        loaded = asyncio.run(_with_connection(dsn, lambda db: load_demo(db, vault)))
+    _print_json({"loaded": loaded})
+    return 0
+
+
+def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
+    from cpa.simulation import simulate_json
+
+    sys.stdout.buffer.write(simulate_json(sys.stdin.buffer.read()) + b"\n")
+    return 0
+
+
+def cmd_openapi(args: argparse.Namespace, settings: Settings) -> int:
+    from cpa.app import create_app
+
+    schema = create_app(settings).openapi_schema.to_schema()
+    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(schema), indent=2) + b"\n")
+    return 0
+
+
+# -- parser -------------------------------------------------------------------------------
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as error:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from error
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m cpa", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the HTTP API (embedded PostgreSQL if needed)")
+    serve.add_argument("--no-demo", action="store_true", help="do not load the demo data set")
+    serve.set_defaults(run=cmd_serve)
+
+    migrate = commands.add_parser("migrate", help="apply pending migrations")
+    migrate.set_defaults(run=cmd_migrate)
+
+    db = commands.add_parser("db", help="start or stop the embedded PostgreSQL")
+    db.add_argument("action", choices=["start", "stop"])
+    db.set_defaults(run=cmd_db)
+
+    persons = commands.add_parser("persons", help="the persons registry")
+    persons_commands = persons.add_subparsers(dest="persons_command", required=True)
+    add = persons_commands.add_parser("add", help="register a person; prints it as JSON")
+    add.add_argument("--nir", required=True, help="15 characters, control key included")
+    add.add_argument("--birth-date", required=True, type=_date)
+    add.add_argument("--death-on", type=_date)
+    add.add_argument("--full-rate-retirement-on", type=_date)
+    add.set_defaults(run=cmd_persons_add)
+
+    demo = commands.add_parser("demo", help="load the demo data set into an empty database")
+    demo.set_defaults(run=cmd_demo)
+
+    simulate = commands.add_parser(
+        "simulate", help="scenario JSON on stdin -> rights JSON on stdout (no database)"
+    )
+    simulate.set_defaults(run=cmd_simulate)
+    openapi = commands.add_parser("openapi", help="print the OpenAPI document of the app")
+    openapi.set_defaults(run=cmd_openapi)
+    return parser
+
+
+def _problem_exit(error: CpaError) -> int:
+    sys.stderr.buffer.write(msgspec.json.encode(error.to_problem()) + b"\n")
+    sys.stderr.flush()
+    return 2
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = get_settings()
+    configure_logging(settings.log_format, stream=sys.stderr)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        result: int = args.run(args, settings)
+        return result
+    except CpaError as error:
+        return _problem_exit(error)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

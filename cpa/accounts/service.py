@@ -1,0 +1,55 @@
+"""Persons registry services: register a person, find one by NIR or by id."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+
+from cpa.accounts.errors import PersonAlreadyRegistered, PersonNotFound
+from cpa.accounts.models import NewPerson, Person
+from cpa.accounts.nir import NirVault, normalise_nir
+from cpa.db.queries import sql
+
+
+def _person(row: Any) -> Person:
+    return Person(
+        id=row["id"],
+        birth_date=row["birth_date"],
+        death_on=row["death_on"],
+        full_rate_retirement_on=row["full_rate_retirement_on"],
+        created_at=row["created_at"],
+    )
+
+
+async def register_person(db: asyncpg.Connection, vault: NirVault, new: NewPerson) -> Person:
+    nir = normalise_nir(new.nir)
+    try:
+        row = await db.fetchrow(
+            sql("insert_person"),
+            vault.lookup_hash(nir),
+            vault.encrypt(nir),
+            new.birth_date,
+            new.death_on,
+            new.full_rate_retirement_on,
+        )
+    except asyncpg.UniqueViolationError as error:
+        if error.constraint_name == "persons_nir_hmac_key":
+            raise PersonAlreadyRegistered() from error
+        raise
+    return _person(row)
+
+
+async def find_person_by_nir(db: asyncpg.Connection, vault: NirVault, nir: str) -> Person:
+    row = await db.fetchrow(sql("get_person_by_nir_hmac"), vault.lookup_hash(normalise_nir(nir)))
+    if row is None:
+        raise PersonNotFound()
+    return _person(row)
+
+
+async def get_person(db: asyncpg.Connection, person_id: UUID) -> Person:
+    row = await db.fetchrow(sql("get_person"), person_id)
+    if row is None:
+        raise PersonNotFound()
+    return _person(row)

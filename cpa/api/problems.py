@@ -1,0 +1,139 @@
+"""Every error the HTTP API answers is an RFC 9457 ``application/problem+json`` document.
+
+Operating errors (``CpaError``) carry their own slug, status and detail. Framework errors are
+mapped here: malformed JSON (400), validation (422, with the failing fields), unknown route
+(404), wrong method (405), unsupported media type (415), body too large (413). Anything else is
+a 500 whose body says nothing of the internals; the traceback goes to the log only.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+import structlog
+from litestar import Request, Response
+from litestar.exceptions import (
+    HTTPException,
+    MethodNotAllowedException,
+    NotFoundException,
+    ValidationException,
+)
+
+from cpa.errors import PROBLEM_TYPE_PREFIX, CpaError
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+log = structlog.get_logger(__name__)
+
+_SLUGS = {
+    400: "bad-request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not-found",
+    405: "method-not-allowed",
+    413: "body-too-large",
+    415: "unsupported-media-type",
+    429: "too-many-requests",
+    500: "internal-error",
+    503: "unavailable",
+}
+
+
+class Problem(msgspec.Struct, omit_defaults=True):
+    """RFC 9457 problem details; extensions (``errors``…) are added as extra members."""
+
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+
+
+def problem_response(
+    body: dict[str, Any], headers: dict[str, str] | None = None
+) -> Response[bytes]:
+    return Response(
+        content=msgspec.json.encode(body),
+        status_code=int(body["status"]),
+        media_type=PROBLEM_MEDIA_TYPE,
+        headers=headers,
+    )
+
+
+def _generic(status: int, title: str, detail: str | None, path: str) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "type": PROBLEM_TYPE_PREFIX + _SLUGS.get(status, "error"),
+        "title": title,
+        "status": status,
+        "instance": path,
+    }
+    if detail:
+        body["detail"] = detail
+    return body
+
+
+def on_cpa_error(request: Request[Any, Any, Any], error: CpaError) -> Response[bytes]:
+    log.info("request_refused", problem=error.slug, status=error.status)
+    headers = error.extensions.pop("headers", None) if "headers" in error.extensions else None
+    return problem_response(error.to_problem(request.url.path), headers)
+
+
+def _field(key: str | None, source: str | None) -> str:
+    if not key:
+        return "$" if source == "body" else f"{source or 'request'}"
+    return key if key.startswith("$") or source != "body" else f"$.{key}"
+
+
+def on_validation(request: Request[Any, Any, Any], error: ValidationException) -> Response[bytes]:
+    extra = error.extra if isinstance(error.extra, list) else []
+    errors = [
+        {"field": _field(item.get("key"), item.get("source")), "message": item.get("message", "")}
+        for item in extra
+        if isinstance(item, dict)
+    ]
+    detail = str(error.detail)
+    if any("malformed" in e["message"].lower() or "json is" in e["message"].lower()
+           for e in errors) or detail.lower().startswith("malformed"):
+        body = _generic(400, "Malformed request body", "the body is not valid JSON", request.url.path)
+        body["type"] = PROBLEM_TYPE_PREFIX + "malformed-body"
+        return problem_response(body)
+    body = _generic(422, "Invalid input", detail, request.url.path)
+    body["type"] = PROBLEM_TYPE_PREFIX + "invalid-input"
+    body["errors"] = errors
+    return problem_response(body)
+
+
+def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
+    status = error.status_code
+    headers = dict(error.headers or {})
+    if isinstance(error, MethodNotAllowedException):
+        detail = f"{request.method} is not allowed on this route"
+    elif isinstance(error, NotFoundException):
+        detail = "no resource at this address"
+    else:
+        detail = str(error.detail) if error.detail else None
+    title = {
+        404: "Not found",
+        405: "Method not allowed",
+        413: "Request body too large",
+        415: "Unsupported media type",
+    }.get(status, str(error.detail) if status < 500 else "Internal error")
+    if status >= 500:
+        detail = None
+    return problem_response(_generic(status, title, detail, request.url.path), headers or None)
+
+
+def on_internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    log.error("request_failed", exc_info=error)
+    return problem_response(
+        _generic(500, "Internal error", "the server could not answer; it was logged",
+                 request.url.path)
+    )
+
+
+EXCEPTION_HANDLERS: dict[type[Exception] | int, Any] = {
+    CpaError: on_cpa_error,
+    ValidationException: on_validation,
+    HTTPException: on_http_error,
+    Exception: on_internal_error,
+}

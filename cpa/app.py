@@ -1,0 +1,69 @@
+"""create_app(): wiring only — routes, lifespan, exception handlers, OpenAPI, logging."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+
+from cpa.accounts.nir import NirVault
+from cpa.api.health import HealthController
+from cpa.api.problems import EXCEPTION_HANDLERS
+from cpa.config import Settings, get_settings
+from cpa.db.database import Database, PoolDatabase
+from cpa.db.pool import create_pool
+from cpa.log import RequestLogMiddleware, configure_logging
+
+API_VERSION = "0.1.0"
+
+
+def openapi_config() -> OpenAPIConfig:
+    return OpenAPIConfig(
+        title="cpa — Compte Personnel d'Activité API",
+        version=API_VERSION,
+        description=(
+            "Training rights (CPF), hardship points (C2P) and citizen-engagement rights (CEC) "
+            "of one person, behind one authenticated API. Errors are RFC 9457 problems."
+        ),
+        path="/docs",
+        render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+        use_handler_docstrings=True,
+    )
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
+    """The ASGI application. ``database`` is given by tests; otherwise a pool is opened."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_format)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        if database is not None:  # given by the caller, who also closes it
+            yield
+            return
+        if not settings.database_url:
+            raise RuntimeError("CPA_DATABASE_URL is not set: start with `python -m cpa serve`")
+        app.state.db = PoolDatabase(await create_pool(settings.database_url, settings))
+        try:
+            yield
+        finally:
+            await app.state.db.close()
+
+    app = Litestar(
+        route_handlers=[HealthController],
+        lifespan=[lifespan],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.body_size_max_bytes,
+        debug=False,
+    )
+    app.state.settings = settings
+    if database is not None:
+        app.state.db = database
+    app.state.vault = NirVault.from_key_file(settings.nir_key_path)
+    # Outermost wrapper, so unmatched routes (404/405) are logged too.
+    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    return app

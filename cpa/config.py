@@ -1,0 +1,74 @@
+"""Settings: one Struct read from the ``CPA_*`` environment variables, once per process."""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+
+import msgspec
+
+
+class Settings(msgspec.Struct, frozen=True, kw_only=True):
+    """Every knob of the service, with its unit in the name and a safe default."""
+
+    database_url: str | None = None
+    """``CPA_DATABASE_URL``: an existing PostgreSQL; when unset we run our own embedded one."""
+    host: str = "127.0.0.1"
+    port: int = 8000
+    data_dir: Path = Path(".cpa")
+    """Our own directory: embedded PostgreSQL data, binaries cache, local secrets."""
+    pg_port: int = 54329
+    """TCP port of the embedded PostgreSQL (127.0.0.1 only)."""
+    pool_size_min: int = 2
+    pool_size_max: int = 10
+    statement_timeout_ms: int = 5_000
+    body_size_max_bytes: int = 1_048_576
+    workers: int = 1
+    log_format: str = "auto"
+    """``json``, ``console`` or ``auto`` (console on a TTY, JSON otherwise)."""
+    issuer: str = "http://127.0.0.1:8000"
+    nir_key_file: Path | None = None
+    """32-byte key (hex) encrypting NIRs at rest; default ``<data_dir>/nir.key``, created once."""
+
+    @property
+    def pgdata(self) -> Path:
+        return self.data_dir / "pgdata"
+
+    @property
+    def nir_key_path(self) -> Path:
+        return self.nir_key_file or self.data_dir / "nir.key"
+
+
+_INT_FIELDS = {
+    name for name, ftype in zip(Settings.__struct_fields__, msgspec.structs.fields(Settings))
+    if ftype.type is int
+}
+
+
+def from_environ(environ: dict[str, str] | None = None) -> Settings:
+    """Build Settings from ``CPA_<FIELD>`` variables; unknown ``CPA_*`` names are ignored."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for name in Settings.__struct_fields__:
+        value = env.get("CPA_" + name.upper())
+        if value is None or value == "":
+            continue
+        raw[name] = int(value) if name in _INT_FIELDS else value
+    settings = msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
+    if "issuer" not in raw:
+        settings = msgspec.structs.replace(
+            settings, issuer=f"http://{settings.host}:{settings.port}"
+        )
+    return settings
+
+
+def _decode_path(type_: type, obj: object) -> object:
+    if type_ is Path and isinstance(obj, str):
+        return Path(obj)
+    raise NotImplementedError
+
+
+@cache
+def get_settings() -> Settings:
+    return from_environ()

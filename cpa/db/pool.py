@@ -1,0 +1,40 @@
+"""The asyncpg connection pool, with the limits named and every connection set up alike."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from cpa.config import Settings
+
+Pool = asyncpg.Pool  # re-exported for typing elsewhere
+
+
+async def _init_connection(connection: asyncpg.Connection) -> None:
+    # jsonb travels as msgspec-encoded bytes both ways: no json module on the hot path.
+    await connection.set_type_codec(
+        "jsonb",
+        encoder=lambda value: b"\x01" + msgspec.json.encode(value),
+        decoder=lambda data: msgspec.json.decode(data[1:]),
+        schema="pg_catalog",
+        format="binary",
+    )
+
+
+async def create_pool(dsn: str, settings: Settings, **overrides: Any) -> asyncpg.Pool:
+    options: dict[str, Any] = {
+        "min_size": settings.pool_size_min,
+        "max_size": settings.pool_size_max,
+        "init": _init_connection,
+        "server_settings": {
+            "statement_timeout": str(settings.statement_timeout_ms),
+            "application_name": "cpa",
+            "timezone": "UTC",
+        },
+    }
+    options.update(overrides)
+    pool = await asyncpg.create_pool(dsn, **options)
+    assert pool is not None
+    return pool

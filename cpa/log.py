@@ -1,0 +1,108 @@
+"""structlog configuration and the request-log middleware.
+
+JSON lines on standard output (console renderer on a TTY), one canonical line per request with
+``request_id``, method, route template, status and duration. Request bodies, headers, tokens,
+secrets and NIRs are never logged: the middleware only ever sees the ASGI scope and the
+response status.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+from typing import Any, TextIO
+
+import msgspec
+import structlog
+from structlog.contextvars import bind_contextvars, clear_contextvars
+
+from cpa.types import ASGIApp, Message, Receive, Scope, Send
+
+REQUEST_ID_HEADER = b"x-request-id"
+_REQUEST_ID_MAX_CHARS = 64
+
+
+def _dumps(event: dict[str, Any], **_: Any) -> bytes:
+    # msgspec is several times faster than json.dumps; unknown values are logged as str().
+    return msgspec.json.encode(event, enc_hook=str)
+
+
+def configure_logging(log_format: str = "auto", stream: TextIO | None = None) -> None:
+    """Configure structlog once per process; ``log_format`` is json, console or auto."""
+    stream = stream or sys.stdout
+    console = log_format == "console" or (log_format == "auto" and stream.isatty())
+    shared: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    if console:
+        structlog.configure(
+            processors=[*shared, structlog.dev.ConsoleRenderer()],
+            wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+            logger_factory=structlog.PrintLoggerFactory(stream),
+            cache_logger_on_first_use=True,
+        )
+        return
+    structlog.configure(
+        processors=[
+            *shared,
+            structlog.processors.format_exc_info,
+            structlog.processors.JSONRenderer(serializer=_dumps),
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
+        logger_factory=structlog.BytesLoggerFactory(stream.buffer),
+        cache_logger_on_first_use=True,
+    )
+
+
+def _request_id(scope: Scope) -> str:
+    """Reuse a caller's short, printable request id; make one otherwise."""
+    for name, value in scope.get("headers", ()):
+        if name == REQUEST_ID_HEADER and 0 < len(value) <= _REQUEST_ID_MAX_CHARS:
+            text = value.decode("latin-1")
+            if text.isprintable() and text.isascii():
+                return text
+    return os.urandom(8).hex()
+
+
+class RequestLogMiddleware:
+    """Outermost ASGI wrapper: binds the request id, answers it, logs one line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = structlog.get_logger("cpa.request")
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        request_id = _request_id(scope)
+        clear_contextvars()
+        bind_contextvars(request_id=request_id)
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [
+                    *message.get("headers", ()),
+                    (REQUEST_ID_HEADER, request_id.encode()),
+                ]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            self.log.info(
+                "request_finished",
+                method=scope["method"],
+                route=scope.get("path_template") or "<unmatched>",
+                status=status,
+                duration_ms=round((time.perf_counter() - started) * 1000, 3),
+                client_id=scope.get("state", {}).get("client_id"),
+            )

@@ -42,7 +42,8 @@ openapi-check: $(STAMP) ## fail when openapi/openapi.json differs from the app's
 check: lint typecheck test openapi-check ## what CI runs: lint, types, tests, OpenAPI drift
 
 bench: $(STAMP) ## measure throughput and latency against baselines in the same run
-	$(BIN)/python tests/bench/run.py
+	@command -v wrk >/dev/null || (apt-get update -qq && apt-get install -y -qq wrk)
+	$(BIN)/python tests/bench/run.py $(BENCH_ARGS)
 
 db-stop: $(STAMP) ## stop the embedded PostgreSQL of CPA_DATA_DIR (default .cpa)
 	$(BIN)/python -m cpa db stop

@@ -21,7 +21,7 @@ import msgspec
 
 from cpa.accounts import NewPerson, NirVault, register_person
 from cpa.config import Settings, get_settings
-from cpa.db.admin import create_database, migrate_database, with_database
+from cpa.db.admin import create_database, migrate_database
 from cpa.db.embedded import EmbeddedPostgres
 from cpa.errors import CpaError
 from cpa.log import configure_logging
@@ -35,7 +35,9 @@ def _print_json(value: Any) -> None:
 
 
 def _embedded(settings: Settings) -> EmbeddedPostgres:
-    return EmbeddedPostgres(settings.pgdata, settings.pg_port, cache_dir=settings.data_dir / "pgbin")
+    return EmbeddedPostgres(
+        settings.pgdata, settings.pg_port, cache_dir=settings.data_dir / "pgbin"
+    )
 
 
 async def _prepare_embedded_database(pg: EmbeddedPostgres) -> str:

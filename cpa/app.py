@@ -10,7 +10,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from cpa.accounts.nir import NirVault
-from cpa.api.health import HealthController
+from cpa.api.health import HealthController, LivenessShortcut
 from cpa.api.problems import EXCEPTION_HANDLERS
 from cpa.config import Settings, get_settings
 from cpa.db.database import Database, PoolDatabase
@@ -65,5 +65,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.db = database
     app.state.vault = NirVault.from_key_file(settings.nir_key_path)
     # Outermost wrapper, so unmatched routes (404/405) are logged too.
-    app.asgi_handler = RequestLogMiddleware(app.asgi_handler)
+    app.asgi_handler = RequestLogMiddleware(  # type: ignore[assignment]
+        LivenessShortcut(app.asgi_handler)  # type: ignore[arg-type]
+    )
     return app

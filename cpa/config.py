@@ -41,7 +41,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 _INT_FIELDS = {
-    name for name, ftype in zip(Settings.__struct_fields__, msgspec.structs.fields(Settings))
+    name
+    for name, ftype in zip(Settings.__struct_fields__, msgspec.structs.fields(Settings))
     if ftype.type is int
 }
 

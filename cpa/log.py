@@ -16,7 +16,7 @@ from typing import Any, TextIO
 
 import msgspec
 import structlog
-from structlog.contextvars import bind_contextvars, clear_contextvars
+from structlog.contextvars import bind_contextvars
 
 from cpa.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,10 +29,15 @@ def _dumps(event: dict[str, Any], **_: Any) -> bytes:
     return msgspec.json.encode(event, enc_hook=str)
 
 
+_access_log: Any = None
+
+
 def configure_logging(log_format: str = "auto", stream: TextIO | None = None) -> None:
     """Configure structlog once per process; ``log_format`` is json, console or auto."""
+    global _access_log
     stream = stream or sys.stdout
     console = log_format == "console" or (log_format == "auto" and stream.isatty())
+    _access_log = None
     shared: list[Any] = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
@@ -58,11 +63,30 @@ def configure_logging(log_format: str = "auto", stream: TextIO | None = None) ->
     )
 
 
+def access_logger() -> Any:
+    """The request logger: structlog, but without the context-variable merge, which copies
+    the whole context on every call (measured: half the cost of a liveness probe). The
+    request line carries its request id explicitly instead."""
+    global _access_log
+    if _access_log is None:
+        config = structlog.get_config()
+        processors = [
+            p for p in config["processors"] if p is not structlog.contextvars.merge_contextvars
+        ]
+        _access_log = structlog.wrap_logger(
+            config["logger_factory"](),
+            processors=processors,
+            wrapper_class=config["wrapper_class"],
+            cache_logger_on_first_use=True,
+        ).bind()
+    return _access_log
+
+
 def _request_id(scope: Scope) -> str:
     """Reuse a caller's short, printable request id; make one otherwise."""
     for name, value in scope.get("headers", ()):
         if name == REQUEST_ID_HEADER and 0 < len(value) <= _REQUEST_ID_MAX_CHARS:
-            text = value.decode("latin-1")
+            text: str = bytes(value).decode("latin-1")
             if text.isprintable() and text.isascii():
                 return text
     return os.urandom(8).hex()
@@ -73,7 +97,6 @@ class RequestLogMiddleware:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
-        self.log = structlog.get_logger("cpa.request")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -81,7 +104,7 @@ class RequestLogMiddleware:
             return
         started = time.perf_counter()
         request_id = _request_id(scope)
-        clear_contextvars()
+        # Each request runs in its own task with a copy of the context: nothing to clear.
         bind_contextvars(request_id=request_id)
         status = 500
 
@@ -98,8 +121,9 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            self.log.info(
+            access_logger().info(
                 "request_finished",
+                request_id=request_id,
                 method=scope["method"],
                 route=scope.get("path_template") or "<unmatched>",
                 status=status,

@@ -115,9 +115,7 @@ def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
 
 
 @pytest.fixture
-async def client(
-    db: asyncpg.Connection, settings: Settings
-) -> AsyncIterator[httpx.AsyncClient]:
+async def client(db: asyncpg.Connection, settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
     """The real app, on the test's transaction, in the test's event loop."""
     app = create_app(settings, database=ConnectionDatabase(db))
     transport = httpx.ASGITransport(app=app)

@@ -10,6 +10,7 @@ from litestar import Controller, Request, get
 
 from cpa.db.queries import sql
 from cpa.errors import Unavailable
+from cpa.types import ASGIApp, Receive, Scope, Send
 
 READY_TIMEOUT_S = 2.0
 
@@ -25,6 +26,35 @@ class DatabaseUnavailable(Unavailable):
     """The database does not answer."""
 
     slug = "database-unavailable"
+
+
+_LIVE_BODY = msgspec.json.encode(_LIVE)
+_LIVE_START = {
+    "type": "http.response.start",
+    "status": 200,
+    "headers": [
+        (b"content-type", b"application/json"),
+        (b"content-length", str(len(_LIVE_BODY)).encode()),
+    ],
+}
+
+
+class LivenessShortcut:
+    """Answers ``GET /health/live`` before the framework: a liveness probe must stay cheap
+    whatever the routing, middleware and dependency graph grow into (measured: about twice
+    the requests/s of the routed handler). The routed handler below documents it in OpenAPI
+    and answers the same body."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == "/health/live" and scope["method"] == "GET":
+            scope["path_template"] = "/health/live"
+            await send(dict(_LIVE_START))
+            await send({"type": "http.response.body", "body": _LIVE_BODY})
+            return
+        await self.app(scope, receive, send)
 
 
 class HealthController(Controller):

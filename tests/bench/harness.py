@@ -1,0 +1,123 @@
+"""The benchmark harness: a real server and database, wrk and pgbench, ratios to baselines."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import statistics
+import subprocess
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+WRK_DURATION_S = 8
+WRK_THREADS = 2
+
+
+@dataclass
+class Scenario:
+    name: str
+    path: str
+    method: str = "GET"
+    body: bytes | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+    lua: str | None = None
+    """A full wrk Lua script; replaces method/body/headers when given."""
+    connections: int = 32
+    baseline: str | None = None
+    """Name of the scenario (or 'pgbench') whose requests/s this one is divided by."""
+    target: str = ""
+    """The target, in words, printed beside the figure."""
+
+
+@dataclass
+class Result:
+    name: str
+    requests_per_s: float
+    p50_ms: float
+    p99_ms: float
+    errors: int
+
+
+@dataclass
+class BenchContext:
+    base_url: str
+    dsn: str
+    pgbench: str
+    state: dict[str, Any] = field(default_factory=dict)
+    setup: list[Callable[[], None]] = field(default_factory=list)
+
+
+def _lua_for(scenario: Scenario) -> str:
+    if scenario.lua is not None:
+        return scenario.lua
+    lines = [f'wrk.method = "{scenario.method}"']
+    for key, value in scenario.headers.items():
+        lines.append(f'wrk.headers["{key}"] = "{value}"')
+    if scenario.body is not None:
+        body = scenario.body.decode().replace("\\", "\\\\").replace('"', '\\"')
+        lines.append(f'wrk.body = "{body}"')
+    return "\n".join(lines) + "\n"
+
+
+def _ms(text: str) -> float:
+    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    if match is None:
+        return float("nan")
+    value, unit = float(match.group(1)), match.group(2)
+    return {"us": value / 1000, "ms": value, "s": value * 1000}[unit]
+
+
+def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S) -> Result:
+    wrk = shutil.which("wrk")
+    if wrk is None:
+        raise SystemExit("wrk is not installed: apt-get install -y wrk")
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(_lua_for(scenario))
+    out = subprocess.run(
+        [
+            wrk,
+            f"-t{WRK_THREADS}",
+            f"-c{scenario.connections}",
+            f"-d{duration_s}s",
+            "--latency",
+            "-s",
+            script.name,
+            base_url + scenario.path,
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    Path(script.name).unlink()
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
+    non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
+    errors = int(non2xx.group(1)) if non2xx else 0
+    return Result(scenario.name, rps, p50, p99, errors)
+
+
+def run_pgbench(pgbench: str, dsn: str, clients: int, duration_s: int = WRK_DURATION_S) -> Result:
+    subprocess.run([pgbench, "-i", "-s", "1", "-q", dsn], capture_output=True, check=True)
+    out = subprocess.run(
+        [pgbench, "-S", "-n", "-c", str(clients), "-j", "2", "-T", str(duration_s), "-r", dsn],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
+    return Result("pgbench", tps, latency, float("nan"), 0)
+
+
+def median_result(results: list[Result]) -> Result:
+    return Result(
+        results[0].name,
+        statistics.median(r.requests_per_s for r in results),
+        statistics.median(r.p50_ms for r in results),
+        statistics.median(r.p99_ms for r in results),
+        sum(r.errors for r in results),
+    )

@@ -1,0 +1,116 @@
+"""`make bench`: every scenario side by side with its baseline, in the same run.
+
+Usage: python tests/bench/run.py [--rounds N] [--duration S] [--only NAME…] [--workers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(PROJECT))
+
+from cpa.db.admin import create_database, migrate_database  # noqa: E402
+from cpa.db.embedded import EmbeddedPostgres  # noqa: E402
+from tests.bench.harness import (  # noqa: E402
+    BenchContext,
+    Result,
+    Scenario,
+    median_result,
+    run_pgbench,
+    run_wrk,
+)
+from tests.support.processes import cpa_env, free_port, start_server, wait_ready  # noqa: E402
+
+
+def _scenario_modules() -> list[str]:
+    return sorted(p.stem for p in (PROJECT / "tests" / "bench").glob("scenarios_*.py"))
+
+
+def _pure_scripts() -> list[Path]:
+    return sorted((PROJECT / "tests" / "bench").glob("bench_*.py"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--only", nargs="*", default=None)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+
+    data_dir = PROJECT / ".cpa" / "bench"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    data_dir.mkdir(parents=True)
+    pg = EmbeddedPostgres(data_dir / "pgdata", free_port(), cache_dir=PROJECT / ".cpa" / "pgbin")
+    pg.ensure_running()
+    dsn = pg.dsn("cpa")
+    asyncio.run(create_database(pg.dsn(), "cpa"))
+    asyncio.run(migrate_database(dsn))
+    port = free_port()
+    env = cpa_env(
+        database_url=dsn, port=str(port), data_dir=str(data_dir), workers=str(args.workers)
+    )
+    env["CPA_LOG_FORMAT"] = "json"
+    server = start_server(env, data_dir / "server.log")
+    results: dict[str, Result] = {}
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(base_url)
+        ctx = BenchContext(base_url=base_url, dsn=dsn, pgbench=pg.binaries.tool("pgbench"))
+        scenarios: list[Scenario] = []
+        for module in _scenario_modules():
+            scenarios += importlib.import_module(f"tests.bench.{module}").scenarios(ctx)
+        if args.only:
+            scenarios = [s for s in scenarios if s.name in args.only]
+        clients = max((s.connections for s in scenarios), default=32)
+        results["pgbench"] = median_result(
+            [run_pgbench(ctx.pgbench, dsn, clients, args.duration) for _ in range(args.rounds)]
+        )
+        for scenario in scenarios:
+            rounds = [run_wrk(base_url, scenario, args.duration) for _ in range(args.rounds)]
+            results[scenario.name] = median_result(rounds)
+        _print_table(scenarios, results)
+    finally:
+        os.killpg(server.pid, signal.SIGINT)
+        server.wait(30)
+        pg.stop()
+    for script in _pure_scripts():
+        if args.only and script.stem not in args.only:
+            continue
+        print(f"\n# {script.name}")
+        subprocess.run([sys.executable, str(script)], check=False, cwd=PROJECT)
+    return 0
+
+
+def _print_table(scenarios: list[Scenario], results: dict[str, Result]) -> None:
+    print(
+        f"\n{'scenario':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+        f"  {'ratio':<24}target"
+    )
+    pg = results["pgbench"]
+    print(f"{'pgbench -S (baseline)':<28}{pg.requests_per_s:>10.0f}{pg.p50_ms:>9.2f}{'':>9}{'':>9}")
+    for scenario in scenarios:
+        result = results[scenario.name]
+        ratio = ""
+        if scenario.baseline and scenario.baseline in results:
+            base = results[scenario.baseline].requests_per_s
+            ratio = f"{result.requests_per_s / base:.2f} x {scenario.baseline}"
+        print(
+            f"{scenario.name:<28}{result.requests_per_s:>10.0f}{result.p50_ms:>9.2f}"
+            f"{result.p99_ms:>9.2f}{result.errors:>9}  {ratio:<24}{scenario.target}"
+        )
+    print(f"(wrk from loopback, median of rounds; measured {time.strftime('%Y-%m-%d %H:%M')})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

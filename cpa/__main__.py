@@ -161,7 +161,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_simulate(args: argparse.Namespace, settings: Settings) -> int:
-    from cpa.simulation import simulate_json
+    from cpa.simulation.service import simulate_json
 
     sys.stdout.buffer.write(simulate_json(sys.stdin.buffer.read()) + b"\n")
     return 0

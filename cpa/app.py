@@ -12,6 +12,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from cpa.accounts.nir import NirVault
 from cpa.api.health import HealthController, LivenessShortcut
 from cpa.api.problems import EXCEPTION_HANDLERS
+from cpa.api.simulations import SimulationController
 from cpa.config import Settings, get_settings
 from cpa.db.database import Database, PoolDatabase
 from cpa.db.pool import create_pool
@@ -53,7 +54,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await app.state.db.close()
 
     app = Litestar(
-        route_handlers=[HealthController],
+        route_handlers=[HealthController, SimulationController],
         lifespan=[lifespan],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),

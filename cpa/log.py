@@ -8,6 +8,8 @@ response status.
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import os
 import sys
@@ -24,12 +26,70 @@ REQUEST_ID_HEADER = b"x-request-id"
 _REQUEST_ID_MAX_CHARS = 64
 
 
+FLUSH_INTERVAL_S = 0.2
+FLUSH_BUFFER_BYTES = 64 * 1024
+
+
+class BufferedBytesLogger:
+    """Writes JSON lines to a binary stream, flushing at most every 0.2 s while an event loop
+    runs (a write system call per request measured at tens of microseconds on these
+    machines); outside an event loop, and for warnings and errors, every line is flushed
+    at once. At most 0.2 s of request lines can be lost if the process is killed."""
+
+    def __init__(self, stream: Any) -> None:
+        self._stream = stream
+        self._pending: list[bytes] = []
+        self._pending_bytes = 0
+        self._flush_scheduled = False
+
+    def msg(self, message: bytes) -> None:
+        self._pending.append(message + b"\n")
+        self._pending_bytes += len(message) + 1
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        if self._pending_bytes >= FLUSH_BUFFER_BYTES:
+            self.flush()
+        elif not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_later(FLUSH_INTERVAL_S, self.flush)
+
+    def msg_now(self, message: bytes) -> None:
+        self._pending.append(message + b"\n")
+        self.flush()
+
+    info = debug = msg
+    warning = error = critical = exception = fatal = msg_now
+
+    def flush(self) -> None:
+        self._flush_scheduled = False
+        if not self._pending:
+            return
+        data = b"".join(self._pending)
+        self._pending.clear()
+        self._pending_bytes = 0
+        self._stream.write(data)
+        self._stream.flush()
+
+
 def _dumps(event: dict[str, Any], **_: Any) -> bytes:
     # msgspec is several times faster than json.dumps; unknown values are logged as str().
     return msgspec.json.encode(event, enc_hook=str)
 
 
 _access_log: Any = None
+_buffered: dict[int, BufferedBytesLogger] = {}
+
+
+def _buffered_logger(stream: Any) -> BufferedBytesLogger:
+    """One buffer per stream, shared by every logger writing to it (lines stay ordered)."""
+    logger = _buffered.get(id(stream))
+    if logger is None:
+        logger = _buffered[id(stream)] = BufferedBytesLogger(stream)
+        atexit.register(logger.flush)
+    return logger
 
 
 def configure_logging(log_format: str = "auto", stream: TextIO | None = None) -> None:
@@ -58,7 +118,7 @@ def configure_logging(log_format: str = "auto", stream: TextIO | None = None) ->
             structlog.processors.JSONRenderer(serializer=_dumps),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(logging.INFO),
-        logger_factory=structlog.BytesLoggerFactory(stream.buffer),
+        logger_factory=lambda *_: _buffered_logger(stream.buffer),
         cache_logger_on_first_use=True,
     )
 

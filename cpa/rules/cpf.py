@@ -21,11 +21,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 import msgspec
 
-from cpa.rules.params import ParamValue, value_at, value_or_none
+from cpa.rules.params import ParamValue, int_value, value_at, value_or_none
 from cpa.rules.trace import Fact, Trace
 
 __all__ = [
@@ -132,8 +132,35 @@ class _EuroYear(msgspec.Struct, frozen=True, gc=False):
     ind_cap: ParamValue
     ind_months: ParamValue
     retirement: ParamValue
+    # The same values as plain ints, read once: the hot path does no type checks.
+    rate_base_n: int
+    cap_base_n: int
+    half_time_n: int
+    reference_hours_n: int
+    lq_cap_n: int
+    boe_majoration_n: int
+    boe_cap_n: int
+    esat_rate_n: int
+    esat_cap_n: int
+    ind_rate_n: int
+    ind_cap_n: int
+    ind_months_n: int
 
 
+_INT_FIELDS = (
+    "rate_base",
+    "cap_base",
+    "half_time",
+    "reference_hours",
+    "lq_cap",
+    "boe_majoration",
+    "boe_cap",
+    "esat_rate",
+    "esat_cap",
+    "ind_rate",
+    "ind_cap",
+    "ind_months",
+)
 _EURO_YEARS: dict[int, _EuroYear] = {}
 
 
@@ -160,7 +187,9 @@ def _euro_year(year: int) -> _EuroYear:
             "ind_months": "cpf.eur.independent.months_per_year",
             "retirement": "cpf.retirement.year_pro_rata_days",
         }
-        snapshot = _EuroYear(**{name: value_at(pid, on) for name, pid in fields.items()})
+        params: dict[str, Any] = {name: value_at(pid, on) for name, pid in fields.items()}
+        params |= {f"{name}_n": int_value(params[name]) for name in _INT_FIELDS}
+        snapshot = _EuroYear(**params)
         _EURO_YEARS[year] = snapshot
     return snapshot
 
@@ -185,7 +214,7 @@ def cpf_year_accrual(
         if best is None or candidate.num * best.den > best.num * candidate.den:
             best = candidate
     if best is None:
-        return _nothing(year, p.rate_base, _int(p.cap_base), status, statutory_balance_cents)
+        return _nothing(year, p.rate_base, int_value(p.cap_base), status, statutory_balance_cents)
     num, den, note = _retirement_share(year, best.num, best.den, p.retirement, status)
     step = p.rounding.value
     assert isinstance(step, int)
@@ -201,37 +230,40 @@ def _euro_candidate(p: _EuroYear, activity: Activity, status: PersonYearStatus) 
     if activity.kind == "employee":
         return _euro_employee(p, activity, status)
     if activity.kind == "independent":
-        rate, months = _int(p.ind_rate), _int(p.ind_months)
+        months = p.ind_months_n
         used = (p.ind_rate, p.ind_months, p.rounding, p.ind_cap)
-        num = rate * min(activity.months_active, months)
-        return _Candidate(num, months, _int(p.ind_cap), p.ind_rate, used, "independent")
+        num = p.ind_rate_n * min(activity.months_active, months)
+        return _Candidate(num, months, p.ind_cap_n, p.ind_rate, used, "independent")
     # ESAT: the full amount for any admission during the year, whatever the working time.
-    return _Candidate(_int(p.esat_rate), 1, _int(p.esat_cap), p.esat_rate, (p.esat_rate, p.esat_cap), "esat")
+    esat_used = (p.esat_rate, p.esat_cap)
+    return _Candidate(p.esat_rate_n, 1, p.esat_cap_n, p.esat_rate, esat_used, "esat")
 
 
 def _euro_employee(p: _EuroYear, activity: Activity, status: PersonYearStatus) -> _Candidate:
     if status.low_qualified:
-        rate_param, cap_param = p.lq_rate, p.lq_cap
+        rate_param, cap, cap_param = p.lq_rate, p.lq_cap_n, p.lq_cap
         prorata_param = p.lq_rate if p.lq_own_rate.value else p.rate_base  # OQ-3
     else:
         rate_param = prorata_param = p.rate_base
-        cap_param = p.cap_base
-    reference = activity.reference_centihours or _int(p.reference_hours)
+        cap, cap_param = p.cap_base_n, p.cap_base
+    reference = activity.reference_centihours or p.reference_hours_n
     worked = min(activity.worked_centihours, reference)
     boe = status.disability and worked > 0  # majoration only if activity rights were acquired
-    ceiling = max(_int(cap_param), _int(p.boe_cap)) if boe else _int(cap_param)
-    majoration = _int(p.boe_majoration) if boe else 0
+    majoration = p.boe_majoration_n if boe else 0
     used: tuple[ParamValue, ...] = (rate_param, p.half_time, cap_param)
     if boe:
+        cap = max(cap, p.boe_cap_n)
         used += (p.boe_majoration, p.boe_cap)
-    if worked * _BASIS_POINTS >= reference * _int(p.half_time):
-        return _Candidate(_int(rate_param) + majoration, 1, ceiling, rate_param, used, "employee")
+    if worked * _BASIS_POINTS >= reference * p.half_time_n:
+        return _Candidate(int_value(rate_param) + majoration, 1, cap, rate_param, used, "employee")
     used += (prorata_param, p.reference_hours, p.rounding, p.lq_own_rate, p.boe_pro_rata)
+    rate = int_value(prorata_param)
     if p.boe_pro_rata.value:  # OQ-2: the +300 € follows the pro rata of the base amount
-        num = (_int(prorata_param) + majoration) * worked
-        return _Candidate(num, reference, ceiling, prorata_param, used, "employee")
-    num = _int(prorata_param) * worked + majoration * reference
-    return _Candidate(num, reference, ceiling, prorata_param, used, "employee")
+        return _Candidate(
+            (rate + majoration) * worked, reference, cap, prorata_param, used, "employee"
+        )
+    num = rate * worked + majoration * reference
+    return _Candidate(num, reference, cap, prorata_param, used, "employee")
 
 
 # ------------------------------------------------------------------------------- hours era
@@ -256,11 +288,11 @@ def cpf_hours_year_accrual(
         if best is None or candidate.num * best.den > best.num * candidate.den:
             best = candidate
     if best is None:
-        cap = _int(value_at("cpf.h.cap", on))
+        cap = int_value(value_at("cpf.h.cap", on))
         return _nothing_hours(year, rate_base, cap, activities, status, statutory_balance_hours)
     retirement = value_at("cpf.retirement.year_pro_rata_days", on)
     num, den, note = _retirement_share(year, best.num, best.den, retirement, status)
-    step = _int(value_at("cpf.h.rounding_step", on))
+    step = int_value(value_at("cpf.h.rounding_step", on))
     gross = _ceil_div(num, den * step) * step
     amount = min(gross, max(0, ceiling - statutory_balance_hours))
     facts = _facts(year, activities, status, statutory_balance_hours, best.kind)
@@ -274,7 +306,7 @@ def _hours_candidate(
     """The year's share (worked/reference, months/12 or 1) fed to the hours rates, or None."""
     if activity.kind == "employee":
         ref_param = value_at("cpf.h.reference_hours", on)
-        reference = activity.reference_centihours or _int(ref_param)
+        reference = activity.reference_centihours or int_value(ref_param)
         share = (min(activity.worked_centihours, reference), reference)
         extra: tuple[ParamValue, ...] = (ref_param,)
     elif activity.kind == "independent":
@@ -290,8 +322,10 @@ def _hours_candidate(
     lq_rate = value_or_none("cpf.h.low_qualified.rate", on) if status.low_qualified else None
     if lq_rate is not None:
         lq_cap = value_at("cpf.h.low_qualified.cap", on)
-        num = _int(lq_rate) * share[0]
-        return _Candidate(num, share[1], _int(lq_cap), lq_rate, (lq_rate, lq_cap, *extra), activity.kind)
+        num = int_value(lq_rate) * share[0]
+        return _Candidate(
+            num, share[1], int_value(lq_cap), lq_rate, (lq_rate, lq_cap, *extra), activity.kind
+        )
     return _tiered(on, share, balance, extra, activity.kind)
 
 
@@ -301,22 +335,22 @@ def _tiered(
     """24 h/yr until the balance reaches 120 h, then 12 h/yr for the rest of the year."""
     r1p, tier_p = value_at("cpf.h.rate_base", on), value_at("cpf.h.tier1_cap", on)
     r2p, cap_p = value_at("cpf.h.rate_reduced", on), value_at("cpf.h.cap", on)
-    r1, r2, tier = _int(r1p), _int(r2p), _int(tier_p)
+    r1, r2, tier = int_value(r1p), int_value(r2p), int_value(tier_p)
     worked, reference = share
     used = (r1p, tier_p, r2p, cap_p, *extra)
     room = max(0, tier - balance)
     if r1 * worked <= room * reference:
-        return _Candidate(r1 * worked, reference, _int(cap_p), r1p, used, kind)
+        return _Candidate(r1 * worked, reference, int_value(cap_p), r1p, used, kind)
     # gain = room + r2 * (worked/reference - room/r1), as one fraction
     num = room * reference * (r1 - r2) + r1 * r2 * worked
     rule = r2p if room == 0 else r1p
-    return _Candidate(num, r1 * reference, _int(cap_p), rule, used, kind)
+    return _Candidate(num, r1 * reference, int_value(cap_p), rule, used, kind)
 
 
 def convert_hours_to_cents(hours: int, on: dt.date = CONVERSION_DATE) -> HoursConversion:
     """One-off conversion of the CPF (and DIF) hours stock at 2018-12-31, at 15 € per hour."""
     rate = value_at("cpf.conversion_rate_hours_to_eur", on)
-    amount = hours * _int(rate)
+    amount = hours * int_value(rate)
     trace = Trace(rate.id, (rate,), {"hours": hours, "on": on})
     return HoursConversion(hours, amount, trace)
 
@@ -388,9 +422,3 @@ def _nothing_hours(
     note = "no activity giving hours this year" if activities else "no activity"
     trace = Trace(rule.id, (rule,), _facts(year, activities, status, balance, ""), note)
     return CpfHoursAccrual(year, 0, 0, ceiling, False, trace)
-
-
-def _int(param: ParamValue) -> int:
-    value = param.value
-    assert isinstance(value, int) and not isinstance(value, bool), param.id
-    return value

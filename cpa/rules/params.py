@@ -13,6 +13,7 @@ import datetime as dt
 from bisect import bisect_right
 from collections.abc import Mapping
 from importlib import resources
+from itertools import pairwise
 from typing import Literal, TypeVar
 
 import msgspec
@@ -31,6 +32,8 @@ __all__ = [
     "Reference",
     "Threshold",
     "ValueRow",
+    "date_value",
+    "int_value",
     "load_parameters",
     "packaged_parameters",
     "value_at",
@@ -68,7 +71,7 @@ PACKAGED_FILES = ("cpf.toml", "cec.toml", "c2p.toml", "copayment.toml")
 
 
 class ParameterFileError(Exception):
-    """A parameter file is malformed: the service must not start (programmer error, not CpaError)."""
+    """A parameter file is malformed: the service must not start (not a CpaError)."""
 
 
 class ParameterNotInForce(LookupError):
@@ -232,10 +235,13 @@ def _build_series(name: str, doc: ParameterDoc) -> _Series:
     if doc.values[0].stop:
         raise ParameterFileError(f"{where}: first row cannot be a stop")
     starts = [row.from_ for row in doc.values]
-    if any(later <= earlier for earlier, later in zip(starts, starts[1:], strict=False)):
+    if any(later <= earlier for earlier, later in pairwise(starts)):
         raise ParameterFileError(f"{where}: dates must be strictly increasing")
     ends: list[dt.date | None] = [*starts[1:], None]
-    values = [_row_value(where, doc, expected, row, end) for row, end in zip(doc.values, ends, strict=True)]
+    values = [
+        _row_value(where, doc, expected, row, end)
+        for row, end in zip(doc.values, ends, strict=True)
+    ]
     return _Series(doc, starts, values)
 
 
@@ -290,3 +296,15 @@ def value_at(param_id: str, on: dt.date) -> ParamValue:
 
 def value_or_none(param_id: str, on: dt.date) -> ParamValue | None:
     return PARAMETERS.value_or_none(param_id, on)
+
+
+def int_value(param: ParamValue) -> int:
+    """The integer value of a count/money parameter (the loader checked the unit's type)."""
+    value = param.value
+    assert isinstance(value, int) and not isinstance(value, bool), param.id
+    return value
+
+
+def date_value(param: ParamValue) -> dt.date:
+    assert isinstance(param.value, dt.date), param.id
+    return param.value

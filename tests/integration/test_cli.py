@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import msgspec
 
 from tests.support.processes import cpa_env, run_cpa
@@ -30,3 +32,12 @@ def test_every_command_has_help() -> None:
         result = run_cpa(command, "--help", env=env)
         assert result.returncode == 0, command
         assert b"usage:" in result.stdout
+
+
+def test_with_database_url_no_server_is_started(fresh_dsn: str, tmp_path: Path) -> None:
+    """CPA_DATABASE_URL set: the command uses that server and never starts its own."""
+    result = run_cpa("migrate", env=cpa_env(database_url=fresh_dsn, data_dir=str(tmp_path)))
+    assert result.returncode == 0, result.stderr
+    assert msgspec.json.decode(result.stdout) == {"applied": []}
+    assert not (tmp_path / "pgdata").exists()
+    assert b"postgres_started" not in result.stderr

@@ -1,0 +1,56 @@
+"""POST /v1/simulations: the rights a hypothetical career produces (no personal data).
+
+The body is decoded by the same function as ``python -m cpa simulate``, so the HTTP API and the
+CLI accept, refuse and answer exactly alike. Public, hence size limited and rate limited per
+caller address.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Controller, Request, Response, post
+from litestar.exceptions import HTTPException
+
+from cpa.api.ratelimit import FixedWindowLimiter
+from cpa.simulation.service import simulate_json
+
+SIMULATION_BODY_MAX_BYTES = 64 * 1024
+SIMULATIONS_PER_MINUTE = 120
+_limiter = FixedWindowLimiter(SIMULATIONS_PER_MINUTE, 60.0)
+
+
+class UnsupportedMediaType(HTTPException):
+    status_code = 415
+
+
+def _require_json(request: Request[Any, Any, Any]) -> None:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json" and not media_type.endswith("+json"):
+        raise UnsupportedMediaType(detail="send the scenario as application/json")
+
+
+class SimulationController(Controller):
+    path = "/v1/simulations"
+    tags = ["simulations"]
+
+    @post(
+        "/",
+        operation_id="createSimulation",
+        summary="Simulate the rights of a hypothetical career",
+        description=(
+            "Takes a scenario (see the simulation contract: as_of, person, activity, exposures, "
+            "engagements) and returns the CPF, CEC and C2P rights it produces, each entry with "
+            "its rule, parameter date and legal reference. Bad input is refused as a whole "
+            "with a 422 problem."
+        ),
+        request_max_body_size=SIMULATION_BODY_MAX_BYTES,
+        status_code=200,
+        media_type="application/json",
+    )
+    async def simulate(self, request: Request[Any, Any, Any]) -> Response[bytes]:
+        client = request.client.host if request.client else "unknown"
+        quota = _limiter.hit(client)
+        _require_json(request)
+        body = simulate_json(await request.body())
+        return Response(body, media_type="application/json", headers=quota.headers())

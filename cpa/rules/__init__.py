@@ -1,0 +1,108 @@
+"""Rules: the pure regulation of the CPA accounts — dated parameters and the functions using them.
+
+Owns the law, nothing else: no I/O except reading the packaged TOML parameter files once at import,
+no clock (dates are passed in), no database, no web framework. The ledger's yearly campaign, the
+simulation and the purchase flow all call these same functions (one implementation of the law).
+
+- ``params``: parameter files (``cpf.toml``, ``cec.toml``, ``c2p.toml``, ``copayment.toml``),
+  strict loader, ``value_at(param_id, on)``.
+- ``trace``: the explanation every computed amount carries (rule, parameter values with their
+  effective dates and legal references, input facts).
+- ``cpf``: CPF accrual — CT L6323-11, L6323-11-1, R6323-1, R6323-3-1, R6323-22, L6323-33/34,
+  L6323-2; hours era 2015–2018, conversion at 15 €/h on 2019-01-01 (décret 2018-1153), euros since.
+- ``cec``: CEC — CT L5151-7 to L5151-12, D5151-14; 20 h then 240 € per activity, 12 €/h conversion.
+- ``c2p``: C2P — CT L4163-1 ff., D4163-2, R4163-9, R4163-11, D4163-26; factors, points, uses.
+- ``copayment``: participation forfaitaire — CT L6323-7, décret 2024-394.
+"""
+
+from cpa.rules.c2p import (
+    C2pConversion,
+    C2pUse,
+    C2pYearPoints,
+    Exposure,
+    Factor,
+    InsufficientPoints,
+    ReservedPointsNotUsable,
+    UseNotAvailable,
+    c2p_conversion,
+    c2p_factors_in_force,
+    c2p_reserved_points,
+    c2p_year_points,
+)
+from cpa.rules.cec import (
+    CecAccrual,
+    CecHoursAccrual,
+    CecHoursConversion,
+    Engagement,
+    EngagementKind,
+    cec_convert_hours_to_cents,
+    cec_hours_year_accrual,
+    cec_year_accrual,
+)
+from cpa.rules.copayment import Copayment, CopaymentSituation, copayment
+from cpa.rules.cpf import (
+    Activity,
+    ActivityKind,
+    CpfAccrual,
+    CpfHoursAccrual,
+    HoursConversion,
+    PersonYearStatus,
+    convert_hours_to_cents,
+    cpf_hours_year_accrual,
+    cpf_year_accrual,
+)
+from cpa.rules.params import (
+    PARAMETERS,
+    ParameterFileError,
+    ParameterNotInForce,
+    ParamValue,
+    Reference,
+    load_parameters,
+    value_at,
+    value_or_none,
+)
+from cpa.rules.trace import Trace
+
+__all__ = [
+    "PARAMETERS",
+    "Activity",
+    "ActivityKind",
+    "C2pConversion",
+    "C2pUse",
+    "C2pYearPoints",
+    "CecAccrual",
+    "CecHoursAccrual",
+    "CecHoursConversion",
+    "Copayment",
+    "CopaymentSituation",
+    "CpfAccrual",
+    "CpfHoursAccrual",
+    "Engagement",
+    "EngagementKind",
+    "Exposure",
+    "Factor",
+    "HoursConversion",
+    "InsufficientPoints",
+    "ParamValue",
+    "ParameterFileError",
+    "ParameterNotInForce",
+    "PersonYearStatus",
+    "Reference",
+    "ReservedPointsNotUsable",
+    "Trace",
+    "UseNotAvailable",
+    "c2p_conversion",
+    "c2p_factors_in_force",
+    "c2p_reserved_points",
+    "c2p_year_points",
+    "cec_convert_hours_to_cents",
+    "cec_hours_year_accrual",
+    "cec_year_accrual",
+    "convert_hours_to_cents",
+    "copayment",
+    "cpf_hours_year_accrual",
+    "cpf_year_accrual",
+    "load_parameters",
+    "value_at",
+    "value_or_none",
+]

@@ -1,0 +1,167 @@
+"""CEC yearly credit: 20 h per qualifying activity (2017–2018, ceiling 60 h), converted at 12 €/h
+on 2019-01-01, then 240 € per activity per year (ceiling 720 €).
+
+Law: CT L5151-7 to L5151-12, D5151-14; décret 2016-1970; décret 2018-1349 (conversion at 12 €).
+Unlike the CPF, the CEC is still credited after retirement (L5151-9): no retirement check here.
+
+Choices where domain.md is silent: each activity kind counts once per year whatever the number of
+declarations; the declarant's figures are taken as measured over the activity's assessment period
+(e.g. 6 months of service civique over the last two calendar years); thresholds are those in
+force on 1 January of the year; the réserve sanitaire threshold is the current 30 days since
+2017 (OQ-8); the police reserve's 75 "vacations" a year are counted as days.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Literal, get_args
+
+import msgspec
+
+from cpa.rules.params import PARAMETERS, CecActivityDoc, ParamValue, int_value, value_at
+from cpa.rules.trace import Fact, Trace
+
+__all__ = [
+    "CEC_KINDS",
+    "CecAccrual",
+    "CecHoursAccrual",
+    "CecHoursConversion",
+    "Engagement",
+    "EngagementKind",
+    "cec_activities",
+    "cec_convert_hours_to_cents",
+    "cec_hours_year_accrual",
+    "cec_qualifies",
+    "cec_year_accrual",
+]
+
+EngagementKind = Literal[
+    "civic_service",
+    "military_reserve",
+    "defence_citizen_reserve",
+    "municipal_civil_safety_reserve",
+    "health_reserve",
+    "apprentice_master",
+    "associative_volunteering",
+    "education_citizen_reserve",
+    "volunteer_firefighter",
+    "police_reserve",
+    "police_citizen_reserve",
+    "civic_reserve",
+]
+CEC_KINDS: tuple[str, ...] = get_args(EngagementKind)
+Role = Literal["board_member", "volunteer_supervisor"]
+
+
+class Engagement(msgspec.Struct, frozen=True, gc=False):
+    """One declared engagement of the year, with the measures its threshold uses."""
+
+    kind: EngagementKind
+    hours: int = 0
+    hours_in_one_organisation: int = 0
+    days: int = 0
+    months: int = 0
+    years: int = 0
+    interventions: int = 0
+    role: Role | None = None
+
+
+class CecAccrual(msgspec.Struct, frozen=True):
+    year: int
+    amount_cents: int
+    gross_cents: int
+    ceiling_cents: int
+    capped: bool
+    qualifying: tuple[str, ...]
+    trace: Trace
+
+
+class CecHoursAccrual(msgspec.Struct, frozen=True):
+    year: int
+    amount_hours: int
+    gross_hours: int
+    ceiling_hours: int
+    capped: bool
+    qualifying: tuple[str, ...]
+    trace: Trace
+
+
+class CecHoursConversion(msgspec.Struct, frozen=True):
+    hours: int
+    amount_cents: int
+    trace: Trace
+
+
+def cec_activities() -> dict[str, CecActivityDoc]:
+    """The twelve activities of D5151-14 with their threshold parameters and periods."""
+    return dict(PARAMETERS.activities)
+
+
+def cec_qualifies(engagement: Engagement, year: int) -> tuple[bool, tuple[ParamValue, ...]]:
+    """Whether an engagement reaches every threshold of its activity for ``year``."""
+    doc = PARAMETERS.activities[engagement.kind]
+    on = dt.date(year, 1, 1)
+    used = tuple(value_at(t.parameter, on) for t in doc.thresholds)
+    reached = all(
+        getattr(engagement, t.measure) >= p.value for t, p in zip(doc.thresholds, used, strict=True)
+    )
+    if doc.roles and engagement.role not in doc.roles:
+        reached = False
+    return reached, used
+
+
+def cec_year_accrual(
+    year: int, engagements: Sequence[Engagement], cec_balance_cents: int
+) -> CecAccrual:
+    """Euro-era CEC credit for ``year`` (240 € per qualifying activity kind, 720 € ceiling)."""
+    on = dt.date(year, 1, 1)
+    rate, cap = value_at("cec.eur.per_activity", on), value_at("cec.eur.cap", on)
+    qualifying, used = _qualifying(year, engagements)
+    gross = len(qualifying) * int_value(rate)
+    amount = min(gross, max(0, int_value(cap) - cec_balance_cents))
+    trace = Trace(rate.id, (rate, cap, *used), _facts(year, engagements, cec_balance_cents))
+    return CecAccrual(year, amount, gross, int_value(cap), amount < gross, qualifying, trace)
+
+
+def cec_hours_year_accrual(
+    year: int, engagements: Sequence[Engagement], cec_balance_hours: int
+) -> CecHoursAccrual:
+    """Hours-era CEC credit for ``year`` (2017–2018: 20 h per activity kind, 60 h ceiling)."""
+    on = dt.date(year, 1, 1)
+    rate, cap = value_at("cec.h.per_activity", on), value_at("cec.h.cap", on)
+    qualifying, used = _qualifying(year, engagements)
+    gross = len(qualifying) * int_value(rate)
+    amount = min(gross, max(0, int_value(cap) - cec_balance_hours))
+    trace = Trace(rate.id, (rate, cap, *used), _facts(year, engagements, cec_balance_hours))
+    return CecHoursAccrual(year, amount, gross, int_value(cap), amount < gross, qualifying, trace)
+
+
+def cec_convert_hours_to_cents(hours: int, on: dt.date = dt.date(2019, 1, 1)) -> CecHoursConversion:
+    """One-off conversion of the CEC hours stock at 2018-12-31, at 12 € per hour."""
+    rate = value_at("cec.conversion_rate", on)
+    trace = Trace(rate.id, (rate,), {"hours": hours, "on": on})
+    return CecHoursConversion(hours, hours * int_value(rate), trace)
+
+
+def _qualifying(
+    year: int, engagements: Sequence[Engagement]
+) -> tuple[tuple[str, ...], tuple[ParamValue, ...]]:
+    kinds: list[str] = []
+    used: list[ParamValue] = []
+    for engagement in engagements:
+        reached, params = cec_qualifies(engagement, year)
+        used.extend(params)
+        if reached and engagement.kind not in kinds:  # once per activity kind and year
+            kinds.append(engagement.kind)
+    return tuple(sorted(kinds)), tuple(used)
+
+
+def _facts(year: int, engagements: Sequence[Engagement], balance: int) -> dict[str, Fact]:
+    facts: dict[str, Fact] = {"year": year, "cec_balance_before": balance}
+    for engagement in engagements:
+        for field in engagement.__struct_fields__[1:]:
+            value = getattr(engagement, field)
+            if value:
+                facts[f"{engagement.kind}.{field}"] = value
+    return facts

@@ -1,0 +1,138 @@
+"""Wire Structs of the simulation contract (/work/shared/simulation.md): scenario in, rights out.
+
+Inputs forbid unknown fields; counts are checked non-negative here (msgspec constraints) so the
+error names the exact field. Cross-field checks (year range, one item per year and kind…) live in
+``service.validate_scenario``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+import msgspec
+
+from cpa.rules.c2p import Factor
+from cpa.rules.cec import EngagementKind
+from cpa.rules.cpf import ActivityKind
+from cpa.rules.params import ParamValue
+from cpa.rules.trace import Fact
+
+__all__ = [
+    "MAX_ITEMS",
+    "ActivityItem",
+    "C2pRights",
+    "CecRights",
+    "CpfRights",
+    "EngagementItem",
+    "Entry",
+    "ExposureItem",
+    "Period",
+    "Person",
+    "Rights",
+    "Scenario",
+]
+
+MAX_ITEMS = 1000  # per list: bounds the work one scenario can ask for
+Count = Annotated[int, msgspec.Meta(ge=0, le=1_000_000)]
+Hours = Annotated[int, msgspec.Meta(ge=0)] | Annotated[float, msgspec.Meta(ge=0)]
+
+
+class Period(msgspec.Struct, forbid_unknown_fields=True, rename={"from_": "from"}):
+    """Inclusive dates; ``to`` None = still running."""
+
+    from_: dt.date
+    to: dt.date | None = None
+
+
+class Person(msgspec.Struct, forbid_unknown_fields=True):
+    birth_date: dt.date
+    low_qualified: Annotated[list[Period], msgspec.Meta(max_length=MAX_ITEMS)] = []
+    disability: Annotated[list[Period], msgspec.Meta(max_length=MAX_ITEMS)] = []
+    full_rate_retirement_on: dt.date | None = None
+
+
+class ActivityItem(msgspec.Struct, forbid_unknown_fields=True):
+    year: int
+    kind: ActivityKind
+    worked_hours: Hours | None = None
+    reference_hours: Hours | None = None
+    months_active: Annotated[int, msgspec.Meta(ge=0, le=12)] | None = None
+
+
+class ExposureItem(msgspec.Struct, forbid_unknown_fields=True):
+    year: int
+    contract_start: dt.date
+    contract_end: dt.date
+    factors: dict[Factor, Count]
+
+
+class EngagementItem(msgspec.Struct, forbid_unknown_fields=True):
+    year: int
+    activity: EngagementKind
+    hours: Count | None = None
+    hours_in_one_organisation: Count | None = None
+    days: Count | None = None
+    months: Count | None = None
+    years: Count | None = None
+    interventions: Count | None = None
+    role: Literal["board_member", "volunteer_supervisor"] | None = None
+
+
+class Scenario(msgspec.Struct, forbid_unknown_fields=True):
+    as_of: dt.date
+    person: Person
+    activity: Annotated[list[ActivityItem], msgspec.Meta(max_length=MAX_ITEMS)] = []
+    exposures: Annotated[list[ExposureItem], msgspec.Meta(max_length=MAX_ITEMS)] = []
+    engagements: Annotated[list[EngagementItem], msgspec.Meta(max_length=MAX_ITEMS)] = []
+
+
+# ------------------------------------------------------------------------------- output
+
+
+class Entry(msgspec.Struct, omit_defaults=True):
+    """One credited (or refused) amount with its explanation."""
+
+    kind: Literal["accrual", "conversion"]
+    rule_id: str
+    legal_reference: str
+    parameter_effective_from: dt.date
+    capped: bool
+    year: int | None = None
+    date: dt.date | None = None
+    amount_cents: int | None = None
+    gross_cents: int | None = None
+    ceiling_cents: int | None = None
+    hours: int | None = None
+    gross_hours: int | None = None
+    ceiling_hours: int | None = None
+    points: int | None = None
+    gross_points: int | None = None
+    note: str = ""
+    parameters: list[ParamValue] = []
+    facts: dict[str, Fact] = {}
+
+
+class CpfRights(msgspec.Struct):
+    balance_cents: int
+    entries: list[Entry]
+    hours_balance: int = 0  # hours of 2015–2018 (converted to euros when as_of >= 2019-01-01)
+
+
+class CecRights(msgspec.Struct):
+    balance_cents: int
+    entries: list[Entry]
+    hours_balance: int = 0
+
+
+class C2pRights(msgspec.Struct):
+    points: int
+    points_reserved_for_training: int
+    entries: list[Entry]
+
+
+class Rights(msgspec.Struct):
+    as_of: dt.date
+    cpf: CpfRights
+    cec: CecRights
+    c2p: C2pRights

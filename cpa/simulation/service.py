@@ -1,0 +1,456 @@
+"""Simulation: the yearly campaigns of a hypothetical career, run on paper with the same rules.
+
+Credits every year strictly before the year of ``as_of`` (rights for N are credited in spring N+1),
+converts the 2015–2018 hour stocks on 2019-01-01 when ``as_of`` is on or after it, and applies the
+parameters in force on each date by calling ``cpa.rules`` — never a copy of the law.
+Inputs are sorted before computing, so the order of the scenario's lists never changes the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from decimal import Decimal
+from typing import Any, TypeVar
+
+import msgspec
+
+from cpa.errors import InvalidInput
+from cpa.rules.c2p import Exposure, c2p_reserved_points, c2p_year_points, factor_threshold
+from cpa.rules.cec import (
+    CecAccrual,
+    CecHoursAccrual,
+    CecHoursConversion,
+    Engagement,
+    cec_convert_hours_to_cents,
+    cec_hours_year_accrual,
+    cec_year_accrual,
+)
+from cpa.rules.cpf import (
+    CONVERSION_DATE,
+    FIRST_EURO_YEAR,
+    Activity,
+    CpfAccrual,
+    CpfHoursAccrual,
+    HoursConversion,
+    PersonYearStatus,
+    convert_hours_to_cents,
+    cpf_hours_year_accrual,
+    cpf_year_accrual,
+)
+from cpa.rules.params import PARAMETERS
+from cpa.rules.trace import Trace
+from cpa.simulation.models import (
+    ActivityItem,
+    C2pRights,
+    CecRights,
+    CpfRights,
+    EngagementItem,
+    Entry,
+    ExposureItem,
+    Period,
+    Rights,
+    Scenario,
+)
+
+__all__ = [
+    "MAX_BODY_BYTES",
+    "decode_scenario",
+    "simulate",
+    "simulate_json",
+    "validate_scenario",
+]
+
+MAX_BODY_BYTES = 1 << 20
+FIRST_YEAR = 2015
+FIRST_CEC_YEAR = 2017
+LAST_AS_OF = dt.date(2100, 12, 31)
+MAX_YEAR_HOURS = Decimal(8784)  # hours in a leap year: no one works more
+_ENCODER = msgspec.json.Encoder()
+_DECODER = msgspec.json.Decoder(Scenario)
+_PATH = re.compile(r" - at `(?P<path>[^`]*)`(?: in `(?P<outer>[^`]*)`)?$")
+_NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
+
+ErrorList = list[dict[str, str]]
+_Item = TypeVar("_Item", ActivityItem, ExposureItem, EngagementItem)
+
+
+# ------------------------------------------------------------------------------- decoding
+
+
+def decode_scenario(raw: bytes) -> Scenario:
+    """Decode and check a scenario; raise InvalidInput listing every problem found."""
+    if len(raw) > MAX_BODY_BYTES:
+        raise _invalid([{"field": "$", "message": f"larger than {MAX_BODY_BYTES} bytes"}])
+    try:
+        scenario = _DECODER.decode(raw)
+    except msgspec.ValidationError as exc:
+        raise _invalid([_field_error(str(exc))]) from None
+    except msgspec.DecodeError as exc:
+        raise _invalid([{"field": "$", "message": f"not valid JSON: {exc}"}]) from None
+    errors = validate_scenario(scenario)
+    if errors:
+        raise _invalid(errors)
+    return scenario
+
+
+def _invalid(errors: ErrorList) -> InvalidInput:
+    first = errors[0]
+    more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+    return InvalidInput(f"{first['field']}: {first['message']}{more}", errors=errors)
+
+
+def _field_error(message: str) -> dict[str, str]:
+    """Turn msgspec's message into {field: JSON path, message: what is wrong}."""
+    located = _PATH.search(message)
+    text = message[: located.start()] if located else message
+    path = "$"
+    if located:
+        path = located["outer"] or located["path"]
+        if located["outer"]:
+            text += " (object key)"
+    named = _NAMED.search(text)
+    if named:
+        path = f"{path}.{named['name']}"
+    return {"field": path, "message": text}
+
+
+def validate_scenario(scenario: Scenario) -> ErrorList:
+    """Cross-field checks the types cannot express; an empty list means valid."""
+    errors: ErrorList = []
+    if not dt.date(FIRST_YEAR, 1, 1) <= scenario.as_of <= LAST_AS_OF:
+        errors.append({"field": "$.as_of", "message": f"must be in {FIRST_YEAR}..2100"})
+    last_year = scenario.as_of.year - 1
+    errors += _check_periods("$.person.low_qualified", scenario.person.low_qualified)
+    errors += _check_periods("$.person.disability", scenario.person.disability)
+    errors += _check_activities(scenario.activity, last_year)
+    errors += _check_exposures(scenario.exposures, last_year)
+    errors += _check_engagements(scenario.engagements, last_year)
+    return errors
+
+
+def _check_year(field: str, year: int, last_year: int, first_year: int = FIRST_YEAR) -> ErrorList:
+    if first_year <= year <= last_year:
+        return []
+    message = f"{year} is outside {first_year}..{last_year} (years before the year of as_of)"
+    return [{"field": field, "message": message}]
+
+
+def _check_periods(field: str, periods: Sequence[Period]) -> ErrorList:
+    return [
+        {"field": f"{field}[{i}].to", "message": "must not be before from"}
+        for i, p in enumerate(periods)
+        if p.to is not None and p.to < p.from_
+    ]
+
+
+def _check_activities(items: Sequence[ActivityItem], last_year: int) -> ErrorList:
+    errors: ErrorList = []
+    seen: set[tuple[int, str]] = set()
+    for i, item in enumerate(items):
+        at = f"$.activity[{i}]"
+        errors += _check_year(f"{at}.year", item.year, last_year)
+        if (item.year, item.kind) in seen:
+            errors.append(
+                {"field": f"{at}.kind", "message": f"duplicate {item.kind} in {item.year}"}
+            )
+        seen.add((item.year, item.kind))
+        errors += _check_activity_fields(at, item)
+    return errors
+
+
+def _check_activity_fields(at: str, item: ActivityItem) -> ErrorList:
+    errors: ErrorList = []
+    wanted = {"employee": {"worked_hours", "reference_hours"}, "independent": {"months_active"}}
+    allowed = wanted.get(item.kind, set())
+    for name in ("worked_hours", "reference_hours", "months_active"):
+        if getattr(item, name) is not None and name not in allowed:
+            errors.append({"field": f"{at}.{name}", "message": f"not a field of kind {item.kind}"})
+    required = {"employee": "worked_hours", "independent": "months_active"}.get(item.kind)
+    if required and getattr(item, required) is None:
+        errors.append({"field": f"{at}.{required}", "message": f"required for kind {item.kind}"})
+    for name in ("worked_hours", "reference_hours"):
+        value = getattr(item, name)
+        if value is not None:
+            errors += _check_hours(f"{at}.{name}", value, positive=name == "reference_hours")
+    return errors
+
+
+def _check_hours(field: str, value: int | float, positive: bool) -> ErrorList:
+    exact = _decimal(value)
+    if exact.as_tuple().exponent < -2:  # type: ignore[operator]
+        return [{"field": field, "message": "at most 2 decimals (hundredths of an hour)"}]
+    if exact > MAX_YEAR_HOURS or (positive and exact == 0):
+        return [{"field": field, "message": f"must be in {'(0' if positive else '[0'}..8784]"}]
+    return []
+
+
+def _check_exposures(items: Sequence[ExposureItem], last_year: int) -> ErrorList:
+    errors: ErrorList = []
+    for i, item in enumerate(items):
+        at = f"$.exposures[{i}]"
+        errors += _check_year(f"{at}.year", item.year, last_year)
+        start = max(item.contract_start, dt.date(item.year, 1, 1))
+        end = min(item.contract_end, dt.date(item.year, 12, 31))
+        if item.contract_end < item.contract_start:
+            errors.append({"field": f"{at}.contract_end", "message": "before contract_start"})
+        elif start > end:
+            errors.append({"field": at, "message": f"the contract does not cover {item.year}"})
+        else:
+            errors += _check_factors(at, item, start, end)
+    return errors
+
+
+def _check_factors(at: str, item: ExposureItem, start: dt.date, end: dt.date) -> ErrorList:
+    return [
+        {"field": f"{at}.factors.{factor}", "message": f"not a C2P factor from {start} to {end}"}
+        for factor in item.factors
+        if factor_threshold(factor, start, end) is None
+    ]
+
+
+def _check_engagements(items: Sequence[EngagementItem], last_year: int) -> ErrorList:
+    errors: ErrorList = []
+    seen: set[tuple[int, str]] = set()
+    for i, item in enumerate(items):
+        at = f"$.engagements[{i}]"
+        errors += _check_year(f"{at}.year", item.year, last_year, FIRST_CEC_YEAR)
+        if (item.year, item.activity) in seen:
+            message = f"duplicate {item.activity} in {item.year}"
+            errors.append({"field": f"{at}.activity", "message": message})
+        seen.add((item.year, item.activity))
+        errors += _check_measures(at, item)
+    return errors
+
+
+def _check_measures(at: str, item: EngagementItem) -> ErrorList:
+    doc = PARAMETERS.activities[item.activity]
+    needed = {t.measure for t in doc.thresholds} | ({"role"} if doc.roles else set())
+    errors: ErrorList = []
+    for name in ("hours", "hours_in_one_organisation", "days", "months", "years", "interventions"):
+        given = getattr(item, name) is not None
+        if given != (name in needed):
+            verb = "not a measure of" if given else "required for"
+            errors.append({"field": f"{at}.{name}", "message": f"{verb} {item.activity}"})
+    if (item.role is not None) != ("role" in needed):
+        verb = "not a measure of" if item.role is not None else "required for"
+        errors.append({"field": f"{at}.role", "message": f"{verb} {item.activity}"})
+    return errors
+
+
+# ------------------------------------------------------------------------------- simulation
+
+
+def simulate_json(raw: bytes) -> bytes:
+    """Decode a scenario, simulate it and encode the rights (the CLI and HTTP entry point)."""
+    return _ENCODER.encode(simulate(decode_scenario(raw)))
+
+
+def simulate(scenario: Scenario) -> Rights:
+    """The rights the scenario's career produces as of ``scenario.as_of``."""
+    years = range(FIRST_YEAR, scenario.as_of.year)
+    return Rights(
+        as_of=scenario.as_of,
+        cpf=_simulate_cpf(scenario, years),
+        cec=_simulate_cec(scenario, years),
+        c2p=_simulate_c2p(scenario, years),
+    )
+
+
+def _simulate_cpf(scenario: Scenario, years: range) -> CpfRights:
+    by_year = _group(scenario.activity)
+    entries: list[Entry] = []
+    hours = cents = 0
+    converted = False
+    for year in years:
+        if year >= FIRST_EURO_YEAR and not converted:
+            cents, converted = _convert(convert_hours_to_cents, hours, entries), True
+        activities = sorted((_activity(item) for item in by_year.get(year, ())), key=_kind)
+        if not activities:
+            continue
+        status = _status(scenario, year)
+        if year < FIRST_EURO_YEAR:
+            accrual_h = cpf_hours_year_accrual(year, activities, status, hours)
+            hours += accrual_h.amount_hours
+            entries.append(_hours_entry(year, accrual_h))
+            continue
+        accrual = cpf_year_accrual(year, activities, status, cents)
+        cents += accrual.amount_cents
+        entries.append(_euro_entry(year, accrual))
+    if not converted and scenario.as_of >= CONVERSION_DATE:
+        cents = _convert(convert_hours_to_cents, hours, entries)
+    return CpfRights(balance_cents=cents, entries=entries, hours_balance=hours)
+
+
+def _simulate_cec(scenario: Scenario, years: range) -> CecRights:
+    by_year = _group(scenario.engagements)
+    entries: list[Entry] = []
+    hours = cents = 0
+    converted = False
+    for year in years:
+        if year >= FIRST_EURO_YEAR and not converted:
+            cents, converted = _convert(cec_convert_hours_to_cents, hours, entries), True
+        engagements = sorted((_engagement(item) for item in by_year.get(year, ())), key=_kind)
+        if not engagements:
+            continue
+        if year < FIRST_EURO_YEAR:
+            accrual_h = cec_hours_year_accrual(year, engagements, hours)
+            hours += accrual_h.amount_hours
+            entries.append(_hours_entry(year, accrual_h))
+            continue
+        accrual = cec_year_accrual(year, engagements, cents)
+        cents += accrual.amount_cents
+        entries.append(_euro_entry(year, accrual))
+    if not converted and scenario.as_of >= CONVERSION_DATE:
+        cents = _convert(cec_convert_hours_to_cents, hours, entries)
+    return CecRights(balance_cents=cents, entries=entries, hours_balance=hours)
+
+
+def _convert(
+    rule: Callable[[int, dt.date], HoursConversion | CecHoursConversion],
+    hours: int,
+    entries: list[Entry],
+) -> int:
+    """The 2019-01-01 conversion of the hours stock; an entry only when there were hours."""
+    if not hours:
+        return 0
+    conversion = rule(hours, CONVERSION_DATE)
+    entries.append(_conversion_entry(conversion.trace, hours, conversion.amount_cents))
+    return conversion.amount_cents
+
+
+def _simulate_c2p(scenario: Scenario, years: range) -> C2pRights:
+    by_year = _group(scenario.exposures)
+    birth = scenario.person.birth_date
+    entries: list[Entry] = []
+    points = 0
+    for year in years:
+        exposures = sorted(
+            (_exposure(item) for item in by_year.get(year, ())),
+            key=lambda e: (e.contract_start, e.contract_end, tuple(e.factors.items())),
+        )
+        if not exposures:
+            continue
+        acquired = c2p_year_points(year, exposures, birth, points)
+        points += acquired.points
+        entries.append(_points_entry(year, acquired.points, acquired.gross_points, acquired.trace))
+    quota, _ = c2p_reserved_points(birth, scenario.as_of)
+    return C2pRights(
+        points=points, points_reserved_for_training=min(points, quota), entries=entries
+    )
+
+
+# ------------------------------------------------------------------------------- helpers
+
+
+def _group(items: Iterable[_Item]) -> dict[int, list[_Item]]:
+    grouped: dict[int, list[_Item]] = defaultdict(list)
+    for item in items:
+        grouped[item.year].append(item)
+    return grouped
+
+
+def _kind(item: Activity | Engagement) -> str:
+    return item.kind
+
+
+def _covers(periods: Sequence[Period], year: int) -> bool:
+    """A period covering any day of the year makes the whole year count."""
+    first, last = dt.date(year, 1, 1), dt.date(year, 12, 31)
+    return any(p.from_ <= last and (p.to is None or p.to >= first) for p in periods)
+
+
+def _status(scenario: Scenario, year: int) -> PersonYearStatus:
+    person = scenario.person
+    return PersonYearStatus(
+        low_qualified=_covers(person.low_qualified, year),
+        disability=_covers(person.disability, year),
+        full_rate_retirement_on=person.full_rate_retirement_on,
+    )
+
+
+def _decimal(value: int | float) -> Decimal:
+    # repr of a float is the shortest text that reads back to it: 642.8 stays 642.8 exactly.
+    return Decimal(value) if isinstance(value, int) else Decimal(repr(value))
+
+
+def _centihours(value: int | float | None) -> int:
+    return 0 if value is None else int(_decimal(value) * 100)
+
+
+def _activity(item: ActivityItem) -> Activity:
+    return Activity(
+        kind=item.kind,
+        worked_centihours=_centihours(item.worked_hours),
+        reference_centihours=_centihours(item.reference_hours),
+        months_active=item.months_active or 0,
+    )
+
+
+def _engagement(item: EngagementItem) -> Engagement:
+    return Engagement(
+        kind=item.activity,
+        hours=item.hours or 0,
+        hours_in_one_organisation=item.hours_in_one_organisation or 0,
+        days=item.days or 0,
+        months=item.months or 0,
+        years=item.years or 0,
+        interventions=item.interventions or 0,
+        role=item.role,
+    )
+
+
+def _exposure(item: ExposureItem) -> Exposure:
+    return Exposure(item.contract_start, item.contract_end, dict(sorted(item.factors.items())))
+
+
+def _base(trace: Trace, capped: bool) -> dict[str, Any]:
+    return {
+        "rule_id": trace.rule_id,
+        "legal_reference": trace.legal_reference,
+        "parameter_effective_from": trace.parameter_effective_from,
+        "capped": capped,
+        "note": trace.note,
+        "parameters": list(trace.parameters),
+        "facts": trace.facts,
+    }
+
+
+def _hours_entry(year: int, a: CpfHoursAccrual | CecHoursAccrual) -> Entry:
+    return Entry(
+        kind="accrual",
+        year=year,
+        hours=a.amount_hours,
+        gross_hours=a.gross_hours,
+        ceiling_hours=a.ceiling_hours,
+        **_base(a.trace, a.capped),
+    )
+
+
+def _euro_entry(year: int, a: CpfAccrual | CecAccrual) -> Entry:
+    return Entry(
+        kind="accrual",
+        year=year,
+        amount_cents=a.amount_cents,
+        gross_cents=a.gross_cents,
+        ceiling_cents=a.ceiling_cents,
+        **_base(a.trace, a.capped),
+    )
+
+
+def _conversion_entry(trace: Trace, hours: int, amount_cents: int) -> Entry:
+    return Entry(
+        kind="conversion",
+        date=CONVERSION_DATE,
+        hours=hours,
+        amount_cents=amount_cents,
+        **_base(trace, False),
+    )
+
+
+def _points_entry(year: int, points: int, gross: int, trace: Trace) -> Entry:
+    return Entry(
+        kind="accrual", year=year, points=points, gross_points=gross, **_base(trace, points < gross)
+    )

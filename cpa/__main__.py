@@ -20,10 +20,12 @@ import asyncpg
 import msgspec
 
 from cpa.accounts import NewPerson, NirVault, register_person
+from cpa.auth import cli as auth_cli
 from cpa.config import Settings, get_settings
 from cpa.db.admin import create_database, migrate_database
 from cpa.db.embedded import EmbeddedPostgres
 from cpa.errors import CpaError
+from cpa.ledger import cli as ledger_cli
 from cpa.log import configure_logging
 
 DATABASE_NAME = "cpa"
@@ -218,6 +220,8 @@ def build_parser() -> argparse.ArgumentParser:
     simulate.set_defaults(run=cmd_simulate)
     openapi = commands.add_parser("openapi", help="print the OpenAPI document of the app")
     openapi.set_defaults(run=cmd_openapi)
+    auth_cli.register(commands)
+    ledger_cli.register(commands)
     return parser
 
 

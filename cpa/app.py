@@ -6,13 +6,28 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
+from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 
 from cpa.accounts.nir import NirVault
+from cpa.api.account import AccountController, AdvisorAccountController
+from cpa.api.advisor import AdvisorController
+from cpa.api.c2p import C2pController
+from cpa.api.declarations import DeclarationController
 from cpa.api.health import HealthController, LivenessShortcut
+from cpa.api.me import MeController
+from cpa.api.holds import HoldController
 from cpa.api.problems import EXCEPTION_HANDLERS
+from cpa.api.services import ServiceCatalogueController, ServiceLinkController
 from cpa.api.simulations import SimulationController
+from cpa.auth import (
+    AUTH_ROUTE_HANDLERS,
+    AuthState,
+    add_rate_limit_headers,
+    provide_principal,
+    require_token,
+)
 from cpa.config import Settings, get_settings
 from cpa.db.database import Database, PoolDatabase
 from cpa.db.pool import create_pool
@@ -54,8 +69,25 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await app.state.db.close()
 
     app = Litestar(
-        route_handlers=[HealthController, SimulationController],
+        route_handlers=[
+            HealthController,
+            SimulationController,
+            *AUTH_ROUTE_HANDLERS,
+            MeController,
+            AdvisorController,
+            AccountController,
+            AdvisorAccountController,
+            HoldController,
+            C2pController,
+            ServiceCatalogueController,
+            ServiceLinkController,
+            DeclarationController,
+        ],
         lifespan=[lifespan],
+        # Every /v1 route is refused unless its token grants what the route declares.
+        guards=[require_token],
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
+        before_send=[add_rate_limit_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),
         request_max_body_size=settings.body_size_max_bytes,
@@ -65,6 +97,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     if database is not None:
         app.state.db = database
     app.state.vault = NirVault.from_key_file(settings.nir_key_path)
+    app.state.auth = AuthState(settings.issuer, settings.nir_key_path, app.state.vault)
     # Outermost wrapper, so unmatched routes (404/405) are logged too.
     app.asgi_handler = RequestLogMiddleware(  # type: ignore[assignment]
         LivenessShortcut(app.asgi_handler)  # type: ignore[arg-type]

@@ -1,0 +1,68 @@
+"""Partner access: cpa's OAuth 2 authorization server (Authlib), the resource guard, consents,
+pairwise subjects, advisor lookups, rate limits and the citizen's access journal (issue 4).
+
+Standards: OAuth 2.0 (RFC 6749) with PKCE S256 only (RFC 7636), JWT access tokens
+(RFC 9068, ES256, 5 minutes), private_key_jwt client authentication (RFC 7523), PAR
+(RFC 9126), introspection (RFC 7662), revocation (RFC 7009), metadata (RFC 8414), ``iss`` in
+authorization responses (RFC 9207) — aiming at the FAPI 2.0 security profile.
+
+Modules: ``clients`` (registry), ``keys`` (signing keys), ``tokens`` (JWT codec),
+``server`` (Authlib integration: load → decide → write), ``http`` (the /oauth endpoints),
+``pages`` + ``login`` (the login and consent page, login behind an interface), ``consents``,
+``guard`` + ``state`` (the resource guard and its caches), ``journal``, ``advisor``,
+``ratelimit``, ``revocation``, ``cli`` (``python -m cpa clients|keys``), ``demo``.
+
+Protecting a route (every handler under ``/v1/`` is refused unless it declares its needs)::
+
+    from cpa.auth import Principal, record_access, requires
+
+    @get("/v1/me/account", operation_id="getMyAccount", opt=requires("account:read"))
+    async def my_account(request: Request, principal: NamedDependency[Principal]) -> Account:
+        async with transaction(request.app.state.db) as db:
+            account = await load_account(db, principal.person_id)
+            await record_access(db, principal, route="/v1/me/account")
+        return account
+
+- ``requires(*scopes, person=True, kinds=None)`` builds the route's ``opt``: all the scopes
+  must be in the token; ``person=True`` (always so under ``/v1/me``) demands a token issued
+  with a person's consent; ``kinds`` restricts the client kinds (``("training_body",)``).
+- ``principal: NamedDependency[Principal]`` (``litestar.di``) is a dependency (registered app-wide) holding the verified token:
+  ``person_id`` (None for machine tokens), ``client_id``, ``client_kind``, ``scopes``,
+  ``consent_id``. Under ``/v1/me`` use ``principal.person_id`` only: never take a person
+  from the path or the body.
+- ``record_access(db, principal, route=…, action="read"|"change")`` appends to the person's
+  access journal on the connection of the handler's own transaction.
+- Advisor routes ``/v1/advisor/persons/{ref}/…``: ``requires("advisor:read", person=False,
+  kinds=("advisor_tool",))``, then ``advisor = await resolve_person_ref(db, principal, ref)``
+  gives a principal narrowed to that person, with ``advisor_id`` and ``purpose`` for the
+  journal.
+"""
+
+from litestar.types import ControllerRouterHandler
+
+from cpa.auth.advisor import PURPOSES, resolve_person_ref
+from cpa.auth.guard import add_rate_limit_headers, provide_principal, require_token, requires
+from cpa.auth.http import OAuthController, authorization_server_metadata
+from cpa.auth.journal import record_access
+from cpa.auth.principal import SCOPES, ClientKind, Principal
+from cpa.auth.state import AuthState
+
+AUTH_ROUTE_HANDLERS: list[ControllerRouterHandler] = [
+    OAuthController,
+    authorization_server_metadata,
+]
+
+__all__ = [
+    "AUTH_ROUTE_HANDLERS",
+    "PURPOSES",
+    "SCOPES",
+    "AuthState",
+    "ClientKind",
+    "Principal",
+    "add_rate_limit_headers",
+    "provide_principal",
+    "record_access",
+    "require_token",
+    "requires",
+    "resolve_person_ref",
+]

@@ -38,6 +38,14 @@ class Principal(msgspec.Struct, frozen=True, kw_only=True):
     person_id: UUID | None = None
     """The person the token acts for (authorization-code tokens); None for machine tokens."""
     consent_id: UUID | None = None
+    client_name: str = ""
+    """The partner's registered name, as the person reads it in their access journal."""
+    acr: str | None = None
+    """How strongly the person authenticated (person tokens only)."""
+    advisor_id: str | None = None
+    """Advisor routes: the advisor who looked the person up (see ``cpa.auth.advisor``)."""
+    purpose: str | None = None
+    """Advisor routes: the declared purpose of the lookup."""
 
     def has(self, scope: str) -> bool:
         return scope in self.scopes

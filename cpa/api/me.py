@@ -1,0 +1,139 @@
+"""The person's own routes: ``/v1/me`` (pseudonymous profile), consents, access journal.
+
+Every route here addresses ``principal.person_id`` only: no parameter names a person.
+Consents and the access journal are self-service views of the person's portal, so they are
+reserved to portal clients; reading them is not itself journaled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, delete, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
+
+from cpa.auth.consents import Consent, list_consents, revoke_consent
+from cpa.auth.guard import requires
+from cpa.auth.journal import AccessEntry, list_access
+from cpa.auth.principal import Principal
+from cpa.auth.state import AuthState
+from cpa.db.database import transaction
+from cpa.db.queries import sql
+
+
+class Me(msgspec.Struct, kw_only=True):
+    """What this client knows of the person: a subject of its own, never the NIR."""
+
+    sub: str
+    client_id: str
+    scopes: list[str]
+    acr: str | None
+    consent_expires_at: dt.datetime
+
+
+class Consents(msgspec.Struct, kw_only=True):
+    consents: list[Consent]
+
+
+class ConsentRevoked(msgspec.Struct, kw_only=True):
+    id: UUID
+    revoked_at: dt.datetime
+
+
+class AccessLog(msgspec.Struct, kw_only=True):
+    entries: list[AccessEntry]
+    next_before: int | None
+    """Pass as ``before`` for the next (older) page; null on the last page."""
+
+
+class MeController(Controller):
+    path = "/v1/me"
+    tags = ("me",)
+
+    @get(
+        "/",
+        operation_id="getMe",
+        summary="The person's pseudonymous profile for this client",
+        opt=requires(),
+    )
+    async def me(
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    ) -> Me:
+        async with request.app.state.db.acquire() as db:
+            row = await db.fetchrow(sql("get_consent"), principal.consent_id)
+        return Me(
+            sub=principal.sub,
+            client_id=principal.client_id,
+            scopes=sorted(principal.scopes),
+            acr=principal.acr,
+            consent_expires_at=row["expires_at"],
+        )
+
+    @get(
+        "/consents",
+        operation_id="listMyConsents",
+        summary="The person's consents, revoked and expired ones included",
+        opt=requires("account:read", kinds=("portal",)),
+    )
+    async def consents(
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    ) -> Consents:
+        state: AuthState = request.app.state.auth
+        assert principal.person_id is not None
+        async with request.app.state.db.acquire() as db:
+            found = await list_consents(
+                db,
+                principal.person_id,
+                limit=state.settings.page_size_max,
+                now=dt.datetime.now(dt.UTC),
+            )
+        return Consents(consents=found)
+
+    @delete(
+        "/consents/{consent_id:uuid}",
+        operation_id="revokeMyConsent",
+        summary="Revoke one of the person's consents (its tokens stop working)",
+        opt=requires(kinds=("portal",)),
+        status_code=200,
+    )
+    async def revoke(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        consent_id: FromPath[UUID],
+    ) -> ConsentRevoked:
+        state: AuthState = request.app.state.auth
+        assert principal.person_id is not None
+        async with transaction(request.app.state.db) as db:
+            revoked_at = await revoke_consent(
+                db,
+                state.revocations,
+                state.settings,
+                person_id=principal.person_id,
+                consent_id=consent_id,
+            )
+        return ConsentRevoked(id=consent_id, revoked_at=revoked_at)
+
+    @get(
+        "/access-log",
+        operation_id="getMyAccessLog",
+        summary="Who read or changed the person's data, newest first",
+        opt=requires("account:read", kinds=("portal",)),
+    )
+    async def access_log(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        before: Annotated[int, Parameter(ge=0, description="entries older than this id")] = 0,
+        limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+    ) -> AccessLog:
+        assert principal.person_id is not None
+        async with request.app.state.db.acquire() as db:
+            entries = await list_access(db, principal.person_id, before_id=before, limit=limit)
+        return AccessLog(
+            entries=entries, next_before=entries[-1].id if len(entries) == limit else None
+        )

@@ -1,0 +1,119 @@
+"""Consents as resources: granted on the consent page, listed and revoked by the person.
+
+A consent row is never deleted nor edited (a trigger refuses it): revoking sets
+``revoked_at`` once, revokes the consent's refresh tokens and appends the consent to the
+revocations feed, which kills its access tokens in every worker.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from cpa.auth.errors import ConsentNotFound
+from cpa.auth.revocation import RevocationList
+from cpa.auth.settings import AuthSettings
+from cpa.db.database import Connection
+from cpa.db.queries import sql
+
+
+class Consent(msgspec.Struct, kw_only=True):
+    id: UUID
+    client_id: str
+    client_name: str
+    client_kind: str
+    scopes: list[str]
+    granted_at: dt.datetime
+    expires_at: dt.datetime
+    revoked_at: dt.datetime | None
+    status: str
+    """``active``, ``revoked`` or ``expired``."""
+
+
+class GrantedConsent(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    person_id: UUID
+    client_id: str
+    scopes: tuple[str, ...]
+    expires_at: dt.datetime
+    acr: str
+
+
+async def grant_consent(
+    db: Connection,
+    settings: AuthSettings,
+    *,
+    person_id: UUID,
+    client_id: str,
+    scopes: list[str],
+    acr: str,
+    now: dt.datetime,
+) -> GrantedConsent:
+    expires_at = now + dt.timedelta(days=settings.consent_lifetime_days)
+    row = await db.fetchrow(sql("insert_consent"), person_id, client_id, scopes, expires_at, acr)
+    assert row is not None
+    return GrantedConsent(
+        id=row["id"],
+        person_id=row["person_id"],
+        client_id=row["client_id"],
+        scopes=tuple(row["scopes"]),
+        expires_at=row["expires_at"],
+        acr=row["acr"],
+    )
+
+
+def _status(row: asyncpg.Record, now: dt.datetime) -> str:
+    if row["revoked_at"] is not None:
+        return "revoked"
+    return "active" if row["expires_at"] > now else "expired"
+
+
+async def list_consents(
+    db: Connection, person_id: UUID, *, limit: int, now: dt.datetime
+) -> list[Consent]:
+    rows = await db.fetch(sql("list_person_consents"), person_id, limit)
+    return [
+        Consent(
+            id=r["id"],
+            client_id=r["client_id"],
+            client_name=r["client_name"],
+            client_kind=r["client_kind"],
+            scopes=list(r["scopes"]),
+            granted_at=r["granted_at"],
+            expires_at=r["expires_at"],
+            revoked_at=r["revoked_at"],
+            status=_status(r, now),
+        )
+        for r in rows
+    ]
+
+
+async def revoke_consent(
+    db: Connection,
+    revocations: RevocationList,
+    settings: AuthSettings,
+    *,
+    person_id: UUID,
+    consent_id: UUID,
+) -> dt.datetime:
+    """Revoke one of the person's consents (idempotent); when it was revoked."""
+    async with db.transaction():
+        row = await db.fetchrow(sql("revoke_person_consent"), consent_id, person_id)
+        if row is None:
+            existing = await db.fetchrow(sql("get_person_consent"), consent_id, person_id)
+            if existing is None:
+                raise ConsentNotFound()
+            revoked_at: dt.datetime = existing["revoked_at"] or existing["expires_at"]
+            return revoked_at
+        await db.execute(sql("revoke_consent_refresh_tokens"), consent_id)
+        # Its access tokens live at most access_token_lifetime_s from now (plus the skew).
+        horizon = row["revoked_at"] + dt.timedelta(
+            seconds=settings.access_token_lifetime_s + settings.clock_skew_s
+        )
+        await db.execute(sql("insert_consent_revocation"), consent_id, horizon)
+    revocations.add_consent(str(consent_id), horizon.timestamp())
+    revoked: dt.datetime = row["revoked_at"]
+    return revoked

@@ -1,0 +1,75 @@
+"""Scopes, what each kind of partner may ask for, and how a citizen reads them."""
+
+from __future__ import annotations
+
+from cpa.auth.principal import SCOPES, ClientKind
+
+MACHINE_SCOPES = frozenset({"advisor:read", "declarations:write"})
+"""Scopes a client holds on its own (client credentials): no person is involved."""
+PERSON_SCOPES = frozenset(SCOPES) - MACHINE_SCOPES
+"""Scopes that touch a person's data: only through the person's consent (code flow)."""
+
+KIND_SCOPES: dict[ClientKind, tuple[str, ...]] = {
+    "portal": (
+        "account:read",
+        "cpf:read",
+        "c2p:read",
+        "cec:read",
+        "services:read",
+        "services:write",
+        "c2p:convert",
+    ),
+    "training_body": ("cpf:read", "cpf:hold"),
+    "advisor_tool": ("advisor:read",),
+    "operator": ("declarations:write",),
+}
+KIND_GRANT_TYPES: dict[ClientKind, tuple[str, ...]] = {
+    "portal": ("authorization_code", "refresh_token"),
+    "training_body": ("authorization_code", "refresh_token", "client_credentials"),
+    "advisor_tool": ("client_credentials",),
+    "operator": ("client_credentials",),
+}
+
+# What the consent page says, in plain words (French first).
+SCOPE_WORDS: dict[str, dict[str, str]] = {
+    "account:read": {
+        "fr": "voir que vous avez un compte et son état",
+        "en": "see that you have an account and its status",
+    },
+    "cpf:read": {
+        "fr": "voir vos droits à la formation (CPF), en euros",
+        "en": "see your training rights (CPF), in euros",
+    },
+    "c2p:read": {
+        "fr": "voir vos points de prévention de la pénibilité (C2P)",
+        "en": "see your hardship prevention points (C2P)",
+    },
+    "cec:read": {
+        "fr": "voir vos droits d'engagement citoyen (CEC)",
+        "en": "see your citizen-engagement rights (CEC)",
+    },
+    "services:read": {
+        "fr": "voir les services liés à votre compte",
+        "en": "see the services linked to your account",
+    },
+    "services:write": {
+        "fr": "gérer les services liés à votre compte",
+        "en": "manage the services linked to your account",
+    },
+    "cpf:hold": {
+        "fr": "réserver une somme de vos droits CPF pour une formation",
+        "en": "set aside an amount of your CPF rights for a training course",
+    },
+    "c2p:convert": {
+        "fr": "convertir vos points C2P à votre demande",
+        "en": "convert your C2P points at your request",
+    },
+    "advisor:read": {
+        "fr": "consulter les droits d'une personne pour un motif déclaré",
+        "en": "check a person's rights for a declared purpose",
+    },
+    "declarations:write": {
+        "fr": "transmettre des déclarations",
+        "en": "send declarations",
+    },
+}

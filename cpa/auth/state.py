@@ -1,0 +1,178 @@
+"""Everything partner access keeps in one process: keys, caches, limits, the Authlib server.
+
+Built once per app (no I/O at construction); what needs the database is loaded on first use
+and refreshed on its own schedule, so a guarded request on a warm process costs no query.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from cpa.accounts import NirVault
+from cpa.auth.clients import Client, find_client
+from cpa.auth.crypto import VerifiedSecretCache, derive_key, master_key
+from cpa.auth.errors import Unauthorized
+from cpa.auth.keys import KeyStore
+from cpa.auth.login import LoginMethod, PasswordLogin
+from cpa.auth.principal import Principal
+from cpa.auth.ratelimit import RateLimiter
+from cpa.auth.revocation import RevocationList
+from cpa.auth.server import CpaAuthorizationServer
+from cpa.auth.settings import AuthSettings, auth_settings_from_environ
+from cpa.auth.tokens import AccessTokenCodec, TokenInvalid, peek_header
+from cpa.db.database import Connection
+from cpa.db.queries import sql
+
+CLIENT_CACHE_TTL_S = 10.0
+"""A disabled client's tokens stop working within this delay in every worker."""
+CONSENT_CACHE_SIZE_MAX = 100_000
+
+
+@dataclass(frozen=True)
+class _ConsentSubject:
+    person_id: UUID
+    client_id: str
+
+
+class AuthState:
+    def __init__(
+        self, issuer: str, key_file: Path, vault: NirVault, settings: AuthSettings | None = None
+    ) -> None:
+        self.settings = settings or auth_settings_from_environ()
+        self.issuer = issuer.rstrip("/")
+        master = master_key(key_file)
+        self.keys = KeyStore(derive_key(master, "signing-keys"), self.settings.key_reload_s)
+        self.ticket_key = derive_key(master, "login-tickets")
+        self.codec = AccessTokenCodec(self.issuer, self.keys, self.settings.clock_skew_s)
+        self.secrets = VerifiedSecretCache(self.settings.verified_secret_cache_size)
+        self.server = CpaAuthorizationServer(self.issuer, self.settings, self.codec, self.secrets)
+        self.revocations = RevocationList(self.settings.revocation_poll_ms)
+        self.rate_limiter = RateLimiter(self.settings.rate_limit_window_s)
+        self.login_limiter = RateLimiter(self.settings.rate_limit_window_s)
+        self.login: LoginMethod = PasswordLogin(vault)
+        self._tokens: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._clients: dict[str, tuple[float, Client | None]] = {}
+        self._consents: OrderedDict[UUID, _ConsentSubject] = OrderedDict()
+
+    # -- freshness --------------------------------------------------------------------------
+
+    def needs_database(self) -> bool:
+        return self.keys.stale() or self.revocations.stale()
+
+    async def refresh(self, db: Connection) -> None:
+        await self.keys.refresh(db)
+        if self.revocations.stale():
+            await self.revocations.poll(db)
+
+    # -- clients ----------------------------------------------------------------------------
+
+    async def client(self, db: Connection, client_id: str) -> Client | None:
+        """A client row for the guard (cached briefly); token requests load it afresh."""
+        cached = self._clients.get(client_id)
+        if cached is not None and time.monotonic() - cached[0] < CLIENT_CACHE_TTL_S:
+            return cached[1]
+        client = await find_client(db, client_id)
+        self._clients[client_id] = (time.monotonic(), client)
+        return client
+
+    def cached_client(self, client_id: str) -> Client | bool | None:
+        """The cached client, or False when the guard must ask the database."""
+        cached = self._clients.get(client_id)
+        if cached is None or time.monotonic() - cached[0] >= CLIENT_CACHE_TTL_S:
+            return False
+        return cached[1]
+
+    # -- bearer tokens ----------------------------------------------------------------------
+
+    def cached_principal(self, token: str) -> Principal | None:
+        """A principal whose token signature was already verified here and is still valid."""
+        entry = self._tokens.get(token)
+        if entry is None:
+            return None
+        principal, expires_at = entry
+        if expires_at + self.settings.clock_skew_s <= time.time():
+            del self._tokens[token]
+            return None
+        return principal
+
+    async def verify_bearer(self, db: Connection, token: str) -> Principal:
+        """Full verification of a token not seen before; the result is cached until exp."""
+        try:
+            header = peek_header(token)
+            self.codec.check_header(header)
+            await self.keys.refresh(db)
+            await self.keys.refresh_for_unknown_kid(db, header.get("kid"))
+            claims = self.codec.decode(token)
+        except TokenInvalid as error:
+            raise Unauthorized(str(error), headers=_challenge("invalid_token")) from error
+        client = await self.client(db, str(claims["client_id"]))
+        if client is None or client.disabled:
+            raise Unauthorized("the client is disabled", headers=_challenge("invalid_token"))
+        principal = await self._principal(db, claims, client)
+        self._tokens[token] = (principal, float(claims["exp"]))
+        if len(self._tokens) > self.settings.verified_token_cache_size:
+            self._tokens.popitem(last=False)
+        return principal
+
+    async def _principal(self, db: Connection, claims: dict[str, Any], client: Client) -> Principal:
+        common: dict[str, Any] = {
+            "client_id": client.id,
+            "client_kind": client.kind,
+            "client_name": client.name,
+            "scopes": frozenset(str(claims["scope"]).split()),
+            "jti": str(claims["jti"]),
+            "sub": str(claims["sub"]),
+        }
+        consent_id = claims.get("consent_id")
+        if consent_id is None:
+            if claims["sub"] != client.id:
+                raise Unauthorized(
+                    "machine tokens are their client's own subject",
+                    headers=_challenge("invalid_token"),
+                )
+            return Principal(**common)
+        subject = await self._consent_subject(db, UUID(str(consent_id)))
+        # The pairwise sub must be this client's view of the consent's person: a token can
+        # never name another client's subject, nor another person.
+        if (
+            subject is None
+            or subject.client_id != client.id
+            or client.subject_for(subject.person_id) != claims["sub"]
+        ):
+            raise Unauthorized(
+                "the token does not match its consent", headers=_challenge("invalid_token")
+            )
+        return Principal(
+            **common,
+            person_id=subject.person_id,
+            consent_id=UUID(str(consent_id)),
+            acr=claims.get("acr"),
+        )
+
+    async def _consent_subject(self, db: Connection, consent_id: UUID) -> _ConsentSubject | None:
+        subject = self._consents.get(consent_id)
+        if subject is None:
+            row = await db.fetchrow(sql("get_consent"), consent_id)
+            if row is None:
+                return None
+            subject = _ConsentSubject(person_id=row["person_id"], client_id=row["client_id"])
+            self._consents[consent_id] = subject
+            if len(self._consents) > CONSENT_CACHE_SIZE_MAX:
+                self._consents.popitem(last=False)
+        return subject
+
+    def is_revoked(self, principal: Principal) -> bool:
+        claims = {
+            "jti": principal.jti,
+            "consent_id": str(principal.consent_id) if principal.consent_id else None,
+        }
+        return self.revocations.is_revoked(claims)
+
+
+def _challenge(error: str) -> dict[str, str]:
+    return {"WWW-Authenticate": f'Bearer error="{error}"'}

@@ -1,0 +1,97 @@
+"""Access tokens: RFC 9068 JWTs (``typ: at+jwt``), ES256 only, signed and checked with joserfc.
+
+Checked on every use: the header (``typ`` at+jwt, ``alg`` ES256 — ``none`` and HMAC never
+reach a verifier — and a ``kid`` we serve), the signature, then ``iss``, ``aud``, ``exp``,
+``nbf`` and ``iat`` with at most ``clock_skew_s`` of tolerance.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from joserfc import jws, jwt
+from joserfc.errors import JoseError
+
+from cpa.auth.keys import ALGORITHM, KeyStore
+
+HEADER_TYPE = "at+jwt"
+ALLOWED_ALGORITHMS = (ALGORITHM,)
+_REQUIRED_CLAIMS = ("iss", "aud", "sub", "client_id", "scope", "jti", "iat", "exp")
+
+
+class TokenInvalid(Exception):
+    """Why a token was refused (never shown with the token itself)."""
+
+
+def resource_audience(issuer: str) -> str:
+    """The ``aud`` of every access token: cpa's own API."""
+    return issuer.rstrip("/") + "/v1"
+
+
+def peek_header(token: str) -> dict[str, Any]:
+    """The unverified JOSE header, to refuse a bad ``alg``/``typ`` before any crypto."""
+    try:
+        header: dict[str, Any] = jws.extract_compact(token.encode()).headers()
+    except (JoseError, ValueError, UnicodeError) as error:
+        raise TokenInvalid("malformed token") from error
+    return header
+
+
+class AccessTokenCodec:
+    def __init__(self, issuer: str, keys: KeyStore, clock_skew_s: int) -> None:
+        self.issuer = issuer
+        self.audience = resource_audience(issuer)
+        self.keys = keys
+        self.clock_skew_s = clock_skew_s
+
+    def encode(self, claims: dict[str, Any]) -> str:
+        key = self.keys.signing_key
+        header = {"alg": ALGORITHM, "typ": HEADER_TYPE, "kid": key.kid}
+        return str(jwt.encode(header, claims, key, algorithms=list(ALLOWED_ALGORITHMS)))
+
+    def check_header(self, header: dict[str, Any]) -> None:
+        if header.get("alg") not in ALLOWED_ALGORITHMS:
+            raise TokenInvalid(f"algorithm {header.get('alg')!r} is not accepted")
+        if header.get("typ") != HEADER_TYPE:
+            raise TokenInvalid("not an access token (typ must be at+jwt)")
+
+    def decode(
+        self, token: str, *, check_time: bool = True, now: float | None = None
+    ) -> dict[str, Any]:
+        """Verified claims of ``token``, or :class:`TokenInvalid`."""
+        header = peek_header(token)
+        self.check_header(header)
+        if not self.keys.knows(header.get("kid")):
+            raise TokenInvalid("unknown signing key")
+        try:
+            claims: dict[str, Any] = jwt.decode(
+                token, self.keys.verification, algorithms=list(ALLOWED_ALGORITHMS)
+            ).claims
+        except (JoseError, ValueError) as error:
+            raise TokenInvalid("bad signature") from error
+        self.check_claims(claims, check_time=check_time, now=now)
+        return claims
+
+    def check_claims(
+        self, claims: dict[str, Any], *, check_time: bool = True, now: float | None = None
+    ) -> None:
+        missing = [name for name in _REQUIRED_CLAIMS if name not in claims]
+        if missing:
+            raise TokenInvalid(f"missing claims: {', '.join(missing)}")
+        if claims["iss"] != self.issuer:
+            raise TokenInvalid("wrong issuer")
+        audience = claims["aud"]
+        if audience != self.audience and not (
+            isinstance(audience, list) and self.audience in audience
+        ):
+            raise TokenInvalid("wrong audience")
+        if not check_time:
+            return
+        moment = time.time() if now is None else now
+        skew = self.clock_skew_s
+        if not isinstance(claims["exp"], int | float) or claims["exp"] + skew <= moment:
+            raise TokenInvalid("expired")
+        nbf = claims.get("nbf", claims["iat"])
+        if not isinstance(nbf, int | float) or nbf - skew > moment:
+            raise TokenInvalid("not yet valid")

@@ -1,0 +1,209 @@
+-- name: insert_oauth_client
+-- Register a partner client (secret already hashed, or its public JWKS).
+insert into oauth_clients
+    (id, kind, name, redirect_uris, scopes, grant_types, auth_method, secret_hash, jwks,
+     pairwise_salt, rate_limit_per_minute)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)
+on conflict (id) do nothing
+returning id;
+
+-- name: get_oauth_client
+-- One client by client_id, disabled or not.
+select id, kind, name, redirect_uris, scopes, grant_types, auth_method, secret_hash, jwks,
+       pairwise_salt, rate_limit_per_minute, created_at, disabled_at
+from oauth_clients
+where id = $1;
+
+-- name: list_oauth_clients
+-- Every client, oldest first (no secret hash, no keys).
+select id, kind, name, redirect_uris, scopes, grant_types, auth_method, rate_limit_per_minute,
+       created_at, disabled_at
+from oauth_clients
+order by created_at, id;
+
+-- name: disable_oauth_client
+-- Disable a client: it can no longer authenticate nor be used at /oauth/authorize.
+update oauth_clients set disabled_at = coalesce(disabled_at, now())
+where id = $1
+returning id, disabled_at;
+
+-- name: list_signing_keys
+-- Signing keys still served (current first, then the one it replaced).
+select kid, private_jwk_ciphertext, public_jwk, created_at
+from signing_keys
+where retired_at is null
+order by created_at desc, kid
+limit 2;
+
+-- name: insert_signing_key
+-- Add a new current signing key.
+insert into signing_keys (kid, private_jwk_ciphertext, public_jwk) values ($1, $2, $3)
+returning kid, created_at;
+
+-- name: retire_signing_keys
+-- Retire every key but the two newest (the current one and the one it replaced).
+update signing_keys set retired_at = now()
+where retired_at is null
+  and kid not in (select kid from signing_keys order by created_at desc, kid limit 2)
+returning kid;
+
+-- name: upsert_person_password
+-- Set a person's login password (argon2id hash).
+insert into person_passwords (person_id, password_hash) values ($1, $2)
+on conflict (person_id) do update set password_hash = excluded.password_hash, updated_at = now();
+
+-- name: get_login_by_nir_hmac
+-- The person and password hash behind a NIR's keyed hash, for the embedded login.
+select p.id as person_id, w.password_hash
+from persons p
+join person_passwords w on w.person_id = p.id
+where p.nir_hmac = $1;
+
+-- name: insert_consent
+-- Record a consent the citizen accepted.
+insert into consents (person_id, client_id, scopes, expires_at, acr)
+values ($1, $2, $3, $4, $5)
+returning id, person_id, client_id, scopes, granted_at, expires_at, revoked_at, acr;
+
+-- name: get_consent
+-- One consent by id, with what the guard needs to map a token back to its person.
+select id, person_id, client_id, scopes, granted_at, expires_at, revoked_at, acr
+from consents
+where id = $1;
+
+-- name: list_person_consents
+-- A person's consents, newest first, revoked and expired ones included (the history).
+select c.id, c.client_id, o.name as client_name, o.kind as client_kind, c.scopes, c.granted_at,
+       c.expires_at, c.revoked_at
+from consents c
+join oauth_clients o on o.id = c.client_id
+where c.person_id = $1
+order by c.granted_at desc, c.id
+limit $2;
+
+-- name: revoke_person_consent
+-- Revoke one of the person's own consents, once; nothing when it is not theirs.
+update consents set revoked_at = now()
+where id = $1 and person_id = $2 and revoked_at is null
+returning id, client_id, expires_at, revoked_at;
+
+-- name: get_person_consent
+-- One consent of a person (None when it is another person's).
+select id, client_id, expires_at, revoked_at from consents where id = $1 and person_id = $2;
+
+-- name: revoke_consent_refresh_tokens
+-- Revoke every live refresh token issued under a consent.
+update refresh_tokens set revoked_at = now()
+where consent_id = $1 and revoked_at is null;
+
+-- name: insert_authorization_code
+-- Store an authorization code (its hash) with the PKCE challenge and redirect URI.
+insert into authorization_codes
+    (code_hash, client_id, consent_id, redirect_uri, scopes, code_challenge, auth_time,
+     expires_at)
+values ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: get_authorization_code
+-- A live authorization code with its consent, read before the grant is validated.
+select a.code_hash, a.client_id, a.consent_id, a.redirect_uri, a.scopes, a.code_challenge,
+       a.auth_time, a.expires_at, c.person_id, c.expires_at as consent_expires_at,
+       c.revoked_at as consent_revoked_at, c.acr
+from authorization_codes a
+join consents c on c.id = a.consent_id
+where a.code_hash = $1 and a.expires_at > now();
+
+-- name: consume_authorization_code
+-- Consume a code atomically: of concurrent redemptions exactly one gets the row.
+delete from authorization_codes
+where code_hash = $1 and client_id = $2 and expires_at > now()
+returning code_hash;
+
+-- name: insert_refresh_token
+-- Store a refresh token (its hash), bound to its consent and family.
+insert into refresh_tokens (id, token_hash, family_id, client_id, consent_id, scopes, expires_at)
+values ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: get_refresh_token
+-- A refresh token by hash with its consent, read before the grant is validated.
+select r.id, r.family_id, r.client_id, r.consent_id, r.scopes, r.expires_at, r.used_at,
+       r.revoked_at, c.person_id, c.expires_at as consent_expires_at,
+       c.revoked_at as consent_revoked_at, c.acr
+from refresh_tokens r
+join consents c on c.id = r.consent_id
+where r.token_hash = $1;
+
+-- name: rotate_refresh_token
+-- Mark a refresh token used, atomically: of concurrent rotations exactly one succeeds.
+update refresh_tokens set used_at = now()
+where id = $1 and used_at is null and revoked_at is null and expires_at > now()
+returning id;
+
+-- name: revoke_refresh_token_family
+-- Revoke every refresh token of a family (replay of a rotated token, or RFC 7009 revocation).
+update refresh_tokens set revoked_at = now()
+where family_id = $1 and revoked_at is null;
+
+-- name: insert_pushed_request
+-- Store a pushed authorization request (RFC 9126) behind the hash of its request_uri.
+insert into pushed_requests (request_uri_hash, client_id, parameters, expires_at)
+values ($1, $2, $3, $4);
+
+-- name: get_pushed_request
+-- A live pushed authorization request of this client.
+select parameters from pushed_requests
+where request_uri_hash = $1 and client_id = $2 and expires_at > now();
+
+-- name: delete_pushed_request
+-- A pushed request is used once: removed when the citizen decides.
+delete from pushed_requests where request_uri_hash = $1;
+
+-- name: insert_client_assertion_jti
+-- Remember a client assertion's jti; no row back means it was already used (replay).
+insert into client_assertion_jtis (client_id, jti, expires_at) values ($1, $2, $3)
+on conflict do nothing
+returning jti;
+
+-- name: insert_token_revocation
+-- Revoke one access token by its jti until it expires.
+insert into revocations (jti, expires_at) values ($1, $2) returning id;
+
+-- name: insert_consent_revocation
+-- Revoke every access token issued under a consent (kept until the last one expires).
+insert into revocations (consent_id, expires_at) values ($1, $2) returning id;
+
+-- name: list_revocations_since
+-- Revocations after a feed position that still matter (their tokens have not expired).
+select id, jti, consent_id, expires_at
+from revocations
+where id > $1 and expires_at > now()
+order by id;
+
+-- name: last_revocation_id
+-- The feed position to start polling from (0 when empty).
+select coalesce(max(id), 0) from revocations;
+
+-- name: insert_advisor_lookup
+-- Record an advisor lookup behind the hash of the short-lived person reference.
+insert into advisor_lookups (ref_hash, client_id, person_id, advisor_id, purpose, expires_at)
+values ($1, $2, $3, $4, $5, $6)
+returning created_at, expires_at;
+
+-- name: get_advisor_lookup
+-- A live person reference issued to this client.
+select person_id, advisor_id, purpose, expires_at
+from advisor_lookups
+where ref_hash = $1 and client_id = $2 and expires_at > now();
+
+-- name: insert_access_journal_entry
+-- Append one access to a person's data to the journal.
+insert into access_journal
+    (person_id, client_id, client_kind, client_name, advisor_id, purpose, action, route)
+values ($1, $2, $3, $4, $5, $6, $7, $8);
+
+-- name: list_access_journal
+-- A page of a person's access journal, newest first, before a cursor (0 = from the newest).
+select id, occurred_at, client_id, client_kind, client_name, advisor_id, purpose, action, route
+from access_journal
+where person_id = $1 and ($2::bigint = 0 or id < $2)
+order by id desc
+limit $3;

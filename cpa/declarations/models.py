@@ -1,0 +1,83 @@
+"""Declaration lines (wire and stored form) and per-line batch results.
+
+Amounts of time are integers in the unit of their name: ``*_centihours`` (hours × 100),
+``months_*``, ``days``; C2P factor intensities are in the unit of the factor's threshold.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Literal
+from uuid import UUID
+
+import msgspec
+
+from cpa.rules import ActivityKind, EngagementKind, Factor
+from cpa.rules.cec import Role
+
+
+class DeclaredActivity(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One category of activity in the year (hours summed over employers)."""
+
+    kind: ActivityKind
+    worked_centihours: int = 0
+    reference_centihours: int = 0  # 0: the legal reference time (1,607 h)
+    months_active: int = 0
+
+
+class ActivityDeclaration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A person's activity of one year; a new one for the same year is a correction."""
+
+    person_id: UUID
+    year: int
+    activities: list[DeclaredActivity]
+    low_qualified: bool = False
+    disability: bool = False
+
+
+class ExposureDeclaration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """One contract's hardship exposures of one year (DSN block S21.G00.34)."""
+
+    person_id: UUID
+    year: int
+    contract_ref: str
+    contract_start: dt.date
+    contract_end: dt.date  # inclusive
+    factors: dict[Factor, int]
+
+
+class EngagementDeclaration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A CEC engagement of one year, as declared (the organisation validates it later)."""
+
+    person_id: UUID
+    year: int
+    organisation: str
+    kind: EngagementKind
+    hours: int = 0
+    hours_in_one_organisation: int = 0
+    days: int = 0
+    months: int = 0
+    years: int = 0
+    interventions: int = 0
+    role: Role | None = None
+
+
+class EngagementDecision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    engagement_id: UUID
+    decision: Literal["validated", "refused"]
+
+
+class LineResult(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):
+    """The answer to one line: accepted with its id (and revision), or the problem."""
+
+    index: int
+    status: Literal["accepted", "rejected"]
+    id: UUID | None = None
+    revision: int | None = None
+    problem: dict[str, Any] | None = None
+
+
+class BatchResult(msgspec.Struct, frozen=True, kw_only=True):
+    accepted: int
+    rejected: int
+    lines: list[LineResult]

@@ -1,0 +1,237 @@
+"""Declarations in: batches of lines, each validated and written on its own.
+
+A batch is all-or-nothing per line: a line is decoded (unknown fields refused), checked, then
+written inside its own savepoint, so one bad line is reported without undoing the good ones.
+The campaign reuses these functions; the HTTP layer only parses the body (``split_batch``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+import structlog
+
+from cpa.db.queries import sql
+from cpa.declarations.errors import (
+    BatchTooLarge,
+    DeclarationInFuture,
+    EngagementAlreadyDecided,
+    EngagementNotFound,
+)
+from cpa.declarations.models import (
+    ActivityDeclaration,
+    BatchResult,
+    EngagementDecision,
+    EngagementDeclaration,
+    ExposureDeclaration,
+    LineResult,
+)
+from cpa.errors import CpaError, InvalidInput
+from cpa.ledger.constraints import domain_errors
+from cpa.ledger.models import SYSTEM, Provenance
+
+log = structlog.get_logger(__name__)
+
+BATCH_LINES_MAX = 1_000
+FIRST_CPF_YEAR = 2015  # CPF created on 2015-01-01 (loi 2014-288)
+FIRST_CEC_YEAR = 2017  # CEC in force on 2017-01-01 (loi 2016-1088)
+TEXT_LENGTH_MAX = 200
+MONTHS_PER_YEAR = 12
+
+L = TypeVar("L", bound=msgspec.Struct)
+Written = tuple[Any, int | None]  # (id, revision)
+
+
+def split_batch(body: bytes, *, ndjson: bool) -> list[bytes]:
+    """The lines of a batch body (NDJSON or a JSON array), each one JSON document."""
+    if ndjson:
+        lines = [line for line in body.splitlines() if line.strip()]
+    else:
+        try:
+            lines = [bytes(raw) for raw in msgspec.json.decode(body, type=list[msgspec.Raw])]
+        except msgspec.ValidationError as error:
+            raise InvalidInput(f"the body must be a JSON array of lines: {error}") from None
+        except msgspec.DecodeError as error:
+            raise InvalidInput(f"the body is not JSON: {error}") from None
+    if len(lines) > BATCH_LINES_MAX:
+        raise BatchTooLarge(f"{len(lines)} lines, at most {BATCH_LINES_MAX}")
+    return lines
+
+
+async def declare_activities(
+    db: asyncpg.Connection,
+    lines: Sequence[bytes | ActivityDeclaration],
+    *,
+    today: dt.date,
+    provenance: Provenance = SYSTEM,
+) -> BatchResult:
+    """Record yearly activities (employee hours, independent months, ESAT), line by line."""
+
+    async def write(line: ActivityDeclaration) -> Written:
+        _check_year(line.year, today, FIRST_CPF_YEAR)
+        _check_activities(line)
+        row = await db.fetchrow(
+            sql("insert_activity_declaration"),
+            line.person_id,
+            line.year,
+            _json(line),
+            provenance.client_id,
+        )
+        assert row is not None, "an insert returns its row"
+        return row["id"], row["revision"]
+
+    return await _run_batch(db, lines, ActivityDeclaration, write, "activities_declared")
+
+
+async def declare_exposures(
+    db: asyncpg.Connection,
+    lines: Sequence[bytes | ExposureDeclaration],
+    *,
+    today: dt.date,
+    provenance: Provenance = SYSTEM,
+) -> BatchResult:
+    """Record C2P exposures, one contract and year per line."""
+
+    async def write(line: ExposureDeclaration) -> Written:
+        _check_year(line.year, today, FIRST_CPF_YEAR)
+        _check_exposure(line)
+        row = await db.fetchrow(
+            sql("insert_exposure_declaration"),
+            line.person_id,
+            line.year,
+            line.contract_ref,
+            _json(line),
+            provenance.client_id,
+        )
+        assert row is not None, "an insert returns its row"
+        return row["id"], row["revision"]
+
+    return await _run_batch(db, lines, ExposureDeclaration, write, "exposures_declared")
+
+
+async def declare_engagements(
+    db: asyncpg.Connection,
+    lines: Sequence[bytes | EngagementDeclaration],
+    *,
+    today: dt.date,
+    provenance: Provenance = SYSTEM,
+) -> BatchResult:
+    """Record declared CEC engagements (credited once validated by the organisation)."""
+
+    async def write(line: EngagementDeclaration) -> Written:
+        _check_year(line.year, today, FIRST_CEC_YEAR)
+        _check_engagement(line)
+        engagement_id = await db.fetchval(
+            sql("insert_cec_engagement"),
+            line.person_id,
+            line.year,
+            line.organisation,
+            _json(line),
+            provenance.client_id,
+        )
+        return engagement_id, None
+
+    return await _run_batch(db, lines, EngagementDeclaration, write, "engagements_declared")
+
+
+async def decide_engagements(
+    db: asyncpg.Connection,
+    lines: Sequence[bytes | EngagementDecision],
+    *,
+    now: dt.datetime,
+    provenance: Provenance = SYSTEM,
+) -> BatchResult:
+    """The organisation validates or refuses declared engagements, line by line."""
+
+    async def write(line: EngagementDecision) -> Written:
+        row = await db.fetchrow(
+            sql("decide_cec_engagement"), line.engagement_id, line.decision, now
+        )
+        if row is None:
+            status = await db.fetchval(sql("get_cec_engagement_status"), line.engagement_id)
+            if status is None:
+                raise EngagementNotFound()
+            raise EngagementAlreadyDecided(f"the engagement is already {status}")
+        return row["id"], None
+
+    return await _run_batch(db, lines, EngagementDecision, write, "engagements_decided")
+
+
+# -- the batch loop ------------------------------------------------------------------------
+
+
+async def _run_batch(
+    db: asyncpg.Connection,
+    lines: Sequence[bytes | L],
+    line_type: type[L],
+    write: Callable[[L], Awaitable[Written]],
+    event: str,
+) -> BatchResult:
+    if len(lines) > BATCH_LINES_MAX:
+        raise BatchTooLarge(f"{len(lines)} lines, at most {BATCH_LINES_MAX}")
+    decoder = msgspec.json.Decoder(line_type)
+    results = []
+    for index, raw in enumerate(lines):
+        try:
+            line = decoder.decode(raw) if isinstance(raw, bytes) else raw
+            async with db.transaction():  # a savepoint: a failed line leaves no trace
+                with domain_errors():
+                    written_id, revision = await write(line)
+            results.append(
+                LineResult(index=index, status="accepted", id=written_id, revision=revision)
+            )
+        except (msgspec.ValidationError, msgspec.DecodeError) as error:
+            problem = InvalidInput(str(error)).to_problem()
+            results.append(LineResult(index=index, status="rejected", problem=problem))
+        except CpaError as error:
+            results.append(LineResult(index=index, status="rejected", problem=error.to_problem()))
+    accepted = sum(1 for r in results if r.status == "accepted")
+    log.info(event, accepted=accepted, rejected=len(results) - accepted)
+    return BatchResult(accepted=accepted, rejected=len(results) - accepted, lines=results)
+
+
+# -- checks --------------------------------------------------------------------------------
+
+
+def _check_year(year: int, today: dt.date, first: int) -> None:
+    if year > today.year:
+        raise DeclarationInFuture(f"{year} is after {today.year}")
+    if year < first:
+        raise InvalidInput(
+            f"no rights before {first}", errors=[{"field": "year", "message": f">= {first}"}]
+        )
+
+
+def _check_activities(line: ActivityDeclaration) -> None:
+    for activity in line.activities:
+        if min(activity.worked_centihours, activity.reference_centihours) < 0:
+            raise InvalidInput("hours cannot be negative")
+        if not 0 <= activity.months_active <= MONTHS_PER_YEAR:
+            raise InvalidInput("months_active is between 0 and 12")
+
+
+def _check_exposure(line: ExposureDeclaration) -> None:
+    if not line.contract_ref.strip() or len(line.contract_ref) > TEXT_LENGTH_MAX:
+        raise InvalidInput("contract_ref has 1 to 200 characters")
+    if line.contract_end < line.contract_start:
+        raise InvalidInput("the contract ends before it starts")
+    if line.contract_start.year > line.year or line.contract_end.year < line.year:
+        raise InvalidInput(f"the contract does not cover {line.year}")
+    if any(intensity < 0 for intensity in line.factors.values()):
+        raise InvalidInput("an exposure intensity cannot be negative")
+
+
+def _check_engagement(line: EngagementDeclaration) -> None:
+    if not line.organisation.strip() or len(line.organisation) > TEXT_LENGTH_MAX:
+        raise InvalidInput("organisation has 1 to 200 characters")
+    measures = (line.hours, line.hours_in_one_organisation, line.days, line.months, line.years)
+    if min(*measures, line.interventions) < 0:
+        raise InvalidInput("a measure cannot be negative")
+
+
+def _json(line: msgspec.Struct) -> str:
+    return msgspec.json.encode(line).decode()

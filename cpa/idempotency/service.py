@@ -1,0 +1,73 @@
+"""Run a write once per (client, key); replay its stored response afterwards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import asyncpg
+import msgspec
+
+from cpa.db.queries import sql
+from cpa.errors import InvalidInput
+from cpa.idempotency.errors import IdempotencyConflict
+from cpa.ledger.constraints import domain_errors
+
+KEY_LIFETIME = dt.timedelta(hours=24)
+KEY_LENGTH_MAX = 255
+
+T = TypeVar("T")
+
+
+def request_digest(operation: str, request: Any) -> bytes:
+    """What makes two requests "the same": the operation and its canonical JSON body."""
+    return hashlib.sha256(operation.encode() + b"\0" + msgspec.json.encode(request)).digest()
+
+
+async def run_idempotent(
+    db: asyncpg.Connection,
+    *,
+    client_id: str,
+    key: str,
+    operation: str,
+    request: Any,
+    now: dt.datetime,
+    work: Callable[[], Awaitable[T]],
+    result_type: type[T],
+) -> T:
+    """``work()`` once for this key; the stored result when the same request comes again."""
+    if not 0 < len(key) <= KEY_LENGTH_MAX:
+        raise InvalidInput("Idempotency-Key has 1 to 255 characters")
+    digest = request_digest(operation, request)
+    async with db.transaction():
+        with domain_errors():
+            claimed = await db.fetchval(
+                sql("claim_idempotency_key"), client_id, key, digest, now, now + KEY_LIFETIME
+            )
+        if claimed is None:
+            return await _replay(db, client_id, key, digest, result_type)
+        result = await work()
+        await db.execute(
+            sql("store_idempotency_response"), client_id, key, msgspec.json.encode(result)
+        )
+    return result
+
+
+async def _replay(
+    db: asyncpg.Connection, client_id: str, key: str, digest: bytes, result_type: type[T]
+) -> T:
+    row = await db.fetchrow(sql("get_idempotency_key"), client_id, key)
+    assert row is not None, "a key that could not be claimed exists"
+    if bytes(row["request_sha256"]) != digest:
+        raise IdempotencyConflict(
+            "this Idempotency-Key was used for another request", idempotency_key=key
+        )
+    return msgspec.json.decode(row["response"], type=result_type)
+
+
+async def purge_idempotency_keys(db: asyncpg.Connection, now: dt.datetime) -> int:
+    """Forget keys past their lifetime; returns how many."""
+    status = await db.execute(sql("purge_idempotency_keys"), now)
+    return int(status.split()[-1])

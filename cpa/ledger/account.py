@@ -1,0 +1,215 @@
+"""The account read model: the whole account in one round trip, entries, explanations.
+
+Scopes are data masks: a section (or an entry's pot) is returned only with its scope
+(``POT_SCOPES``; ``services:read`` for linked services). Holds past their expiry that the
+sweep has not released yet are shown as released already (lazy expiry on read), so a reader
+never sees rights locked by a dead hold.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime as dt
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import msgspec
+
+from cpa.accounts import PersonNotFound
+from cpa.db.queries import sql
+from cpa.ledger.allocation import Holder, Source, available_cents
+from cpa.ledger.errors import EntryNotFound, InvalidCursor
+from cpa.ledger.models import (
+    POT_SCOPES,
+    Account,
+    Allocation,
+    C2pView,
+    CecView,
+    CpfView,
+    DeclarationRef,
+    Entry,
+    EntryExplanation,
+    EntryFilter,
+    EntryPage,
+    LinkedServiceView,
+)
+from cpa.rules import c2p_reserved_points
+
+PAGE_SIZE_MAX = 200
+PAGE_SIZE_DEFAULT = 50
+
+_sources = msgspec.json.Decoder(list[Source])
+_allocations = msgspec.json.Decoder(list[Allocation])
+_services = msgspec.json.Decoder(list[LinkedServiceView])
+_object = msgspec.json.Decoder(dict[str, Any])
+
+
+async def get_account(
+    db: asyncpg.Connection, person_id: UUID, scopes: Iterable[str], *, now: dt.datetime
+) -> Account:
+    """Balances, held, C2P points, linked services and last crediting date, masked by scope."""
+    row = await db.fetchrow(sql("get_account_summary"), person_id, now)
+    if row is None:
+        raise PersonNotFound()
+    granted = frozenset(scopes)
+    sources = _release(_sources.decode(row["balances"]), _allocations.decode(row["lapsed"]))
+    by_pot = _totals(sources)
+    return Account(
+        person_id=person_id,
+        as_of=now,
+        last_credited_on=row["last_credited_on"],
+        cpf=_cpf(row, sources, by_pot, now) if "cpf:read" in granted else None,
+        cec=CecView(balance_cents=by_pot.get("cec", 0)) if "cec:read" in granted else None,
+        c2p=_c2p(row, by_pot.get("c2p", 0), now) if "c2p:read" in granted else None,
+        services=_services.decode(row["services"]) if "services:read" in granted else None,
+    )
+
+
+def _release(sources: list[Source], lapsed: list[Allocation]) -> list[Source]:
+    """The balances as if every lapsed hold were already released."""
+    back: dict[tuple[str, UUID | None], int] = {}
+    for allocation in lapsed:
+        key = (allocation.pot, allocation.grant_id)
+        back[key] = back.get(key, 0) + allocation.amount_cents
+    held_back = sum(back.values())
+    released = []
+    for source in sources:
+        extra = (
+            -held_back if source.pot == "cpf_held" else back.get((source.pot, source.grant_id), 0)
+        )
+        released.append(msgspec.structs.replace(source, balance_cents=source.balance_cents + extra))
+    return released
+
+
+def _totals(sources: list[Source]) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for source in sources:
+        totals[source.pot] = totals.get(source.pot, 0) + source.balance_cents
+    return totals
+
+
+def _cpf(row: Any, sources: list[Source], by_pot: dict[str, int], now: dt.datetime) -> CpfView:
+    holder = Holder(
+        full_rate_retirement_on=row["full_rate_retirement_on"], death_on=row["death_on"]
+    )
+    statutory = by_pot.get("cpf_statutory", 0)
+    return CpfView(
+        available_cents=available_cents(sources, holder, now.date()),
+        held_cents=by_pot.get("cpf_held", 0),
+        statutory_cents=max(statutory, 0),
+        abondements_cents=by_pot.get("abondement", 0) + by_pot.get("dotation", 0),
+        debt_cents=max(-statutory, 0),
+    )
+
+
+def _c2p(row: Any, points: int, now: dt.datetime) -> C2pView:
+    quota, _ = c2p_reserved_points(row["birth_date"], now.date())
+    available = max(points, 0)
+    reserved = min(available, max(0, quota - row["training_points_used"]))
+    return C2pView(
+        points_available=available,
+        points_reserved_for_training=reserved,
+        debt_points=max(-points, 0),
+    )
+
+
+# -- entries -------------------------------------------------------------------------------
+
+
+def visible_pots(scopes: Iterable[str]) -> list[str]:
+    granted = frozenset(scopes)
+    return [pot for pot, scope in POT_SCOPES.items() if scope in granted]
+
+
+async def list_entries(
+    db: asyncpg.Connection,
+    person_id: UUID,
+    scopes: Iterable[str],
+    *,
+    filters: EntryFilter | None = None,
+    cursor: str | None = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+) -> EntryPage:
+    """One page of entries, newest first; ``next_cursor`` continues after the last one."""
+    filters = filters or EntryFilter()
+    pots = visible_pots(scopes)
+    if filters.pot is not None:
+        pots = [pot for pot in pots if pot == filters.pot]
+    size = max(1, min(limit, PAGE_SIZE_MAX))
+    rows = await db.fetch(
+        sql("list_entries"),
+        person_id,
+        pots,
+        filters.kind,
+        filters.effective_from,
+        filters.effective_until,
+        _decode_cursor(cursor),
+        size + 1,
+    )
+    items = [_entry(row) for row in rows[:size]]
+    more = len(rows) > size
+    return EntryPage(items=items, next_cursor=_encode_cursor(items[-1].id) if more else None)
+
+
+async def explain_entry(
+    db: asyncpg.Connection, person_id: UUID, entry_id: int, scopes: Iterable[str]
+) -> EntryExplanation:
+    """The rule trace, the legal reference and the source declaration of one entry."""
+    row = await db.fetchrow(sql("get_entry_explanation"), entry_id, person_id)
+    if row is None or row["pot"] not in visible_pots(scopes):
+        raise EntryNotFound()
+    declaration = None
+    if row["declaration_kind"] is not None:
+        declaration = DeclarationRef(
+            kind=row["declaration_kind"],
+            id=row["declaration_id"],
+            year=row["declaration_year"],
+            body=_object.decode(row["declaration_body"]),
+            created_at=row["declaration_created_at"],
+        )
+    return EntryExplanation(
+        entry=_entry(row),
+        rule_id=row["rule_id"],
+        parameter_effective_from=row["parameter_effective_from"],
+        legal_reference=row["legal_reference"],
+        trace=_object.decode(row["trace"]) if row["trace"] else None,
+        declaration=declaration,
+    )
+
+
+def _entry(row: Any) -> Entry:
+    return Entry(
+        id=row["id"],
+        pot=row["pot"],
+        kind=row["kind"],
+        amount=row["amount"],
+        unit=row["unit"],
+        effective_on=row["effective_on"],
+        correlation_id=row["correlation_id"],
+        grant_id=row["grant_id"],
+        hold_id=row["hold_id"],
+        credit_year=row["credit_year"],
+        rule_id=row["rule_id"],
+        legal_reference=row["legal_reference"],
+        declaration_id=row["declaration_id"],
+        created_at=row["created_at"],
+    )
+
+
+def _encode_cursor(entry_id: int) -> str:
+    return base64.urlsafe_b64encode(f"e{entry_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str | None) -> int | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if not text.startswith("e"):
+            raise ValueError(text)
+        return int(text[1:])
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor() from None

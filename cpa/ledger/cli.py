@@ -1,0 +1,70 @@
+"""``python -m cpa credit --year N`` and ``python -m cpa ledger verify``."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import sys
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from cpa.config import Settings
+from cpa.db.admin import migrate_database
+from cpa.ledger.crediting import credit_all
+from cpa.ledger.journal import verify_ledger
+
+
+def register(subparsers: Any) -> None:
+    """Add the ledger's commands to the ``python -m cpa`` parser."""
+    credit = subparsers.add_parser(
+        "credit", help="credit everyone with declarations for a year (idempotent, crash-safe)"
+    )
+    credit.add_argument("--year", type=int, required=True)
+    credit.add_argument(
+        "--today",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="the campaign date (default: today)",
+    )
+    credit.set_defaults(run=cmd_credit)
+    ledger = subparsers.add_parser("ledger", help="ledger checks")
+    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
+    verify = ledger_commands.add_parser(
+        "verify", help="prove every balance equals the sum of its entries (exit 1 if not)"
+    )
+    verify.set_defaults(run=cmd_verify)
+
+
+def cmd_credit(args: argparse.Namespace, settings: Settings) -> int:
+    from cpa.__main__ import one_shot_database
+
+    today = args.today or dt.date.today()
+    with one_shot_database(settings) as dsn:
+        asyncio.run(migrate_database(dsn))
+        report = asyncio.run(credit_all(dsn, args.year, today=today))
+    _print(report)
+    return 0
+
+
+def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from cpa.__main__ import one_shot_database
+
+    async def verify(dsn: str) -> Any:
+        connection = await asyncpg.connect(dsn)
+        try:
+            return await verify_ledger(connection)
+        finally:
+            await connection.close()
+
+    with one_shot_database(settings) as dsn:
+        report = asyncio.run(verify(dsn))
+    _print({"ok": report.ok, **msgspec.structs.asdict(report)})
+    return 0 if report.ok else 1
+
+
+def _print(value: Any) -> None:
+    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(value)) + b"\n")
+    sys.stdout.flush()

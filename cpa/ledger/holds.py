@@ -1,0 +1,347 @@
+"""Holds: two-phase debits of CPF rights (reserve, then post or void; expiry releases).
+
+A hold moves euros from the person's pots (in the debit order of ``allocation``) to the
+``cpf_held`` pot; a post takes them out of the account (the rest returns where it came from);
+a void or an expiry returns them all. Every write to a person's balances first takes the
+person's ledger lock (``journal.lock_account``), so two holds can never both take the last
+euros, and balance rows are always locked in the same order (no deadlock).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any, Literal
+from uuid import UUID, uuid4
+
+import asyncpg
+import msgspec
+import structlog
+
+from cpa.db.queries import sql
+from cpa.errors import InvalidInput
+from cpa.ledger import journal
+from cpa.ledger.allocation import Holder, Source, allocate, consume, debit_order
+from cpa.ledger.errors import (
+    AmountBeyondHeld,
+    HoldExpired,
+    HoldNotFound,
+    HoldNotPending,
+    InsufficientRights,
+    InvalidAmount,
+)
+from cpa.ledger.models import SYSTEM, Allocation, Hold, NewEntry, NewHold, Provenance
+
+log = structlog.get_logger(__name__)
+
+HOLD_AMOUNT_MAX_CENTS = 100_000_000  # 1,000,000 €: far above any CPF balance
+HOLD_LIFETIME_MAX = dt.timedelta(days=366)
+TRAINING_REF_LENGTH_MAX = 200
+HOLDS_LISTED_MAX = 100
+EXPIRY_BATCH_MAX = 1_000
+
+_allocations = msgspec.json.Decoder(list[Allocation])
+
+
+async def create_hold(
+    db: asyncpg.Connection,
+    person_id: UUID,
+    new: NewHold,
+    *,
+    now: dt.datetime,
+    provenance: Provenance = SYSTEM,
+) -> Hold:
+    """Reserve ``new.amount_cents`` of the person's CPF rights for a training until expiry."""
+    _check_new_hold(new, now)
+    hold_id = uuid4()
+    async with db.transaction():
+        allocations = await _allocate_locked(db, person_id, new, now, provenance)
+        await db.execute(
+            sql("insert_hold"),
+            hold_id,
+            person_id,
+            new.amount_cents,
+            new.training_ref,
+            new.expires_at,
+            provenance.client_id,
+            provenance.token_jti,
+            now,
+            [a.pot for a in allocations],
+            [a.grant_id for a in allocations],
+            [a.amount_cents for a in allocations],
+        )
+        entries = _hold_entries(person_id, hold_id, allocations, now.date())
+        await journal.append(db, entries, provenance)
+    log.info("hold_created", hold_id=str(hold_id), amount_cents=new.amount_cents)
+    return Hold(
+        id=hold_id,
+        person_id=person_id,
+        amount_cents=new.amount_cents,
+        training_ref=new.training_ref,
+        expires_at=new.expires_at,
+        status="pending",
+        posted_cents=None,
+        created_at=now,
+        closed_at=None,
+        allocations=allocations,
+        client_id=provenance.client_id,
+    )
+
+
+async def post_hold(
+    db: asyncpg.Connection,
+    person_id: UUID,
+    hold_id: UUID,
+    amount_cents: int,
+    *,
+    now: dt.datetime,
+    provenance: Provenance = SYSTEM,
+) -> Hold:
+    """Debit ``amount_cents`` (at most what is held) for good; the rest is released."""
+    if not 0 < amount_cents <= HOLD_AMOUNT_MAX_CENTS:
+        raise InvalidAmount(errors=[{"field": "amount_cents", "message": "must be > 0"}])
+    return await _close(db, person_id, hold_id, "posted", amount_cents, now, provenance)
+
+
+async def void_hold(
+    db: asyncpg.Connection,
+    person_id: UUID,
+    hold_id: UUID,
+    *,
+    now: dt.datetime,
+    provenance: Provenance = SYSTEM,
+) -> Hold:
+    """Release every euro of a pending hold."""
+    return await _close(db, person_id, hold_id, "voided", None, now, provenance)
+
+
+async def expire_holds(
+    db: asyncpg.Connection, now: dt.datetime, limit: int = EXPIRY_BATCH_MAX
+) -> int:
+    """Release pending holds past their expiry (the server's sweep); returns how many."""
+    rows = await db.fetch(sql("list_expired_holds"), now, limit)
+    expired = 0
+    for row in rows:
+        if await _expire_one(db, row["person_id"], row["id"], now):
+            expired += 1
+    return expired
+
+
+async def get_hold(db: asyncpg.Connection, person_id: UUID, hold_id: UUID) -> Hold:
+    row = await db.fetchrow(sql("get_hold"), hold_id, person_id)
+    if row is None:
+        raise HoldNotFound()
+    return _hold(row)
+
+
+async def list_holds(
+    db: asyncpg.Connection, person_id: UUID, limit: int = HOLDS_LISTED_MAX
+) -> list[Hold]:
+    rows = await db.fetch(sql("list_holds"), person_id, min(limit, HOLDS_LISTED_MAX))
+    return [_hold(row) for row in rows]
+
+
+# -- creating ------------------------------------------------------------------------------
+
+
+def _check_new_hold(new: NewHold, now: dt.datetime) -> None:
+    if not 0 < new.amount_cents <= HOLD_AMOUNT_MAX_CENTS:
+        raise InvalidAmount(errors=[{"field": "amount_cents", "message": "must be > 0"}])
+    if not new.training_ref.strip() or len(new.training_ref) > TRAINING_REF_LENGTH_MAX:
+        raise InvalidInput(
+            "a training reference is required",
+            errors=[{"field": "training_ref", "message": "1 to 200 characters"}],
+        )
+    if new.expires_at.tzinfo is None or not now < new.expires_at <= now + HOLD_LIFETIME_MAX:
+        raise InvalidInput(
+            "expires_at must be in the future, at most a year ahead, with a time zone",
+            errors=[{"field": "expires_at", "message": "must be in (now, now + 366 days]"}],
+        )
+
+
+async def _allocate_locked(
+    db: asyncpg.Connection,
+    person_id: UUID,
+    new: NewHold,
+    now: dt.datetime,
+    provenance: Provenance,
+) -> list[Allocation]:
+    """Lock the account and split the amount over its pots; lapsed holds are released first
+    when (and only when) the rights would otherwise not suffice: the hot path stays short."""
+    sources, holder = await _locked_sources(db, person_id)
+    try:
+        return allocate(
+            new.amount_cents, debit_order(sources, holder, new.training_ref, now.date())
+        )
+    except InsufficientRights:
+        if not await _release_lapsed(db, person_id, now):
+            raise
+    sources, holder = await _locked_sources(db, person_id)
+    return allocate(new.amount_cents, debit_order(sources, holder, new.training_ref, now.date()))
+
+
+async def _locked_sources(db: asyncpg.Connection, person_id: UUID) -> tuple[list[Source], Holder]:
+    rows = await db.fetch(sql("lock_cpf_sources"), person_id)
+    sources = [
+        Source(
+            pot=row["pot"],
+            grant_id=row["grant_id"],
+            balance_cents=row["balance"],
+            earmarked=row["earmarked"],
+            training_ref=row["training_ref"],
+            use_by=row["use_by"],
+        )
+        for row in rows
+    ]
+    holder = Holder()
+    if rows:
+        holder = Holder(
+            full_rate_retirement_on=rows[0]["full_rate_retirement_on"],
+            death_on=rows[0]["death_on"],
+        )
+    return sources, holder
+
+
+async def _release_lapsed(db: asyncpg.Connection, person_id: UUID, now: dt.datetime) -> int:
+    rows = await db.fetch(sql("list_person_expired_holds"), person_id, now)
+    for row in rows:
+        await _expire_one(db, person_id, row["id"], now)
+    return len(rows)
+
+
+def _hold_entries(
+    person_id: UUID, hold_id: UUID, allocations: Sequence[Allocation], on: dt.date
+) -> list[NewEntry]:
+    correlation = uuid4()
+    common: dict[str, Any] = {
+        "person_id": person_id,
+        "kind": "hold",
+        "effective_on": on,
+        "correlation_id": correlation,
+        "hold_id": hold_id,
+    }
+    entries = [
+        NewEntry(pot=a.pot, grant_id=a.grant_id, amount=-a.amount_cents, **common)
+        for a in allocations
+    ]
+    total = sum(a.amount_cents for a in allocations)
+    return [*entries, NewEntry(pot="cpf_held", amount=total, **common)]
+
+
+# -- closing -------------------------------------------------------------------------------
+
+Final = Literal["posted", "voided", "expired"]
+_KIND = {"posted": "hold_void", "voided": "hold_void", "expired": "hold_expire"}
+
+
+async def _close(
+    db: asyncpg.Connection,
+    person_id: UUID,
+    hold_id: UUID,
+    status: Final,
+    posted_cents: int | None,
+    now: dt.datetime,
+    provenance: Provenance,
+) -> Hold:
+    async with db.transaction():
+        await journal.lock_account(db, person_id)
+        hold = await _locked_hold(db, person_id, hold_id)
+        _check_closable(hold, posted_cents, now, provenance)
+        await _write_close(db, hold, status, posted_cents or 0, now, provenance)
+    log.info(f"hold_{status}", hold_id=str(hold_id), posted_cents=posted_cents)
+    return msgspec.structs.replace(hold, status=status, posted_cents=posted_cents, closed_at=now)
+
+
+async def _expire_one(
+    db: asyncpg.Connection, person_id: UUID, hold_id: UUID, now: dt.datetime
+) -> bool:
+    async with db.transaction():
+        await journal.lock_account(db, person_id)
+        hold = await _locked_hold(db, person_id, hold_id)
+        if hold.status != "pending" or hold.expires_at > now:
+            return False  # another transaction closed it meanwhile
+        await _write_close(db, hold, "expired", 0, now, SYSTEM)
+    log.info("hold_expired", hold_id=str(hold_id))
+    return True
+
+
+async def _locked_hold(db: asyncpg.Connection, person_id: UUID, hold_id: UUID) -> Hold:
+    if await db.fetchval(sql("lock_hold"), hold_id, person_id) is None:
+        raise HoldNotFound()
+    return await get_hold(db, person_id, hold_id)
+
+
+def _check_closable(
+    hold: Hold, posted_cents: int | None, now: dt.datetime, provenance: Provenance
+) -> None:
+    if provenance.client_id not in (None, SYSTEM.client_id, hold.client_id):
+        raise HoldNotFound()  # a training body sees only its own holds
+    if hold.status != "pending":
+        raise HoldNotPending(f"the hold is {hold.status}", hold_status=hold.status)
+    if hold.expires_at <= now:
+        raise HoldExpired(expires_at=hold.expires_at.isoformat())
+    if posted_cents is not None and posted_cents > hold.amount_cents:
+        raise AmountBeyondHeld(
+            f"{posted_cents} cents asked, {hold.amount_cents} held",
+            held_cents=hold.amount_cents,
+        )
+
+
+async def _write_close(
+    db: asyncpg.Connection,
+    hold: Hold,
+    status: Final,
+    posted_cents: int,
+    now: dt.datetime,
+    provenance: Provenance,
+) -> None:
+    closed = await db.fetchval(sql("close_hold"), hold.id, status, posted_cents or None, now)
+    assert closed is not None, "a locked pending hold closes"
+    entries = _close_entries(hold, status, posted_cents, now.date())
+    await journal.append(db, entries, provenance)
+
+
+def _close_entries(hold: Hold, status: Final, posted_cents: int, on: dt.date) -> list[NewEntry]:
+    correlation = uuid4()
+    common: dict[str, Any] = {
+        "person_id": hold.person_id,
+        "effective_on": on,
+        "correlation_id": correlation,
+        "hold_id": hold.id,
+    }
+    _, released = consume(hold.allocations, posted_cents)
+    entries: list[NewEntry] = []
+    if posted_cents:
+        entries.append(NewEntry(pot="cpf_held", kind="hold_post", amount=-posted_cents, **common))
+    kind = _KIND[status]
+    for allocation, back in zip(hold.allocations, released, strict=True):
+        if back:
+            entries.append(
+                NewEntry(pot="cpf_held", kind=kind, amount=-back, **common)  # type: ignore[arg-type]
+            )
+            entries.append(
+                NewEntry(
+                    pot=allocation.pot,
+                    grant_id=allocation.grant_id,
+                    kind=kind,  # type: ignore[arg-type]
+                    amount=back,
+                    **common,
+                )
+            )
+    return entries
+
+
+def _hold(row: asyncpg.Record) -> Hold:
+    return Hold(
+        id=row["id"],
+        person_id=row["person_id"],
+        amount_cents=row["amount_cents"],
+        training_ref=row["training_ref"],
+        expires_at=row["expires_at"],
+        status=row["status"],
+        posted_cents=row["posted_cents"],
+        created_at=row["created_at"],
+        closed_at=row["closed_at"],
+        allocations=_allocations.decode(row["allocations"]),
+        client_id=row["client_id"],
+    )

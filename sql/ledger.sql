@@ -1,0 +1,315 @@
+-- Ledger: entries, balances, holds, grants, credits, C2P uses, the account read model and the
+-- idempotency store. Amounts are in the unit of their pot (cents, hours or points).
+
+-- name: ensure_ledger_account
+-- Create the person's ledger row (the lock every write to that person takes) if missing.
+insert into ledger_accounts (person_id) values ($1) on conflict (person_id) do nothing;
+
+-- name: lock_ledger_account
+-- Serialise writes to one person's ledger until the end of the transaction.
+select person_id from ledger_accounts where person_id = $1 for update;
+
+-- name: append_entries
+-- Append entries (parallel arrays) and add them to their balances; returns the new balances.
+-- Callers hold the person's ledger lock, so no other writer creates the same balance row.
+with appended as (
+    insert into ledger_entries (
+        person_id, pot, grant_id, kind, amount, unit, effective_on, correlation_id, hold_id,
+        credit_year, rule_id, parameter_effective_from, legal_reference, trace, declaration_id,
+        client_id, token_jti, idempotency_key
+    )
+    select e.person_id, e.pot, e.grant_id, e.kind, e.amount,
+           case when e.pot in ('cpf_hours', 'cec_hours') then 'hours'
+                when e.pot = 'c2p' then 'points' else 'cents' end,
+           e.effective_on, e.correlation_id, e.hold_id, e.credit_year, e.rule_id,
+           e.parameter_effective_from, e.legal_reference, e.trace::jsonb, e.declaration_id,
+           $15, $16, $17
+    from unnest(
+        $1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bigint[], $6::date[], $7::uuid[],
+        $8::uuid[], $9::integer[], $10::text[], $11::date[], $12::text[], $13::text[],
+        $14::uuid[]
+    ) as e(person_id, pot, grant_id, kind, amount, effective_on, correlation_id, hold_id,
+           credit_year, rule_id, parameter_effective_from, legal_reference, trace,
+           declaration_id)
+    returning person_id, pot, grant_id, amount, unit
+), deltas as (
+    select person_id, pot, grant_id, sum(amount) as amount, min(unit) as unit
+    from appended
+    group by person_id, pot, grant_id
+), updated as (
+    -- Update then insert, rather than INSERT … ON CONFLICT: a CHECK constraint is evaluated
+    -- on the row proposed for insertion (the bare delta), which may be negative.
+    update ledger_balances b set balance = b.balance + d.amount
+    from deltas d
+    where b.person_id = d.person_id and b.pot = d.pot and b.grant_id is not distinct from d.grant_id
+    returning b.person_id, b.pot, b.grant_id, b.balance
+), inserted as (
+    insert into ledger_balances (person_id, pot, grant_id, balance, unit)
+    select d.person_id, d.pot, d.grant_id, d.amount, d.unit
+    from deltas d
+    where not exists (
+        select 1 from ledger_balances b
+        where b.person_id = d.person_id and b.pot = d.pot
+          and b.grant_id is not distinct from d.grant_id
+    )
+    returning person_id, pot, grant_id, balance
+)
+select person_id, pot, grant_id, balance from updated
+union all
+select person_id, pot, grant_id, balance from inserted;
+
+-- name: list_balances
+-- Every balance row of one person.
+select pot, grant_id, balance, unit from ledger_balances where person_id = $1;
+
+-- name: list_balance_mismatches
+-- Balances that differ from the sum of their entries (both directions); empty when sound.
+with sums as (
+    select person_id, pot, grant_id, sum(amount) as entries_sum
+    from ledger_entries
+    group by person_id, pot, grant_id
+)
+select coalesce(b.person_id, s.person_id) as person_id, coalesce(b.pot, s.pot) as pot,
+       coalesce(b.grant_id, s.grant_id) as grant_id, b.balance, s.entries_sum
+from ledger_balances b
+full join sums s
+  on s.person_id = b.person_id and s.pot = b.pot and s.grant_id is not distinct from b.grant_id
+where b.balance is distinct from s.entries_sum;
+
+-- name: list_held_mismatches
+-- Persons whose held euros differ from the sum of their pending holds.
+with pending as (
+    select person_id, sum(amount_cents) as held
+    from cpf_holds where status = 'pending' group by person_id
+), held as (
+    select person_id, balance from ledger_balances where pot = 'cpf_held'
+)
+select coalesce(h.person_id, p.person_id) as person_id, h.balance, p.held
+from held h full join pending p on p.person_id = h.person_id
+where coalesce(h.balance, 0) <> coalesce(p.held, 0);
+
+-- name: count_ledger
+-- How many balance rows and entries the ledger holds.
+select (select count(*) from ledger_balances) as balances,
+       (select count(*) from ledger_entries) as entries;
+
+-- name: lock_cpf_sources
+-- Lock the person's ledger row; return their CPF pots with grant terms and holder status.
+select b.pot, b.grant_id, b.balance, coalesce(g.earmarked, false) as earmarked,
+       g.training_ref, g.use_by, p.full_rate_retirement_on, p.death_on
+from ledger_accounts a
+join persons p on p.id = a.person_id
+join ledger_balances b on b.person_id = a.person_id
+left join ledger_grants g on g.id = b.grant_id
+where a.person_id = $1 and b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation')
+for update of a;
+
+-- name: insert_hold
+-- Record a pending hold and where its euros come from (parallel arrays, in debit order).
+with hold as (
+    insert into cpf_holds (id, person_id, amount_cents, training_ref, expires_at, client_id,
+                           token_jti, created_at)
+    values ($1, $2, $3, $4, $5, $6, $7, $8)
+    returning id
+)
+insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents)
+select hold.id, a.seq, a.pot, a.grant_id, a.amount_cents
+from hold,
+     unnest($9::text[], $10::uuid[], $11::bigint[])
+         with ordinality as a(pot, grant_id, amount_cents, seq);
+
+-- name: get_hold
+-- One hold of one person with its allocations (JSON, in debit order).
+select h.id, h.person_id, h.amount_cents, h.training_ref, h.expires_at, h.status,
+       h.posted_cents, h.created_at, h.closed_at, h.client_id,
+       (select coalesce(jsonb_agg(jsonb_build_object(
+                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
+               order by a.seq), '[]')::text
+        from cpf_hold_allocations a where a.hold_id = h.id) as allocations
+from cpf_holds h
+where h.id = $1 and h.person_id = $2;
+
+-- name: lock_hold
+-- Lock one hold of one person before changing its status.
+select id from cpf_holds where id = $1 and person_id = $2 for update;
+
+-- name: close_hold
+-- Move a pending hold to its final status (posted, voided or expired).
+update cpf_holds
+set status = $2, posted_cents = $3, closed_at = $4
+where id = $1 and status = 'pending'
+returning id;
+
+-- name: list_expired_holds
+-- Pending holds past their expiry, oldest first, skipping those another worker holds.
+select id, person_id from cpf_holds
+where status = 'pending' and expires_at <= $1
+order by expires_at
+limit $2
+for update skip locked;
+
+-- name: list_person_expired_holds
+-- One person's pending holds past their expiry (lazy release before a new hold).
+select id from cpf_holds
+where person_id = $1 and status = 'pending' and expires_at <= $2
+order by expires_at;
+
+-- name: list_holds
+-- One person's holds, newest first.
+select h.id, h.person_id, h.amount_cents, h.training_ref, h.expires_at, h.status,
+       h.posted_cents, h.created_at, h.closed_at, h.client_id,
+       (select coalesce(jsonb_agg(jsonb_build_object(
+                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
+               order by a.seq), '[]')::text
+        from cpf_hold_allocations a where a.hold_id = h.id) as allocations
+from cpf_holds h
+where h.person_id = $1
+order by h.created_at desc, h.id
+limit $2;
+
+-- name: insert_grant
+-- Open an abondement or dotation sub-pot for a person.
+insert into ledger_grants (person_id, pot, financer, earmarked, training_ref, use_by)
+values ($1, $2, $3, $4, $5, $6)
+returning id, person_id, pot, financer, earmarked, training_ref, use_by;
+
+-- name: list_ledger_credits
+-- What was credited to one person, per year and account, with the inputs used.
+select year, account, unit, amount, balance_before, inputs_sha256
+from ledger_credits where person_id = $1;
+
+-- name: upsert_ledger_credit
+-- Record what a year now credits for one account (a correction replaces amount and inputs).
+insert into ledger_credits as c (person_id, year, account, unit, amount, balance_before,
+                                 inputs_sha256, credited_on)
+values ($1, $2, $3, $4, $5, $6, $7, $8)
+on conflict on constraint ledger_credits_pkey
+do update set amount = excluded.amount, inputs_sha256 = excluded.inputs_sha256,
+              credited_on = excluded.credited_on;
+
+-- name: get_ceiling_balances
+-- Balances that the ceilings read: statutory and CEC euros, pending holds included, and hours.
+select
+    coalesce(sum(b.balance) filter (where b.pot = 'cpf_statutory'), 0)
+      + (select coalesce(sum(a.amount_cents), 0) from cpf_holds h
+         join cpf_hold_allocations a on a.hold_id = h.id
+         where h.person_id = $1 and h.status = 'pending' and a.pot = 'cpf_statutory')
+      as statutory_cents,
+    coalesce(sum(b.balance) filter (where b.pot = 'cec'), 0)
+      + (select coalesce(sum(a.amount_cents), 0) from cpf_holds h
+         join cpf_hold_allocations a on a.hold_id = h.id
+         where h.person_id = $1 and h.status = 'pending' and a.pot = 'cec')
+      as cec_cents,
+    coalesce(sum(b.balance) filter (where b.pot = 'cpf_hours'), 0) as cpf_hours,
+    coalesce(sum(b.balance) filter (where b.pot = 'cec_hours'), 0) as cec_hours
+from ledger_balances b
+where b.person_id = $1;
+
+-- name: list_persons_to_credit
+-- Persons with any declaration for a year, in a stable order (a re-run walks the same list).
+select person_id from activity_declarations where year = $1
+union
+select person_id from c2p_exposure_declarations where year = $1
+union
+select person_id from cec_engagements where year = $1
+order by 1;
+
+-- name: get_c2p_state
+-- A person's birth date, C2P points balance and points already used for training/reconversion.
+select p.birth_date,
+       coalesce((select balance from ledger_balances
+                 where person_id = p.id and pot = 'c2p'), 0) as points,
+       coalesce((select sum(points) from c2p_conversions
+                 where person_id = p.id and use in ('training', 'reconversion')), 0)
+         as training_points_used
+from persons p
+where p.id = $1;
+
+-- name: insert_c2p_conversion
+-- Record what a use of C2P points bought.
+insert into c2p_conversions (id, person_id, use, points, reserved_points_used, amount_cents,
+                             part_time_days, retirement_quarters, training_ref, grant_id,
+                             converted_on)
+values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
+
+-- name: get_account_summary
+-- The whole account of one person in one round trip: pots, lapsed holds, C2P, services.
+select
+    p.birth_date, p.full_rate_retirement_on, p.death_on,
+    (select coalesce(jsonb_agg(jsonb_build_object(
+                'pot', b.pot, 'grant_id', b.grant_id, 'balance_cents', b.balance,
+                'earmarked', coalesce(g.earmarked, false), 'training_ref', g.training_ref,
+                'use_by', g.use_by)), '[]')::text
+     from ledger_balances b left join ledger_grants g on g.id = b.grant_id
+     where b.person_id = p.id) as balances,
+    (select coalesce(jsonb_agg(jsonb_build_object(
+                'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)), '[]')::text
+     from cpf_holds h join cpf_hold_allocations a on a.hold_id = h.id
+     where h.person_id = p.id and h.status = 'pending' and h.expires_at <= $2) as lapsed,
+    (select coalesce(sum(points), 0) from c2p_conversions
+     where person_id = p.id and use in ('training', 'reconversion')) as training_points_used,
+    (select max(credited_on) from ledger_credits where person_id = p.id) as last_credited_on,
+    (select coalesce(jsonb_agg(jsonb_build_object(
+                'id', s.id, 'name', s.name, 'category', s.category, 'url', s.url,
+                'linked_at', l.created_at) order by l.created_at, s.id), '[]')::text
+     from service_links l join linked_services s on s.id = l.service_id
+     where l.person_id = p.id) as services
+from persons p
+where p.id = $1;
+
+-- name: list_entries
+-- One page of a person's entries, newest first, filtered by pots, kind and effective dates.
+select id, pot, kind, amount, unit, effective_on, correlation_id, grant_id, hold_id,
+       credit_year, rule_id, legal_reference, declaration_id, created_at
+from ledger_entries
+where person_id = $1
+  and pot = any($2::text[])
+  and ($3::text is null or kind = $3)
+  and ($4::date is null or effective_on >= $4)
+  and ($5::date is null or effective_on <= $5)
+  and ($6::bigint is null or id < $6)
+order by id desc
+limit $7;
+
+-- name: get_entry_explanation
+-- One entry with its provenance and its source declaration (any of the three kinds).
+select e.id, e.pot, e.kind, e.amount, e.unit, e.effective_on, e.correlation_id, e.grant_id,
+       e.hold_id, e.credit_year, e.rule_id, e.legal_reference, e.declaration_id, e.created_at,
+       e.parameter_effective_from, e.trace::text as trace,
+       d.kind as declaration_kind, d.year as declaration_year, d.body as declaration_body,
+       d.created_at as declaration_created_at
+from ledger_entries e
+left join lateral (
+    select 'activity' as kind, year, body::text as body, created_at
+    from activity_declarations where id = e.declaration_id
+    union all
+    select 'c2p_exposure', year, body::text, created_at
+    from c2p_exposure_declarations where id = e.declaration_id
+    union all
+    select 'cec_engagement', year, body::text, created_at
+    from cec_engagements where id = e.declaration_id
+) d on true
+where e.id = $1 and e.person_id = $2;
+
+-- name: claim_idempotency_key
+-- Claim a key for a new request (or take over an expired one); no row back when it is in use.
+insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
+                                   expires_at)
+values ($1, $2, $3, '', $4, $5)
+on conflict on constraint idempotency_keys_pkey
+do update set request_sha256 = excluded.request_sha256, response = '',
+              created_at = excluded.created_at, expires_at = excluded.expires_at
+where k.expires_at <= excluded.created_at
+returning client_id;
+
+-- name: store_idempotency_response
+-- Keep the response of the request that claimed the key.
+update idempotency_keys set response = $3 where client_id = $1 and key = $2;
+
+-- name: get_idempotency_key
+-- The request digest and stored response of a key in use.
+select request_sha256, response from idempotency_keys where client_id = $1 and key = $2;
+
+-- name: purge_idempotency_keys
+-- Forget keys past their lifetime.
+delete from idempotency_keys where expires_at <= $1;

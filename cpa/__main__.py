@@ -75,6 +75,20 @@ async def _with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaita
         await connection.close()
 
 
+def _print_demo_credentials(credentials: dict[str, Any]) -> None:
+    """Shown once, when the demo set is loaded: the partners' and citizens' credentials."""
+    lines = ["", "Demo data loaded. Credentials (demo only):", ""]
+    for client in credentials["clients"]:
+        lines.append(
+            f"  client {client['kind']:<14} id={client['client_id']:<20} "
+            f"secret={client['client_secret']}"
+        )
+    for person in credentials["persons"]:
+        lines.append(f"  citizen NIR={person['nir']}  password={person['password']}")
+    lines += [f"  OAuth metadata: {credentials['metadata']}", ""]
+    sys.stderr.write("\n".join(lines) + "\n")
+
+
 # -- commands ---------------------------------------------------------------------------
 
 
@@ -89,7 +103,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         asyncio.run(migrate_database(dsn))
         vault = NirVault.from_key_file(settings.nir_key_path)
         if not args.no_demo:
-            asyncio.run(_with_connection(dsn, lambda db: load_demo(db, vault)))
+            credentials = asyncio.run(
+                _with_connection(dsn, lambda db: load_demo(db, vault, settings))
+            )
+            if credentials:
+                _print_demo_credentials(credentials)
         # The workers read their settings afresh, the embedded server's DSN included.
         os.environ["CPA_DATABASE_URL"] = dsn
         get_settings.cache_clear()
@@ -157,8 +175,8 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     vault = NirVault.from_key_file(settings.nir_key_path)
     with one_shot_database(settings) as dsn:
         asyncio.run(migrate_database(dsn))
-        loaded = asyncio.run(_with_connection(dsn, lambda db: load_demo(db, vault)))
-    _print_json({"loaded": loaded})
+        credentials = asyncio.run(_with_connection(dsn, lambda db: load_demo(db, vault, settings)))
+    _print_json({"loaded": credentials is not None, "credentials": credentials})
     return 0
 
 

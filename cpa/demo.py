@@ -1,17 +1,21 @@
-"""The demo data set: a few believable persons, loaded into an empty database by ``make run``.
+"""The demo data set: believable persons, their careers and the partners that read them.
 
-Their NIRs are fictitious but valid (control key computed), so they can be typed at the login
-page; later domains add their careers, clients and passwords here.
+Loaded by ``make run`` into an empty database: four persons with fictitious but valid NIRs
+(control key computed, so they can be typed at the login page) and known passwords, one
+OAuth client of each kind with a known secret, and careers declared from 2015 on and credited
+through the real campaign path. Never load it into a database that holds real persons.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
-import asyncpg
 import structlog
 
 from cpa.accounts import NewPerson, NirVault, nir_key, register_person
+from cpa.config import Settings
+from cpa.db.database import Connection
 from cpa.db.queries import sql
 
 log = structlog.get_logger(__name__)
@@ -29,12 +33,16 @@ DEMO_PERSONS = [
 ]
 
 
-async def load_demo(db: asyncpg.Connection, vault: NirVault) -> bool:
-    """Load the demo set when the registry is empty; True when loaded."""
+async def load_demo(db: Connection, vault: NirVault, settings: Settings) -> dict[str, Any] | None:
+    """Load the demo set when the registry is empty; the credentials to show, else None."""
+    from cpa.auth.demo import load_demo_auth
+    from cpa.ledger.demo import load_demo_careers
+
     if await db.fetchval(sql("count_persons")):
-        return False
+        return None
     async with db.transaction():
-        for person in DEMO_PERSONS:
-            await register_person(db, vault, person)
-    log.info("demo_loaded", persons=len(DEMO_PERSONS))
-    return True
+        persons = [await register_person(db, vault, person) for person in DEMO_PERSONS]
+        await load_demo_careers(db, persons)  # type: ignore[arg-type]
+    credentials = await load_demo_auth(db, vault, settings)
+    log.info("demo_loaded", persons=len(persons), clients=len(credentials["clients"]))
+    return credentials

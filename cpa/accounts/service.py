@@ -10,6 +10,7 @@ import asyncpg
 from cpa.accounts.errors import PersonAlreadyRegistered, PersonNotFound
 from cpa.accounts.models import NewPerson, Person
 from cpa.accounts.nir import NirVault, normalise_nir
+from cpa.db.database import Connection
 from cpa.db.queries import sql
 
 
@@ -23,7 +24,7 @@ def _person(row: Any) -> Person:
     )
 
 
-async def register_person(db: asyncpg.Connection, vault: NirVault, new: NewPerson) -> Person:
+async def register_person(db: Connection, vault: NirVault, new: NewPerson) -> Person:
     nir = normalise_nir(new.nir)
     try:
         row = await db.fetchrow(
@@ -41,14 +42,14 @@ async def register_person(db: asyncpg.Connection, vault: NirVault, new: NewPerso
     return _person(row)
 
 
-async def find_person_by_nir(db: asyncpg.Connection, vault: NirVault, nir: str) -> Person:
+async def find_person_by_nir(db: Connection, vault: NirVault, nir: str) -> Person:
     row = await db.fetchrow(sql("get_person_by_nir_hmac"), vault.lookup_hash(normalise_nir(nir)))
     if row is None:
         raise PersonNotFound()
     return _person(row)
 
 
-async def get_person(db: asyncpg.Connection, person_id: UUID) -> Person:
+async def get_person(db: Connection, person_id: UUID) -> Person:
     row = await db.fetchrow(sql("get_person"), person_id)
     if row is None:
         raise PersonNotFound()

@@ -53,7 +53,7 @@ async def look_up_person(
 ) -> Lookup:
     if purpose not in PURPOSES:
         raise UnknownPurpose(f"purpose must be one of: {', '.join(PURPOSES)}")
-    person = await find_person_by_nir(db, vault, nir)  # type: ignore[arg-type]
+    person = await find_person_by_nir(db, vault, nir)
     ref = new_token()
     expires_at = dt.datetime.now(dt.UTC) + dt.timedelta(seconds=settings.advisor_ref_lifetime_s)
     advisor = msgspec.structs.replace(principal, advisor_id=advisor_id, purpose=purpose)

@@ -70,7 +70,7 @@ async def load_demo_auth(db: Connection, vault: NirVault, settings: Settings) ->
             )
         passwords = []
         for index, new_person in enumerate(DEMO_PERSONS):
-            person = await find_person_by_nir(db, vault, new_person.nir)  # type: ignore[arg-type]
+            person = await find_person_by_nir(db, vault, new_person.nir)
             await set_password(db, person.id, demo_password(index))
             passwords.append({"nir": new_person.nir, "password": demo_password(index)})
     return {

@@ -26,7 +26,8 @@ Protecting a route (every handler under ``/v1/`` is refused unless it declares i
 - ``requires(*scopes, person=True, kinds=None)`` builds the route's ``opt``: all the scopes
   must be in the token; ``person=True`` (always so under ``/v1/me``) demands a token issued
   with a person's consent; ``kinds`` restricts the client kinds (``("training_body",)``).
-- ``principal: NamedDependency[Principal]`` (``litestar.di``) is a dependency (registered app-wide) holding the verified token:
+- ``principal: NamedDependency[Principal]`` (``litestar.di``) is a dependency (registered
+  app-wide) holding the verified token:
   ``person_id`` (None for machine tokens), ``client_id``, ``client_kind``, ``scopes``,
   ``consent_id``. Under ``/v1/me`` use ``principal.person_id`` only: never take a person
   from the path or the body.
@@ -38,19 +39,54 @@ Protecting a route (every handler under ``/v1/`` is refused unless it declares i
   journal.
 """
 
-from litestar.types import ControllerRouterHandler
+from __future__ import annotations
 
-from cpa.auth.advisor import PURPOSES, resolve_person_ref
-from cpa.auth.guard import add_rate_limit_headers, provide_principal, require_token, requires
-from cpa.auth.http import OAuthController, authorization_server_metadata
-from cpa.auth.journal import record_access
-from cpa.auth.principal import SCOPES, ClientKind, Principal
-from cpa.auth.state import AuthState
+import importlib
+from typing import TYPE_CHECKING, Any
 
-AUTH_ROUTE_HANDLERS: list[ControllerRouterHandler] = [
-    OAuthController,
-    authorization_server_metadata,
-]
+if TYPE_CHECKING:
+    from litestar.types import ControllerRouterHandler
+
+    from cpa.auth.advisor import PURPOSES, resolve_person_ref
+    from cpa.auth.guard import (
+        add_rate_limit_headers,
+        provide_principal,
+        require_token,
+        requires,
+    )
+    from cpa.auth.journal import record_access
+    from cpa.auth.principal import SCOPES, ClientKind, Principal
+    from cpa.auth.state import AuthState
+
+    AUTH_ROUTE_HANDLERS: list[ControllerRouterHandler]
+
+# Exports are resolved on first use (PEP 562): the command line imports cpa.auth.cli without
+# paying for the web framework the guard and the endpoints need (measured: 0.3 s a command).
+_EXPORTS = {
+    "PURPOSES": "cpa.auth.advisor",
+    "resolve_person_ref": "cpa.auth.advisor",
+    "add_rate_limit_headers": "cpa.auth.guard",
+    "provide_principal": "cpa.auth.guard",
+    "require_token": "cpa.auth.guard",
+    "requires": "cpa.auth.guard",
+    "record_access": "cpa.auth.journal",
+    "SCOPES": "cpa.auth.principal",
+    "ClientKind": "cpa.auth.principal",
+    "Principal": "cpa.auth.principal",
+    "AuthState": "cpa.auth.state",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "AUTH_ROUTE_HANDLERS":
+        from cpa.auth.http import OAuthController, authorization_server_metadata
+
+        return [OAuthController, authorization_server_metadata]
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'cpa.auth' has no attribute {name!r}")
+    return getattr(importlib.import_module(module), name)
+
 
 __all__ = [
     "AUTH_ROUTE_HANDLERS",

@@ -12,6 +12,7 @@ import hashlib
 import hmac
 import secrets
 from collections import OrderedDict
+from functools import cache
 from pathlib import Path
 
 from argon2 import PasswordHasher
@@ -20,7 +21,15 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cpa.accounts import NirVault
 
 _HASHER = PasswordHasher()
-_DUMMY_HASH = _HASHER.hash("cpa-dummy-secret")
+
+
+@cache
+def _dummy_hash() -> str:
+    """A hash to verify against when the account is unknown (same timing); made on first use,
+    not at import, which would cost every command 0.15 s."""
+    return _HASHER.hash("cpa-dummy-secret")
+
+
 TOKEN_BYTES = 32
 
 
@@ -39,7 +48,7 @@ def hash_secret(secret: str) -> str:
 def verify_secret(secret_hash: str | None, secret: str) -> bool:
     """argon2id verification; an unknown account still costs one verification (timing)."""
     try:
-        return _HASHER.verify(secret_hash or _DUMMY_HASH, secret) and secret_hash is not None
+        return _HASHER.verify(secret_hash or _dummy_hash(), secret) and secret_hash is not None
     except (VerificationError, InvalidHashError):
         return False
 

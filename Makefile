@@ -23,7 +23,7 @@ run: $(STAMP) ## serve on CPA_HOST:CPA_PORT (127.0.0.1:8000), embedded PostgreSQ
 	$(BIN)/python -m cpa serve
 
 test: $(STAMP) ## run the whole test suite against a throwaway database
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n auto
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check cpa tests

@@ -28,6 +28,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: str = "auto"
     """``json``, ``console`` or ``auto`` (console on a TTY, JSON otherwise)."""
     issuer: str = "http://127.0.0.1:8000"
+    bench_twins: bool = False
+    """Mount the unguarded benchmark twins under /bench (``make bench`` only)."""
     nir_key_file: Path | None = None
     """32-byte key (hex) encrypting NIRs at rest; default ``<data_dir>/nir.key``, created once."""
 
@@ -40,11 +42,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.nir_key_file or self.data_dir / "nir.key"
 
 
-_INT_FIELDS = {
-    name
-    for name, ftype in zip(Settings.__struct_fields__, msgspec.structs.fields(Settings))
-    if ftype.type is int
-}
+_INT_FIELDS = {field.name for field in msgspec.structs.fields(Settings) if field.type is int}
 
 
 def from_environ(environ: dict[str, str] | None = None) -> Settings:

@@ -59,7 +59,7 @@ class LivenessShortcut:
 
 class HealthController(Controller):
     path = "/health"
-    tags = ["health"]
+    tags = ("health",)
 
     @get("/live", operation_id="getLiveness", summary="The process answers")
     async def live(self) -> Health:

@@ -21,7 +21,7 @@ from cpa.auth.guard import requires
 from cpa.auth.journal import AccessEntry, list_access
 from cpa.auth.principal import Principal
 from cpa.auth.state import AuthState
-from cpa.db.database import transaction
+from cpa.db.database import Database, transaction
 from cpa.db.queries import sql
 
 
@@ -50,6 +50,20 @@ class AccessLog(msgspec.Struct, kw_only=True):
     """Pass as ``before`` for the next (older) page; null on the last page."""
 
 
+async def load_me(database: Database, principal: Principal) -> Me:
+    """The body of ``GET /v1/me`` (shared with the benchmark's unguarded twin)."""
+    async with database.acquire() as db:
+        row = await db.fetchrow(sql("get_consent"), principal.consent_id)
+    assert row is not None, "the guard admits only tokens of an existing consent"
+    return Me(
+        sub=principal.sub,
+        client_id=principal.client_id,
+        scopes=sorted(principal.scopes),
+        acr=principal.acr,
+        consent_expires_at=row["expires_at"],
+    )
+
+
 class MeController(Controller):
     path = "/v1/me"
     tags = ("me",)
@@ -63,15 +77,7 @@ class MeController(Controller):
     async def me(
         self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
     ) -> Me:
-        async with request.app.state.db.acquire() as db:
-            row = await db.fetchrow(sql("get_consent"), principal.consent_id)
-        return Me(
-            sub=principal.sub,
-            client_id=principal.client_id,
-            scopes=sorted(principal.scopes),
-            acr=principal.acr,
-            consent_expires_at=row["expires_at"],
-        )
+        return await load_me(request.app.state.db, principal)
 
     @get(
         "/consents",

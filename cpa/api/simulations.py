@@ -32,7 +32,7 @@ def _require_json(request: Request[Any, Any, Any]) -> None:
 
 class SimulationController(Controller):
     path = "/v1/simulations"
-    tags = ["simulations"]
+    tags = ("simulations",)
 
     @post(
         "/",

@@ -13,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.support.processes import cpa_env, free_port, start_server, wait_ready  # noqa: E402
+from tests.support.processes import cpa_env, free_port, start_server, wait_ready
 
 
 def _once(env: dict[str, str], base_url: str, log: Path) -> float:

@@ -12,12 +12,13 @@ from typing import Any
 from litestar import Controller, Request, Response, post
 from litestar.exceptions import HTTPException
 
-from cpa.api.ratelimit import FixedWindowLimiter
+from cpa.auth.errors import RateLimited
+from cpa.auth.ratelimit import RateLimiter
 from cpa.simulation.service import simulate_json
 
 SIMULATION_BODY_MAX_BYTES = 64 * 1024
 SIMULATIONS_PER_MINUTE = 120
-_limiter = FixedWindowLimiter(SIMULATIONS_PER_MINUTE, 60.0)
+_limiter = RateLimiter(window_s=60)
 
 
 class UnsupportedMediaType(HTTPException):
@@ -50,7 +51,9 @@ class SimulationController(Controller):
     )
     async def simulate(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         client = request.client.host if request.client else "unknown"
-        quota = _limiter.hit(client)
+        quota = _limiter.hit(client, SIMULATIONS_PER_MINUTE)
+        if quota.exceeded:
+            raise RateLimited(headers=quota.headers())
         _require_json(request)
         body = simulate_json(await request.body())
         return Response(body, media_type="application/json", headers=quota.headers())

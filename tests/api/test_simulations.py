@@ -10,6 +10,7 @@ from typing import Any
 import httpx
 import pytest
 
+from cpa.auth.ratelimit import RateLimiter
 from tests.support.processes import PROJECT, cpa_env
 from tests.unit.simulation.test_simulation import BAD, EXAMPLE, _with
 
@@ -118,10 +119,9 @@ async def test_simulations_are_rate_limited(client: httpx.AsyncClient) -> None:
     """Past the per-address limit: 429 with Retry-After and the RateLimit headers."""
     from cpa.api import simulations
 
-    limiter = simulations._limiter
-    saved = limiter.limit
-    limiter.limit = 2
-    limiter._counts.clear()
+    saved = simulations.SIMULATIONS_PER_MINUTE
+    simulations.SIMULATIONS_PER_MINUTE = 2
+    simulations._limiter = RateLimiter(window_s=60)
     try:
         raw = _raw(EXAMPLE)
         assert (await _post(client, raw)).status_code == 200
@@ -132,5 +132,5 @@ async def test_simulations_are_rate_limited(client: httpx.AsyncClient) -> None:
         assert refused.headers["ratelimit-remaining"] == "0"
         assert refused.json()["type"] == "urn:cpa:problem:too-many-requests"
     finally:
-        limiter.limit = saved
-        limiter._counts.clear()
+        simulations.SIMULATIONS_PER_MINUTE = saved
+        simulations._limiter = RateLimiter(window_s=60)

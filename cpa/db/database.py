@@ -14,7 +14,6 @@ from typing import Protocol
 
 import asyncpg
 
-
 # A pooled connection is a proxy with the Connection interface.
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 

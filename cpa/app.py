@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from litestar import Litestar
 from litestar.di import Provide
@@ -13,11 +14,12 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from cpa.accounts.nir import NirVault
 from cpa.api.account import AccountController, AdvisorAccountController
 from cpa.api.advisor import AdvisorController
+from cpa.api.bench import BenchTwinController
 from cpa.api.c2p import C2pController
 from cpa.api.declarations import DeclarationController
 from cpa.api.health import HealthController, LivenessShortcut
-from cpa.api.me import MeController
 from cpa.api.holds import HoldController
+from cpa.api.me import MeController
 from cpa.api.problems import EXCEPTION_HANDLERS
 from cpa.api.services import ServiceCatalogueController, ServiceLinkController
 from cpa.api.simulations import SimulationController
@@ -68,8 +70,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         finally:
             await app.state.db.close()
 
+    bench_twins: list[Any] = [BenchTwinController] if settings.bench_twins else []
     app = Litestar(
         route_handlers=[
+            *bench_twins,
             HealthController,
             SimulationController,
             *AUTH_ROUTE_HANDLERS,

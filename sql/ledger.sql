@@ -257,6 +257,37 @@ select
 from persons p
 where p.id = $1;
 
+-- name: get_account_summary_journaled
+-- The same account read, with the reader's access journal line appended in the same statement.
+-- One round trip and atomic without BEGIN/COMMIT: the line exists exactly when the read ran.
+with journaled as (
+    insert into access_journal
+        (person_id, client_id, client_kind, client_name, advisor_id, purpose, action, route)
+    values ($1, $3, $4, $5, $6, $7, $8, $9)
+)
+select
+    p.birth_date, p.full_rate_retirement_on, p.death_on,
+    (select coalesce(jsonb_agg(jsonb_build_object(
+                'pot', b.pot, 'grant_id', b.grant_id, 'balance_cents', b.balance,
+                'earmarked', coalesce(g.earmarked, false), 'training_ref', g.training_ref,
+                'use_by', g.use_by)), '[]')::text
+     from ledger_balances b left join ledger_grants g on g.id = b.grant_id
+     where b.person_id = p.id) as balances,
+    (select coalesce(jsonb_agg(jsonb_build_object(
+                'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)), '[]')::text
+     from cpf_holds h join cpf_hold_allocations a on a.hold_id = h.id
+     where h.person_id = p.id and h.status = 'pending' and h.expires_at <= $2) as lapsed,
+    (select coalesce(sum(points), 0) from c2p_conversions
+     where person_id = p.id and use in ('training', 'reconversion')) as training_points_used,
+    (select max(credited_on) from ledger_credits where person_id = p.id) as last_credited_on,
+    (select coalesce(jsonb_agg(jsonb_build_object(
+                'id', s.id, 'name', s.name, 'category', s.category, 'url', s.url,
+                'linked_at', l.created_at) order by l.created_at, s.id), '[]')::text
+     from service_links l join linked_services s on s.id = l.service_id
+     where l.person_id = p.id) as services
+from persons p
+where p.id = $1;
+
 -- name: list_entries
 -- One page of a person's entries, newest first, filtered by pots, kind and effective dates.
 select id, pot, kind, amount, unit, effective_on, correlation_id, grant_id, hold_id,

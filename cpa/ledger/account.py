@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 from uuid import UUID
 
@@ -48,10 +48,22 @@ _object = msgspec.json.Decoder(dict[str, Any])
 
 
 async def get_account(
-    db: asyncpg.Connection, person_id: UUID, scopes: Iterable[str], *, now: dt.datetime
+    db: asyncpg.Connection,
+    person_id: UUID,
+    scopes: Iterable[str],
+    *,
+    now: dt.datetime,
+    journal: Sequence[Any] | None = None,
 ) -> Account:
-    """Balances, held, C2P points, linked services and last crediting date, masked by scope."""
-    row = await db.fetchrow(sql("get_account_summary"), person_id, now)
+    """Balances, held, C2P points, linked services and last crediting date, masked by scope.
+
+    ``journal``: the access journal line of this read (client id, kind, name, advisor id,
+    purpose, action, route), appended by the same statement: still one round trip.
+    """
+    if journal is None:
+        row = await db.fetchrow(sql("get_account_summary"), person_id, now)
+    else:
+        row = await db.fetchrow(sql("get_account_summary_journaled"), person_id, now, *journal)
     if row is None:
         raise PersonNotFound()
     granted = frozenset(scopes)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from contextlib import AbstractAsyncContextManager, nullcontext
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
@@ -54,7 +55,7 @@ async def create_hold(
     """Reserve ``new.amount_cents`` of the person's CPF rights for a training until expiry."""
     _check_new_hold(new, now)
     hold_id = uuid4()
-    async with db.transaction():
+    async with _atomic(db):
         allocations = await _allocate_locked(db, person_id, new, now, provenance)
         await db.execute(
             sql("insert_hold"),
@@ -139,6 +140,13 @@ async def list_holds(
 ) -> list[Hold]:
     rows = await db.fetch(sql("list_holds"), person_id, min(limit, HOLDS_LISTED_MAX))
     return [_hold(row) for row in rows]
+
+
+def _atomic(db: asyncpg.Connection) -> AbstractAsyncContextManager[Any]:
+    """A transaction of its own, or none inside the caller's (an HTTP write, an idempotent
+    run): a savepoint there would cost two round trips while the person's lock is held, and
+    a failure rolls the caller's transaction back anyway."""
+    return nullcontext() if db.is_in_transaction() else db.transaction()
 
 
 # -- creating ------------------------------------------------------------------------------
@@ -243,7 +251,7 @@ async def _close(
     now: dt.datetime,
     provenance: Provenance,
 ) -> Hold:
-    async with db.transaction():
+    async with _atomic(db):
         await journal.lock_account(db, person_id)
         hold = await _locked_hold(db, person_id, hold_id)
         _check_closable(hold, posted_cents, now, provenance)

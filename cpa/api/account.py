@@ -1,0 +1,308 @@
+"""The aggregated account, its entries and why each is there: for the person's partners on
+``/v1/me/…`` and for advisors on ``/v1/advisor/persons/{ref}/…`` (with a declared purpose).
+
+Scopes are data masks: a section of the account, or an entry's pot, is shown only with its
+scope (``cpf:read``, ``cec:read``, ``c2p:read``, ``services:read``); ``account:read`` alone
+shows that the account exists, when it was last credited and nothing else. A token with none
+of these scopes is refused. Advisors see every section: their access is bounded by the purpose
+they declared at lookup and written to the person's access journal, like every read here.
+
+The account is read in one SQL round trip: ``get_account`` appends the journal line in the
+same statement. Entries and explanations append theirs in the handler's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
+
+from cpa.auth.advisor import resolve_person_ref
+from cpa.auth.errors import InsufficientScope
+from cpa.auth.guard import requires
+from cpa.auth.journal import record_access
+from cpa.auth.principal import Principal
+from cpa.db.database import Connection, transaction
+from cpa.ledger import explain_entry, get_account, list_entries
+from cpa.ledger.account import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, visible_pots
+from cpa.ledger.models import (
+    Account,
+    C2pView,
+    CecView,
+    CpfView,
+    EntryExplanation,
+    EntryFilter,
+    EntryKind,
+    EntryPage,
+    LinkedServiceView,
+    Pot,
+)
+
+READ_SCOPES = frozenset({"account:read", "cpf:read", "cec:read", "c2p:read", "services:read"})
+ADVISOR_SCOPES = READ_SCOPES
+"""What an advisor sees of the person they looked up: the whole account."""
+
+
+class AccountView(msgspec.Struct, kw_only=True, omit_defaults=True):
+    """The whole account in one call; a section is absent when the token's scopes hide it.
+
+    Amounts: ``*_cents`` are euro cents, ``*points*`` are C2P points.
+    """
+
+    as_of: dt.datetime
+    sub: str | None = None
+    """The person, as this client knows them (absent on advisor routes)."""
+    last_credited_on: dt.date | None = None
+    cpf: CpfView | None = None
+    cec: CecView | None = None
+    c2p: C2pView | None = None
+    services: list[LinkedServiceView] | None = None
+
+
+def account_view(account: Account, sub: str | None) -> AccountView:
+    """The wire form: the internal person id stays inside (clients know a pairwise ``sub``)."""
+    return AccountView(
+        as_of=account.as_of,
+        sub=sub,
+        last_credited_on=account.last_credited_on,
+        cpf=account.cpf,
+        cec=account.cec,
+        c2p=account.c2p,
+        services=account.services,
+    )
+
+
+def _readable(principal: Principal) -> frozenset[str]:
+    granted = principal.scopes & READ_SCOPES
+    if not granted:
+        raise InsufficientScope(
+            f"reading the account needs one of: {' '.join(sorted(READ_SCOPES))}"
+        )
+    return granted
+
+
+def _entry_filter(
+    pot: Pot | None,
+    kind: EntryKind | None,
+    effective_from: dt.date | None,
+    effective_until: dt.date | None,
+    scopes: frozenset[str],
+) -> EntryFilter:
+    if pot is not None and pot not in visible_pots(scopes):
+        raise InsufficientScope(f"the token's scopes do not show the {pot} pot")
+    return EntryFilter(
+        pot=pot, kind=kind, effective_from=effective_from, effective_until=effective_until
+    )
+
+
+# Query parameters shared by both entry listings.
+PotParam = Annotated[Pot | None, Parameter(description="only this pot")]
+KindParam = Annotated[EntryKind | None, Parameter(description="only this kind of entry")]
+FromParam = Annotated[dt.date | None, Parameter(description="effective on or after this date")]
+UntilParam = Annotated[dt.date | None, Parameter(description="effective on or before this date")]
+CursorParam = Annotated[
+    str | None, Parameter(max_length=64, description="``next_cursor`` of the previous page")
+]
+LimitParam = Annotated[int, Parameter(ge=1, le=PAGE_SIZE_MAX, description="page size")]
+
+
+async def _account(
+    db: Connection, principal: Principal, scopes: frozenset[str], route: str, sub: str | None
+) -> AccountView:
+    assert principal.person_id is not None
+    now = dt.datetime.now(dt.UTC)
+    account = await get_account(
+        db,  # type: ignore[arg-type]
+        principal.person_id,
+        scopes,
+        now=now,
+        journal=_journal_line(principal, route),
+    )
+    return account_view(account, sub)
+
+
+def _journal_line(principal: Principal, route: str) -> tuple[str | None, ...]:
+    """What ``record_access(db, principal, route=route)`` writes, for the account read to append
+    in its own statement: the hottest read of the API stays one round trip (issue 5 target)."""
+    return (
+        principal.client_id,
+        principal.client_kind,
+        principal.client_name,
+        principal.advisor_id,
+        principal.purpose,
+        "read",
+        route,
+    )
+
+
+async def _entries(
+    db: Connection,
+    principal: Principal,
+    scopes: frozenset[str],
+    route: str,
+    filters: EntryFilter,
+    cursor: str | None,
+    limit: int,
+) -> EntryPage:
+    assert principal.person_id is not None
+    page = await list_entries(
+        db,  # type: ignore[arg-type]
+        principal.person_id,
+        scopes,
+        filters=filters,
+        cursor=cursor,
+        limit=limit,
+    )
+    await record_access(db, principal, route=route)
+    return page
+
+
+async def _explanation(
+    db: Connection, principal: Principal, scopes: frozenset[str], route: str, entry_id: int
+) -> EntryExplanation:
+    assert principal.person_id is not None
+    explanation = await explain_entry(db, principal.person_id, entry_id, scopes)  # type: ignore[arg-type]
+    await record_access(db, principal, route=route)
+    declaration = explanation.declaration
+    if declaration is None or "person_id" not in declaration.body:
+        return explanation
+    # The declaration as sent names the person by internal id: clients never see that id.
+    body = {k: v for k, v in declaration.body.items() if k != "person_id"}
+    return msgspec.structs.replace(
+        explanation, declaration=msgspec.structs.replace(declaration, body=body)
+    )
+
+
+class AccountController(Controller):
+    path = "/v1/me"
+    tags = ("account",)
+
+    @get(
+        "/account",
+        operation_id="getMyAccount",
+        summary="The whole account: CPF, CEC, C2P, linked services, as scopes allow",
+        description=(
+            "Balances (CPF available, held, statutory, abondements; CEC; C2P points "
+            "available and reserved for training), linked services and the last crediting "
+            "date, in one call. Each section appears only with its scope."
+        ),
+        opt=requires(),
+    )
+    async def account(
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    ) -> AccountView:
+        scopes = _readable(principal)
+        async with request.app.state.db.acquire() as db:  # one statement: no BEGIN/COMMIT
+            return await _account(db, principal, scopes, "/v1/me/account", principal.sub)
+
+    @get(
+        "/entries",
+        operation_id="listMyEntries",
+        summary="The account's ledger entries, newest first (cursor pagination)",
+        opt=requires(),
+    )
+    async def entries(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        pot: PotParam = None,
+        kind: KindParam = None,
+        effective_from: FromParam = None,
+        effective_until: UntilParam = None,
+        cursor: CursorParam = None,
+        limit: LimitParam = PAGE_SIZE_DEFAULT,
+    ) -> EntryPage:
+        scopes = _readable(principal)
+        filters = _entry_filter(pot, kind, effective_from, effective_until, scopes)
+        async with transaction(request.app.state.db) as db:
+            return await _entries(db, principal, scopes, "/v1/me/entries", filters, cursor, limit)
+
+    @get(
+        "/entries/{entry_id:str}/explanation",
+        operation_id="explainMyEntry",
+        summary="Why an entry is there: rule, parameter date, legal reference, declaration",
+        opt=requires(),
+    )
+    async def explanation(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        entry_id: FromPath[int],
+    ) -> EntryExplanation:
+        scopes = _readable(principal)
+        route = "/v1/me/entries/{id}/explanation"
+        async with transaction(request.app.state.db) as db:
+            return await _explanation(db, principal, scopes, route, entry_id)
+
+
+_ADVISOR = requires("advisor:read", person=False, kinds=("advisor_tool",))
+
+
+class AdvisorAccountController(Controller):
+    """The same views for an advisor, through a person reference (``POST /v1/advisor/lookups``)."""
+
+    path = "/v1/advisor/persons/{ref:str}"
+    tags = ("advisor",)
+
+    @get(
+        "/account",
+        operation_id="getAdvisorPersonAccount",
+        summary="A looked-up person's whole account (journaled with the purpose)",
+        opt=_ADVISOR,
+    )
+    async def account(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        ref: FromPath[str],
+    ) -> AccountView:
+        async with transaction(request.app.state.db) as db:
+            advisor = await resolve_person_ref(db, principal, ref)
+            route = "/v1/advisor/persons/{ref}/account"
+            return await _account(db, advisor, ADVISOR_SCOPES, route, None)
+
+    @get(
+        "/entries",
+        operation_id="listAdvisorPersonEntries",
+        summary="A looked-up person's ledger entries (journaled with the purpose)",
+        opt=_ADVISOR,
+    )
+    async def entries(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        ref: FromPath[str],
+        pot: PotParam = None,
+        kind: KindParam = None,
+        effective_from: FromParam = None,
+        effective_until: UntilParam = None,
+        cursor: CursorParam = None,
+        limit: LimitParam = PAGE_SIZE_DEFAULT,
+    ) -> EntryPage:
+        filters = _entry_filter(pot, kind, effective_from, effective_until, ADVISOR_SCOPES)
+        async with transaction(request.app.state.db) as db:
+            advisor = await resolve_person_ref(db, principal, ref)
+            route = "/v1/advisor/persons/{ref}/entries"
+            return await _entries(db, advisor, ADVISOR_SCOPES, route, filters, cursor, limit)
+
+    @get(
+        "/entries/{entry_id:str}/explanation",
+        operation_id="explainAdvisorPersonEntry",
+        summary="Why an entry of a looked-up person is there (journaled with the purpose)",
+        opt=_ADVISOR,
+    )
+    async def explanation(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        ref: FromPath[str],
+        entry_id: FromPath[int],
+    ) -> EntryExplanation:
+        async with transaction(request.app.state.db) as db:
+            advisor = await resolve_person_ref(db, principal, ref)
+            route = "/v1/advisor/persons/{ref}/entries/{id}/explanation"
+            return await _explanation(db, advisor, ADVISOR_SCOPES, route, entry_id)

@@ -1,0 +1,222 @@
+"""Declarations in, for operator clients (``declarations:write``, client credentials).
+
+A batch is NDJSON (``application/x-ndjson``, one line per declaration) or a JSON array
+(``application/json``), at most ``BATCH_LINES_MAX`` lines and ``DECLARATION_BODY_MAX_BYTES``.
+Each line is validated and written on its own (all-or-nothing per line) and answered in
+``lines`` with its index: accepted with its id and revision, or rejected with an RFC 9457
+problem. The answer is 200 whenever the batch itself could be read, even when every line was
+rejected; a body that is not a batch is a problem as a whole. Each person whose data a batch
+changed gets one line in their access journal, in the batch's transaction.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+import msgspec
+from litestar import Controller, Request, post
+from litestar.di import NamedDependency
+
+from cpa.api.simulations import UnsupportedMediaType
+from cpa.api.writes import IdempotencyKey, provenance, run_once
+from cpa.auth.guard import requires
+from cpa.auth.journal import record_access
+from cpa.auth.principal import Principal
+from cpa.db.database import Connection
+from cpa.db.queries import sql
+from cpa.declarations import (
+    BatchResult,
+    decide_engagements,
+    declare_activities,
+    declare_engagements,
+    declare_exposures,
+    split_batch,
+)
+from cpa.ledger.models import Provenance
+
+DECLARATION_BODY_MAX_BYTES = 2 * 1024 * 1024
+NDJSON = "application/x-ndjson"
+_OPERATOR = requires("declarations:write", person=False, kinds=("operator",))
+
+Declare = Callable[[Connection, Sequence[bytes], dt.datetime, Provenance], Awaitable[BatchResult]]
+
+
+class _Person(msgspec.Struct):
+    person_id: UUID
+
+
+_person = msgspec.json.Decoder(_Person)
+
+
+def _is_ndjson(request: Request[Any, Any, Any]) -> bool:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type in (NDJSON, "application/ndjson", "application/jsonl"):
+        return True
+    if media_type == "application/json":
+        return False
+    raise UnsupportedMediaType(detail=f"send the batch as {NDJSON} or an application/json array")
+
+
+async def _declared_persons(db: Connection, lines: list[bytes], result: BatchResult) -> set[UUID]:
+    return {_person.decode(lines[r.index]).person_id for r in result.lines if r.id is not None}
+
+
+async def _decided_persons(db: Connection, lines: list[bytes], result: BatchResult) -> set[UUID]:
+    ids = [r.id for r in result.lines if r.id is not None]
+    if not ids:
+        return set()
+    rows = await db.fetch(sql("list_cec_engagement_persons"), ids)
+    return {row["person_id"] for row in rows}
+
+
+async def _run(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    key: str | None,
+    kind: str,
+    declare: Declare,
+    persons: Callable[[Connection, list[bytes], BatchResult], Awaitable[set[UUID]]],
+) -> BatchResult:
+    ndjson = _is_ndjson(request)
+    body = await request.body()
+    lines = split_batch(body, ndjson=ndjson)
+    now = dt.datetime.now(dt.UTC)
+    route = f"/v1/declarations/{kind}"
+    by = provenance(principal, key)
+
+    async def work() -> BatchResult:
+        result = await declare(db, lines, now, by)
+        for person_id in sorted(await persons(db, lines, result)):
+            await record_access(db, principal, route=route, action="change", person_id=person_id)
+        return result
+
+    async with request.app.state.db.acquire() as db:
+        return await run_once(
+            db,
+            principal,
+            key,
+            operation=f"declare {kind}",
+            request=hashlib.sha256(bytes(ndjson) + body).hexdigest(),
+            now=now,
+            work=work,
+            result_type=BatchResult,
+        )
+
+
+async def _activities(
+    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance
+) -> BatchResult:
+    return await declare_activities(db, lines, today=now.date(), provenance=by)  # type: ignore[arg-type]
+
+
+async def _exposures(
+    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance
+) -> BatchResult:
+    return await declare_exposures(db, lines, today=now.date(), provenance=by)  # type: ignore[arg-type]
+
+
+async def _engagements(
+    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance
+) -> BatchResult:
+    return await declare_engagements(db, lines, today=now.date(), provenance=by)  # type: ignore[arg-type]
+
+
+async def _decisions(
+    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance
+) -> BatchResult:
+    return await decide_engagements(db, lines, now=now, provenance=by)  # type: ignore[arg-type]
+
+
+_BATCH = {
+    "request_max_body_size": DECLARATION_BODY_MAX_BYTES,
+    "opt": _OPERATOR,
+    "status_code": 200,
+}
+
+
+class DeclarationController(Controller):
+    path = "/v1/declarations"
+    tags = ("declarations",)
+
+    @post(
+        "/activities",
+        operation_id="declareActivities",
+        summary="Yearly activities: employee hours, independent months, ESAT (per line)",
+        description=(
+            "Lines: {person_id, year, activities: [{kind, worked_centihours, "
+            "reference_centihours, months_active}], low_qualified, disability}. A new line "
+            "for the same person and year is a correction (next revision)."
+        ),
+        **_BATCH,  # type: ignore[arg-type]
+    )
+    async def activities(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        idempotency_key: IdempotencyKey = None,
+    ) -> BatchResult:
+        return await _run(
+            request, principal, idempotency_key, "activities", _activities, _declared_persons
+        )
+
+    @post(
+        "/exposures",
+        operation_id="declareExposures",
+        summary="C2P exposures, one contract and year per line",
+        description=(
+            "Lines: {person_id, year, contract_ref, contract_start, contract_end, factors: "
+            "{factor: intensity}}. A new line for the same contract and year is a correction."
+        ),
+        **_BATCH,  # type: ignore[arg-type]
+    )
+    async def exposures(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        idempotency_key: IdempotencyKey = None,
+    ) -> BatchResult:
+        return await _run(
+            request, principal, idempotency_key, "exposures", _exposures, _declared_persons
+        )
+
+    @post(
+        "/engagements",
+        operation_id="declareEngagements",
+        summary="CEC engagements as declared (credited once the organisation validates them)",
+        **_BATCH,  # type: ignore[arg-type]
+    )
+    async def engagements(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        idempotency_key: IdempotencyKey = None,
+    ) -> BatchResult:
+        return await _run(
+            request, principal, idempotency_key, "engagements", _engagements, _declared_persons
+        )
+
+    @post(
+        "/engagements/decisions",
+        operation_id="decideEngagements",
+        summary="The organisation validates or refuses declared CEC engagements (per line)",
+        description="Lines: {engagement_id, decision: validated | refused}.",
+        **_BATCH,  # type: ignore[arg-type]
+    )
+    async def decisions(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        idempotency_key: IdempotencyKey = None,
+    ) -> BatchResult:
+        return await _run(
+            request,
+            principal,
+            idempotency_key,
+            "engagements/decisions",
+            _decisions,
+            _decided_persons,
+        )

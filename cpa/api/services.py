@@ -1,0 +1,137 @@
+"""Linked services (CT L5151-6): the catalogue, and the links on a person's account.
+
+Any partner with a valid token reads the catalogue (no person's data). A partner holding the
+person's consent with ``services:write`` links a service; the person removes a link through
+their portal; ``services:read`` lists them. Reads and changes of links go to the person's
+access journal.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import msgspec
+from litestar import Controller, Request, delete, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, JSONBody
+
+from cpa.api.writes import IdempotencyKey, provenance, run_once
+from cpa.auth.guard import requires
+from cpa.auth.journal import record_access
+from cpa.auth.principal import Principal
+from cpa.db.database import transaction
+from cpa.ledger.models import LinkedServiceView
+from cpa.services import LinkedService, NewLink, link_service, list_links, list_services
+from cpa.services import unlink_service as remove_link
+
+
+class Catalogue(msgspec.Struct, kw_only=True):
+    services: list[LinkedService]
+
+
+class Links(msgspec.Struct, kw_only=True):
+    links: list[LinkedServiceView]
+
+
+class LinkRemoved(msgspec.Struct, kw_only=True):
+    service_id: str
+    removed_at: dt.datetime
+
+
+class ServiceCatalogueController(Controller):
+    path = "/v1/services"
+    tags = ("services",)
+
+    @get(
+        "/",
+        operation_id="listServices",
+        summary="The catalogue of services a person's account can be linked to",
+        opt=requires(person=False),
+    )
+    async def catalogue(
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    ) -> Catalogue:
+        async with request.app.state.db.acquire() as db:
+            return Catalogue(services=await list_services(db))
+
+
+class ServiceLinkController(Controller):
+    path = "/v1/me/services/links"
+    tags = ("services",)
+
+    @get(
+        "/",
+        operation_id="listMyServiceLinks",
+        summary="The services linked to the person's account",
+        opt=requires("services:read"),
+    )
+    async def links(
+        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
+    ) -> Links:
+        assert principal.person_id is not None
+        async with transaction(request.app.state.db) as db:
+            found = await list_links(db, principal.person_id)  # type: ignore[arg-type]
+            await record_access(db, principal, route="/v1/me/services/links")
+        return Links(links=found)
+
+    @post(
+        "/",
+        operation_id="linkMyService",
+        summary="Link a catalogue service to the person's account (consenting partner)",
+        opt=requires("services:write"),
+        status_code=201,
+    )
+    async def link(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        data: JSONBody[NewLink],
+        idempotency_key: IdempotencyKey = None,
+    ) -> LinkedServiceView:
+        assert principal.person_id is not None
+        person_id = principal.person_id
+        now = dt.datetime.now(dt.UTC)
+
+        async def work() -> LinkedServiceView:
+            link = await link_service(
+                db,
+                person_id,
+                data.service_id,
+                now=now,
+                provenance=provenance(principal, idempotency_key),
+            )
+            await record_access(db, principal, route="/v1/me/services/links", action="change")
+            return link
+
+        async with request.app.state.db.acquire() as db:
+            return await run_once(
+                db,
+                principal,
+                idempotency_key,
+                operation=f"linkService {person_id}",
+                request=data,
+                now=now,
+                work=work,
+                result_type=LinkedServiceView,
+            )
+
+    @delete(
+        "/{service_id:str}",
+        operation_id="unlinkMyService",
+        summary="The person removes a linked service (through their portal)",
+        opt=requires("services:write", kinds=("portal",)),
+        status_code=200,
+    )
+    async def unlink(
+        self,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        service_id: FromPath[str],
+    ) -> LinkRemoved:
+        assert principal.person_id is not None
+        async with transaction(request.app.state.db) as db:
+            await remove_link(db, principal.person_id, service_id)  # type: ignore[arg-type]
+            route = "/v1/me/services/links/{id}"
+            await record_access(db, principal, route=route, action="change")
+        return LinkRemoved(service_id=service_id, removed_at=dt.datetime.now(dt.UTC))

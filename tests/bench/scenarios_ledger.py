@@ -1,0 +1,235 @@
+"""Accounts and ledger (issue 5): the aggregated account read and CPF holds.
+
+- ``account_read``: ``GET /v1/me/account`` of the first demo person (a full-time career
+  credited from 2015, CEC engagements, a dotation, linked services: ~10 years of entries),
+  guarded, masked, journaled. Target: >= 90 % of ``health_ready`` (the bare one-query route).
+- ``holds_random``: ``POST /v1/me/cpf/holds``, 64 connections, each request on one of
+  ``RANDOM_PERSONS`` accounts with a unique ``Idempotency-Key``. Target: >= 1,000 holds/s.
+- ``holds_hot``: the same on one account (every request waits for that person's ledger
+  lock). Target: >= 300 holds/s.
+
+Setup works against the bench database with cpa's own services, as the server would: persons
+registered, a year of activity declared and credited through ``cpa.rules``, a training body
+and a portal registered, consents granted, and access tokens signed with the server's current
+key by cpa's token codec, with the claims the authorization server puts in them. Tokens live
+an hour here (the server's 5 minutes would not outlive ``--rounds 3``). Each hold takes one
+cent, so no account runs dry however long the run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import time
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import asyncpg
+import httpx
+
+from cpa.accounts import NewPerson, NirVault, find_person_by_nir, nir_key, register_person
+from cpa.auth.clients import NewClient, find_client, register_client
+from cpa.auth.consents import grant_consent
+from cpa.auth.crypto import new_token
+from cpa.auth.login import ACR_PASSWORD
+from cpa.auth.state import AuthState
+from cpa.db.pool import _init_connection
+from cpa.declarations import (
+    BATCH_LINES_MAX,
+    ActivityDeclaration,
+    DeclaredActivity,
+    declare_activities,
+)
+from cpa.demo import DEMO_PERSONS
+from cpa.ledger import credit_year
+from tests.bench.harness import BenchContext, Scenario
+
+PROJECT = Path(__file__).resolve().parents[2]
+UNLIMITED_PER_MINUTE = 100_000_000
+RANDOM_PERSONS = 1_000
+HOLD_CONNECTIONS = 64
+TOKEN_LIFETIME_S = 3_600
+CREDITED_YEAR = 2024
+FULL_TIME_CENTIHOURS = 160_700
+READ_SCOPES = ["account:read", "cpf:read", "cec:read", "c2p:read", "services:read"]
+HOLD_SCOPES = ["cpf:read", "cpf:hold"]
+WARM_UP_PASSES = 3
+
+
+def _nir(serial: int) -> str:
+    number = f"1770599{serial:06d}"
+    return number + nir_key(number)
+
+
+async def _persons(db: asyncpg.Connection, vault: NirVault, count: int) -> list[UUID]:
+    """``count`` persons with a full-time year declared and credited (500 € of CPF rights)."""
+    persons = [
+        await register_person(db, vault, NewPerson(nir=_nir(i), birth_date=dt.date(1977, 5, 1)))
+        for i in range(count)
+    ]
+    activity = [DeclaredActivity(kind="employee", worked_centihours=FULL_TIME_CENTIHOURS)]
+    today = dt.date(CREDITED_YEAR + 1, 4, 15)
+    batch = [
+        ActivityDeclaration(person_id=p.id, year=CREDITED_YEAR, activities=activity)
+        for p in persons
+    ]
+    for start in range(0, len(batch), BATCH_LINES_MAX):
+        result = await declare_activities(db, batch[start : start + BATCH_LINES_MAX], today=today)
+        assert result.rejected == 0, result
+    for person in persons:
+        await credit_year(db, person.id, CREDITED_YEAR, today=today)
+    return [p.id for p in persons]
+
+
+class _Minter:
+    """Access tokens as the authorization server issues them after a consent."""
+
+    def __init__(self, state: AuthState) -> None:
+        self.state = state
+
+    async def token(
+        self, db: asyncpg.Connection, client_id: str, person_id: UUID, scopes: list[str]
+    ) -> str:
+        client = await find_client(db, client_id)
+        assert client is not None
+        consent = await grant_consent(
+            db, self.state.settings, person_id=person_id, client_id=client_id, scopes=scopes,
+            acr=ACR_PASSWORD, now=dt.datetime.now(dt.UTC),
+        )  # fmt: skip
+        now = int(time.time())
+        claims: dict[str, Any] = {
+            "iss": self.state.issuer,
+            "aud": self.state.codec.audience,
+            "client_id": client_id,
+            "scope": " ".join(scopes),
+            "jti": new_token(16),
+            "iat": now,
+            "exp": now + TOKEN_LIFETIME_S,
+            "sub": client.subject_for(person_id),
+            "consent_id": str(consent.id),
+            "acr": ACR_PASSWORD,
+            "auth_time": now,
+        }
+        return self.state.codec.encode(claims)
+
+
+async def _client(db: asyncpg.Connection, kind: str) -> str:
+    creds = await register_client(
+        db,
+        NewClient(
+            name=f"bench {kind}",
+            kind=kind,  # type: ignore[arg-type]
+            redirect_uris=["https://bench.example/callback"],
+            rate_limit_per_minute=UNLIMITED_PER_MINUTE,
+        ),
+    )
+    return str(creds["client_id"])
+
+
+async def _setup(ctx: BenchContext) -> dict[str, Any]:
+    data_dir = PROJECT / ".cpa" / "bench"
+    vault = NirVault.from_key_file(data_dir / "nir.key")
+    state = AuthState(ctx.base_url, data_dir / "nir.key", vault)
+    minter = _Minter(state)
+    db = await asyncpg.connect(ctx.dsn)
+    await _init_connection(db)
+    try:
+        await state.keys.refresh(db)
+        portal, training = await _client(db, "portal"), await _client(db, "training_body")
+        demo = await find_person_by_nir(db, vault, DEMO_PERSONS[0].nir)  # type: ignore[arg-type]
+        entries = await db.fetchval(
+            "select count(*) from ledger_entries where person_id = $1", demo.id
+        )
+        async with db.transaction():
+            random_ids = await _persons(db, vault, RANDOM_PERSONS + 1)
+        hot, randoms = random_ids[0], random_ids[1:]
+        read_token = await minter.token(db, portal, demo.id, READ_SCOPES)
+        hot_token = await minter.token(db, training, hot, HOLD_SCOPES)
+        hold_tokens = [await minter.token(db, training, p, HOLD_SCOPES) for p in randoms]
+    finally:
+        await db.close()
+    await _warm_up(ctx.base_url, [read_token, hot_token, *hold_tokens])
+    return {
+        "read_token": read_token,
+        "hot_token": hot_token,
+        "hold_tokens": hold_tokens,
+        "demo_entries": entries,
+    }
+
+
+async def _warm_up(base_url: str, tokens: list[str]) -> None:
+    """Each worker verifies a token's signature once, then caches it: do that before timing."""
+    limits = httpx.Limits(max_connections=32)
+    async with httpx.AsyncClient(base_url=base_url, limits=limits, timeout=30) as http:
+        for _ in range(WARM_UP_PASSES):
+            await asyncio.gather(
+                *(http.get("/v1/me", headers={"Authorization": f"Bearer {t}"}) for t in tokens)
+            )
+
+
+def _holds_lua(tokens: list[str]) -> str:
+    """Rotate over the persons' tokens; a key unique across threads, rounds and runs."""
+    table = ",\n".join(f'"{token}"' for token in tokens)
+    return f"""
+local tokens = {{
+{table}
+}}
+local counter = 0
+thread_id = 0
+local threads = 0
+
+function setup(thread)
+  threads = threads + 1
+  thread:set("thread_id", threads)
+end
+
+function init(args)
+  math.randomseed(os.time() * 100 + thread_id)
+  prefix = string.format("%d-%d-%d", os.time(), thread_id, math.random(1, 1000000000))
+end
+
+function request()
+  counter = counter + 1
+  local token = tokens[math.random(1, #tokens)]
+  local expires = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 7 * 86400)
+  local body = '{{"amount_cents":1,"training_reference":"BENCH-' .. counter ..
+    '","expires_at":"' .. expires .. '"}}'
+  return wrk.format("POST", "/v1/me/cpf/holds", {{
+    ["Authorization"] = "Bearer " .. token,
+    ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = prefix .. "-" .. counter,
+  }}, body)
+end
+"""
+
+
+def scenarios(ctx: BenchContext) -> list[Scenario]:
+    state = asyncio.run(_setup(ctx))
+    print(f"# ledger: demo person has {state['demo_entries']} entries; "
+          f"{len(state['hold_tokens'])} random accounts")  # fmt: skip
+    return [
+        Scenario(
+            "account_read",
+            "/v1/me/account",
+            headers={"Authorization": f"Bearer {state['read_token']}"},
+            baseline="health_ready",
+            target=">= 0.90 x health_ready",
+        ),
+        Scenario(
+            "holds_random",
+            "/v1/me/cpf/holds",
+            lua=_holds_lua(state["hold_tokens"]),
+            connections=HOLD_CONNECTIONS,
+            baseline="health_ready",
+            target=">= 1,000 holds/s",
+        ),
+        Scenario(
+            "holds_hot",
+            "/v1/me/cpf/holds",
+            lua=_holds_lua([state["hot_token"]]),
+            connections=HOLD_CONNECTIONS,
+            baseline="health_ready",
+            target=">= 300 holds/s",
+        ),
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import fcntl
 import importlib
 import os
 import shutil
@@ -41,6 +42,14 @@ def _pure_scripts() -> list[Path]:
 
 
 def main() -> int:
+    # One benchmark at a time on this machine: two would measure each other.
+    (PROJECT / ".cpa").mkdir(exist_ok=True)
+    with open(PROJECT / ".cpa" / "bench.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _bench()
+
+
+def _bench() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")

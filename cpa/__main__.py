@@ -12,6 +12,7 @@ import datetime as dt
 import os
 import signal
 import sys
+import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -96,18 +97,11 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     from granian import Granian
     from granian.constants import Interfaces
 
-    from cpa.demo import load_demo
-
     dsn, pg = database_dsn(settings)
     try:
         asyncio.run(migrate_database(dsn))
         vault = NirVault.from_key_file(settings.nir_key_path)
-        if not args.no_demo:
-            credentials = asyncio.run(
-                _with_connection(dsn, lambda db: load_demo(db, vault, settings))
-            )
-            if credentials:
-                _print_demo_credentials(credentials)
+        demo = None if args.no_demo else _load_demo_in_background(dsn, vault, settings)
         # The workers read their settings afresh, the embedded server's DSN included.
         os.environ["CPA_DATABASE_URL"] = dsn
         get_settings.cache_clear()
@@ -120,10 +114,27 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             workers=settings.workers,
             log_access=False,
         ).serve()
+        if demo is not None:
+            demo.join()
     finally:
         if pg is not None:
             pg.stop()
     return 0
+
+
+def _load_demo_in_background(dsn: str, vault: NirVault, settings: Settings) -> threading.Thread:
+    """Load the demo set (into an empty database only) while the workers boot: both take
+    about a second, and the demo data is a convenience, not a condition of readiness."""
+    from cpa.demo import load_demo
+
+    def load() -> None:
+        credentials = asyncio.run(_with_connection(dsn, lambda db: load_demo(db, vault, settings)))
+        if credentials:
+            _print_demo_credentials(credentials)
+
+    thread = threading.Thread(target=load, name="demo-loader", daemon=True)
+    thread.start()
+    return thread
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:

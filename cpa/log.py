@@ -13,6 +13,7 @@ import atexit
 import logging
 import os
 import sys
+import threading
 import time
 from typing import Any, TextIO
 
@@ -48,6 +49,10 @@ class BufferedBytesLogger:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
+            loop = None
+        if loop is None or threading.current_thread() is not threading.main_thread():
+            # Buffer only on a server's main loop: a helper thread's loop may end (or the
+            # process fork) with lines still pending.
             self.flush()
             return
         if self._pending_bytes >= FLUSH_BUFFER_BYTES:

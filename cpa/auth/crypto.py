@@ -20,7 +20,11 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from cpa.accounts import NirVault
 
-_HASHER = PasswordHasher()
+# OWASP Password Storage Cheat Sheet, argon2id minimum: 19 MiB, 2 iterations, 1 lane.
+# argon2-cffi's default (64 MiB, 3 iterations, 4 lanes) cost 150 ms a hash on these 2-core
+# machines, i.e. a login or a secret check could starve a worker; hashes made with other
+# parameters still verify (the parameters are written in each hash).
+_HASHER = PasswordHasher(time_cost=2, memory_cost=19_456, parallelism=1)
 
 
 @cache

@@ -204,6 +204,9 @@ class EmbeddedPostgres:
                 "UTF8",
                 "--no-locale",
                 "--auth=trust",
+                # A fresh cluster holds nothing yet: skip the final fsync of its files (the
+                # first checkpoint syncs them); saves a noticeable part of a cold start here.
+                "--no-sync",
             ]
         )
         self._write_conf()

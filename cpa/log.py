@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import datetime as dt
 import logging
 import os
 import sys
@@ -128,16 +129,26 @@ def configure_logging(log_format: str = "auto", stream: TextIO | None = None) ->
     )
 
 
+def _render_access_line(_: Any, method: str, event: dict[str, Any]) -> bytes:
+    """Level, time and JSON in one step: the access line is the hottest log call."""
+    event["level"] = method
+    event["timestamp"] = dt.datetime.now(dt.UTC).isoformat()[:-6] + "Z"  # as TimeStamper
+    return _dumps(event)
+
+
 def access_logger() -> Any:
-    """The request logger: structlog, but without the context-variable merge, which copies
-    the whole context on every call (measured: half the cost of a liveness probe). The
-    request line carries its request id explicitly instead."""
+    """The request logger: structlog, but without the context-variable merge (it copies the
+    whole context on every call) and with one processor instead of four — measured: a
+    third of the cost of a liveness probe went into its log line. The line carries its
+    request id explicitly instead. On a console, the configured pipeline is kept."""
     global _access_log
     if _access_log is None:
         config = structlog.get_config()
         processors = [
             p for p in config["processors"] if p is not structlog.contextvars.merge_contextvars
         ]
+        if isinstance(processors[-1], structlog.processors.JSONRenderer):
+            processors = [_render_access_line]
         _access_log = structlog.wrap_logger(
             config["logger_factory"](),
             processors=processors,

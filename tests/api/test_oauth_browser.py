@@ -121,13 +121,16 @@ def test_login_and_consent_in_chromium(fresh_dsn: str, tmp_path: Path) -> None:
         )
         browser = _browser(tmp_path / "profile")
         browser.set_page_load_timeout(30)
+        # Each click navigates: wait for the next page's elements (a loaded machine is slow).
+        browser.implicitly_wait(20)
         browser.get(f"{base_url}/oauth/authorize?{query}")
         assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
         browser.find_element(By.ID, "nir").send_keys(nir_value)
         browser.find_element(By.ID, "password").send_keys(support.PASSWORD)
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
+        accept = browser.find_element(By.CSS_SELECTOR, "button[value=accept]")
         assert "voir vos droits à la formation (CPF), en euros" in browser.page_source
-        browser.find_element(By.CSS_SELECTOR, "button[value=accept]").click()
+        accept.click()
         browser.find_element(By.ID, "done")
         params = support.query_of(next(p for p in _Callback.received if p.startswith("/callback")))
         assert "code" in params, _Callback.received

@@ -27,6 +27,17 @@ update oauth_clients set disabled_at = coalesce(disabled_at, now())
 where id = $1
 returning id, disabled_at;
 
+-- name: list_clients_disabled_since
+-- Clients disabled since the previous poll (or since now on the first), overlapping by a minute
+-- for disabling transactions that committed late; and the database's clock for the next poll.
+select now() as polled_at,
+       array(
+           select id from oauth_clients
+           where disabled_at > coalesce($1::timestamptz, now()) - interval '1 minute'
+           order by disabled_at desc
+           limit 1000
+       ) as client_ids;
+
 -- name: list_signing_keys
 -- Signing keys still served (current first, then the one it replaced).
 select kid, private_jwk_ciphertext, public_jwk, created_at

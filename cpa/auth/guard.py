@@ -8,6 +8,7 @@ verified :class:`~cpa.auth.principal.Principal` as the ``principal`` dependency.
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from typing import Any
 
 import structlog
@@ -24,6 +25,7 @@ from cpa.auth.errors import (
 )
 from cpa.auth.principal import SCOPES, ClientKind, Principal
 from cpa.auth.ratelimit import SCOPE_KEY, Quota
+from cpa.auth.server import lazy_connection
 from cpa.auth.state import AuthState
 
 log = structlog.get_logger(__name__)
@@ -84,11 +86,14 @@ async def authenticate(connection: ASGIConnection[Any, Any, Any, Any]) -> Princi
         client = state.cached_client(principal.client_id)
         if client is not False:
             return _alive(state, principal, client)
-    async with connection.app.state.db.acquire() as db:
-        await state.refresh(db)
+    async with AsyncExitStack() as stack:
+        connect = lazy_connection(connection.app.state.db, stack)
+        await state.refresh(connect)
         if principal is None:
-            principal = await state.verify_bearer(db, token)
-        client = await state.client(db, principal.client_id)
+            principal = await state.verify_bearer(await connect(), token)
+        client = state.cached_client(principal.client_id)
+        if client is False:
+            client = await state.load_client(connect, principal.client_id)
     return _alive(state, principal, client)
 
 

@@ -11,7 +11,8 @@ import hashlib
 import hmac
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from typing import Any
 from urllib.parse import unquote
 from uuid import UUID
@@ -39,12 +40,15 @@ from cpa.auth.principal import SCOPES
 from cpa.auth.ratelimit import Quota
 from cpa.auth.server import (
     AUTH_METHODS,
+    Connect,
     CpaRequest,
     Exchange,
     Grantee,
     OAuthResponse,
     add_issuer,
     error_response,
+    given,
+    lazy_connection,
     load_access,
     load_code,
     load_refresh,
@@ -60,6 +64,9 @@ CSRF_COOKIE = "cpa_csrf"
 TICKET_LIFETIME_S = 600
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 _FORM_TYPE = "application/x-www-form-urlencoded"
+
+Loader = Callable[[Connect, Exchange, dict[str, str]], Awaitable[None]]
+"""Reads the rows Authlib will ask for into the exchange (connecting only if it must)."""
 
 
 def _state(request: Request[Any, Any, Any]) -> AuthState:
@@ -137,11 +144,16 @@ def _too_many(quota: Quota) -> Response[bytes]:
 
 async def _client_endpoint(
     request: Request[Any, Any, Any],
-    load: Callable[[Connection, Exchange, dict[str, str]], Any],
+    load: Loader,
     decide: Callable[[AuthState, CpaRequest], OAuthResponse],
     after: Callable[[AuthState, Exchange], None] | None = None,
 ) -> Response[bytes]:
-    """Shared shape of /oauth/token, /introspect, /revoke: load, rate-limit, decide, write."""
+    """Shared shape of /oauth/token, /introspect, /revoke: load, rate-limit, decide, write.
+
+    A connection is taken from the pool only when a step needs one: a client-credentials
+    token for a client loaded in the last seconds, with keys and revocations fresh, costs
+    no round trip at all.
+    """
     state = _state(request)
     try:
         pairs = await _read_form(request)
@@ -150,36 +162,45 @@ async def _client_endpoint(
     form = dict(pairs)
     oauth_request = _oauth_request(state, request, pairs)
     exchange = Exchange()
-    async with request.app.state.db.acquire() as db:
+    async with AsyncExitStack() as stack:
+        connect = lazy_connection(request.app.state.db, stack)
+        if state.needs_database():  # first: the poll may drop a disabled client's row
+            await state.refresh(connect)
         client_id = _claimed_client_id(request, form)
-        exchange.client = await find_client(db, client_id) if client_id else None
+        if client_id:
+            exchange.client = state.known_client(client_id) or await state.load_client(
+                connect, client_id
+            )
         quota = _rate_limited(state, exchange)
         if quota is not None and quota.exceeded:
             return _too_many(quota)
         if exchange.client is not None:
             request.scope["state"]["client_id"] = exchange.client.id
-        await state.refresh(db)
-        await load(db, exchange, form)
-        answer = await state.server.run(db, exchange, lambda: decide(state, oauth_request))
+        await load(connect, exchange, form)
+        answer = await state.server.run(connect, exchange, lambda: decide(state, oauth_request))
     if answer.status < 400 and after is not None:
         after(state, exchange)
-    log.info(
-        "oauth_request_decided",
-        endpoint=request.url.path,
-        status=answer.status,
-        client_id=exchange.client.id if exchange.client else None,
-    )
+    if answer.status >= 400:
+        # Successes are told by the request line (route, status, client_id): one line each.
+        log.info(
+            "oauth_request_refused",
+            endpoint=request.url.path,
+            status=answer.status,
+            error=answer.body.get("error") if isinstance(answer.body, dict) else None,
+            client_id=exchange.client.id if exchange.client else None,
+        )
     return _to_response(answer, quota.headers() if quota else None)
 
 
 # -- loaders -------------------------------------------------------------------------------
 
 
-async def _load_grant(db: Connection, exchange: Exchange, form: dict[str, str]) -> None:
+async def _load_grant(connect: Connect, exchange: Exchange, form: dict[str, str]) -> None:
     grant_type = form.get("grant_type")
     if grant_type == "authorization_code" and form.get("code"):
-        exchange.code = await load_code(db, form["code"])
+        exchange.code = await load_code(await connect(), form["code"])
     elif grant_type == "refresh_token" and form.get("refresh_token"):
+        db = await connect()
         exchange.refresh = await load_refresh(db, form["refresh_token"])
         row = exchange.refresh
         if (
@@ -193,15 +214,13 @@ async def _load_grant(db: Connection, exchange: Exchange, form: dict[str, str]) 
             log.warning("refresh_token_replayed", client_id=row.client_id)
 
 
-def _load_presented(
-    state: AuthState,
-) -> Callable[[Connection, Exchange, dict[str, str]], Any]:
-    async def load(db: Connection, exchange: Exchange, form: dict[str, str]) -> None:
+def _load_presented(state: AuthState) -> Loader:
+    async def load(connect: Connect, exchange: Exchange, form: dict[str, str]) -> None:
         token = form.get("token", "")
         if token.count(".") == 2:
             exchange.access = load_access(state.codec, token, state.revocations.is_revoked)
         elif token:
-            exchange.refresh = await load_refresh(db, token)
+            exchange.refresh = await load_refresh(await connect(), token)
 
     return load
 
@@ -559,7 +578,7 @@ async def _decide_consent(
                 consent_expires_at=consent.expires_at.timestamp(),
             )
         answer = await state.server.run(
-            db,
+            given(db),
             exchange,
             lambda: state.server.create_authorization_response(
                 oauth_request, grant_user=grantee, grant=grant
@@ -577,7 +596,7 @@ async def _decide_consent(
     return _to_response(answer)
 
 
-async def _noop_load(db: Connection, exchange: Exchange, form: dict[str, str]) -> None:
+async def _noop_load(connect: Connect, exchange: Exchange, form: dict[str, str]) -> None:
     return None
 
 

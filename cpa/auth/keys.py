@@ -75,6 +75,10 @@ class KeyStore:
         assert self._signing is not None, "KeyStore.refresh() runs before signing"
         return self._signing
 
+    @property
+    def loaded(self) -> bool:
+        return self._signing is not None
+
     def stale(self) -> bool:
         return time.monotonic() - self._loaded_at > self._reload_s
 

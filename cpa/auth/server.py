@@ -21,6 +21,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -52,7 +53,7 @@ from cpa.auth.crypto import VerifiedSecretCache, new_token, token_hash
 from cpa.auth.scopes import MACHINE_SCOPES, PERSON_SCOPES
 from cpa.auth.settings import AuthSettings
 from cpa.auth.tokens import AccessTokenCodec, TokenInvalid
-from cpa.db.database import Connection
+from cpa.db.database import Connection, Database
 from cpa.db.queries import sql
 
 # Authlib logs issued tokens at DEBUG ("Issue token %r"): never let them through.
@@ -157,6 +158,31 @@ class Grantee:
 
 Write = tuple[str, tuple[Any, ...], bool]
 """(named query, arguments, must return a row)."""
+
+Connect = Callable[[], Awaitable[Connection]]
+"""Gives the request's connection, acquiring it from the pool on first use."""
+
+
+def given(db: Connection) -> Connect:
+    """A :data:`Connect` for a connection the caller already holds."""
+
+    async def connect() -> Connection:
+        return db
+
+    return connect
+
+
+def lazy_connection(database: Database, stack: AsyncExitStack) -> Connect:
+    """A :data:`Connect` acquiring from the pool on first call only (released by ``stack``):
+    a request served from the caches never takes a connection."""
+    held: list[Connection] = []
+
+    async def connect() -> Connection:
+        if not held:
+            held.append(await stack.enter_async_context(database.acquire()))
+        return held[0]
+
+    return connect
 
 
 @dataclass
@@ -599,11 +625,12 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     async def run(
         self,
-        db: Connection,
+        connect: Connect,
         exchange: Exchange,
         decide: Callable[[], OAuthResponse],
     ) -> OAuthResponse:
-        """Call Authlib with ``exchange`` loaded, then write what it asked for, atomically."""
+        """Call Authlib with ``exchange`` loaded, then write what it asked for, atomically
+        (the only step that connects, and only when there is something to write)."""
         token = _EXCHANGE.set(exchange)
         try:
             response = decide()
@@ -611,6 +638,7 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             _EXCHANGE.reset(token)
         if response.status >= 400 or not (exchange.writes or exchange.assertion_jti):
             return response
+        db = await connect()
         try:
             async with db.transaction():
                 await _write(db, exchange)
@@ -715,7 +743,6 @@ def load_access(
 
 __all__ = [
     "AccessDeniedError",
-    "Awaitable",
     "CpaAuthorizationServer",
     "CpaRequest",
     "Exchange",

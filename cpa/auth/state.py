@@ -6,11 +6,12 @@ and refreshed on its own schedule, so a guarded request on a warm process costs 
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from cpa.accounts import NirVault
@@ -22,14 +23,20 @@ from cpa.auth.login import LoginMethod, PasswordLogin
 from cpa.auth.principal import Principal
 from cpa.auth.ratelimit import RateLimiter
 from cpa.auth.revocation import RevocationList
-from cpa.auth.server import CpaAuthorizationServer
+from cpa.auth.server import Connect, CpaAuthorizationServer, given
 from cpa.auth.settings import AuthSettings, auth_settings_from_environ
 from cpa.auth.tokens import AccessTokenCodec, TokenInvalid, peek_header
 from cpa.db.database import Connection
 from cpa.db.queries import sql
 
 CLIENT_CACHE_TTL_S = 10.0
-"""A disabled client's tokens stop working within this delay in every worker."""
+"""How long a worker trusts a client row it loaded. A disabled client is dropped from every
+worker's cache sooner, at the next poll of the disabled-clients feed (``revocation_poll_ms``,
+1 s): this delay is only the backstop, should a poll miss it."""
+CLIENT_RELOAD_GRACE_S = 1.0
+"""While one request reloads an expired client row, the others use the old one this long
+rather than all queue for a connection to load it too."""
+CLIENT_CACHE_SIZE_MAX = 10_000
 CONSENT_CACHE_SIZE_MAX = 100_000
 
 
@@ -56,36 +63,108 @@ class AuthState:
         self.login_limiter = RateLimiter(self.settings.rate_limit_window_s)
         self.login: LoginMethod = PasswordLogin(vault)
         self._tokens: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
-        self._clients: dict[str, tuple[float, Client | None]] = {}
+        self._clients: OrderedDict[str, tuple[float, Client | None]] = OrderedDict()
+        self._clients_loading: dict[str, asyncio.Event] = {}
+        self._disabled_polled_at: Any = None
+        self._refreshing = asyncio.Lock()
+        self._first_load = asyncio.Event()
         self._consents: OrderedDict[UUID, _ConsentSubject] = OrderedDict()
 
     # -- freshness --------------------------------------------------------------------------
 
     def needs_database(self) -> bool:
+        if self._refreshing.locked() and self.keys.loaded:
+            return False  # another request is refreshing: see refresh()
         return self.keys.stale() or self.revocations.stale()
 
-    async def refresh(self, db: Connection) -> None:
-        await self.keys.refresh(db)
-        if self.revocations.stale():
-            await self.revocations.poll(db)
+    async def refresh(self, connect: Connect) -> None:
+        """Reload keys, revocations and disabled clients when stale, one request at a time.
+
+        The requests that find a refresh under way go on with what is loaded (one poll
+        older, by the few milliseconds of its round trip) instead of each taking a
+        connection to poll too: that herd, every second, was the token endpoint's p99.
+        Only the very first load of the signing keys is waited for, before connecting.
+        """
+        if self._refreshing.locked():
+            if self.keys.loaded:
+                return
+            await self._first_load.wait()  # wakes every waiter at once, unlike the lock
+            if self.keys.loaded:
+                return
+        async with self._refreshing:
+            try:
+                if not (self.keys.stale() or self.revocations.stale()):
+                    return  # refreshed by the request this one waited for
+                db = await connect()
+                await self.keys.refresh(db)
+                if self.revocations.stale():
+                    await self.revocations.poll(db)
+                    await self._forget_disabled_clients(db)
+            finally:
+                self._first_load.set()  # loaded, or failed: the waiters try themselves
 
     # -- clients ----------------------------------------------------------------------------
 
     async def client(self, db: Connection, client_id: str) -> Client | None:
-        """A client row for the guard (cached briefly); token requests load it afresh."""
-        cached = self._clients.get(client_id)
-        if cached is not None and time.monotonic() - cached[0] < CLIENT_CACHE_TTL_S:
-            return cached[1]
-        client = await find_client(db, client_id)
-        self._clients[client_id] = (time.monotonic(), client)
-        return client
+        """A client row for the guard (cached briefly, unknown ids too)."""
+        cached = self.cached_client(client_id)
+        if cached is not False:
+            return cached
+        return await self.load_client(given(db), client_id)
 
-    def cached_client(self, client_id: str) -> Client | bool | None:
+    def known_client(self, client_id: str) -> Client | None:
+        """A registered client row loaded less than ``CLIENT_CACHE_TTL_S`` ago, or None.
+
+        The token endpoint authenticates against it without a query: an unknown id is never
+        answered from the cache (a client registered a moment ago must work at once).
+        """
+        cached = self.cached_client(client_id)
+        return cached if isinstance(cached, Client) else None
+
+    def cached_client(self, client_id: str) -> Client | Literal[False] | None:
         """The cached client, or False when the guard must ask the database."""
         cached = self._clients.get(client_id)
-        if cached is None or time.monotonic() - cached[0] >= CLIENT_CACHE_TTL_S:
+        if cached is None:
             return False
-        return cached[1]
+        age = time.monotonic() - cached[0]
+        if age < CLIENT_CACHE_TTL_S or (
+            client_id in self._clients_loading and age < CLIENT_CACHE_TTL_S + CLIENT_RELOAD_GRACE_S
+        ):
+            return cached[1]
+        return False
+
+    async def load_client(self, connect: Connect, client_id: str) -> Client | None:
+        """Load a client row into the cache (asking for a connection only now); requests
+        missing the same row meanwhile wait for this load rather than each making one."""
+        loading = self._clients_loading.get(client_id)
+        if loading is not None:
+            await loading.wait()
+            cached = self.cached_client(client_id)
+            if cached is not False:
+                return cached
+        loading = self._clients_loading[client_id] = asyncio.Event()
+        try:
+            client = await find_client(await connect(), client_id)
+        finally:
+            del self._clients_loading[client_id]
+            loading.set()
+        self._clients[client_id] = (time.monotonic(), client)
+        self._clients.move_to_end(client_id)
+        if len(self._clients) > CLIENT_CACHE_SIZE_MAX:
+            self._clients.popitem(last=False)
+        return client
+
+    async def _forget_disabled_clients(self, db: Connection) -> None:
+        """Drop the clients disabled lately: their next request reloads them.
+
+        The feed overlaps by a minute, so a row loaded just before the disabling committed
+        and cached just after a poll is dropped again by the next one.
+        """
+        row = await db.fetchrow(sql("list_clients_disabled_since"), self._disabled_polled_at)
+        assert row is not None, "the query always answers one row"
+        for client_id in row["client_ids"]:
+            self._clients.pop(client_id, None)
+        self._disabled_polled_at = row["polled_at"]
 
     # -- bearer tokens ----------------------------------------------------------------------
 

@@ -1,0 +1,44 @@
+"""The access-token codec signs with joserfc's ES256 but builds the compact JWS itself."""
+
+from __future__ import annotations
+
+import asyncpg
+from joserfc import jwt
+
+from cpa.auth.crypto import derive_key
+from cpa.auth.keys import KeyStore, rotate_signing_key
+from cpa.auth.tokens import AccessTokenCodec
+
+ISSUER = "http://127.0.0.1:8000"
+CLAIMS = {
+    "iss": ISSUER,
+    "aud": ISSUER + "/v1",
+    "client_id": "advisor-tool-0123",
+    "scope": "advisor:read",
+    "jti": "2CEKLq0HCkKy2ioFL7Mq-g",
+    "iat": 1_795_650_261,
+    "exp": 1_795_650_561,
+    "sub": 'pairwise/é\u2028"quoted"',
+    "auth_time": 1_795_650_000,
+}
+
+
+async def test_tokens_are_what_joserfc_encodes(db: asyncpg.Connection) -> None:
+    """Same header and payload bytes as ``joserfc.jwt.encode``; the signature verifies."""
+    encryption_key = derive_key(b"\x01" * 32, "signing-keys")
+    keys = KeyStore(encryption_key, reload_s=60)
+    await keys.refresh(db)
+    codec = AccessTokenCodec(ISSUER, keys, clock_skew_s=10)
+    for _ in range(2):  # a rotation: the new key signs, with its own kid in the header
+        key = keys.signing_key
+        token = codec.encode(CLAIMS)
+        reference = jwt.encode(
+            {"alg": "ES256", "typ": "at+jwt", "kid": key.kid}, CLAIMS, key, algorithms=["ES256"]
+        )
+        assert token.split(".")[:2] == reference.split(".")[:2]
+        decoded = jwt.decode(token, key, algorithms=["ES256"])
+        assert decoded.header == {"typ": "at+jwt", "alg": "ES256", "kid": key.kid}
+        assert decoded.claims == CLAIMS
+        assert codec.decode(token, check_time=False) == CLAIMS
+        await rotate_signing_key(db, encryption_key)
+        await keys.refresh(db, force=True)

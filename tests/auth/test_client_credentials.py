@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
+from typing import Any
+
 import asyncpg
+import httpx
+import pytest
 from authlib.oauth2.rfc7523 import PrivateKeyJWT
 from joserfc import jwt
 from joserfc.jwk import ECKey
 from litestar import Litestar
 
-from cpa.auth.clients import NewClient, register_client
+from cpa.app import create_app
+from cpa.auth.clients import NewClient, disable_client, register_client
+from cpa.config import Settings
+from cpa.db.database import ConnectionDatabase
 from tests.auth import support
 
 
@@ -55,3 +63,55 @@ async def test_private_key_jwt_client(app: Litestar, db: asyncpg.Connection) -> 
             support.ISSUER + "/oauth/token", grant_type="client_credentials"
         )
     assert token["scope"] == "declarations:write"
+
+
+class _CountingDatabase(ConnectionDatabase):
+    acquired = 0
+
+    def acquire(self) -> Any:
+        self.acquired += 1
+        return super().acquire()
+
+
+async def _token(http: httpx.AsyncClient, creds: dict[str, Any]) -> httpx.Response:
+    return await http.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(creds["client_id"], creds["client_secret"]),
+    )
+
+
+async def test_a_warm_token_request_costs_no_round_trip(
+    db: asyncpg.Connection, settings: Settings
+) -> None:
+    """The client row, keys and revocations are cached: no connection is even acquired."""
+    database = _CountingDatabase(db)
+    app = create_app(settings, database=database)
+    creds = await support.client(db, "advisor_tool")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=support.ISSUER
+    ) as http:
+        assert (await _token(http, creds)).status_code == 200
+        before = database.acquired
+        for _ in range(3):
+            assert (await _token(http, creds)).status_code == 200
+    assert database.acquired == before
+
+
+async def test_a_disabled_client_gets_no_more_tokens(
+    db: asyncpg.Connection, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Disabling reaches the cached client row at the next poll of the disabled feed."""
+    monkeypatch.setenv("CPA_AUTH_REVOCATION_POLL_MS", "1")
+    app = create_app(settings, database=ConnectionDatabase(db))
+    creds = await support.client(db, "advisor_tool")
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url=support.ISSUER
+    ) as http:
+        assert (await _token(http, creds)).status_code == 200
+        assert app.state.auth.known_client(creds["client_id"]) is not None
+        await disable_client(db, creds["client_id"])
+        await asyncio.sleep(0.002)
+        refused = await _token(http, creds)
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_client"

@@ -18,11 +18,12 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from cpa.api.writes import IdempotencyKey, provenance, run_once, strictly
+from cpa.api.writes import IdempotencyKey, journal_line, provenance, run_once, strictly
 from cpa.auth.guard import requires
 from cpa.auth.journal import record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import transaction
+from cpa.idempotency import claim as claim_key
 from cpa.ledger import HoldNotFound, create_hold, get_hold, post_hold, void_hold
 from cpa.ledger.models import Allocation, Hold, HoldStatus, NewHold
 
@@ -105,27 +106,25 @@ class HoldController(Controller):
             training_ref=data.training_reference,
             expires_at=data.expires_at,
         )
-
-        async def work() -> HoldView:
-            # Journal first: a refused hold rolls the line back with it, and the person's
-            # ledger lock (taken by create_hold) is then held for one statement fewer.
-            await record_access(db, principal, route="/v1/me/cpf/holds", action="change")
-            hold = await create_hold(
-                db, person_id, new, now=now, provenance=provenance(principal, idempotency_key)
+        claim = None
+        if idempotency_key is not None:
+            operation = f"createHold {person_id}"
+            claim = claim_key(
+                principal.client_id, idempotency_key, operation=operation, request=data, now=now
             )
-            return hold_view(hold)
-
+        journal = journal_line(principal, "/v1/me/cpf/holds", "change")
+        # One statement (key, lock, hold, entries, journal, stored response): no BEGIN/COMMIT.
         async with request.app.state.db.acquire() as db:
-            return await run_once(
+            hold = await create_hold(
                 db,
-                principal,
-                idempotency_key,
-                operation=f"createHold {person_id}",
-                request=data,
+                person_id,
+                new,
                 now=now,
-                work=work,
-                result_type=HoldView,
+                provenance=provenance(principal, idempotency_key),
+                journal=journal,
+                claim=claim,
             )
+        return hold_view(hold)
 
     @get(
         "/{hold_id:uuid}",

@@ -8,6 +8,21 @@ fails leaves no key behind (its transaction rolled back): repeating it runs it a
 """
 
 from cpa.idempotency.errors import IdempotencyConflict
-from cpa.idempotency.service import KEY_LIFETIME, purge_idempotency_keys, run_idempotent
+from cpa.idempotency.service import (
+    KEY_LIFETIME,
+    Claim,
+    claim,
+    conflict,
+    purge_idempotency_keys,
+    run_idempotent,
+)
 
-__all__ = ["KEY_LIFETIME", "IdempotencyConflict", "purge_idempotency_keys", "run_idempotent"]
+__all__ = [
+    "KEY_LIFETIME",
+    "Claim",
+    "IdempotencyConflict",
+    "claim",
+    "conflict",
+    "purge_idempotency_keys",
+    "run_idempotent",
+]

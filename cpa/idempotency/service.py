@@ -26,6 +26,29 @@ def request_digest(operation: str, request: Any) -> bytes:
     return hashlib.sha256(operation.encode() + b"\0" + msgspec.json.encode(request)).digest()
 
 
+class Claim(msgspec.Struct, frozen=True, kw_only=True):
+    """A key to claim by a write that does the claim, the work and the store in one statement
+    (``cpf_hold_create``), rather than through :func:`run_idempotent`'s three round trips."""
+
+    client_id: str
+    key: str
+    request_sha256: bytes
+    expires_at: dt.datetime
+
+
+def claim(client_id: str, key: str, *, operation: str, request: Any, now: dt.datetime) -> Claim:
+    if not 0 < len(key) <= KEY_LENGTH_MAX:
+        raise InvalidInput("Idempotency-Key has 1 to 255 characters")
+    digest = request_digest(operation, request)
+    return Claim(client_id=client_id, key=key, request_sha256=digest, expires_at=now + KEY_LIFETIME)
+
+
+def conflict(key: str) -> IdempotencyConflict:
+    return IdempotencyConflict(
+        "this Idempotency-Key was used for another request", idempotency_key=key
+    )
+
+
 async def run_idempotent(
     db: asyncpg.Connection,
     *,
@@ -61,9 +84,7 @@ async def _replay(
     row = await db.fetchrow(sql("get_idempotency_key"), client_id, key)
     assert row is not None, "a key that could not be claimed exists"
     if bytes(row["request_sha256"]) != digest:
-        raise IdempotencyConflict(
-            "this Idempotency-Key was used for another request", idempotency_key=key
-        )
+        raise conflict(key)
     return msgspec.json.decode(row["response"], type=result_type)
 
 

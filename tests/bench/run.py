@@ -17,6 +17,8 @@ import sys
 import time
 from pathlib import Path
 
+import asyncpg
+
 PROJECT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(PROJECT))
 
@@ -55,16 +57,29 @@ def _bench() -> int:
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--pg-stats",
+        action="store_true",
+        help="load pg_stat_statements (nested statements too) and print the costliest ones",
+    )
     args = parser.parse_args()
 
     data_dir = PROJECT / ".cpa" / "bench"
     shutil.rmtree(data_dir, ignore_errors=True)
     data_dir.mkdir(parents=True)
-    pg = EmbeddedPostgres(data_dir / "pgdata", free_port(), cache_dir=PROJECT / ".cpa" / "pgbin")
+    pg_settings = _PG_STATS_SETTINGS if args.pg_stats else None
+    pg = EmbeddedPostgres(
+        data_dir / "pgdata",
+        free_port(),
+        cache_dir=PROJECT / ".cpa" / "pgbin",
+        settings=pg_settings,
+    )
     pg.ensure_running()
     dsn = pg.dsn("cpa")
     asyncio.run(create_database(pg.dsn(), "cpa"))
     asyncio.run(migrate_database(dsn))
+    if args.pg_stats:
+        asyncio.run(_execute(dsn, "create extension if not exists pg_stat_statements"))
     port = free_port()
     env = cpa_env(
         database_url=dsn, port=str(port), data_dir=str(data_dir), workers=str(args.workers)
@@ -87,12 +102,15 @@ def _bench() -> int:
             [run_pgbench(ctx.pgbench, dsn, clients, args.duration) for _ in range(args.rounds)]
         )
         for scenario in scenarios:
+            if args.pg_stats:
+                asyncio.run(_execute(dsn, "select pg_stat_statements_reset()"))
             rounds = [run_wrk(base_url, scenario, args.duration) for _ in range(args.rounds)]
             results[scenario.name] = median_result(rounds)
+            if args.pg_stats:
+                asyncio.run(_print_pg_stats(dsn, scenario.name))
         _print_table(scenarios, results)
     finally:
-        os.killpg(server.pid, signal.SIGINT)
-        server.wait(30)
+        _stop(server)
         pg.stop()
     for script in _pure_scripts():
         if args.only and script.stem not in args.only:
@@ -100,6 +118,54 @@ def _bench() -> int:
         print(f"\n# {script.name}")
         subprocess.run([sys.executable, str(script)], check=False, cwd=PROJECT)
     return 0
+
+
+SERVER_STOP_TIMEOUT_S = 30
+
+
+def _stop(server: subprocess.Popen[bytes]) -> None:
+    """SIGINT, then SIGKILL: a worker still draining requests queued behind wrk's last ones
+    may not stop in time, and the database must be stopped whatever happens."""
+    os.killpg(server.pid, signal.SIGINT)
+    try:
+        server.wait(SERVER_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait()
+
+
+_PG_STATS_SETTINGS = {
+    "shared_preload_libraries": "'pg_stat_statements'",
+    "pg_stat_statements.track": "all",
+}
+PG_STATS_SHOWN = 12
+
+
+async def _execute(dsn: str, statement: str) -> None:
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute(statement)
+    finally:
+        await connection.close()
+
+
+async def _print_pg_stats(dsn: str, scenario: str) -> None:
+    """Where the database spent its time during one scenario (exec time, not counting I/O
+    waits of the commit): statements nested in functions are listed too (toplevel = f)."""
+    connection = await asyncpg.connect(dsn)
+    try:
+        rows = await connection.fetch(
+            "select calls, total_exec_time / calls * 1000 as us, toplevel, "
+            "regexp_replace(left(query, 90), '\\s+', ' ', 'g') as query "
+            "from pg_stat_statements where calls > 0 order by total_exec_time desc limit $1",
+            PG_STATS_SHOWN,
+        )
+    finally:
+        await connection.close()
+    print(f"\n# pg_stat_statements during {scenario}: calls, µs per call, toplevel, query")
+    for row in rows:
+        level = "t" if row["toplevel"] else "f"
+        print(f"{row['calls']:>8} {row['us']:>8.0f}  {level}  {row['query']}")
 
 
 def _print_table(scenarios: list[Scenario], results: dict[str, Result]) -> None:

@@ -11,8 +11,8 @@ import asyncio
 import datetime as dt
 import os
 import signal
+import subprocess
 import sys
-import threading
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -100,8 +100,9 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     dsn, pg = database_dsn(settings)
     try:
         asyncio.run(migrate_database(dsn))
-        vault = NirVault.from_key_file(settings.nir_key_path)
-        demo = None if args.no_demo else _load_demo_in_background(dsn, vault, settings)
+        # Create the NIR key once, before the workers (and the demo loader) all read it.
+        NirVault.from_key_file(settings.nir_key_path)
+        demo = None if args.no_demo else _load_demo_in_background(dsn)
         # The workers read their settings afresh, the embedded server's DSN included.
         os.environ["CPA_DATABASE_URL"] = dsn
         get_settings.cache_clear()
@@ -115,26 +116,22 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
             log_access=False,
         ).serve()
         if demo is not None:
-            demo.join()
+            demo.wait()
     finally:
         if pg is not None:
             pg.stop()
     return 0
 
 
-def _load_demo_in_background(dsn: str, vault: NirVault, settings: Settings) -> threading.Thread:
+def _load_demo_in_background(dsn: str) -> subprocess.Popen[bytes]:
     """Load the demo set (into an empty database only) while the workers boot: both take
-    about a second, and the demo data is a convenience, not a condition of readiness."""
-    from cpa.demo import load_demo
-
-    def load() -> None:
-        credentials = asyncio.run(_with_connection(dsn, lambda db: load_demo(db, vault, settings)))
-        if credentials:
-            _print_demo_credentials(credentials)
-
-    thread = threading.Thread(target=load, name="demo-loader", daemon=True)
-    thread.start()
-    return thread
+    about a second, and the demo data is a convenience, not a condition of readiness. A
+    separate process, not a thread: the server forks its workers, and a fork taken while
+    another thread holds a lock can leave a worker hung."""
+    env = {**os.environ, "CPA_DATABASE_URL": dsn}
+    return subprocess.Popen(
+        [sys.executable, "-m", "cpa", "demo", "--announce"], env=env, stdout=subprocess.DEVNULL
+    )
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -187,6 +184,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     with one_shot_database(settings) as dsn:
         asyncio.run(migrate_database(dsn))
         credentials = asyncio.run(_with_connection(dsn, lambda db: load_demo(db, vault, settings)))
+    if args.announce:
+        if credentials:
+            _print_demo_credentials(credentials)
+        return 0
     _print_json({"loaded": credentials is not None, "credentials": credentials})
     return 0
 
@@ -241,6 +242,9 @@ def build_parser() -> argparse.ArgumentParser:
     add.set_defaults(run=cmd_persons_add)
 
     demo = commands.add_parser("demo", help="load the demo data set into an empty database")
+    demo.add_argument(
+        "--announce", action="store_true", help="print the credentials for people, on stderr"
+    )
     demo.set_defaults(run=cmd_demo)
 
     simulate = commands.add_parser(

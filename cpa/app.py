@@ -26,9 +26,9 @@ from cpa.api.simulations import SimulationController
 from cpa.auth import (
     AUTH_ROUTE_HANDLERS,
     AuthState,
+    TokenGuardMiddleware,
     add_rate_limit_headers,
     provide_principal,
-    require_token,
 )
 from cpa.config import Settings, get_settings
 from cpa.db.database import Database, PoolDatabase
@@ -89,7 +89,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         ],
         lifespan=[lifespan],
         # Every /v1 route is refused unless its token grants what the route declares.
-        guards=[require_token],
+        middleware=[TokenGuardMiddleware],  # type: ignore[list-item]  # cpa.types ASGI aliases
         dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
         before_send=[add_rate_limit_headers],
         exception_handlers=EXCEPTION_HANDLERS,

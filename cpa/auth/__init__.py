@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
     from cpa.auth.advisor import PURPOSES, resolve_person_ref
     from cpa.auth.guard import (
+        TokenGuardMiddleware,
         add_rate_limit_headers,
         provide_principal,
         require_token,
@@ -68,6 +69,7 @@ _EXPORTS = {
     "add_rate_limit_headers": "cpa.auth.guard",
     "provide_principal": "cpa.auth.guard",
     "require_token": "cpa.auth.guard",
+    "TokenGuardMiddleware": "cpa.auth.guard",
     "requires": "cpa.auth.guard",
     "record_access": "cpa.auth.journal",
     "SCOPES": "cpa.auth.principal",
@@ -95,6 +97,7 @@ __all__ = [
     "AuthState",
     "ClientKind",
     "Principal",
+    "TokenGuardMiddleware",
     "add_rate_limit_headers",
     "provide_principal",
     "record_access",

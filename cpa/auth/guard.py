@@ -27,6 +27,7 @@ from cpa.auth.principal import SCOPES, ClientKind, Principal
 from cpa.auth.ratelimit import SCOPE_KEY, Quota
 from cpa.auth.server import lazy_connection
 from cpa.auth.state import AuthState
+from cpa.types import ASGIApp, Receive, Scope, Send
 
 log = structlog.get_logger(__name__)
 
@@ -66,8 +67,17 @@ def _declared(handler: BaseRouteHandler) -> dict[str, Any] | None:
     return declared
 
 
+def _authorization(scope: Any) -> str:
+    # The raw ASGI headers: building Litestar's Headers mapping parses every header, and
+    # measured a fifth of the guard's cost.
+    for name, value in scope["headers"]:
+        if name == b"authorization":
+            return str(value.decode("latin-1"))
+    return ""
+
+
 def _bearer(connection: ASGIConnection[Any, Any, Any, Any]) -> str:
-    header = connection.headers.get("authorization", "")
+    header = _authorization(connection.scope)
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized(
@@ -156,6 +166,26 @@ async def require_token(
     _rate_limit(connection, principal, client.rate_limit_per_minute)
     _check(principal, declared, path)
     connection.scope["state"][PRINCIPAL_KEY] = principal
+
+
+class TokenGuardMiddleware:
+    """``require_token`` as route middleware rather than a Litestar guard: Litestar copies the
+    route handler on every guarded request (measured: a third of the guard's cost). The
+    route handler is already resolved when route middleware runs, and what it raises is
+    answered by the app's exception handlers, as a guard's would be."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(GUARDED_PREFIX):
+            connection: ASGIConnection[Any, Any, Any, Any] = ASGIConnection(
+                scope,  # type: ignore[arg-type]
+                receive,  # type: ignore[arg-type]
+                send,  # type: ignore[arg-type]
+            )
+            await require_token(connection, scope["route_handler"])
+        await self.app(scope, receive, send)
 
 
 def provide_principal(request: ASGIConnection[Any, Any, Any, Any]) -> Principal:

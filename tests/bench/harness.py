@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import shutil
 import statistics
@@ -63,11 +64,11 @@ def _lua_for(scenario: Scenario) -> str:
 
 
 def _ms(text: str) -> float:
-    match = re.match(r"([\d.]+)(us|ms|s)", text)
+    match = re.match(r"([\d.]+)(us|ms|s|m)\b", text)
     if match is None:
         return float("nan")
     value, unit = float(match.group(1)), match.group(2)
-    return {"us": value / 1000, "ms": value, "s": value * 1000}[unit]
+    return {"us": value / 1000, "ms": value, "s": value * 1000, "m": value * 60_000}[unit]
 
 
 def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S) -> Result:
@@ -113,11 +114,16 @@ def run_pgbench(pgbench: str, dsn: str, clients: int, duration_s: int = WRK_DURA
     return Result("pgbench", tps, latency, float("nan"), 0)
 
 
+def _median(values: list[float]) -> float:
+    known = [v for v in values if not math.isnan(v)]
+    return statistics.median(known) if known else float("nan")
+
+
 def median_result(results: list[Result]) -> Result:
     return Result(
         results[0].name,
-        statistics.median(r.requests_per_s for r in results),
-        statistics.median(r.p50_ms for r in results),
-        statistics.median(r.p99_ms for r in results),
+        _median([r.requests_per_s for r in results]),
+        _median([r.p50_ms for r in results]),
+        _median([r.p99_ms for r in results]),
         sum(r.errors for r in results),
     )

@@ -101,13 +101,18 @@ def _bench() -> int:
         results["pgbench"] = median_result(
             [run_pgbench(ctx.pgbench, dsn, clients, args.duration) for _ in range(args.rounds)]
         )
+        # Rounds interleave the scenarios, so a scenario and its baseline see the same drift
+        # of this noisy machine; each figure is the median of its rounds.
+        rounds: dict[str, list[Result]] = {scenario.name: [] for scenario in scenarios}
+        for _ in range(args.rounds):
+            for scenario in scenarios:
+                if args.pg_stats:
+                    asyncio.run(_execute(dsn, "select pg_stat_statements_reset()"))
+                rounds[scenario.name].append(run_wrk(base_url, scenario, args.duration))
+                if args.pg_stats:
+                    asyncio.run(_print_pg_stats(dsn, scenario.name))
         for scenario in scenarios:
-            if args.pg_stats:
-                asyncio.run(_execute(dsn, "select pg_stat_statements_reset()"))
-            rounds = [run_wrk(base_url, scenario, args.duration) for _ in range(args.rounds)]
-            results[scenario.name] = median_result(rounds)
-            if args.pg_stats:
-                asyncio.run(_print_pg_stats(dsn, scenario.name))
+            results[scenario.name] = median_result(rounds[scenario.name])
         _print_table(scenarios, results)
     finally:
         _stop(server)

@@ -460,6 +460,9 @@ create table service_links (
 -- response, in one call, so the person's lock is held for one statement and its commit only,
 -- never across round trips to the application.
 --
+-- The idempotency key is written once, with its response, at the end, and looked up after the
+-- person's lock (sql/migrations/0005 says why and how a race on the key ends).
+--
 -- The debit order mirrors cpa/ledger/allocation.py (the reference, which the account read uses
 -- for the available balance); tests/ledger/test_holds.py checks the two agree.
 --
@@ -495,30 +498,26 @@ declare
     v_amounts bigint[] := '{}';
     v_correlation uuid := gen_random_uuid();
     v_hold jsonb;
+    v_text text;
     v_same boolean;
     v_response bytea;
 begin
-    -- 1. The key: a repeat (or a clash) answers from the store and writes nothing.
+    -- 1. The person's lock, then (a new snapshot) the key, their holder status and sources.
+    perform 1 from ledger_accounts a where a.person_id = p_person_id for update;
+    v_locked := found;  -- no ledger yet: no rights to hold
+
+    -- 2. The key: a repeat (or a clash) answers from the store and writes nothing.
     if p_request_sha256 is not null then  -- a key to claim (else the key is only recorded)
-        insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
-                                           expires_at)
-        values (p_client_id, p_idempotency_key, p_request_sha256, '', p_now, p_key_expires_at)
-        on conflict on constraint idempotency_keys_pkey
-        do update set request_sha256 = excluded.request_sha256, response = '',
-                      created_at = excluded.created_at, expires_at = excluded.expires_at
-        where k.expires_at <= excluded.created_at;
-        if not found then
-            select k.request_sha256 = p_request_sha256, k.response into v_same, v_response
-            from idempotency_keys k where k.client_id = p_client_id and k.key = p_idempotency_key;
+        select k.request_sha256 = p_request_sha256, k.response into v_same, v_response
+        from idempotency_keys k
+        where k.client_id = p_client_id and k.key = p_idempotency_key and k.expires_at > p_now;
+        if found then
             return query select case when v_same then 'replayed' else 'conflict' end,
                                 convert_from(v_response, 'UTF8'), null::bigint;
             return;
         end if;
     end if;
 
-    -- 2. The person's lock, then (a new snapshot) their holder status and CPF sources.
-    perform 1 from ledger_accounts a where a.person_id = p_person_id for update;
-    v_locked := found;  -- no ledger yet: no rights to hold
     select coalesce(p.full_rate_retirement_on <= p_on, false), coalesce(p.death_on <= p_on, false)
     into v_retired, v_dead
     from persons p where p.id = p_person_id;
@@ -551,11 +550,7 @@ begin
         v_remaining := v_remaining - v_take;
     end loop;
     if v_remaining > 0 then
-        -- Nothing written: the claimed key is given back (a failed request leaves no key).
-        if p_request_sha256 is not null then
-            delete from idempotency_keys k
-            where k.client_id = p_client_id and k.key = p_idempotency_key;
-        end if;
+        -- Nothing written, no key either: repeating the request runs it again.
         return query select
             case when exists (select 1 from cpf_holds h
                               where h.person_id = p_person_id and h.status = 'pending'
@@ -607,10 +602,21 @@ begin
                             order by a.seq)
                         from unnest(v_pots, v_grants, v_amounts) with ordinality
                              as a(pot, grant_id, amount, seq)));
-    if p_request_sha256 is not null then
-        update idempotency_keys k set response = convert_to(v_hold::text, 'UTF8')
-        where k.client_id = p_client_id and k.key = p_idempotency_key;
+    v_text := v_hold::text;
+    if p_request_sha256 is not null then  -- the key, with the response a repeat will get
+        insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
+                                           expires_at)
+        values (p_client_id, p_idempotency_key, p_request_sha256,
+                convert_to(v_text, 'UTF8'), p_now, p_key_expires_at)
+        on conflict on constraint idempotency_keys_pkey
+        do update set request_sha256 = excluded.request_sha256, response = excluded.response,
+                      created_at = excluded.created_at, expires_at = excluded.expires_at
+        where k.expires_at <= excluded.created_at;
+        if not found then  -- taken meanwhile by a request on another person: undo everything
+            raise exception 'idempotency_key_taken' using errcode = 'unique_violation',
+                constraint = 'idempotency_keys_pkey';
+        end if;
     end if;
-    return query select 'created', v_hold::text, null::bigint;
+    return query select 'created', v_text, null::bigint;
 end;
 $$;

@@ -41,9 +41,6 @@ from cpa.rules import c2p_reserved_points
 PAGE_SIZE_MAX = 200
 PAGE_SIZE_DEFAULT = 50
 
-_sources = msgspec.json.Decoder(list[Source])
-_allocations = msgspec.json.Decoder(list[Allocation])
-_services = msgspec.json.Decoder(list[LinkedServiceView])
 _object = msgspec.json.Decoder(dict[str, Any])
 
 
@@ -67,7 +64,7 @@ async def get_account(
     if row is None:
         raise PersonNotFound()
     granted = frozenset(scopes)
-    sources = _release(_sources.decode(row["balances"]), _allocations.decode(row["lapsed"]))
+    sources = _sources(row["balances"], row["lapsed"])
     by_pot = _totals(sources)
     return Account(
         person_id=person_id,
@@ -76,8 +73,37 @@ async def get_account(
         cpf=_cpf(row, sources, by_pot, now) if "cpf:read" in granted else None,
         cec=CecView(balance_cents=by_pot.get("cec", 0)) if "cec:read" in granted else None,
         c2p=_c2p(row, by_pot.get("c2p", 0), now) if "c2p:read" in granted else None,
-        services=_services.decode(row["services"]) if "services:read" in granted else None,
+        services=_services(row["services"]) if "services:read" in granted else None,
     )
+
+
+def _sources(balances: list[tuple[Any, ...]], lapsed: list[tuple[Any, ...]]) -> list[Source]:
+    """The balance rows (``get_account_summary`` column order), lapsed holds released."""
+    sources = [
+        Source(
+            pot=pot,
+            grant_id=grant_id,
+            balance_cents=balance,
+            earmarked=earmarked,
+            training_ref=training_ref,
+            use_by=use_by,
+        )
+        for pot, grant_id, balance, earmarked, training_ref, use_by in balances
+    ]
+    if not lapsed:
+        return sources
+    allocations = [
+        Allocation(pot=pot, grant_id=grant_id, amount_cents=amount)
+        for pot, grant_id, amount in lapsed
+    ]
+    return _release(sources, allocations)
+
+
+def _services(rows: list[tuple[Any, ...]]) -> list[LinkedServiceView]:
+    return [
+        LinkedServiceView(id=id_, name=name, category=category, url=url, linked_at=linked_at)
+        for id_, name, category, url, linked_at in rows
+    ]
 
 
 def _release(sources: list[Source], lapsed: list[Allocation]) -> list[Source]:

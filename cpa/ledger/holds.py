@@ -7,9 +7,10 @@ person's ledger lock (``journal.lock_account``), so two holds can never both tak
 euros, and balance rows are always locked in the same order (no deadlock).
 
 Creating a hold is the hot path (issue 5: 1,000 holds/s, 300/s on one account): it is one
-SQL function call (``cpf_hold_create``, sql/migrations/0004) that claims the idempotency key,
-takes the lock, allocates in the debit order, writes and journals, so the lock is held for one
-statement and its commit, never across round trips to Python.
+SQL function call (``cpf_hold_create``, sql/migrations/0005) that takes the lock, looks the
+idempotency key up, allocates in the debit order, writes, journals and stores the key with its
+response, so the lock is held for one statement and its commit, never across round trips to
+Python.
 """
 
 from __future__ import annotations
@@ -101,23 +102,30 @@ async def _create(
     journal: Sequence[str | None] | None,
     claim: Claim | None,
 ) -> asyncpg.Record:
-    with domain_errors():
-        row = await db.fetchrow(
-            sql("create_hold_at_once"),
-            person_id,
-            uuid4(),
-            new.amount_cents,
-            new.training_ref,
-            new.expires_at,
-            now,
-            now.date(),
-            provenance.client_id,
-            provenance.token_jti,
-            claim.key if claim else provenance.idempotency_key,
-            claim.request_sha256 if claim else None,
-            claim.expires_at if claim else None,
-            journal,
-        )
+    try:
+        with domain_errors():
+            row = await db.fetchrow(
+                sql("create_hold_at_once"),
+                person_id,
+                uuid4(),
+                new.amount_cents,
+                new.training_ref,
+                new.expires_at,
+                now,
+                now.date(),
+                provenance.client_id,
+                provenance.token_jti,
+                claim.key if claim else provenance.idempotency_key,
+                claim.request_sha256 if claim else None,
+                claim.expires_at if claim else None,
+                journal,
+            )
+    except asyncpg.UniqueViolationError as error:
+        # The key was taken, after this statement looked it up, by a request that did not wait
+        # for this person's lock: another operation or another person, so another request.
+        if claim is None or error.constraint_name != "idempotency_keys_pkey":
+            raise
+        raise conflict(claim.key) from None
     assert row is not None, "cpf_hold_create answers one row"
     return row
 

@@ -16,7 +16,8 @@ import os
 import sys
 import threading
 import time
-from typing import Any, TextIO
+from collections.abc import Callable
+from typing import Any, TextIO, cast
 
 import msgspec
 import structlog
@@ -136,26 +137,24 @@ def _render_access_line(_: Any, method: str, event: dict[str, Any]) -> bytes:
     return _dumps(event)
 
 
-def access_logger() -> Any:
-    """The request logger: structlog, but without the context-variable merge (it copies the
-    whole context on every call) and with one processor instead of four — measured: a
-    third of the cost of a liveness probe went into its log line. The line carries its
-    request id explicitly instead. On a console, the configured pipeline is kept."""
+def access_logger() -> Callable[..., None]:
+    """Logs one request line. With JSON output the line is rendered by one processor and
+    handed straight to the configured output — structlog's bound-logger machinery and the
+    context-variable merge (which copies the whole context) measured 40 % of a liveness
+    probe's cost. On a console, the configured structlog pipeline is used as is."""
     global _access_log
     if _access_log is None:
         config = structlog.get_config()
-        processors = [
-            p for p in config["processors"] if p is not structlog.contextvars.merge_contextvars
-        ]
-        if isinstance(processors[-1], structlog.processors.JSONRenderer):
-            processors = [_render_access_line]
-        _access_log = structlog.wrap_logger(
-            config["logger_factory"](),
-            processors=processors,
-            wrapper_class=config["wrapper_class"],
-            cache_logger_on_first_use=True,
-        ).bind()
-    return _access_log
+        output = config["logger_factory"]()
+        if isinstance(output, BufferedBytesLogger):
+
+            def log_json(**fields: Any) -> None:
+                output.msg(_render_access_line(None, "info", fields))
+
+            _access_log = log_json
+        else:
+            _access_log = structlog.get_logger("cpa.request").info
+    return cast(Callable[..., None], _access_log)
 
 
 def _request_id(scope: Scope) -> str:
@@ -197,8 +196,8 @@ class RequestLogMiddleware:
         try:
             await self.app(scope, receive, send_with_id)
         finally:
-            access_logger().info(
-                "request_finished",
+            access_logger()(
+                event="request_finished",
                 request_id=request_id,
                 method=scope["method"],
                 route=scope.get("path_template") or "<unmatched>",

@@ -39,16 +39,6 @@ _SLUGS = {
 }
 
 
-class Problem(msgspec.Struct, omit_defaults=True):
-    """RFC 9457 problem details; extensions (``errors``…) are added as extra members."""
-
-    type: str
-    title: str
-    status: int
-    detail: str | None = None
-    instance: str | None = None
-
-
 def problem_response(
     body: dict[str, Any], headers: dict[str, str] | None = None
 ) -> Response[bytes]:

@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, post
 from litestar.exceptions import HTTPException
 
 from cpa.auth.errors import RateLimited
+from cpa.auth.guard import public
 from cpa.auth.ratelimit import RateLimiter
 from cpa.simulation.service import simulate_json
 
@@ -46,6 +47,7 @@ class SimulationController(Controller):
             "with a 422 problem."
         ),
         request_max_body_size=SIMULATION_BODY_MAX_BYTES,
+        opt=public(),
         status_code=200,
         media_type="application/json",
     )

@@ -36,13 +36,11 @@ PERSON_PREFIX = "/v1/me"
 PRINCIPAL_KEY = "cpa_principal"
 _OPT_KEY = "cpa_auth"
 _PUBLIC_KEY = "cpa_public"
-PUBLIC_PATHS = frozenset({"/v1/simulations"})
-"""``/v1`` routes open without a token because they touch no person (hypothetical careers
-only). A route may also declare itself with ``opt=public()``; anything else is guarded."""
 
 
 def public() -> dict[str, Any]:
-    """Route ``opt`` of a ``/v1`` route that touches no person's data and needs no token."""
+    """Route ``opt`` of a ``/v1`` route that touches no person's data and needs no token
+    (``POST /v1/simulations``: hypothetical careers only); anything else is guarded."""
     return {_PUBLIC_KEY: True}
 
 
@@ -58,8 +56,8 @@ def requires(
     return {_OPT_KEY: {"scopes": frozenset(scopes), "person": person, "kinds": kinds}}
 
 
-def is_public(handler: BaseRouteHandler, path: str) -> bool:
-    return bool(handler.opt.get(_PUBLIC_KEY)) or path.rstrip("/") in PUBLIC_PATHS
+def is_public(handler: BaseRouteHandler) -> bool:
+    return bool(handler.opt.get(_PUBLIC_KEY))
 
 
 def _declared(handler: BaseRouteHandler) -> dict[str, Any] | None:
@@ -152,7 +150,7 @@ async def require_token(
 ) -> None:
     """App-wide Litestar guard; a no-op outside ``/v1/``."""
     path: str = connection.scope["path"]
-    if not path.startswith(GUARDED_PREFIX) or is_public(handler, path):
+    if not path.startswith(GUARDED_PREFIX) or is_public(handler):
         return
     declared = _declared(handler)
     if declared is None:

@@ -9,8 +9,6 @@ import msgspec
 
 from cpa.config import Settings
 
-Pool = asyncpg.Pool  # re-exported for typing elsewhere
-
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
     # jsonb travels as msgspec-encoded bytes both ways: no json module on the hot path.

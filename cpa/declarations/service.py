@@ -62,6 +62,13 @@ def split_batch(body: bytes, *, ndjson: bool) -> list[bytes]:
     return lines
 
 
+async def _insert_revision(db: asyncpg.Connection, query: str, *args: Any) -> Written:
+    """Insert a declaration line; its id and revision (a correction is a new revision)."""
+    row = await db.fetchrow(sql(query), *args)
+    assert row is not None, "an insert returns its row"
+    return row["id"], row["revision"]
+
+
 async def declare_activities(
     db: asyncpg.Connection,
     lines: Sequence[bytes | ActivityDeclaration],
@@ -74,15 +81,14 @@ async def declare_activities(
     async def write(line: ActivityDeclaration) -> Written:
         _check_year(line.year, today, FIRST_CPF_YEAR)
         _check_activities(line)
-        row = await db.fetchrow(
-            sql("insert_activity_declaration"),
+        return await _insert_revision(
+            db,
+            "insert_activity_declaration",
             line.person_id,
             line.year,
             _json(line),
             provenance.client_id,
         )
-        assert row is not None, "an insert returns its row"
-        return row["id"], row["revision"]
 
     return await _run_batch(db, lines, ActivityDeclaration, write, "activities_declared")
 
@@ -99,16 +105,15 @@ async def declare_exposures(
     async def write(line: ExposureDeclaration) -> Written:
         _check_year(line.year, today, FIRST_CPF_YEAR)
         _check_exposure(line)
-        row = await db.fetchrow(
-            sql("insert_exposure_declaration"),
+        return await _insert_revision(
+            db,
+            "insert_exposure_declaration",
             line.person_id,
             line.year,
             line.contract_ref,
             _json(line),
             provenance.client_id,
         )
-        assert row is not None, "an insert returns its row"
-        return row["id"], row["revision"]
 
     return await _run_batch(db, lines, ExposureDeclaration, write, "exposures_declared")
 

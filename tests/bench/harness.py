@@ -51,7 +51,7 @@ class BenchContext:
     setup: list[Callable[[], None]] = field(default_factory=list)
 
 
-def _lua_for(scenario: Scenario) -> str:
+def lua_for(scenario: Scenario) -> str:
     if scenario.lua is not None:
         return scenario.lua
     lines = [f'wrk.method = "{scenario.method}"']
@@ -76,7 +76,7 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S)
     if wrk is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(_lua_for(scenario))
+        script.write(lua_for(scenario))
     out = subprocess.run(
         [
             wrk,

@@ -28,6 +28,7 @@ from tests.bench.harness import (  # noqa: E402
     BenchContext,
     Result,
     Scenario,
+    lua_for,
     median_result,
     run_pgbench,
     run_wrk,
@@ -57,6 +58,12 @@ def _bench() -> int:
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--only", nargs="*", default=None)
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument(
+        "--keep",
+        action="store_true",
+        help="set up, write each scenario's wrk script under .cpa/bench/keep/, then keep the "
+        "server and database running until interrupted (for profiling by hand)",
+    )
     parser.add_argument(
         "--pg-stats",
         action="store_true",
@@ -97,6 +104,9 @@ def _bench() -> int:
             scenarios += importlib.import_module(f"tests.bench.{module}").scenarios(ctx)
         if args.only:
             scenarios = [s for s in scenarios if s.name in args.only]
+        if args.keep:
+            _keep(ctx, scenarios, data_dir / "keep")
+            return 0
         clients = max((s.connections for s in scenarios), default=32)
         results["pgbench"] = median_result(
             [run_pgbench(ctx.pgbench, dsn, clients, args.duration) for _ in range(args.rounds)]
@@ -126,6 +136,18 @@ def _bench() -> int:
 
 
 SERVER_STOP_TIMEOUT_S = 30
+
+
+def _keep(ctx: BenchContext, scenarios: list[Scenario], keep_dir: Path) -> None:
+    """Leave everything running: one wrk script per scenario, the URL and DSN printed."""
+    keep_dir.mkdir(exist_ok=True)
+    for scenario in scenarios:
+        (keep_dir / f"{scenario.name}.lua").write_text(lua_for(scenario))
+    print(f"# kept: {ctx.base_url}  {ctx.dsn}  scripts in {keep_dir}", flush=True)
+    print(f"# e.g. wrk -t2 -c32 -d8s -s {keep_dir}/health_ready.lua {ctx.base_url}/health/ready")
+    stop = {signal.SIGINT, signal.SIGTERM}
+    signal.pthread_sigmask(signal.SIG_BLOCK, stop)
+    signal.sigwait(stop)
 
 
 def _stop(server: subprocess.Popen[bytes]) -> None:

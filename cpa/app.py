@@ -30,6 +30,7 @@ from cpa.auth import (
     add_rate_limit_headers,
     provide_principal,
 )
+from cpa.auth.journal import ReadJournal
 from cpa.config import Settings, get_settings
 from cpa.db.database import Database, PoolDatabase
 from cpa.db.pool import create_pool
@@ -65,9 +66,11 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         if not settings.database_url:
             raise RuntimeError("CPA_DATABASE_URL is not set: start with `python -m cpa serve`")
         app.state.db = PoolDatabase(await create_pool(settings.database_url, settings))
+        app.state.read_journal.start(app.state.db)
         try:
             yield
         finally:
+            await app.state.read_journal.stop(app.state.db)
             await app.state.db.close()
 
     bench_twins: list[Any] = [BenchTwinController] if settings.bench_twins else []
@@ -102,6 +105,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.state.db = database
     app.state.vault = NirVault.from_key_file(settings.nir_key_path)
     app.state.auth = AuthState(settings.issuer, settings.nir_key_path, app.state.vault)
+    app.state.read_journal = ReadJournal()
     # Outermost wrapper, so unmatched routes (404/405) are logged too.
     app.asgi_handler = RequestLogMiddleware(  # type: ignore[assignment]
         LivenessShortcut(app.asgi_handler)  # type: ignore[arg-type]

@@ -235,60 +235,31 @@ insert into c2p_conversions (id, person_id, use, points, reserved_points_used, a
                              converted_on)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
--- name: get_account_summary
--- The whole account of one person in one round trip: pots, lapsed holds, C2P, services.
--- Lists come back as arrays of rows, decoded by asyncpg's binary protocol into tuples:
--- no JSON built here and parsed again in Python (measured: ~8 % less time per call).
-select
-    p.birth_date, p.full_rate_retirement_on, p.death_on,
-    array(select row(b.pot, b.grant_id, b.balance, coalesce(g.earmarked, false), g.training_ref,
-                     g.use_by)
-          from ledger_balances b left join ledger_grants g on g.id = b.grant_id
-          where b.person_id = p.id) as balances,
-    array(select row(a.pot, a.grant_id, a.amount_cents)
-          from cpf_holds h join cpf_hold_allocations a on a.hold_id = h.id
-          where h.person_id = p.id and h.status = 'pending' and h.expires_at <= $2) as lapsed,
-    (select coalesce(sum(points), 0) from c2p_conversions
-     where person_id = p.id and use in ('training', 'reconversion')) as training_points_used,
-    (select max(credited_on) from ledger_credits where person_id = p.id) as last_credited_on,
-    array(select row(s.id, s.name, s.category, s.url, l.created_at)
-          from service_links l join linked_services s on s.id = l.service_id
-          where l.person_id = p.id order by l.created_at, s.id) as services
-from persons p
-where p.id = $1;
+-- name: get_account
+-- The account of one person: its summary document (kept by triggers, sql/migrations/0006),
+-- its balance rows, and whether a lapsed hold awaits the sweep. Read-only: the access
+-- journal line of the read is appended by cpa.auth.journal's batch writer.
+select s.summary,
+       (select json_agg(json_build_array(b.pot, b.grant_id, b.balance))
+        from ledger_balances b where b.person_id = s.person_id) as balances,
+       exists (select 1 from cpf_holds h
+               where h.person_id = s.person_id and h.status = 'pending'
+                 and h.expires_at <= $2) as lapsed
+from account_summaries s
+where s.person_id = $1;
 
--- name: get_account_summary_journaled
--- The same account read, with the reader's access journal line appended in the same statement.
--- One round trip and atomic without BEGIN/COMMIT: the line exists exactly when the read ran.
--- The commit of this read does not wait for the WAL flush (synchronous_commit off for this
--- transaction only): the line stays atomic with the read and reaches the disk within the WAL
--- writer's delay (200 ms), and the read no longer waits for the disk (measured: the flush
--- was ~80 % of the read's time; issue 5 asks that journaling not slow a read). A crash in
--- that window may lose the line of a read, never a write: holds and other writes commit
--- synchronously.
-with journaled as (
-    insert into access_journal
-        (person_id, client_id, client_kind, client_name, advisor_id, purpose, action, route)
-    values ($1, $3, $4, $5, $6, $7, $8, $9)
-)
-select
-    p.birth_date, p.full_rate_retirement_on, p.death_on,
-    array(select row(b.pot, b.grant_id, b.balance, coalesce(g.earmarked, false), g.training_ref,
-                     g.use_by)
-          from ledger_balances b left join ledger_grants g on g.id = b.grant_id
-          where b.person_id = p.id) as balances,
-    array(select row(a.pot, a.grant_id, a.amount_cents)
-          from cpf_holds h join cpf_hold_allocations a on a.hold_id = h.id
-          where h.person_id = p.id and h.status = 'pending' and h.expires_at <= $2) as lapsed,
-    (select coalesce(sum(points), 0) from c2p_conversions
-     where person_id = p.id and use in ('training', 'reconversion')) as training_points_used,
-    (select max(credited_on) from ledger_credits where person_id = p.id) as last_credited_on,
-    array(select row(s.id, s.name, s.category, s.url, l.created_at)
-          from service_links l join linked_services s on s.id = l.service_id
-          where l.person_id = p.id order by l.created_at, s.id) as services
+-- name: list_lapsed_allocations
+-- Where the euros of a person's lapsed holds (pending past their expiry) came from.
+select a.pot, a.grant_id, a.amount_cents
+from cpf_holds h join cpf_hold_allocations a on a.hold_id = h.id
+where h.person_id = $1 and h.status = 'pending' and h.expires_at <= $2;
+
+-- name: list_stale_account_summaries
+-- Persons whose account summary differs from a fresh build (or who have none).
+select p.id as person_id
 from persons p
-cross join lateral (select set_config('synchronous_commit', 'off', true)) as read_commit
-where p.id = $1;
+left join account_summaries s on s.person_id = p.id
+where s.person_id is null or s.summary::text <> account_summary_of(p.id)::text;
 
 -- name: list_entries
 -- One page of a person's entries, newest first, filtered by pots, kind and effective dates.

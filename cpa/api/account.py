@@ -7,8 +7,8 @@ shows that the account exists, when it was last credited and nothing else. A tok
 of these scopes is refused. Advisors see every section: their access is bounded by the purpose
 they declared at lookup and written to the person's access journal, like every read here.
 
-The account is read in one SQL round trip: ``get_account`` appends the journal line in the
-same statement. Entries and explanations append theirs in the handler's transaction.
+The account is read in one SQL round trip (``get_account``); each read hands its journal line
+to the process's batch writer (:class:`~cpa.auth.journal.ReadJournal`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from litestar.params import FromPath, Parameter
 from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.errors import InsufficientScope
 from cpa.auth.guard import requires
-from cpa.auth.journal import record_access
+from cpa.auth.journal import ReadJournal
 from cpa.auth.principal import Principal
 from cpa.db.database import Connection, transaction
 from cpa.ledger import explain_entry, get_account, list_entries
@@ -99,6 +99,11 @@ def _entry_filter(
     )
 
 
+def _journal(request: Request[Any, Any, Any]) -> ReadJournal:
+    journal: ReadJournal = request.app.state.read_journal
+    return journal
+
+
 # Query parameters shared by both entry listings.
 PotParam = Annotated[Pot | None, Parameter(description="only this pot")]
 KindParam = Annotated[EntryKind | None, Parameter(description="only this kind of entry")]
@@ -111,36 +116,23 @@ LimitParam = Annotated[int, Parameter(ge=1, le=PAGE_SIZE_MAX, description="page 
 
 
 async def _account(
-    db: Connection, principal: Principal, scopes: frozenset[str], route: str, sub: str | None
+    db: Connection,
+    journal: ReadJournal,
+    principal: Principal,
+    scopes: frozenset[str],
+    route: str,
+    sub: str | None,
 ) -> AccountView:
     assert principal.person_id is not None
     now = dt.datetime.now(dt.UTC)
-    account = await get_account(
-        db,  # type: ignore[arg-type]
-        principal.person_id,
-        scopes,
-        now=now,
-        journal=_journal_line(principal, route),
-    )
+    account = await get_account(db, principal.person_id, scopes, now=now)  # type: ignore[arg-type]
+    await journal.record(db, principal, route=route)
     return account_view(account, sub)
-
-
-def _journal_line(principal: Principal, route: str) -> tuple[str | None, ...]:
-    """What ``record_access(db, principal, route=route)`` writes, for the account read to append
-    in its own statement: the hottest read of the API stays one round trip (issue 5 target)."""
-    return (
-        principal.client_id,
-        principal.client_kind,
-        principal.client_name,
-        principal.advisor_id,
-        principal.purpose,
-        "read",
-        route,
-    )
 
 
 async def _entries(
     db: Connection,
+    journal: ReadJournal,
     principal: Principal,
     scopes: frozenset[str],
     route: str,
@@ -157,16 +149,21 @@ async def _entries(
         cursor=cursor,
         limit=limit,
     )
-    await record_access(db, principal, route=route)
+    await journal.record(db, principal, route=route)
     return page
 
 
 async def _explanation(
-    db: Connection, principal: Principal, scopes: frozenset[str], route: str, entry_id: int
+    db: Connection,
+    journal: ReadJournal,
+    principal: Principal,
+    scopes: frozenset[str],
+    route: str,
+    entry_id: int,
 ) -> EntryExplanation:
     assert principal.person_id is not None
     explanation = await explain_entry(db, principal.person_id, entry_id, scopes)  # type: ignore[arg-type]
-    await record_access(db, principal, route=route)
+    await journal.record(db, principal, route=route)
     declaration = explanation.declaration
     if declaration is None or "person_id" not in declaration.body:
         return explanation
@@ -197,7 +194,9 @@ class AccountController(Controller):
     ) -> AccountView:
         scopes = _readable(principal)
         async with request.app.state.db.acquire() as db:  # one statement: no BEGIN/COMMIT
-            return await _account(db, principal, scopes, "/v1/me/account", principal.sub)
+            return await _account(
+                db, _journal(request), principal, scopes, "/v1/me/account", principal.sub
+            )
 
     @get(
         "/entries",
@@ -219,7 +218,9 @@ class AccountController(Controller):
         scopes = _readable(principal)
         filters = _entry_filter(pot, kind, effective_from, effective_until, scopes)
         async with transaction(request.app.state.db) as db:
-            return await _entries(db, principal, scopes, "/v1/me/entries", filters, cursor, limit)
+            return await _entries(
+                db, _journal(request), principal, scopes, "/v1/me/entries", filters, cursor, limit
+            )
 
     @get(
         "/entries/{entry_id:str}/explanation",
@@ -236,7 +237,7 @@ class AccountController(Controller):
         scopes = _readable(principal)
         route = "/v1/me/entries/{id}/explanation"
         async with transaction(request.app.state.db) as db:
-            return await _explanation(db, principal, scopes, route, entry_id)
+            return await _explanation(db, _journal(request), principal, scopes, route, entry_id)
 
 
 _ADVISOR = requires("advisor:read", person=False, kinds=("advisor_tool",))
@@ -263,7 +264,7 @@ class AdvisorAccountController(Controller):
         async with transaction(request.app.state.db) as db:
             advisor = await resolve_person_ref(db, principal, ref)
             route = "/v1/advisor/persons/{ref}/account"
-            return await _account(db, advisor, ADVISOR_SCOPES, route, None)
+            return await _account(db, _journal(request), advisor, ADVISOR_SCOPES, route, None)
 
     @get(
         "/entries",
@@ -287,7 +288,9 @@ class AdvisorAccountController(Controller):
         async with transaction(request.app.state.db) as db:
             advisor = await resolve_person_ref(db, principal, ref)
             route = "/v1/advisor/persons/{ref}/entries"
-            return await _entries(db, advisor, ADVISOR_SCOPES, route, filters, cursor, limit)
+            return await _entries(
+                db, _journal(request), advisor, ADVISOR_SCOPES, route, filters, cursor, limit
+            )
 
     @get(
         "/entries/{entry_id:str}/explanation",
@@ -305,4 +308,6 @@ class AdvisorAccountController(Controller):
         async with transaction(request.app.state.db) as db:
             advisor = await resolve_person_ref(db, principal, ref)
             route = "/v1/advisor/persons/{ref}/entries/{id}/explanation"
-            return await _explanation(db, advisor, ADVISOR_SCOPES, route, entry_id)
+            return await _explanation(
+                db, _journal(request), advisor, ADVISOR_SCOPES, route, entry_id
+            )

@@ -14,13 +14,13 @@ Modules: ``clients`` (registry), ``keys`` (signing keys), ``tokens`` (JWT codec)
 
 Protecting a route (every handler under ``/v1/`` is refused unless it declares its needs)::
 
-    from cpa.auth import Principal, record_access, requires
+    from cpa.auth import Principal, requires
 
     @get("/v1/me/account", operation_id="getMyAccount", opt=requires("account:read"))
     async def my_account(request: Request, principal: NamedDependency[Principal]) -> Account:
-        async with transaction(request.app.state.db) as db:
+        async with request.app.state.db.acquire() as db:
             account = await load_account(db, principal.person_id)
-            await record_access(db, principal, route="/v1/me/account")
+            await request.app.state.read_journal.record(db, principal, route="/v1/me/account")
         return account
 
 - ``requires(*scopes, person=True, kinds=None)`` builds the route's ``opt``: all the scopes
@@ -31,8 +31,9 @@ Protecting a route (every handler under ``/v1/`` is refused unless it declares i
   ``person_id`` (None for machine tokens), ``client_id``, ``client_kind``, ``scopes``,
   ``consent_id``. Under ``/v1/me`` use ``principal.person_id`` only: never take a person
   from the path or the body.
-- ``record_access(db, principal, route=…, action="read"|"change")`` appends to the person's
-  access journal on the connection of the handler's own transaction.
+- Reads hand their access journal line to ``app.state.read_journal`` (a ``ReadJournal``,
+  written in batches); changes call ``record_access(db, principal, route=…, action="change")``
+  on the connection of their own transaction (``cpa.auth.journal`` says why).
 - Advisor routes ``/v1/advisor/persons/{ref}/…``: ``requires("advisor:read", person=False,
   kinds=("advisor_tool",))``, then ``advisor = await resolve_person_ref(db, principal, ref)``
   gives a principal narrowed to that person, with ``advisor_id`` and ``purpose`` for the

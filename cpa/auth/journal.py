@@ -1,25 +1,50 @@
 """The access journal: every read or change of a person's data by a partner, for the person.
 
-Append inside the handler's own transaction, with the connection it already holds (one
-``insert`` of a few columns: no extra round trip to open a connection, and the entry exists
-exactly when the access committed)::
+A change appends its line inside its own transaction, with the connection it already holds
+(the line exists exactly when the change committed)::
 
     async with transaction(request.app.state.db) as db:
-        account = await load_account(db, principal.person_id)
-        await record_access(db, principal, route="/v1/me/account")
+        await link_service(db, ...)
+        await record_access(db, principal, route="/v1/me/services/links", action="change")
+
+A read hands its line to the process's :class:`ReadJournal` once the data is read, which
+writes the lines of all reads in batches (issue 4 allows "batch or same-transaction insert"):
+a journal line inserted by the read made every read a write transaction, with its own
+transaction id and commit record, ~60 µs of PostgreSQL time against ~50 µs for the whole
+read of an account (measured with pgbench; issue 5 wants the account read within 90 % of a
+one-query endpoint)::
+
+    account = await get_account(db, ...)
+    await request.app.state.read_journal.record(db, principal, route="/v1/me/account")
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import datetime as dt
 from typing import Literal
 from uuid import UUID
 
+import asyncpg
 import msgspec
+import structlog
 
 from cpa.auth.principal import Principal
-from cpa.db.database import Connection
+from cpa.db.database import Connection, Database
 from cpa.db.queries import sql
+from cpa.errors import Unavailable
+
+log = structlog.get_logger(__name__)
+
+FLUSH_INTERVAL_S = 0.1
+"""How long a read's line may wait in memory: what a kill -9 of a worker can lose (a clean
+stop writes them all). The lines of changes are never at risk: they commit with the change."""
+BATCH_LINES_MAX = 2_000
+BACKLOG_LINES_MAX = 100_000
+"""Past this many lines waiting (the database refuses them), reads are refused: no read
+leaves the service without its line on the way to the journal."""
+RETRY_DELAY_S = 0.5
 
 Action = Literal["read", "change", "lookup"]
 
@@ -69,3 +94,100 @@ async def list_access(
 ) -> list[AccessEntry]:
     rows = await db.fetch(sql("list_access_journal"), person_id, before_id, limit)
     return [AccessEntry(**dict(row)) for row in rows]
+
+
+class JournalBacklogFull(Unavailable):
+    """The access journal cannot be written: reads are refused until it can."""
+
+    slug = "access-journal-unavailable"
+
+
+_Line = tuple[UUID, dt.datetime, str, str, str, str | None, str | None, str, str]
+
+
+class ReadJournal:
+    """The lines of reads, written in batches by a task of the process (see the module doc).
+
+    Until :meth:`start` (tests, command-line tools) a line is written at once, with the
+    caller's connection, as a change's line is.
+    """
+
+    def __init__(self) -> None:
+        self._lines: list[_Line] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def record(
+        self,
+        db: Connection,
+        principal: Principal,
+        *,
+        route: str,
+        person_id: UUID | None = None,
+    ) -> None:
+        """Journal one read by ``principal`` of the person it touched (see ``record_access``)."""
+        if self._task is None:
+            await record_access(db, principal, route=route, person_id=person_id)
+            return
+        if len(self._lines) >= BACKLOG_LINES_MAX:
+            raise JournalBacklogFull()
+        person = person_id or principal.person_id
+        assert person is not None, "an access journal entry names the person whose data was read"
+        self._lines.append(
+            (
+                person,
+                dt.datetime.now(dt.UTC),
+                principal.client_id,
+                principal.client_kind,
+                principal.client_name,
+                principal.advisor_id,
+                principal.purpose,
+                "read",
+                route,
+            )
+        )
+
+    def start(self, database: Database) -> None:
+        self._task = asyncio.create_task(self._run(database), name="read-journal")
+
+    async def stop(self, database: Database) -> None:
+        """Stop the task and write what waits (a clean stop loses no line)."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        self._task = None
+        while self._lines:
+            await self._flush(database)
+
+    @property
+    def waiting(self) -> int:
+        return len(self._lines)
+
+    async def _run(self, database: Database) -> None:
+        while True:
+            await asyncio.sleep(FLUSH_INTERVAL_S)
+            try:
+                # What waited when the interval ended; lines of reads served meanwhile go with
+                # the next batch (one round trip per interval under any load).
+                waiting = len(self._lines)
+                while waiting > 0:
+                    waiting -= await self._flush(database)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+                log.warning(
+                    "access_journal_not_written",
+                    waiting=len(self._lines),
+                    error=type(error).__name__,
+                )
+                await asyncio.sleep(RETRY_DELAY_S)
+
+    async def _flush(self, database: Database) -> int:
+        batch = self._lines[:BATCH_LINES_MAX]
+        del self._lines[:BATCH_LINES_MAX]
+        try:
+            async with database.acquire() as db:
+                await db.execute(sql("insert_access_journal_lines"), *zip(*batch, strict=True))
+        except BaseException:
+            self._lines[:0] = batch  # written by the next try, in the same order
+            raise
+        return len(batch)

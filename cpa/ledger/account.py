@@ -44,52 +44,78 @@ PAGE_SIZE_DEFAULT = 50
 _object = msgspec.json.Decoder(dict[str, Any])
 
 
+class _Summary(msgspec.Struct, frozen=True):
+    """The account document of ``account_summary_of`` (sql/migrations/0006)."""
+
+    birth_date: dt.date
+    full_rate_retirement_on: dt.date | None
+    death_on: dt.date | None
+    grants: list[tuple[UUID, bool, str | None, dt.date | None]]
+    """id, earmarked, training reference, use-by date."""
+    training_points_used: int
+    last_credited_on: dt.date | None
+    services: list[tuple[str, str, str, str, dt.datetime]]
+
+
+_summary = msgspec.json.Decoder(_Summary)
+_balances = msgspec.json.Decoder(list[tuple[str, UUID | None, int]])
+
+
 async def get_account(
     db: asyncpg.Connection,
     person_id: UUID,
     scopes: Iterable[str],
     *,
     now: dt.datetime,
-    journal: Sequence[Any] | None = None,
 ) -> Account:
     """Balances, held, C2P points, linked services and last crediting date, masked by scope.
 
-    ``journal``: the access journal line of this read (client id, kind, name, advisor id,
-    purpose, action, route), appended by the same statement: still one round trip.
+    One statement: the person's summary row (kept by triggers), balance rows and a probe for
+    lapsed holds; a second one runs only while a lapsed hold awaits the sweep (its euros are
+    shown released already).
     """
-    if journal is None:
-        row = await db.fetchrow(sql("get_account_summary"), person_id, now)
-    else:
-        row = await db.fetchrow(sql("get_account_summary_journaled"), person_id, now, *journal)
+    row = await db.fetchrow(sql("get_account"), person_id, now)
     if row is None:
         raise PersonNotFound()
+    summary = _summary.decode(row["summary"])
+    balances = _balances.decode(row["balances"]) if row["balances"] is not None else []
+    lapsed = await db.fetch(sql("list_lapsed_allocations"), person_id, now) if row["lapsed"] else []
     granted = frozenset(scopes)
-    sources = _sources(row["balances"], row["lapsed"])
+    sources = _sources(summary, balances, lapsed)
     by_pot = _totals(sources)
     return Account(
         person_id=person_id,
         as_of=now,
-        last_credited_on=row["last_credited_on"],
-        cpf=_cpf(row, sources, by_pot, now) if "cpf:read" in granted else None,
+        last_credited_on=summary.last_credited_on,
+        cpf=_cpf(summary, sources, by_pot, now) if "cpf:read" in granted else None,
         cec=CecView(balance_cents=by_pot.get("cec", 0)) if "cec:read" in granted else None,
-        c2p=_c2p(row, by_pot.get("c2p", 0), now) if "c2p:read" in granted else None,
-        services=_services(row["services"]) if "services:read" in granted else None,
+        c2p=_c2p(summary, by_pot.get("c2p", 0), now) if "c2p:read" in granted else None,
+        services=_services(summary.services) if "services:read" in granted else None,
     )
 
 
-def _sources(balances: list[tuple[Any, ...]], lapsed: list[tuple[Any, ...]]) -> list[Source]:
-    """The balance rows (``get_account_summary`` column order), lapsed holds released."""
-    sources = [
-        Source(
-            pot=pot,
-            grant_id=grant_id,
-            balance_cents=balance,
-            earmarked=earmarked,
-            training_ref=training_ref,
-            use_by=use_by,
+def _sources(
+    summary: _Summary, balances: list[tuple[str, UUID | None, int]], lapsed: Sequence[Any]
+) -> list[Source]:
+    """The balance rows with their grant's terms, lapsed holds released."""
+    terms = {
+        grant_id: (earmarked, ref, use_by) for grant_id, earmarked, ref, use_by in summary.grants
+    }
+    sources = []
+    for pot, grant_id, balance in balances:
+        earmarked, training_ref, use_by = (
+            terms.get(grant_id, _NO_TERMS) if grant_id is not None else _NO_TERMS
         )
-        for pot, grant_id, balance, earmarked, training_ref, use_by in balances
-    ]
+        sources.append(
+            Source(
+                pot=pot,
+                grant_id=grant_id,
+                balance_cents=balance,
+                earmarked=earmarked,
+                training_ref=training_ref,
+                use_by=use_by,
+            )
+        )
     if not lapsed:
         return sources
     allocations = [
@@ -99,7 +125,10 @@ def _sources(balances: list[tuple[Any, ...]], lapsed: list[tuple[Any, ...]]) -> 
     return _release(sources, allocations)
 
 
-def _services(rows: list[tuple[Any, ...]]) -> list[LinkedServiceView]:
+_NO_TERMS: tuple[bool, str | None, dt.date | None] = (False, None, None)
+
+
+def _services(rows: Sequence[tuple[Any, ...]]) -> list[LinkedServiceView]:
     return [
         LinkedServiceView(id=id_, name=name, category=category, url=url, linked_at=linked_at)
         for id_, name, category, url, linked_at in rows
@@ -129,9 +158,11 @@ def _totals(sources: list[Source]) -> dict[str, int]:
     return totals
 
 
-def _cpf(row: Any, sources: list[Source], by_pot: dict[str, int], now: dt.datetime) -> CpfView:
+def _cpf(
+    summary: _Summary, sources: list[Source], by_pot: dict[str, int], now: dt.datetime
+) -> CpfView:
     holder = Holder(
-        full_rate_retirement_on=row["full_rate_retirement_on"], death_on=row["death_on"]
+        full_rate_retirement_on=summary.full_rate_retirement_on, death_on=summary.death_on
     )
     statutory = by_pot.get("cpf_statutory", 0)
     return CpfView(
@@ -143,10 +174,10 @@ def _cpf(row: Any, sources: list[Source], by_pot: dict[str, int], now: dt.dateti
     )
 
 
-def _c2p(row: Any, points: int, now: dt.datetime) -> C2pView:
-    quota, _ = c2p_reserved_points(row["birth_date"], now.date())
+def _c2p(summary: _Summary, points: int, now: dt.datetime) -> C2pView:
+    quota, _ = c2p_reserved_points(summary.birth_date, now.date())
     available = max(points, 0)
-    reserved = min(available, max(0, quota - row["training_points_used"]))
+    reserved = min(available, max(0, quota - summary.training_points_used))
     return C2pView(
         points_available=available,
         points_reserved_for_training=reserved,

@@ -68,7 +68,8 @@ async def append(
 
 
 async def verify_ledger(db: asyncpg.Connection) -> LedgerReport:
-    """Every balance equals the sum of its entries, and held euros equal the pending holds."""
+    """Every balance equals the sum of its entries, held euros equal the pending holds, and
+    every account summary equals a fresh build from the tables."""
     mismatches = [
         LedgerMismatch(
             person_id=row["person_id"],
@@ -95,4 +96,7 @@ async def verify_ledger(db: asyncpg.Connection) -> LedgerReport:
         balances_checked=counts["balances"],
         entries_checked=counts["entries"],
         mismatches=mismatches,
+        stale_summaries=[
+            row["person_id"] for row in await db.fetch(sql("list_stale_account_summaries"))
+        ],
     )

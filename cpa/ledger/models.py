@@ -237,10 +237,12 @@ class LedgerReport(msgspec.Struct, frozen=True, kw_only=True):
     balances_checked: int
     entries_checked: int
     mismatches: list[LedgerMismatch]
+    stale_summaries: list[UUID]
+    """Persons whose account summary (what the account read shows) differs from a fresh build."""
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches
+        return not self.mismatches and not self.stale_summaries
 
 
 # -- C2P uses ------------------------------------------------------------------------------

@@ -233,7 +233,7 @@ create index ledger_grants_person_idx on ledger_grants (person_id);
 -- Append-only: a balance changes only by appending an entry (trigger below).
 create table ledger_entries (
     id bigint generated always as identity primary key,
-    person_id uuid not null references persons (id),
+    person_id uuid not null references ledger_accounts (person_id),
     pot text not null,
     grant_id uuid references ledger_grants (id),
     kind text not null,
@@ -273,7 +273,6 @@ create table ledger_entries (
     )
 );
 create index ledger_entries_person_idx on ledger_entries (person_id, id desc);
-create index ledger_entries_correlation_idx on ledger_entries (correlation_id);
 
 create function ledger_entries_refuse_change() returns trigger
 language plpgsql as $$
@@ -295,7 +294,7 @@ create trigger ledger_entries_no_truncate
 -- entries; `python -m cpa ledger verify` proves the two agree. Statutory, CEC and C2P
 -- balances may be negative: a debt left by a negative adjustment (OQ-5).
 create table ledger_balances (
-    person_id uuid not null references persons (id),
+    person_id uuid not null references ledger_accounts (person_id),
     pot text not null,
     grant_id uuid references ledger_grants (id),
     balance bigint not null,
@@ -309,7 +308,7 @@ create table ledger_balances (
 -- Two-phase debits of CPF rights: pending → posted | voided | expired, never back.
 create table cpf_holds (
     id uuid primary key,
-    person_id uuid not null references persons (id),
+    person_id uuid not null references ledger_accounts (person_id),
     amount_cents bigint not null,
     training_ref text not null,
     expires_at timestamptz not null,

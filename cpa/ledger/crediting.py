@@ -109,7 +109,7 @@ async def credit_year(
         await _convert_hours(db, person_id, today, provenance)
     result = CreditResult(person_id=person_id, year=year, lines=lines)
     if result.changed:
-        log.info("year_credited", year=year, lines=len(lines))
+        log.debug("year_credited", year=year, lines=len(lines))
     return result
 
 

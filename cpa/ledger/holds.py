@@ -89,7 +89,7 @@ async def create_hold(
         )
     hold = _hold_json.decode(row["hold"])
     if outcome == "created":
-        log.info("hold_created", hold_id=str(hold.id), amount_cents=new.amount_cents)
+        log.debug("hold_created", hold_id=str(hold.id), amount_cents=new.amount_cents)
     return hold
 
 

@@ -93,15 +93,6 @@ where coalesce(h.balance, 0) <> coalesce(p.held, 0);
 select (select count(*) from ledger_balances) as balances,
        (select count(*) from ledger_entries) as entries;
 
--- name: list_cpf_sources
--- A person's CPF pots with grant terms and holder status (what the debit order reads).
-select b.pot, b.grant_id, b.balance, coalesce(g.earmarked, false) as earmarked,
-       g.training_ref, g.use_by, p.full_rate_retirement_on, p.death_on
-from persons p
-join ledger_balances b on b.person_id = p.id
-left join ledger_grants g on g.id = b.grant_id
-where p.id = $1 and b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation');
-
 -- name: create_hold_at_once
 -- Claim the key, lock the person, allocate, write the hold, entries, balances and journal line.
 select outcome, hold, available_cents
@@ -237,22 +228,19 @@ values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
 -- name: get_account
 -- The account of one person: its summary document (kept by triggers, sql/migrations/0006),
--- its balance rows, and whether a lapsed hold awaits the sweep. Read-only: the access
--- journal line of the read is appended by cpa.auth.journal's batch writer.
+-- its balance rows, what a debit could draw on today (cpf_debit_sources) and whether a lapsed
+-- hold awaits the sweep. Read-only: the access journal line of the read is appended by
+-- cpa.auth.journal's batch writer.
 select s.summary,
        (select json_agg(json_build_array(b.pot, b.grant_id, b.balance))
         from ledger_balances b where b.person_id = s.person_id) as balances,
+       (select coalesce(sum(d.balance), 0)::bigint
+        from cpf_debit_sources(s.person_id, $3, null, true) as d) as available_cents,
        exists (select 1 from cpf_holds h
                where h.person_id = s.person_id and h.status = 'pending'
                  and h.expires_at <= $2) as lapsed
 from account_summaries s
 where s.person_id = $1;
-
--- name: list_lapsed_allocations
--- Where the euros of a person's lapsed holds (pending past their expiry) came from.
-select a.pot, a.grant_id, a.amount_cents
-from cpf_holds h join cpf_hold_allocations a on a.hold_id = h.id
-where h.person_id = $1 and h.status = 'pending' and h.expires_at <= $2;
 
 -- name: list_stale_account_summaries
 -- Persons whose account summary differs from a fresh build (or who have none).

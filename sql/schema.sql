@@ -454,6 +454,41 @@ create table service_links (
     constraint service_links_pkey primary key (person_id, service_id)
 );
 
+-- The CPF sources a debit may draw on, on a date, in the order it draws them (décret
+-- 2025-1156, CT R6333-3): 1) dotations and abondements earmarked to the account (soonest
+-- deadline first), 2) the holder's statutory rights, 3) CEC rights, 4) complementary
+-- abondements that are not earmarked. The one definition of the rule: holds draw on it
+-- (cpf_hold_create) and the account read sums it (what is available).
+--
+-- Choices where the texts leave it open: an earmarked grant tied to a training funds only that
+-- training (p_any_training: what any training could use, the account's "available"); a grant
+-- past its use_by date funds nothing; after full-rate retirement only CEC rights stay usable
+-- (CT L6323-2, last paragraph), after death nothing; a negative statutory or CEC balance (a
+-- debt, OQ-5) funds nothing and does not block the other pots.
+create function cpf_debit_sources(
+    p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean
+) returns table (pot text, grant_id uuid, balance bigint)
+language sql stable as $$
+    select b.pot, b.grant_id, b.balance
+    from persons p
+    join ledger_balances b on b.person_id = p.id
+    left join ledger_grants g on g.id = b.grant_id
+    where p.id = p_person_id
+      and b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation')
+      and b.balance > 0
+      and (p.death_on is null or p.death_on > p_on)
+      and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
+           or b.pot = 'cec')
+      and (g.use_by is null or g.use_by >= p_on)
+      and (p_any_training or g.training_ref is null or g.training_ref = p_training_ref)
+    order by case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked) then 0
+                  when b.pot = 'cpf_statutory' then 1
+                  when b.pot = 'cec' then 2
+                  else 3 end,
+             coalesce(g.use_by, 'infinity'::date),
+             b.grant_id::text collate "C"
+$$;
+
 -- Holds in one statement (issue 5 targets): the idempotency claim, the person's ledger lock,
 -- the debit order, the hold, its entries and balances, the access journal line and the stored
 -- response, in one call, so the person's lock is held for one statement and its commit only,
@@ -461,9 +496,6 @@ create table service_links (
 --
 -- The idempotency key is written once, with its response, at the end, and looked up after the
 -- person's lock (sql/migrations/0005 says why and how a race on the key ends).
---
--- The debit order mirrors cpa/ledger/allocation.py (the reference, which the account read uses
--- for the available balance); tests/ledger/test_holds.py checks the two agree.
 --
 -- The lock is taken by its own statement and the balances read by the next: a single
 -- `select … for update of a` joined to the balances would read them from the snapshot taken
@@ -487,8 +519,6 @@ create function cpf_hold_create(
 language plpgsql as $$
 declare
     v_locked boolean;
-    v_retired boolean;
-    v_dead boolean;
     v_remaining bigint := p_amount_cents;
     v_take bigint;
     v_source record;
@@ -517,29 +547,11 @@ begin
         end if;
     end if;
 
-    select coalesce(p.full_rate_retirement_on <= p_on, false), coalesce(p.death_on <= p_on, false)
-    into v_retired, v_dead
-    from persons p where p.id = p_person_id;
-
-    -- 3. The debit order (allocation.py): earmarked grants (soonest deadline first), statutory,
-    --    CEC, other abondements; unusable sources are skipped.
+    -- 3. The debit order (cpf_debit_sources): take from each usable source in turn.
     for v_source in
-        select b.pot, b.grant_id, b.balance
-        from ledger_balances b
-        left join ledger_grants g on g.id = b.grant_id
-        where b.person_id = p_person_id
-          and b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation')
-          and b.balance > 0
-          and v_locked and not v_dead
-          and (not v_retired or b.pot = 'cec')
-          and (g.use_by is null or g.use_by >= p_on)
-          and (g.training_ref is null or g.training_ref = p_training_ref)
-        order by case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked) then 0
-                      when b.pot = 'cpf_statutory' then 1
-                      when b.pot = 'cec' then 2
-                      else 3 end,
-                 coalesce(g.use_by, 'infinity'::date),
-                 b.grant_id::text collate "C"
+        select s.pot, s.grant_id, s.balance
+        from cpf_debit_sources(p_person_id, p_on, p_training_ref, false) as s
+        where v_locked
     loop
         exit when v_remaining = 0;
         v_take := least(v_remaining, v_source.balance);
@@ -627,8 +639,8 @@ $$;
 -- The read used to gather five lookups (balances and grants, lapsed holds, C2P uses, last
 -- crediting, linked services) in one statement: ~4x the database time of `select 1`, and
 -- PostgreSQL re-planned it on every call (a custom plan always looked cheaper than the generic
--- one). What changes seldom (the person's dates, the grants' terms, C2P points used for
--- training, the last crediting, linked services) is now kept as one document per person,
+-- one). What changes seldom (the person's birth date, C2P points used for training, the
+-- last crediting, linked services) is now kept as one document per person,
 -- rebuilt from the tables by statement triggers on each of them, so no write path can forget
 -- it; the read takes that row, the person's balance rows and one index probe for lapsed holds.
 -- Balances stay out of the document: holds change them, and rebuilding a document on every
@@ -649,13 +661,6 @@ create function account_summary_of(p_person_id uuid) returns json
 language sql stable as $$
     select json_build_object(
         'birth_date', p.birth_date,
-        'full_rate_retirement_on', p.full_rate_retirement_on,
-        'death_on', p.death_on,
-        'grants', coalesce(
-            (select json_agg(json_build_array(g.id, g.earmarked, g.training_ref, g.use_by)
-                             order by g.id)
-             from ledger_grants g where g.person_id = p.id),
-            '[]'::json),
         'training_points_used',
             (select coalesce(sum(c.points), 0) from c2p_conversions c
              where c.person_id = p.id and c.use in ('training', 'reconversion')),
@@ -697,15 +702,6 @@ begin
 end;
 $$;
 
-create trigger ledger_grants_insert_summary after insert on ledger_grants
-    referencing new table as changed
-    for each statement execute function account_summary_on_change();
-create trigger ledger_grants_update_summary after update on ledger_grants
-    referencing new table as changed
-    for each statement execute function account_summary_on_change();
-create trigger ledger_grants_delete_summary after delete on ledger_grants
-    referencing old table as changed
-    for each statement execute function account_summary_on_change();
 create trigger c2p_conversions_insert_summary after insert on c2p_conversions
     referencing new table as changed
     for each statement execute function account_summary_on_change();

@@ -20,12 +20,11 @@ import msgspec
 
 from cpa.accounts import PersonNotFound
 from cpa.db.queries import sql
-from cpa.ledger.allocation import Holder, Source, available_cents
 from cpa.ledger.errors import EntryNotFound, InvalidCursor
+from cpa.ledger.holds import release_lapsed_holds
 from cpa.ledger.models import (
     POT_SCOPES,
     Account,
-    Allocation,
     C2pView,
     CecView,
     CpfView,
@@ -45,13 +44,9 @@ _object = msgspec.json.Decoder(dict[str, Any])
 
 
 class _Summary(msgspec.Struct, frozen=True):
-    """The account document of ``account_summary_of`` (sql/migrations/0006)."""
+    """The account document of ``account_summary_of`` (sql/migrations/0006, 0008)."""
 
     birth_date: dt.date
-    full_rate_retirement_on: dt.date | None
-    death_on: dt.date | None
-    grants: list[tuple[UUID, bool, str | None, dt.date | None]]
-    """id, earmarked, training reference, use-by date."""
     training_points_used: int
     last_credited_on: dt.date | None
     services: list[tuple[str, str, str, str, dt.datetime]]
@@ -70,62 +65,36 @@ async def get_account(
 ) -> Account:
     """Balances, held, C2P points, linked services and last crediting date, masked by scope.
 
-    One statement: the person's summary row (kept by triggers), balance rows and a probe for
-    lapsed holds; a second one runs only while a lapsed hold awaits the sweep (its euros are
-    shown released already).
+    One statement: the person's summary row (kept by triggers), balance rows, what a debit
+    could draw on today, and a probe for lapsed holds. A lapsed hold (pending past its expiry,
+    not yet released by the sweep) is released first, so that no reader sees rights locked by
+    a dead hold.
     """
-    row = await db.fetchrow(sql("get_account"), person_id, now)
-    if row is None:
-        raise PersonNotFound()
+    row = await _read(db, person_id, now)
+    if row["lapsed"]:
+        await release_lapsed_holds(db, person_id, now)
+        row = await _read(db, person_id, now)
     summary = _summary.decode(row["summary"])
-    balances = _balances.decode(row["balances"]) if row["balances"] is not None else []
-    lapsed = await db.fetch(sql("list_lapsed_allocations"), person_id, now) if row["lapsed"] else []
+    by_pot: dict[str, int] = {}
+    for pot, _grant_id, balance in _balances.decode(row["balances"] or b"[]"):
+        by_pot[pot] = by_pot.get(pot, 0) + balance
     granted = frozenset(scopes)
-    sources = _sources(summary, balances, lapsed)
-    by_pot = _totals(sources)
     return Account(
         person_id=person_id,
         as_of=now,
         last_credited_on=summary.last_credited_on,
-        cpf=_cpf(summary, sources, by_pot, now) if "cpf:read" in granted else None,
+        cpf=_cpf(row["available_cents"], by_pot) if "cpf:read" in granted else None,
         cec=CecView(balance_cents=by_pot.get("cec", 0)) if "cec:read" in granted else None,
         c2p=_c2p(summary, by_pot.get("c2p", 0), now) if "c2p:read" in granted else None,
         services=_services(summary.services) if "services:read" in granted else None,
     )
 
 
-def _sources(
-    summary: _Summary, balances: list[tuple[str, UUID | None, int]], lapsed: Sequence[Any]
-) -> list[Source]:
-    """The balance rows with their grant's terms, lapsed holds released."""
-    terms = {
-        grant_id: (earmarked, ref, use_by) for grant_id, earmarked, ref, use_by in summary.grants
-    }
-    sources = []
-    for pot, grant_id, balance in balances:
-        earmarked, training_ref, use_by = (
-            terms.get(grant_id, _NO_TERMS) if grant_id is not None else _NO_TERMS
-        )
-        sources.append(
-            Source(
-                pot=pot,
-                grant_id=grant_id,
-                balance_cents=balance,
-                earmarked=earmarked,
-                training_ref=training_ref,
-                use_by=use_by,
-            )
-        )
-    if not lapsed:
-        return sources
-    allocations = [
-        Allocation(pot=pot, grant_id=grant_id, amount_cents=amount)
-        for pot, grant_id, amount in lapsed
-    ]
-    return _release(sources, allocations)
-
-
-_NO_TERMS: tuple[bool, str | None, dt.date | None] = (False, None, None)
+async def _read(db: asyncpg.Connection, person_id: UUID, now: dt.datetime) -> asyncpg.Record:
+    row = await db.fetchrow(sql("get_account"), person_id, now, now.date())
+    if row is None:
+        raise PersonNotFound()
+    return row
 
 
 def _services(rows: Sequence[tuple[Any, ...]]) -> list[LinkedServiceView]:
@@ -135,38 +104,10 @@ def _services(rows: Sequence[tuple[Any, ...]]) -> list[LinkedServiceView]:
     ]
 
 
-def _release(sources: list[Source], lapsed: list[Allocation]) -> list[Source]:
-    """The balances as if every lapsed hold were already released."""
-    back: dict[tuple[str, UUID | None], int] = {}
-    for allocation in lapsed:
-        key = (allocation.pot, allocation.grant_id)
-        back[key] = back.get(key, 0) + allocation.amount_cents
-    held_back = sum(back.values())
-    released = []
-    for source in sources:
-        extra = (
-            -held_back if source.pot == "cpf_held" else back.get((source.pot, source.grant_id), 0)
-        )
-        released.append(msgspec.structs.replace(source, balance_cents=source.balance_cents + extra))
-    return released
-
-
-def _totals(sources: list[Source]) -> dict[str, int]:
-    totals: dict[str, int] = {}
-    for source in sources:
-        totals[source.pot] = totals.get(source.pot, 0) + source.balance_cents
-    return totals
-
-
-def _cpf(
-    summary: _Summary, sources: list[Source], by_pot: dict[str, int], now: dt.datetime
-) -> CpfView:
-    holder = Holder(
-        full_rate_retirement_on=summary.full_rate_retirement_on, death_on=summary.death_on
-    )
+def _cpf(available_cents: int, by_pot: dict[str, int]) -> CpfView:
     statutory = by_pot.get("cpf_statutory", 0)
     return CpfView(
-        available_cents=available_cents(sources, holder, now.date()),
+        available_cents=available_cents,
         held_cents=by_pot.get("cpf_held", 0),
         statutory_cents=max(statutory, 0),
         abondements_cents=by_pot.get("abondement", 0) + by_pot.get("dotation", 0),

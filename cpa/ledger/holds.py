@@ -76,7 +76,7 @@ async def create_hold(
     _check_new_hold(new, now)
     assert claim is None or claim.client_id == provenance.client_id, "a key is the client's"
     row = await _create(db, person_id, new, now, provenance, journal, claim)
-    if row["outcome"] == "lapsed" and await _release_lapsed(db, person_id, now):
+    if row["outcome"] == "lapsed" and await release_lapsed_holds(db, person_id, now):
         row = await _create(db, person_id, new, now, provenance, journal, claim)
     outcome = row["outcome"]
     if outcome == "conflict":
@@ -208,7 +208,8 @@ def _check_new_hold(new: NewHold, now: dt.datetime) -> None:
         )
 
 
-async def _release_lapsed(db: asyncpg.Connection, person_id: UUID, now: dt.datetime) -> int:
+async def release_lapsed_holds(db: asyncpg.Connection, person_id: UUID, now: dt.datetime) -> int:
+    """Release the person's holds past their expiry now, as the sweep would; how many."""
     rows = await db.fetch(sql("list_person_expired_holds"), person_id, now)
     for row in rows:
         await _expire_one(db, person_id, row["id"], now)

@@ -228,18 +228,19 @@ values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
 -- name: get_account
 -- The account of one person: its summary document (kept by triggers, sql/migrations/0006),
--- its balance rows, what a debit could draw on today (cpf_debit_sources) and whether a lapsed
--- hold awaits the sweep. Read-only: the access journal line of the read is appended by
--- cpa.auth.journal's batch writer.
-select s.summary,
-       (select json_agg(json_build_array(b.pot, b.grant_id, b.balance))
-        from ledger_balances b where b.person_id = s.person_id) as balances,
-       (select coalesce(sum(d.balance), 0)::bigint
-        from cpf_debit_sources(s.person_id, $3, null, true) as d) as available_cents,
+-- its balances and what a debit could draw on today in one scan (pots_for_debit), and whether
+-- a lapsed hold awaits the sweep. Read-only: the access journal line of the read is appended
+-- by cpa.auth.journal's batch writer.
+select s.summary, pots.balances, pots.available_cents,
        exists (select 1 from cpf_holds h
                where h.person_id = s.person_id and h.status = 'pending'
                  and h.expires_at <= $2) as lapsed
 from account_summaries s
+cross join lateral (
+    select json_agg(json_build_array(d.pot, d.grant_id, d.balance)) as balances,
+           coalesce(sum(d.balance) filter (where d.usable), 0)::bigint as available_cents
+    from pots_for_debit(s.person_id, $3, null, true) as d
+) as pots
 where s.person_id = $1;
 
 -- name: list_stale_account_summaries

@@ -1,7 +1,7 @@
 """How a post splits a hold's allocations between what it uses and what it releases.
 
 Which pots a debit draws on, and in which order (décret 2025-1156, CT R6333-3), is written
-once, in SQL: ``cpf_debit_sources`` (sql/migrations/0008), which holds draw on and the account
+once, in SQL: ``pots_for_debit`` (sql/migrations/0008), which holds draw on and the account
 read sums. A post uses a hold's allocations in the order the hold took them.
 """
 

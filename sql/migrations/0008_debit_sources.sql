@@ -1,39 +1,48 @@
 -- The debit order written once, in SQL (it was also in cpa/ledger/allocation.py, for the
 -- account's available balance, with a test keeping the two equal).
 
--- The CPF sources a debit may draw on, on a date, in the order it draws them (décret
--- 2025-1156, CT R6333-3): 1) dotations and abondements earmarked to the account (soonest
--- deadline first), 2) the holder's statutory rights, 3) CEC rights, 4) complementary
--- abondements that are not earmarked. The one definition of the rule: holds draw on it
--- (cpf_hold_create) and the account read sums it (what is available).
+-- A person's pots on a date, each with whether a CPF debit may draw on it and in which order
+-- (décret 2025-1156, CT R6333-3): 1) dotations and abondements earmarked to the account
+-- (soonest deadline first), 2) the holder's statutory rights, 3) CEC rights, 4) complementary
+-- abondements that are not earmarked. The one definition of the rule: holds draw on the
+-- usable pots in draw_order (cpf_hold_create), the account read sums them (what is available)
+-- in the same scan that lists the balances.
 --
 -- Choices where the texts leave it open: an earmarked grant tied to a training funds only that
 -- training (p_any_training: what any training could use, the account's "available"); a grant
 -- past its use_by date funds nothing; after full-rate retirement only CEC rights stay usable
 -- (CT L6323-2, last paragraph), after death nothing; a negative statutory or CEC balance (a
 -- debt, OQ-5) funds nothing and does not block the other pots.
-create function cpf_debit_sources(
+create function pots_for_debit(
     p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean
-) returns table (pot text, grant_id uuid, balance bigint)
+) returns table (pot text, grant_id uuid, balance bigint, usable boolean, draw_order bigint)
 language sql stable as $$
-    select b.pot, b.grant_id, b.balance
-    from persons p
-    join ledger_balances b on b.person_id = p.id
-    left join ledger_grants g on g.id = b.grant_id
-    where p.id = p_person_id
-      and b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation')
-      and b.balance > 0
-      and (p.death_on is null or p.death_on > p_on)
-      and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
-           or b.pot = 'cec')
-      and (g.use_by is null or g.use_by >= p_on)
-      and (p_any_training or g.training_ref is null or g.training_ref = p_training_ref)
-    order by case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked) then 0
-                  when b.pot = 'cpf_statutory' then 1
-                  when b.pot = 'cec' then 2
-                  else 3 end,
-             coalesce(g.use_by, 'infinity'::date),
-             b.grant_id::text collate "C"
+    select t.pot, t.grant_id, t.balance, t.usable,
+           case when t.usable then row_number() over (
+               partition by t.usable
+               order by t.tier, t.deadline, t.grant_id::text collate "C") end
+    from (
+        select b.pot, b.grant_id, b.balance,
+               coalesce(
+                   b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation')
+                   and b.balance > 0
+                   and (p.death_on is null or p.death_on > p_on)
+                   and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
+                        or b.pot = 'cec')
+                   and (g.use_by is null or g.use_by >= p_on)
+                   and (p_any_training or g.training_ref is null
+                        or g.training_ref = p_training_ref),
+                   false) as usable,
+               case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked) then 0
+                    when b.pot = 'cpf_statutory' then 1
+                    when b.pot = 'cec' then 2
+                    else 3 end as tier,
+               coalesce(g.use_by, 'infinity'::date) as deadline
+        from persons p
+        join ledger_balances b on b.person_id = p.id
+        left join ledger_grants g on g.id = b.grant_id
+        where p.id = p_person_id
+    ) as t
 $$;
 
 create or replace function cpf_hold_create(
@@ -82,11 +91,12 @@ begin
         end if;
     end if;
 
-    -- 3. The debit order (cpf_debit_sources): take from each usable source in turn.
+    -- 3. The debit order (pots_for_debit): take from each usable pot in turn.
     for v_source in
         select s.pot, s.grant_id, s.balance
-        from cpf_debit_sources(p_person_id, p_on, p_training_ref, false) as s
-        where v_locked
+        from pots_for_debit(p_person_id, p_on, p_training_ref, false) as s
+        where v_locked and s.usable
+        order by s.draw_order
     loop
         exit when v_remaining = 0;
         v_take := least(v_remaining, v_source.balance);
@@ -167,7 +177,7 @@ begin
 end;
 $$;
 
--- The account read now asks cpf_debit_sources what is available: its summary no longer needs
+-- The account read now asks pots_for_debit what is available: its summary no longer needs
 -- the grants' terms or the holder's retirement and death dates.
 create or replace function account_summary_of(p_person_id uuid) returns json
 language sql stable as $$

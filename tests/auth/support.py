@@ -13,6 +13,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import asyncpg
 import httpx
+import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from litestar import Litestar
 
@@ -57,7 +58,7 @@ def oauth(app: Litestar, credentials: dict[str, Any], **options: Any) -> AsyncOA
     return AsyncOAuth2Client(
         credentials["client_id"],
         credentials.get("client_secret"),
-        transport=httpx.ASGITransport(app=app),
+        transport=httpx2.ASGITransport(app=app),  # Authlib's clients are built on httpx2
         base_url=ISSUER,
         **options,
     )

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import time
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -29,11 +28,6 @@ import asyncpg
 import httpx
 
 from cpa.accounts import NewPerson, NirVault, find_person_by_nir, nir_key, register_person
-from cpa.auth.clients import NewClient, find_client, register_client
-from cpa.auth.consents import grant_consent
-from cpa.auth.crypto import new_token
-from cpa.auth.login import ACR_PASSWORD
-from cpa.auth.state import AuthState
 from cpa.db.pool import _init_connection
 from cpa.declarations import (
     BATCH_LINES_MAX,
@@ -44,9 +38,9 @@ from cpa.declarations import (
 from cpa.demo import DEMO_PERSONS
 from cpa.ledger import credit_year
 from tests.bench.harness import BenchContext, Scenario
+from tests.support.tokens import Minter, register_partner
 
 PROJECT = Path(__file__).resolve().parents[2]
-UNLIMITED_PER_MINUTE = 100_000_000
 RANDOM_PERSONS = 1_000
 HOLD_CONNECTIONS = 64
 TOKEN_LIFETIME_S = 3_600
@@ -82,61 +76,16 @@ async def _persons(db: asyncpg.Connection, vault: NirVault, count: int) -> list[
     return [p.id for p in persons]
 
 
-class _Minter:
-    """Access tokens as the authorization server issues them after a consent."""
-
-    def __init__(self, state: AuthState) -> None:
-        self.state = state
-
-    async def token(
-        self, db: asyncpg.Connection, client_id: str, person_id: UUID, scopes: list[str]
-    ) -> str:
-        client = await find_client(db, client_id)
-        assert client is not None
-        consent = await grant_consent(
-            db, self.state.settings, person_id=person_id, client_id=client_id, scopes=scopes,
-            acr=ACR_PASSWORD, now=dt.datetime.now(dt.UTC),
-        )  # fmt: skip
-        now = int(time.time())
-        claims: dict[str, Any] = {
-            "iss": self.state.issuer,
-            "aud": self.state.codec.audience,
-            "client_id": client_id,
-            "scope": " ".join(scopes),
-            "jti": new_token(16),
-            "iat": now,
-            "exp": now + TOKEN_LIFETIME_S,
-            "sub": client.subject_for(person_id),
-            "consent_id": str(consent.id),
-            "acr": ACR_PASSWORD,
-            "auth_time": now,
-        }
-        return self.state.codec.encode(claims)
-
-
-async def _client(db: asyncpg.Connection, kind: str) -> str:
-    creds = await register_client(
-        db,
-        NewClient(
-            name=f"bench {kind}",
-            kind=kind,  # type: ignore[arg-type]
-            redirect_uris=["https://bench.example/callback"],
-            rate_limit_per_minute=UNLIMITED_PER_MINUTE,
-        ),
-    )
-    return str(creds["client_id"])
-
-
 async def _setup(ctx: BenchContext) -> dict[str, Any]:
     data_dir = PROJECT / ".cpa" / "bench"
-    vault = NirVault.from_key_file(data_dir / "nir.key")
-    state = AuthState(ctx.base_url, data_dir / "nir.key", vault)
-    minter = _Minter(state)
+    minter = Minter(ctx.base_url, data_dir, lifetime_s=TOKEN_LIFETIME_S)
+    vault = minter.vault
     db = await asyncpg.connect(ctx.dsn)
     await _init_connection(db)
     try:
-        await state.keys.refresh(db)
-        portal, training = await _client(db, "portal"), await _client(db, "training_body")
+        await minter.load_keys(db)
+        portal = await register_partner(db, "portal", "bench portal")
+        training = await register_partner(db, "training_body", "bench training_body")
         demo = await find_person_by_nir(db, vault, DEMO_PERSONS[0].nir)  # type: ignore[arg-type]
         entries = await db.fetchval(
             "select count(*) from ledger_entries where person_id = $1", demo.id

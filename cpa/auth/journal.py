@@ -21,7 +21,6 @@ one-query endpoint)::
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 from typing import Literal
 from uuid import UUID
@@ -106,15 +105,19 @@ _Line = tuple[UUID, dt.datetime, str, str, str, str | None, str | None, str, str
 
 
 class ReadJournal:
-    """The lines of reads, written in batches by a task of the process (see the module doc).
+    """The lines of reads, written in batches (see the module doc).
 
-    Until :meth:`start` (tests, command-line tools) a line is written at once, with the
-    caller's connection, as a change's line is.
+    The first line to wait schedules a write FLUSH_INTERVAL_S later, which takes every line
+    waiting by then: one statement per interval under any load, and no timer at all while
+    nobody reads. Until :meth:`start` (tests, command-line tools) a line is written at once,
+    with the caller's connection, as a change's line is.
     """
 
     def __init__(self) -> None:
         self._lines: list[_Line] = []
-        self._task: asyncio.Task[None] | None = None
+        self._database: Database | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing: asyncio.Task[None] | None = None
 
     async def record(
         self,
@@ -125,7 +128,7 @@ class ReadJournal:
         person_id: UUID | None = None,
     ) -> None:
         """Journal one read by ``principal`` of the person it touched (see ``record_access``)."""
-        if self._task is None:
+        if self._database is None:
             await record_access(db, principal, route=route, person_id=person_id)
             return
         if len(self._lines) >= BACKLOG_LINES_MAX:
@@ -145,18 +148,19 @@ class ReadJournal:
                 route,
             )
         )
+        self._schedule(FLUSH_INTERVAL_S)
 
     def start(self, database: Database) -> None:
-        self._task = asyncio.create_task(self._run(database), name="read-journal")
+        self._database = database
 
     async def stop(self, database: Database) -> None:
-        """Stop the task and write what waits (a clean stop loses no line)."""
-        if self._task is None:
-            return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
-        self._task = None
+        """Write what waits and stop batching (a clean stop loses no line)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._writing is not None:
+            await asyncio.gather(self._writing, return_exceptions=True)
+        self._database = None
         while self._lines:
             await self._flush(database)
 
@@ -164,22 +168,31 @@ class ReadJournal:
     def waiting(self) -> int:
         return len(self._lines)
 
-    async def _run(self, database: Database) -> None:
-        while True:
-            await asyncio.sleep(FLUSH_INTERVAL_S)
-            try:
-                # What waited when the interval ended; lines of reads served meanwhile go with
-                # the next batch (one round trip per interval under any load).
-                waiting = len(self._lines)
-                while waiting > 0:
-                    waiting -= await self._flush(database)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning(
-                    "access_journal_not_written",
-                    waiting=len(self._lines),
-                    error=type(error).__name__,
-                )
-                await asyncio.sleep(RETRY_DELAY_S)
+    def _schedule(self, delay_s: float) -> None:
+        if self._timer is None and self._writing is None:
+            self._timer = asyncio.get_running_loop().call_later(delay_s, self._write)
+
+    def _write(self) -> None:
+        self._timer = None
+        self._writing = asyncio.create_task(self._write_waiting(), name="read-journal")
+
+    async def _write_waiting(self) -> None:
+        """Every line waiting now; lines of reads served meanwhile go with the next batch."""
+        assert self._database is not None
+        delay_s = FLUSH_INTERVAL_S
+        try:
+            waiting = len(self._lines)
+            while waiting > 0:
+                waiting -= await self._flush(self._database)
+        except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
+            log.warning(
+                "access_journal_not_written", waiting=len(self._lines), error=type(error).__name__
+            )
+            delay_s = RETRY_DELAY_S
+        finally:
+            self._writing = None
+        if self._lines and self._database is not None:
+            self._schedule(delay_s)
 
     async def _flush(self, database: Database) -> int:
         batch = self._lines[:BATCH_LINES_MAX]

@@ -1,9 +1,9 @@
 """The account read model: the whole account in one round trip, entries, explanations.
 
 Scopes are data masks: a section (or an entry's pot) is returned only with its scope
-(``POT_SCOPES``; ``services:read`` for linked services). Holds past their expiry that the
-sweep has not released yet are shown as released already (lazy expiry on read), so a reader
-never sees rights locked by a dead hold.
+(``POT_SCOPES``; ``services:read`` for linked services). A read that finds holds past their
+expiry that the sweep has not released yet releases them first, as the sweep would, so a
+reader never sees rights locked by a dead hold.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ _object = msgspec.json.Decoder(dict[str, Any])
 
 
 class _Summary(msgspec.Struct, frozen=True):
-    """The account document of ``account_summary_of`` (sql/migrations/0006, 0008)."""
+    """The account document of ``account_summary_of`` (sql/migrations/0006)."""
 
     birth_date: dt.date
     training_points_used: int

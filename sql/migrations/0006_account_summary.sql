@@ -4,8 +4,8 @@
 -- The read used to gather five lookups (balances and grants, lapsed holds, C2P uses, last
 -- crediting, linked services) in one statement: ~4x the database time of `select 1`, and
 -- PostgreSQL re-planned it on every call (a custom plan always looked cheaper than the generic
--- one). What changes seldom (the person's dates, the grants' terms, C2P points used for
--- training, the last crediting, linked services) is now kept as one document per person,
+-- one). What changes seldom (the person's birth date, C2P points used for training, the
+-- last crediting, linked services) is now kept as one document per person,
 -- rebuilt from the tables by statement triggers on each of them, so no write path can forget
 -- it; the read takes that row, the person's balance rows and one index probe for lapsed holds.
 -- Balances stay out of the document: holds change them, and rebuilding a document on every
@@ -26,13 +26,6 @@ create function account_summary_of(p_person_id uuid) returns json
 language sql stable as $$
     select json_build_object(
         'birth_date', p.birth_date,
-        'full_rate_retirement_on', p.full_rate_retirement_on,
-        'death_on', p.death_on,
-        'grants', coalesce(
-            (select json_agg(json_build_array(g.id, g.earmarked, g.training_ref, g.use_by)
-                             order by g.id)
-             from ledger_grants g where g.person_id = p.id),
-            '[]'::json),
         'training_points_used',
             (select coalesce(sum(c.points), 0) from c2p_conversions c
              where c.person_id = p.id and c.use in ('training', 'reconversion')),
@@ -74,15 +67,6 @@ begin
 end;
 $$;
 
-create trigger ledger_grants_insert_summary after insert on ledger_grants
-    referencing new table as changed
-    for each statement execute function account_summary_on_change();
-create trigger ledger_grants_update_summary after update on ledger_grants
-    referencing new table as changed
-    for each statement execute function account_summary_on_change();
-create trigger ledger_grants_delete_summary after delete on ledger_grants
-    referencing old table as changed
-    for each statement execute function account_summary_on_change();
 create trigger c2p_conversions_insert_summary after insert on c2p_conversions
     referencing new table as changed
     for each statement execute function account_summary_on_change();

@@ -176,28 +176,3 @@ begin
     return query select 'created', v_text, null::bigint;
 end;
 $$;
-
--- The account read now asks pots_for_debit what is available: its summary no longer needs
--- the grants' terms or the holder's retirement and death dates.
-create or replace function account_summary_of(p_person_id uuid) returns json
-language sql stable as $$
-    select json_build_object(
-        'birth_date', p.birth_date,
-        'training_points_used',
-            (select coalesce(sum(c.points), 0) from c2p_conversions c
-             where c.person_id = p.id and c.use in ('training', 'reconversion')),
-        'last_credited_on',
-            (select max(c.credited_on) from ledger_credits c where c.person_id = p.id),
-        'services', coalesce(
-            (select json_agg(json_build_array(s.id, s.name, s.category, s.url, l.created_at)
-                             order by l.created_at, s.id)
-             from service_links l join linked_services s on s.id = l.service_id
-             where l.person_id = p.id),
-            '[]'::json))
-    from persons p
-    where p.id = p_person_id
-$$;
-drop trigger ledger_grants_insert_summary on ledger_grants;
-drop trigger ledger_grants_update_summary on ledger_grants;
-drop trigger ledger_grants_delete_summary on ledger_grants;
-select account_summary_refresh(id) from persons;

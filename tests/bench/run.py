@@ -24,6 +24,7 @@ sys.path.insert(0, str(PROJECT))
 
 from cpa.db.admin import create_database, migrate_database  # noqa: E402
 from cpa.db.embedded import EmbeddedPostgres  # noqa: E402
+from cpa.log import configure_logging  # noqa: E402
 from tests.bench.harness import (  # noqa: E402
     BenchContext,
     Result,
@@ -70,6 +71,7 @@ def _bench() -> int:
         help="load pg_stat_statements (nested statements too) and print the costliest ones",
     )
     args = parser.parse_args()
+    configure_logging("console")  # the setup's own log lines, at info like the server's
 
     data_dir = PROJECT / ".cpa" / "bench"
     shutil.rmtree(data_dir, ignore_errors=True)

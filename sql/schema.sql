@@ -686,11 +686,19 @@ language sql stable as $$
     where p.id = p_person_id
 $$;
 
+-- The row's lock first, then the document, built by a later statement with a snapshot taken
+-- once the lock is held: a transaction that changed the same account meanwhile has committed
+-- by then, and its change is in. (Built before the lock, the document of the transaction that
+-- waited would overwrite the other's change with a view that predates it.)
 create function account_summary_refresh(p_person_id uuid) returns void
-language sql as $$
-    insert into account_summaries as s (person_id, summary)
-    values (p_person_id, account_summary_of(p_person_id))
-    on conflict (person_id) do update set summary = excluded.summary
+language plpgsql as $$
+begin
+    insert into account_summaries (person_id, summary) values (p_person_id, '{}'::json)
+    on conflict (person_id) do nothing;
+    perform 1 from account_summaries where person_id = p_person_id for update;
+    update account_summaries set summary = account_summary_of(p_person_id)
+    where person_id = p_person_id;
+end;
 $$;
 
 -- Once per statement and person: a statement that touches many rows of one person (or many

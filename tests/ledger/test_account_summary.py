@@ -3,6 +3,7 @@ rebuilds it in the same statement, and ``verify_ledger`` finds a summary that dr
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 
 import asyncpg
@@ -101,3 +102,32 @@ async def test_persons_are_never_deleted(db: asyncpg.Connection) -> None:
     with pytest.raises(asyncpg.RestrictViolationError):
         async with db.transaction():
             await db.execute("truncate persons cascade")
+
+
+async def test_concurrent_changes_of_one_account_both_reach_its_summary(fresh_dsn: str) -> None:
+    """Two transactions change the same account at once: the one that rebuilds the summary
+    second must see the first's change (it rebuilds after taking the summary row's lock)."""
+    first, second = await asyncpg.connect(fresh_dsn), await asyncpg.connect(fresh_dsn)
+    try:
+        person = await new_person(first)
+        await load_catalogue(first)
+        link = "insert into service_links (person_id, service_id) values ($1, $2)"
+        one = first.transaction()
+        await one.start()
+        await first.execute(link, person.id, "vae-france")  # holds the summary row
+        other = second.transaction()
+        await other.start()
+        waiting = asyncio.ensure_future(second.execute(link, person.id, "cep-apec"))
+        await asyncio.sleep(0.3)  # the second rebuild now waits for the first's lock
+        assert not waiting.done()
+        await one.commit()
+        await waiting
+        await other.commit()
+        report = await verify_ledger(first)
+        assert report.stale_summaries == []
+        account = await get_account(first, person.id, EVERYTHING, now=NOW)
+        assert account.services is not None
+        assert sorted(s.id for s in account.services) == ["cep-apec", "vae-france"]
+    finally:
+        await first.close()
+        await second.close()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import re
 import shutil
 import statistics
@@ -40,6 +41,37 @@ class Result:
     p50_ms: float
     p99_ms: float
     errors: int
+    server_us: float = float("nan")
+    """CPU of the server's processes per request (µs): steadier than requests/s on a machine
+    whose speed drifts, since it does not count the time the others take."""
+    database_us: float = float("nan")
+    """CPU of PostgreSQL's processes per request (µs)."""
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_by_family() -> dict[str, float]:
+    """CPU seconds used so far by the server's processes and by PostgreSQL's (from /proc)."""
+    totals = {"server": 0.0, "database": 0.0}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            command = (entry / "cmdline").read_bytes()
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        family = (
+            "database"
+            if b"postgres" in command
+            else "server"
+            if b"cpa\x00serve" in command
+            else None
+        )
+        if family is not None:
+            totals[family] += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    return totals
 
 
 @dataclass
@@ -77,6 +109,7 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S)
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua_for(scenario))
+    before = cpu_by_family()
     out = subprocess.run(
         [
             wrk,
@@ -92,13 +125,23 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S)
         text=True,
         check=True,
     ).stdout
+    after = cpu_by_family()
     Path(script.name).unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     p99 = _ms(re.search(r"99%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
     non2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", out)
     errors = int(non2xx.group(1)) if non2xx else 0
-    return Result(scenario.name, rps, p50, p99, errors)
+    requests = rps * duration_s
+    return Result(
+        scenario.name,
+        rps,
+        p50,
+        p99,
+        errors,
+        server_us=1e6 * (after["server"] - before["server"]) / requests,
+        database_us=1e6 * (after["database"] - before["database"]) / requests,
+    )
 
 
 def run_pgbench(pgbench: str, dsn: str, clients: int, duration_s: int = WRK_DURATION_S) -> Result:
@@ -126,4 +169,6 @@ def median_result(results: list[Result]) -> Result:
         _median([r.p50_ms for r in results]),
         _median([r.p99_ms for r in results]),
         sum(r.errors for r in results),
+        _median([r.server_us for r in results]),
+        _median([r.database_us for r in results]),
     )

@@ -458,7 +458,7 @@ create table service_links (
 -- (décret 2025-1156, CT R6333-3): 1) dotations and abondements earmarked to the account
 -- (soonest deadline first), 2) the holder's statutory rights, 3) CEC rights, 4) complementary
 -- abondements that are not earmarked. The one definition of the rule: holds draw on the
--- usable pots in draw_order (cpf_hold_create), the account read sums them (what is available)
+-- usable pots in draw_key order (cpf_hold_create), the account read sums them (what is available)
 -- in the same scan that lists the balances.
 --
 -- Choices where the texts leave it open: an earmarked grant tied to a training funds only that
@@ -468,34 +468,32 @@ create table service_links (
 -- debt, OQ-5) funds nothing and does not block the other pots.
 create function pots_for_debit(
     p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean
-) returns table (pot text, grant_id uuid, balance bigint, usable boolean, draw_order bigint)
+) returns table (pot text, grant_id uuid, balance bigint, usable boolean, draw_key text)
 language sql stable as $$
-    select t.pot, t.grant_id, t.balance, t.usable,
-           case when t.usable then row_number() over (
-               partition by t.usable
-               order by t.tier, t.deadline, t.grant_id::text collate "C") end
-    from (
-        select b.pot, b.grant_id, b.balance,
-               coalesce(
-                   b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation')
-                   and b.balance > 0
-                   and (p.death_on is null or p.death_on > p_on)
-                   and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
-                        or b.pot = 'cec')
-                   and (g.use_by is null or g.use_by >= p_on)
-                   and (p_any_training or g.training_ref is null
-                        or g.training_ref = p_training_ref),
-                   false) as usable,
+    -- draw_key sorts (in the "C" collation) as the debit draws: tier, deadline, grant id. A
+    -- key rather than a rank, so that a reader that only sums pays for no sort.
+    select b.pot, b.grant_id, b.balance,
+           coalesce(
+               b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation')
+               and b.balance > 0
+               and (p.death_on is null or p.death_on > p_on)
+               and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
+                    or b.pot = 'cec')
+               and (g.use_by is null or g.use_by >= p_on)
+               and (p_any_training or g.training_ref is null
+                    or g.training_ref = p_training_ref),
+               false),
+           concat_ws('|',
                case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked) then 0
                     when b.pot = 'cpf_statutory' then 1
                     when b.pot = 'cec' then 2
-                    else 3 end as tier,
-               coalesce(g.use_by, 'infinity'::date) as deadline
-        from persons p
-        join ledger_balances b on b.person_id = p.id
-        left join ledger_grants g on g.id = b.grant_id
-        where p.id = p_person_id
-    ) as t
+                    else 3 end,
+               to_char(coalesce(g.use_by, '9999-12-31'::date), 'YYYY-MM-DD'),
+               b.grant_id::text) collate "C"
+    from persons p
+    join ledger_balances b on b.person_id = p.id
+    left join ledger_grants g on g.id = b.grant_id
+    where p.id = p_person_id
 $$;
 
 -- Holds in one statement (issue 5 targets): the idempotency claim, the person's ledger lock,
@@ -561,7 +559,7 @@ begin
         select s.pot, s.grant_id, s.balance
         from pots_for_debit(p_person_id, p_on, p_training_ref, false) as s
         where v_locked and s.usable
-        order by s.draw_order
+        order by s.draw_key collate "C"
     loop
         exit when v_remaining = 0;
         v_take := least(v_remaining, v_source.balance);

@@ -5,8 +5,8 @@
 -- (décret 2025-1156, CT R6333-3): 1) dotations and abondements earmarked to the account
 -- (soonest deadline first), 2) the holder's statutory rights, 3) CEC rights, 4) complementary
 -- abondements that are not earmarked. The one definition of the rule: holds draw on the
--- usable pots in draw_key order (cpf_hold_create), the account read sums them (what is available)
--- in the same scan that lists the balances.
+-- usable pots in draw_key order (cpf_hold_create), the account read sums them (what is
+-- available) in the same scan that lists the balances.
 --
 -- Choices where the texts leave it open: an earmarked grant tied to a training funds only that
 -- training (p_any_training: what any training could use, the account's "available"); a grant

@@ -24,7 +24,7 @@ from litestar.params import FromPath, Parameter
 from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.errors import InsufficientScope
 from cpa.auth.guard import requires
-from cpa.auth.journal import ReadJournal
+from cpa.auth.journal import ReadJournal, reads_journal
 from cpa.auth.principal import Principal
 from cpa.db.database import Connection, transaction
 from cpa.ledger import explain_entry, get_account, list_entries
@@ -97,11 +97,6 @@ def _entry_filter(
     return EntryFilter(
         pot=pot, kind=kind, effective_from=effective_from, effective_until=effective_until
     )
-
-
-def _journal(request: Request[Any, Any, Any]) -> ReadJournal:
-    journal: ReadJournal = request.app.state.read_journal
-    return journal
 
 
 # Query parameters shared by both entry listings.
@@ -195,7 +190,7 @@ class AccountController(Controller):
         scopes = _readable(principal)
         async with request.app.state.db.acquire() as db:  # one statement: no BEGIN/COMMIT
             return await _account(
-                db, _journal(request), principal, scopes, "/v1/me/account", principal.sub
+                db, reads_journal(request), principal, scopes, "/v1/me/account", principal.sub
             )
 
     @get(
@@ -219,7 +214,14 @@ class AccountController(Controller):
         filters = _entry_filter(pot, kind, effective_from, effective_until, scopes)
         async with transaction(request.app.state.db) as db:
             return await _entries(
-                db, _journal(request), principal, scopes, "/v1/me/entries", filters, cursor, limit
+                db,
+                reads_journal(request),
+                principal,
+                scopes,
+                "/v1/me/entries",
+                filters,
+                cursor,
+                limit,
             )
 
     @get(
@@ -237,7 +239,9 @@ class AccountController(Controller):
         scopes = _readable(principal)
         route = "/v1/me/entries/{id}/explanation"
         async with transaction(request.app.state.db) as db:
-            return await _explanation(db, _journal(request), principal, scopes, route, entry_id)
+            return await _explanation(
+                db, reads_journal(request), principal, scopes, route, entry_id
+            )
 
 
 _ADVISOR = requires("advisor:read", person=False, kinds=("advisor_tool",))
@@ -264,7 +268,7 @@ class AdvisorAccountController(Controller):
         async with transaction(request.app.state.db) as db:
             advisor = await resolve_person_ref(db, principal, ref)
             route = "/v1/advisor/persons/{ref}/account"
-            return await _account(db, _journal(request), advisor, ADVISOR_SCOPES, route, None)
+            return await _account(db, reads_journal(request), advisor, ADVISOR_SCOPES, route, None)
 
     @get(
         "/entries",
@@ -289,7 +293,7 @@ class AdvisorAccountController(Controller):
             advisor = await resolve_person_ref(db, principal, ref)
             route = "/v1/advisor/persons/{ref}/entries"
             return await _entries(
-                db, _journal(request), advisor, ADVISOR_SCOPES, route, filters, cursor, limit
+                db, reads_journal(request), advisor, ADVISOR_SCOPES, route, filters, cursor, limit
             )
 
     @get(
@@ -309,5 +313,5 @@ class AdvisorAccountController(Controller):
             advisor = await resolve_person_ref(db, principal, ref)
             route = "/v1/advisor/persons/{ref}/entries/{id}/explanation"
             return await _explanation(
-                db, _journal(request), advisor, ADVISOR_SCOPES, route, entry_id
+                db, reads_journal(request), advisor, ADVISOR_SCOPES, route, entry_id
             )

@@ -12,7 +12,7 @@ from litestar.params import FromPath, JSONBody
 
 from cpa.auth.advisor import Lookup, look_up_person, ref_expiry, resolve_person_ref
 from cpa.auth.guard import requires
-from cpa.auth.journal import ReadJournal
+from cpa.auth.journal import reads_journal
 from cpa.auth.principal import Principal
 from cpa.auth.state import AuthState
 from cpa.db.database import transaction
@@ -76,8 +76,7 @@ class AdvisorController(Controller):
         async with transaction(request.app.state.db) as db:
             advisor = await resolve_person_ref(db, principal, ref)
             expires_at = await ref_expiry(db, principal, ref)
-            journal: ReadJournal = request.app.state.read_journal
-            await journal.record(db, advisor, route="/v1/advisor/persons/{ref}")
+            await reads_journal(request).record(db, advisor, route="/v1/advisor/persons/{ref}")
         assert advisor.advisor_id is not None and advisor.purpose is not None
         return AdvisorPerson(
             advisor_id=advisor.advisor_id, purpose=advisor.purpose, expires_at=expires_at

@@ -20,7 +20,7 @@ from litestar.params import FromPath, JSONBody
 
 from cpa.api.writes import IdempotencyKey, journal_line, provenance, run_once, strictly
 from cpa.auth.guard import requires
-from cpa.auth.journal import ReadJournal, record_access
+from cpa.auth.journal import reads_journal, record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import transaction
 from cpa.idempotency import claim as claim_key
@@ -143,8 +143,7 @@ class HoldController(Controller):
             hold = await get_hold(db, principal.person_id, hold_id)  # type: ignore[arg-type]
             if hold.client_id != principal.client_id:
                 raise HoldNotFound()  # a training body sees only its own holds
-            journal: ReadJournal = request.app.state.read_journal
-            await journal.record(db, principal, route="/v1/me/cpf/holds/{id}")
+            await reads_journal(request).record(db, principal, route="/v1/me/cpf/holds/{id}")
         return hold_view(hold)
 
     @post(

@@ -18,7 +18,7 @@ from litestar.params import FromPath, JSONBody
 
 from cpa.api.writes import IdempotencyKey, provenance, run_once
 from cpa.auth.guard import requires
-from cpa.auth.journal import ReadJournal, record_access
+from cpa.auth.journal import reads_journal, record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import transaction
 from cpa.ledger.models import LinkedServiceView
@@ -72,8 +72,7 @@ class ServiceLinkController(Controller):
         assert principal.person_id is not None
         async with transaction(request.app.state.db) as db:
             found = await list_links(db, principal.person_id)  # type: ignore[arg-type]
-            journal: ReadJournal = request.app.state.read_journal
-            await journal.record(db, principal, route="/v1/me/services/links")
+            await reads_journal(request).record(db, principal, route="/v1/me/services/links")
         return Links(links=found)
 
     @post(

@@ -20,7 +20,7 @@ Protecting a route (every handler under ``/v1/`` is refused unless it declares i
     async def my_account(request: Request, principal: NamedDependency[Principal]) -> Account:
         async with request.app.state.db.acquire() as db:
             account = await load_account(db, principal.person_id)
-            await request.app.state.read_journal.record(db, principal, route="/v1/me/account")
+            await reads_journal(request).record(db, principal, route="/v1/me/account")
         return account
 
 - ``requires(*scopes, person=True, kinds=None)`` builds the route's ``opt``: all the scopes
@@ -31,7 +31,7 @@ Protecting a route (every handler under ``/v1/`` is refused unless it declares i
   ``person_id`` (None for machine tokens), ``client_id``, ``client_kind``, ``scopes``,
   ``consent_id``. Under ``/v1/me`` use ``principal.person_id`` only: never take a person
   from the path or the body.
-- Reads hand their access journal line to ``app.state.read_journal`` (a ``ReadJournal``,
+- Reads hand their access journal line to ``reads_journal(request)`` (a ``ReadJournal``,
   written in batches); changes call ``record_access(db, principal, route=…, action="change")``
   on the connection of their own transaction (``cpa.auth.journal`` says why).
 - Advisor routes ``/v1/advisor/persons/{ref}/…``: ``requires("advisor:read", person=False,

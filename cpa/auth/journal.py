@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 import asyncpg
@@ -93,6 +93,12 @@ async def list_access(
 ) -> list[AccessEntry]:
     rows = await db.fetch(sql("list_access_journal"), person_id, before_id, limit)
     return [AccessEntry(**dict(row)) for row in rows]
+
+
+def reads_journal(request: Any) -> ReadJournal:
+    """The process's :class:`ReadJournal` (``app.state.read_journal``, set by create_app)."""
+    journal: ReadJournal = request.app.state.read_journal
+    return journal
 
 
 class JournalBacklogFull(Unavailable):

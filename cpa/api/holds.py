@@ -18,9 +18,9 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
-from cpa.api.writes import IdempotencyKey, journal_line, provenance, run_once, strictly
+from cpa.api.writes import IdempotencyKey, provenance, run_once, strictly
 from cpa.auth.guard import requires
-from cpa.auth.journal import reads_journal, record_access
+from cpa.auth.journal import journal_fields, reads_journal, record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import transaction
 from cpa.idempotency import claim as claim_key
@@ -112,7 +112,7 @@ class HoldController(Controller):
             claim = claim_key(
                 principal.client_id, idempotency_key, operation=operation, request=data, now=now
             )
-        journal = journal_line(principal, "/v1/me/cpf/holds", "change")
+        journal = journal_fields(principal, "change", "/v1/me/cpf/holds")
         # One statement (key, lock, hold, entries, journal, stored response): no BEGIN/COMMIT.
         async with request.app.state.db.acquire() as db:
             hold = await create_hold(

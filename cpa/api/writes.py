@@ -55,20 +55,6 @@ async def strictly(request: Request[Any, Any, Any], data: S) -> S:
         raise InvalidInput(str(error), errors=[{"field": "$", "message": str(error)}]) from None
 
 
-def journal_line(principal: Principal, route: str, action: str) -> list[str | None]:
-    """What ``record_access(db, principal, route=route, action=action)`` writes, for a write
-    that appends it in its own statement (``create_hold``: one round trip)."""
-    return [
-        principal.client_id,
-        principal.client_kind,
-        principal.client_name,
-        principal.advisor_id,
-        principal.purpose,
-        action,
-        route,
-    ]
-
-
 def provenance(principal: Principal, key: str | None) -> Provenance:
     """Who causes the write, as the ledger records it on every entry."""
     return Provenance(client_id=principal.client_id, token_jti=principal.jti, idempotency_key=key)

@@ -60,6 +60,22 @@ class AccessEntry(msgspec.Struct, kw_only=True):
     route: str
 
 
+def journal_fields(principal: Principal, action: Action, route: str) -> list[str | None]:
+    """Who touched the data, and how, as an access journal line records it (client id, kind,
+    name, advisor id, purpose, action, route): the one spelling of these columns, for
+    ``record_access``, the read journal and ``create_hold`` (which writes its line in its
+    own statement)."""
+    return [
+        principal.client_id,
+        principal.client_kind,
+        principal.client_name,
+        principal.advisor_id,
+        principal.purpose,
+        action,
+        route,
+    ]
+
+
 async def record_access(
     db: Connection,
     principal: Principal,
@@ -76,15 +92,7 @@ async def record_access(
     person = person_id or principal.person_id
     assert person is not None, "an access journal entry names the person whose data was touched"
     await db.execute(
-        sql("insert_access_journal_entry"),
-        person,
-        principal.client_id,
-        principal.client_kind,
-        principal.client_name,
-        principal.advisor_id,
-        principal.purpose,
-        action,
-        route,
+        sql("insert_access_journal_entry"), person, *journal_fields(principal, action, route)
     )
 
 
@@ -141,19 +149,8 @@ class ReadJournal:
             raise JournalBacklogFull()
         person = person_id or principal.person_id
         assert person is not None, "an access journal entry names the person whose data was read"
-        self._lines.append(
-            (
-                person,
-                dt.datetime.now(dt.UTC),
-                principal.client_id,
-                principal.client_kind,
-                principal.client_name,
-                principal.advisor_id,
-                principal.purpose,
-                "read",
-                route,
-            )
-        )
+        fields = journal_fields(principal, "read", route)
+        self._lines.append((person, dt.datetime.now(dt.UTC), *fields))  # type: ignore[arg-type]
         self._schedule(FLUSH_INTERVAL_S)
 
     def start(self, database: Database) -> None:

@@ -14,7 +14,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from cpa.accounts.nir import NirVault
 from cpa.api.account import AccountController, AdvisorAccountController
 from cpa.api.advisor import AdvisorController
-from cpa.api.bench import BenchTwinController
+from cpa.api.bench import BenchFloorController, BenchTwinController
 from cpa.api.c2p import C2pController
 from cpa.api.declarations import DeclarationController
 from cpa.api.health import HealthController, LivenessShortcut
@@ -73,7 +73,9 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await app.state.read_journal.stop(app.state.db)
             await app.state.db.close()
 
-    bench_twins: list[Any] = [BenchTwinController] if settings.bench_twins else []
+    bench_twins: list[Any] = (
+        [BenchTwinController, BenchFloorController] if settings.bench_twins else []
+    )
     app = Litestar(
         route_handlers=[
             *bench_twins,

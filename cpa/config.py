@@ -29,7 +29,7 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """``json``, ``console`` or ``auto`` (console on a TTY, JSON otherwise)."""
     issuer: str = "http://127.0.0.1:8000"
     bench_twins: bool = False
-    """Mount the unguarded benchmark twins under /bench (``make bench`` only)."""
+    """Mount the benchmark twins (/bench) and floors (/v1/bench): ``make bench`` only."""
     nir_key_file: Path | None = None
     """32-byte key (hex) encrypting NIRs at rest; default ``<data_dir>/nir.key``, created once."""
 

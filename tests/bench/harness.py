@@ -32,6 +32,9 @@ class Scenario:
     """Name of the scenario (or 'pgbench') whose requests/s this one is divided by."""
     target: str = ""
     """The target, in words, printed beside the figure."""
+    pgbench_script: str | None = None
+    """A pgbench script run instead of wrk (the database alone, no server in the path): its
+    transactions/s stand for requests/s, and its CPU for ``database_us``."""
 
 
 @dataclass
@@ -103,6 +106,12 @@ def _ms(text: str) -> float:
     return {"us": value / 1000, "ms": value, "s": value * 1000, "m": value * 60_000}[unit]
 
 
+def run_scenario(ctx: BenchContext, scenario: Scenario, duration_s: int) -> Result:
+    if scenario.pgbench_script is not None:
+        return run_pgbench_script(ctx, scenario, duration_s)
+    return run_wrk(ctx.base_url, scenario, duration_s)
+
+
 def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S) -> Result:
     wrk = shutil.which("wrk")
     if wrk is None:
@@ -155,6 +164,48 @@ def run_pgbench(pgbench: str, dsn: str, clients: int, duration_s: int = WRK_DURA
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
     return Result("pgbench", tps, latency, float("nan"), 0)
+
+
+def _busy_s() -> float:
+    """CPU seconds the whole machine has spent busy (/proc/stat: all but idle and iowait)."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    return (sum(fields) - fields[3] - fields[4]) / _CLOCK_TICKS
+
+
+def run_pgbench_script(ctx: BenchContext, scenario: Scenario, duration_s: int) -> Result:
+    """``scenario.pgbench_script`` on ``scenario.connections`` clients; ``database_us`` is all
+    the machine's CPU but pgbench's own per transaction (pgbench's backends end with it, so
+    they cannot be counted one by one; the idle server adds next to nothing)."""
+    assert scenario.pgbench_script is not None
+    with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
+        script.write(scenario.pgbench_script)
+    children = os.times()
+    busy = _busy_s()
+    out = subprocess.run(
+        [ctx.pgbench, "-n", "-M", "prepared", "-c", str(scenario.connections), "-j", "2",
+         "-T", str(duration_s), "-f", script.name, ctx.dsn],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout  # fmt: skip
+    busy = _busy_s() - busy
+    after = os.times()
+    Path(script.name).unlink()
+    pgbench_s = (after.children_user - children.children_user) + (
+        after.children_system - children.children_system
+    )
+    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    transactions = tps * duration_s
+    return Result(
+        scenario.name,
+        tps,
+        latency,
+        float("nan"),
+        int(failed.group(1)) if failed else 0,
+        database_us=1e6 * (busy - pgbench_s) / transactions,
+    )
 
 
 def _median(values: list[float]) -> float:

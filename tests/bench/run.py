@@ -32,7 +32,7 @@ from tests.bench.harness import (  # noqa: E402
     lua_for,
     median_result,
     run_pgbench,
-    run_wrk,
+    run_scenario,
 )
 from tests.support.processes import cpa_env, free_port, start_server, wait_ready  # noqa: E402
 
@@ -118,7 +118,7 @@ def _bench() -> int:
         # account read): measured, that start-up cost inflated a short run's database time by
         # ~80 µs a request.
         for scenario in scenarios:
-            run_wrk(base_url, scenario, WARM_UP_S)
+            run_scenario(ctx, scenario, WARM_UP_S)
         # Rounds interleave the scenarios, so a scenario and its baseline see the same drift
         # of this noisy machine; each figure is the median of its rounds.
         rounds: dict[str, list[Result]] = {scenario.name: [] for scenario in scenarios}
@@ -126,7 +126,7 @@ def _bench() -> int:
             for scenario in scenarios:
                 if args.pg_stats:
                     asyncio.run(_execute(dsn, "select pg_stat_statements_reset()"))
-                rounds[scenario.name].append(run_wrk(base_url, scenario, args.duration))
+                rounds[scenario.name].append(run_scenario(ctx, scenario, args.duration))
                 if args.pg_stats:
                     asyncio.run(_print_pg_stats(dsn, scenario.name))
         for scenario in scenarios:
@@ -151,7 +151,10 @@ def _keep(ctx: BenchContext, scenarios: list[Scenario], keep_dir: Path) -> None:
     """Leave everything running: one wrk script per scenario, the URL and DSN printed."""
     keep_dir.mkdir(exist_ok=True)
     for scenario in scenarios:
-        (keep_dir / f"{scenario.name}.lua").write_text(lua_for(scenario))
+        if scenario.pgbench_script is not None:
+            (keep_dir / f"{scenario.name}.sql").write_text(scenario.pgbench_script)
+        else:
+            (keep_dir / f"{scenario.name}.lua").write_text(lua_for(scenario))
     print(f"# kept: {ctx.base_url}  {ctx.dsn}  scripts in {keep_dir}", flush=True)
     print(f"# e.g. wrk -t2 -c32 -d8s -s {keep_dir}/health_ready.lua {ctx.base_url}/health/ready")
     stop = {signal.SIGINT, signal.SIGTERM}

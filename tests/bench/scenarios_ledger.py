@@ -8,6 +8,14 @@
 - ``holds_hot``: the same on one account (every request waits for that person's ledger
   lock). Target: >= 300 holds/s.
 
+What bounds them, in the same run (not targets):
+- ``account_floor``: ``GET /v1/bench/read-floor``, the cheapest read a guarded, journaled
+  route can be (``cpa.api.bench``): what ``account_read`` would reach if its SQL cost nothing.
+- ``holds_floor``: ``POST /v1/bench/hold-floor``, the same for a hold (token, body, key, one
+  round trip): the server's part of a hold that no SQL work can remove.
+- ``holds_pg_only``: pgbench calling ``cpf_hold_create`` on the same random accounts, with
+  as many clients as the server has pooled connections: the database alone, with both cores.
+
 Setup works against the bench database with cpa's own services, as the server would: persons
 registered, a year of activity declared and credited through ``cpa.rules``, a training body
 and a portal registered, consents granted, and access tokens signed with the server's current
@@ -48,6 +56,8 @@ CREDITED_YEAR = 2024
 FULL_TIME_CENTIHOURS = 160_700
 READ_SCOPES = ["account:read", "cpf:read", "cec:read", "c2p:read", "services:read"]
 HOLD_SCOPES = ["cpf:read", "cpf:hold"]
+PG_ONLY_CLIENTS = 20
+"""As many as the server's pooled connections (2 workers x ``pool_size_max`` 10)."""
 WARM_UP_PASSES = 3
 
 
@@ -96,15 +106,43 @@ async def _setup(ctx: BenchContext) -> dict[str, Any]:
         read_token = await minter.token(db, portal, demo.id, READ_SCOPES)
         hot_token = await minter.token(db, training, hot, HOLD_SCOPES)
         hold_tokens = [await minter.token(db, training, p, HOLD_SCOPES) for p in randoms]
+        await _number_accounts(db, randoms)
     finally:
         await db.close()
     await _warm_up(ctx.base_url, [read_token, hot_token, *hold_tokens])
     return {
+        "training_client_id": training,
         "read_token": read_token,
         "hot_token": hot_token,
         "hold_tokens": hold_tokens,
         "demo_entries": entries,
     }
+
+
+async def _number_accounts(db: asyncpg.Connection, persons: list[UUID]) -> None:
+    """``bench_accounts`` (n, person_id): the random accounts, for pgbench to pick from (bench
+    database only; not part of cpa's schema)."""
+    await db.execute("create table bench_accounts (n integer primary key, person_id uuid)")
+    await db.executemany(
+        "insert into bench_accounts values ($1, $2)", list(enumerate(persons, start=1))
+    )
+
+
+def _holds_pgbench(client_id: str, accounts: int) -> str:
+    """What ``POST /v1/me/cpf/holds`` asks of the database, without the server: the same
+    function with the arguments the server gives it (a new key, the journal line)."""
+    journal = (
+        f"array['{client_id}', 'training_body', 'bench', null, null, 'change', '/v1/me/cpf/holds']"
+    )
+    return (
+        f"\\set n random(1, {accounts})\n"
+        "select outcome from cpf_hold_create("
+        "(select person_id from bench_accounts where n = :n), gen_random_uuid(), 1, 'BENCH', "
+        "now() + interval '7 days', now(), current_date, "
+        f"'{client_id}', 'pgbench', gen_random_uuid()::text, "
+        "sha256(gen_random_uuid()::text::bytea), now() + interval '1 day', "
+        f"{journal});\n"
+    )
 
 
 async def _warm_up(base_url: str, tokens: list[str]) -> None:
@@ -117,7 +155,7 @@ async def _warm_up(base_url: str, tokens: list[str]) -> None:
             )
 
 
-def _holds_lua(tokens: list[str]) -> str:
+def _holds_lua(tokens: list[str], path: str = "/v1/me/cpf/holds") -> str:
     """Rotate over the persons' tokens; a key unique across threads, rounds and runs."""
     table = ",\n".join(f'"{token}"' for token in tokens)
     return f"""
@@ -144,7 +182,7 @@ function request()
   local expires = os.date("!%Y-%m-%dT%H:%M:%SZ", os.time() + 7 * 86400)
   local body = '{{"amount_cents":1,"training_reference":"BENCH-' .. counter ..
     '","expires_at":"' .. expires .. '"}}'
-  return wrk.format("POST", "/v1/me/cpf/holds", {{
+  return wrk.format("POST", "{path}", {{
     ["Authorization"] = "Bearer " .. token,
     ["Content-Type"] = "application/json",
     ["Idempotency-Key"] = prefix .. "-" .. counter,
@@ -172,6 +210,29 @@ def scenarios(ctx: BenchContext) -> list[Scenario]:
             connections=HOLD_CONNECTIONS,
             baseline="health_ready",
             target=">= 1,000 holds/s",
+        ),
+        Scenario(
+            "account_floor",
+            "/v1/bench/read-floor",
+            headers={"Authorization": f"Bearer {state['read_token']}"},
+            baseline="health_ready",
+            target="bound of account_read (not a target)",
+        ),
+        Scenario(
+            "holds_floor",
+            "/v1/bench/hold-floor",
+            lua=_holds_lua(state["hold_tokens"], "/v1/bench/hold-floor"),
+            connections=HOLD_CONNECTIONS,
+            baseline="health_ready",
+            target="server's part of a hold (not a target)",
+        ),
+        Scenario(
+            "holds_pg_only",
+            "",
+            pgbench_script=_holds_pgbench(state["training_client_id"], len(state["hold_tokens"])),
+            connections=PG_ONLY_CLIENTS,
+            baseline="holds_random",
+            target="database alone (not a target)",
         ),
         Scenario(
             "holds_hot",

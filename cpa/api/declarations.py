@@ -7,6 +7,10 @@ Each line is validated and written on its own (all-or-nothing per line) and answ
 problem. The answer is 200 whenever the batch itself could be read, even when every line was
 rejected; a body that is not a batch is a problem as a whole. Each person whose data a batch
 changed gets one line in their access journal, in the batch's transaction.
+
+A line names its person by ``nir``, what operators know (or by cpa's ``person_id``, exactly one
+of the two): an invalid NIR, or one nobody is registered with, refuses that line alone. NIRs
+are looked up, never stored: the line is kept with the person's id.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 
+from cpa.accounts import NirVault
 from cpa.api.simulations import UnsupportedMediaType
 from cpa.api.writes import IdempotencyKey, provenance, run_once
 from cpa.auth.guard import requires
@@ -34,22 +39,26 @@ from cpa.declarations import (
     declare_activities,
     declare_engagements,
     declare_exposures,
+    identify,
     split_batch,
 )
+from cpa.declarations.models import PersonLine
 from cpa.ledger.models import Provenance
 
 DECLARATION_BODY_MAX_BYTES = 2 * 1024 * 1024
 NDJSON = "application/x-ndjson"
 _OPERATOR = requires("declarations:write", person=False, kinds=("operator",))
 
-Declare = Callable[[Connection, Sequence[bytes], dt.datetime, Provenance], Awaitable[BatchResult]]
+Declare = Callable[
+    [Connection, Sequence[bytes], dt.datetime, Provenance, NirVault], Awaitable[BatchResult]
+]
 
 
-class _Person(msgspec.Struct):
-    person_id: UUID
+class _Whose(PersonLine, frozen=True, forbid_unknown_fields=False):
+    """Whose an accepted line is (its other fields were checked when it was accepted)."""
 
 
-_person = msgspec.json.Decoder(_Person)
+_whose = msgspec.json.Decoder(_Whose)
 
 
 def _is_ndjson(request: Request[Any, Any, Any]) -> bool:
@@ -61,11 +70,23 @@ def _is_ndjson(request: Request[Any, Any, Any]) -> bool:
     raise UnsupportedMediaType(detail=f"send the batch as {NDJSON} or an application/json array")
 
 
-async def _declared_persons(db: Connection, lines: list[bytes], result: BatchResult) -> set[UUID]:
-    return {_person.decode(lines[r.index]).person_id for r in result.lines if r.id is not None}
+Persons = Callable[[Connection, NirVault, list[bytes], BatchResult], Awaitable[set[UUID]]]
 
 
-async def _decided_persons(db: Connection, lines: list[bytes], result: BatchResult) -> set[UUID]:
+async def _declared_persons(
+    db: Connection, vault: NirVault, lines: list[bytes], result: BatchResult
+) -> set[UUID]:
+    persons = set()
+    for accepted in (r for r in result.lines if r.id is not None):
+        whose = await identify(db, vault, _whose.decode(lines[accepted.index]))
+        assert whose.person_id is not None
+        persons.add(whose.person_id)
+    return persons
+
+
+async def _decided_persons(
+    db: Connection, vault: NirVault, lines: list[bytes], result: BatchResult
+) -> set[UUID]:
     ids = [r.id for r in result.lines if r.id is not None]
     if not ids:
         return set()
@@ -79,7 +100,7 @@ async def _run(
     key: str | None,
     kind: str,
     declare: Declare,
-    persons: Callable[[Connection, list[bytes], BatchResult], Awaitable[set[UUID]]],
+    persons: Persons,
 ) -> BatchResult:
     ndjson = _is_ndjson(request)
     body = await request.body()
@@ -87,10 +108,11 @@ async def _run(
     now = dt.datetime.now(dt.UTC)
     route = f"/v1/declarations/{kind}"
     by = provenance(principal, key)
+    vault: NirVault = request.app.state.vault
 
     async def work() -> BatchResult:
-        result = await declare(db, lines, now, by)
-        for person_id in sorted(await persons(db, lines, result)):
+        result = await declare(db, lines, now, by, vault)
+        for person_id in sorted(await persons(db, vault, lines, result)):
             await record_access(db, principal, route=route, action="change", person_id=person_id)
         return result
 
@@ -108,25 +130,25 @@ async def _run(
 
 
 async def _activities(
-    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance
+    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance, vault: NirVault
 ) -> BatchResult:
-    return await declare_activities(db, lines, today=now.date(), provenance=by)  # type: ignore[arg-type]
+    return await declare_activities(db, lines, today=now.date(), provenance=by, vault=vault)  # type: ignore[arg-type]
 
 
 async def _exposures(
-    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance
+    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance, vault: NirVault
 ) -> BatchResult:
-    return await declare_exposures(db, lines, today=now.date(), provenance=by)  # type: ignore[arg-type]
+    return await declare_exposures(db, lines, today=now.date(), provenance=by, vault=vault)  # type: ignore[arg-type]
 
 
 async def _engagements(
-    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance
+    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance, vault: NirVault
 ) -> BatchResult:
-    return await declare_engagements(db, lines, today=now.date(), provenance=by)  # type: ignore[arg-type]
+    return await declare_engagements(db, lines, today=now.date(), provenance=by, vault=vault)  # type: ignore[arg-type]
 
 
 async def _decisions(
-    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance
+    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance, vault: NirVault
 ) -> BatchResult:
     return await decide_engagements(db, lines, now=now, provenance=by)  # type: ignore[arg-type]
 
@@ -147,7 +169,7 @@ class DeclarationController(Controller):
         operation_id="declareActivities",
         summary="Yearly activities: employee hours, independent months, ESAT (per line)",
         description=(
-            "Lines: {person_id, year, activities: [{kind, worked_centihours, "
+            "Lines: {nir (or person_id), year, activities: [{kind, worked_centihours, "
             "reference_centihours, months_active}], low_qualified, disability}. A new line "
             "for the same person and year is a correction (next revision)."
         ),
@@ -168,8 +190,9 @@ class DeclarationController(Controller):
         operation_id="declareExposures",
         summary="C2P exposures, one contract and year per line",
         description=(
-            "Lines: {person_id, year, contract_ref, contract_start, contract_end, factors: "
-            "{factor: intensity}}. A new line for the same contract and year is a correction."
+            "Lines: {nir (or person_id), year, contract_ref, contract_start, contract_end, "
+            "factors: {factor: intensity}}. A new line for the same contract and year is a "
+            "correction."
         ),
         **_BATCH,  # type: ignore[arg-type]
     )
@@ -187,6 +210,11 @@ class DeclarationController(Controller):
         "/engagements",
         operation_id="declareEngagements",
         summary="CEC engagements as declared (credited once the organisation validates them)",
+        description=(
+            "Lines: {nir (or person_id), year, organisation, kind, hours, "
+            "hours_in_one_organisation, days, months, years, interventions, role}; which "
+            "amounts count depends on the kind. Answers each engagement's id, for the decision."
+        ),
         **_BATCH,  # type: ignore[arg-type]
     )
     async def engagements(

@@ -21,6 +21,7 @@ from cpa.declarations.models import (
     EngagementDeclaration,
     ExposureDeclaration,
     LineResult,
+    PersonLine,
 )
 from cpa.declarations.service import (
     BATCH_LINES_MAX,
@@ -28,6 +29,7 @@ from cpa.declarations.service import (
     declare_activities,
     declare_engagements,
     declare_exposures,
+    identify,
     split_batch,
 )
 
@@ -44,9 +46,11 @@ __all__ = [
     "EngagementNotFound",
     "ExposureDeclaration",
     "LineResult",
+    "PersonLine",
     "decide_engagements",
     "declare_activities",
     "declare_engagements",
     "declare_exposures",
+    "identify",
     "split_batch",
 ]

@@ -25,20 +25,29 @@ class DeclaredActivity(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown
     months_active: int = 0
 
 
-class ActivityDeclaration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class PersonLine(
+    msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True, omit_defaults=True
+):
+    """Whose declaration a line is, by exactly one of: ``nir``, what an operator knows of the
+    person (DSN, MSA, URSSAF), or cpa's ``person_id`` (the CLI, the campaign, the demo). A NIR
+    is looked up when the line is read and never stored: the line is kept with the id."""
+
+    person_id: UUID | None = None
+    nir: str | None = None
+
+
+class ActivityDeclaration(PersonLine, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A person's activity of one year; a new one for the same year is a correction."""
 
-    person_id: UUID
     year: int
     activities: list[DeclaredActivity]
     low_qualified: bool = False
     disability: bool = False
 
 
-class ExposureDeclaration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class ExposureDeclaration(PersonLine, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """One contract's hardship exposures of one year (DSN block S21.G00.34)."""
 
-    person_id: UUID
     year: int
     contract_ref: str
     contract_start: dt.date
@@ -46,10 +55,9 @@ class ExposureDeclaration(msgspec.Struct, frozen=True, kw_only=True, forbid_unkn
     factors: dict[Factor, int]
 
 
-class EngagementDeclaration(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+class EngagementDeclaration(PersonLine, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """A CEC engagement of one year, as declared (the organisation validates it later)."""
 
-    person_id: UUID
     year: int
     organisation: str
     kind: EngagementKind

@@ -10,11 +10,14 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
+from uuid import UUID
 
 import asyncpg
 import msgspec
 import structlog
 
+from cpa.accounts import NirVault, find_person_by_nir
+from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.declarations.errors import (
     BatchTooLarge,
@@ -29,6 +32,7 @@ from cpa.declarations.models import (
     EngagementDeclaration,
     ExposureDeclaration,
     LineResult,
+    PersonLine,
 )
 from cpa.errors import CpaError, InvalidInput
 from cpa.ledger.constraints import domain_errors
@@ -43,6 +47,7 @@ TEXT_LENGTH_MAX = 200
 MONTHS_PER_YEAR = 12
 
 L = TypeVar("L", bound=msgspec.Struct)
+P = TypeVar("P", bound=PersonLine)
 Written = tuple[Any, int | None]  # (id, revision)
 
 
@@ -75,6 +80,7 @@ async def declare_activities(
     *,
     today: dt.date,
     provenance: Provenance = SYSTEM,
+    vault: NirVault | None = None,
 ) -> BatchResult:
     """Record yearly activities (employee hours, independent months, ESAT), line by line."""
 
@@ -84,13 +90,13 @@ async def declare_activities(
         return await _insert_revision(
             db,
             "insert_activity_declaration",
-            line.person_id,
+            _person_id(line),
             line.year,
             _json(line),
             provenance.client_id,
         )
 
-    return await _run_batch(db, lines, ActivityDeclaration, write, "activities_declared")
+    return await _run_batch(db, lines, ActivityDeclaration, write, "activities_declared", vault)
 
 
 async def declare_exposures(
@@ -99,6 +105,7 @@ async def declare_exposures(
     *,
     today: dt.date,
     provenance: Provenance = SYSTEM,
+    vault: NirVault | None = None,
 ) -> BatchResult:
     """Record C2P exposures, one contract and year per line."""
 
@@ -108,14 +115,14 @@ async def declare_exposures(
         return await _insert_revision(
             db,
             "insert_exposure_declaration",
-            line.person_id,
+            _person_id(line),
             line.year,
             line.contract_ref,
             _json(line),
             provenance.client_id,
         )
 
-    return await _run_batch(db, lines, ExposureDeclaration, write, "exposures_declared")
+    return await _run_batch(db, lines, ExposureDeclaration, write, "exposures_declared", vault)
 
 
 async def declare_engagements(
@@ -124,6 +131,7 @@ async def declare_engagements(
     *,
     today: dt.date,
     provenance: Provenance = SYSTEM,
+    vault: NirVault | None = None,
 ) -> BatchResult:
     """Record declared CEC engagements (credited once validated by the organisation)."""
 
@@ -132,7 +140,7 @@ async def declare_engagements(
         _check_engagement(line)
         engagement_id = await db.fetchval(
             sql("insert_cec_engagement"),
-            line.person_id,
+            _person_id(line),
             line.year,
             line.organisation,
             _json(line),
@@ -140,7 +148,7 @@ async def declare_engagements(
         )
         return engagement_id, None
 
-    return await _run_batch(db, lines, EngagementDeclaration, write, "engagements_declared")
+    return await _run_batch(db, lines, EngagementDeclaration, write, "engagements_declared", vault)
 
 
 async def decide_engagements(
@@ -169,12 +177,35 @@ async def decide_engagements(
 # -- the batch loop ------------------------------------------------------------------------
 
 
+async def identify(db: Connection, vault: NirVault | None, line: P) -> P:
+    """``line`` naming its person by id: a NIR is looked up (an invalid NIR or nobody
+    registered with it refuses the line) and dropped, so that no NIR is ever stored in clear.
+    ``vault`` None: lines must name their person by id."""
+    if (line.nir is None) == (line.person_id is None):
+        raise InvalidInput(
+            "name the person by exactly one of nir, person_id",
+            errors=[{"field": "nir", "message": "exactly one of nir, person_id"}],
+        )
+    if line.nir is None:
+        return line
+    if vault is None:
+        raise InvalidInput("name the person by person_id here")
+    person = await find_person_by_nir(db, vault, line.nir)
+    return msgspec.structs.replace(line, person_id=person.id, nir=None)
+
+
+def _person_id(line: PersonLine) -> UUID:
+    assert line.person_id is not None, "identify() ran first"
+    return line.person_id
+
+
 async def _run_batch(
     db: asyncpg.Connection,
     lines: Sequence[bytes | L],
     line_type: type[L],
     write: Callable[[L], Awaitable[Written]],
     event: str,
+    vault: NirVault | None = None,
 ) -> BatchResult:
     if len(lines) > BATCH_LINES_MAX:
         raise BatchTooLarge(f"{len(lines)} lines, at most {BATCH_LINES_MAX}")
@@ -183,6 +214,8 @@ async def _run_batch(
     for index, raw in enumerate(lines):
         try:
             line = decoder.decode(raw) if isinstance(raw, bytes) else raw
+            if isinstance(line, PersonLine):
+                line = await identify(db, vault, line)
             async with db.transaction():  # a savepoint: a failed line leaves no trace
                 with domain_errors():
                     written_id, revision = await write(line)

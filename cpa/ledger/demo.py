@@ -41,10 +41,14 @@ def _campaign_day(year: int) -> dt.date:
     return dt.date(year + 1, 4, 15)
 
 
-def _employee(person_id: UUID, year: int, share_percent: int, **flags: bool) -> ActivityDeclaration:
+def _employee(
+    person_id: UUID, year: int, share_percent: int, *, low_qualified: bool = False
+) -> ActivityDeclaration:
     worked = FULL_TIME_CENTIHOURS * share_percent // 100
     activity = DeclaredActivity(kind="employee", worked_centihours=worked)
-    return ActivityDeclaration(person_id=person_id, year=year, activities=[activity], **flags)
+    return ActivityDeclaration(
+        person_id=person_id, year=year, activities=[activity], low_qualified=low_qualified
+    )
 
 
 def _independent(person_id: UUID, year: int, months: int) -> ActivityDeclaration:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 import httpx
@@ -12,6 +13,7 @@ import msgspec
 
 from cpa.declarations import BATCH_LINES_MAX
 from tests.api.conftest import World
+from tests.auth import support
 
 PROBLEM = "urn:cpa:problem:"
 ACTIVITIES = "/v1/declarations/activities"
@@ -175,3 +177,45 @@ async def test_a_batch_replayed_with_its_key_writes_nothing_new(
     ]
     other = await api.post(ACTIVITIES, json=[activity(world.bob.id, 2016)], headers=headers)
     assert other.status_code == 409 and other.json()["type"] == PROBLEM + "idempotency-conflict"
+
+
+async def test_operators_name_persons_by_nir_which_is_never_stored(
+    world: World, api: httpx.AsyncClient, wdb: asyncpg.Connection
+) -> None:
+    def by_nir(nir: str, **extra: Any) -> dict[str, Any]:
+        line = activity(world.alice.id, 2017)
+        del line["person_id"]
+        return {"nir": nir, **line, **extra}
+
+    wrong_key = world.alice.nir[:-2] + f"{(int(world.alice.nir[-2:]) + 1) % 97:02d}"
+    body = ndjson(
+        by_nir(world.alice.nir),
+        by_nir(wrong_key),  # not a NIR: its key does not match
+        by_nir(support.nir("1991299123456")),  # a NIR nobody is registered with
+        by_nir(world.bob.nir, person_id=str(world.bob.id)),  # two ways to name a person
+        {k: v for k, v in activity(world.bob.id, 2017).items() if k != "person_id"},  # none
+    )
+    response = await api.post(
+        ACTIVITIES,
+        content=body,
+        headers=operator(world, **{"Content-Type": "application/x-ndjson"}),
+    )
+    assert response.status_code == 200, response.text
+    lines = response.json()["lines"]
+    assert [line["status"] for line in lines] == ["accepted"] + ["rejected"] * 4
+    assert [line["problem"]["type"] for line in lines[1:]] == [
+        PROBLEM + slug
+        for slug in ("invalid-nir", "person-not-found", "invalid-input", "invalid-input")
+    ]
+    assert await declared(wdb, world) == [(str(world.alice.id), 2017)]
+    stored = await wdb.fetchval(
+        "select body::text from activity_declarations where id = $1", UUID(lines[0]["id"])
+    )
+    assert str(world.alice.id) in stored
+    assert world.alice.nir not in stored and world.alice.nir[:13] not in stored
+    journal = await wdb.fetch(
+        "select person_id from access_journal where client_id = $1 and route = $2",
+        world.clients["operator"]["client_id"],
+        ACTIVITIES,
+    )
+    assert [row["person_id"] for row in journal] == [world.alice.id]

@@ -34,6 +34,7 @@ from cpa.auth.journal import ReadJournal
 from cpa.config import Settings, get_settings
 from cpa.db.database import Database, PoolDatabase
 from cpa.db.pool import create_pool
+from cpa.ledger import HoldSweep
 from cpa.log import RequestLogMiddleware, configure_logging
 
 API_VERSION = "0.1.0"
@@ -67,9 +68,12 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             raise RuntimeError("CPA_DATABASE_URL is not set: start with `python -m cpa serve`")
         app.state.db = PoolDatabase(await create_pool(settings.database_url, settings))
         app.state.read_journal.start(app.state.db)
+        hold_sweep = HoldSweep()
+        hold_sweep.start(app.state.db)
         try:
             yield
         finally:
+            await hold_sweep.stop()
             await app.state.read_journal.stop(app.state.db)
             await app.state.db.close()
 

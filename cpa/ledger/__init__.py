@@ -57,6 +57,7 @@ from cpa.ledger.models import (
     NewHold,
     Provenance,
 )
+from cpa.ledger.sweep import HoldSweep, sweep_lapsed_holds
 from cpa.ledger.uses import add_grant, convert_c2p
 
 __all__ = [
@@ -76,6 +77,7 @@ __all__ = [
     "HoldNotFound",
     "HoldNotPending",
     "HoldPost",
+    "HoldSweep",
     "InsufficientRights",
     "InvalidAmount",
     "InvalidCursor",
@@ -96,6 +98,7 @@ __all__ = [
     "list_entries",
     "list_holds",
     "post_hold",
+    "sweep_lapsed_holds",
     "verify_ledger",
     "void_hold",
 ]

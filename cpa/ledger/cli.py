@@ -1,4 +1,4 @@
-"""``python -m cpa credit --year N`` and ``python -m cpa ledger verify``."""
+"""``python -m cpa credit --year N``, ``python -m cpa ledger verify`` and ``ledger expire``."""
 
 from __future__ import annotations
 
@@ -13,8 +13,10 @@ import msgspec
 
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
+from cpa.db.database import ConnectionDatabase
 from cpa.ledger.crediting import credit_all
 from cpa.ledger.journal import verify_ledger
+from cpa.ledger.sweep import sweep_lapsed_holds
 
 
 def register(subparsers: Any) -> None:
@@ -36,6 +38,10 @@ def register(subparsers: Any) -> None:
         "verify", help="prove every balance equals the sum of its entries (exit 1 if not)"
     )
     verify.set_defaults(run=cmd_verify)
+    expire = ledger_commands.add_parser(
+        "expire", help="release the holds past their expiry now (the server sweeps them too)"
+    )
+    expire.set_defaults(run=cmd_expire)
 
 
 def cmd_credit(args: argparse.Namespace, settings: Settings) -> int:
@@ -63,6 +69,22 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
         report = asyncio.run(verify(dsn))
     _print({"ok": report.ok, **msgspec.structs.asdict(report)})
     return 0 if report.ok else 1
+
+
+def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
+    from cpa.__main__ import one_shot_database
+
+    async def expire(dsn: str) -> int:
+        connection = await asyncpg.connect(dsn)
+        try:
+            return await sweep_lapsed_holds(ConnectionDatabase(connection), dt.datetime.now(dt.UTC))
+        finally:
+            await connection.close()
+
+    with one_shot_database(settings) as dsn:
+        released = asyncio.run(expire(dsn))
+    _print({"released": released})
+    return 0
 
 
 def _print(value: Any) -> None:

@@ -1,0 +1,50 @@
+"""The sweep of lapsed holds runs in a real ``python -m cpa serve``: a hold that lapsed while
+the server was down is released when it starts, without any request."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from pathlib import Path
+
+import asyncpg
+
+from cpa.db.pool import _init_connection
+from cpa.ledger import create_hold, get_hold
+from tests.ledger.support import NOW
+from tests.ledger.test_holds import funded, hold
+from tests.support.processes import cpa_env, free_port, start_server, wait_ready
+
+FIRST_PASS_S = 2.0
+"""The first pass runs as each worker starts: well within this once the server answers."""
+
+
+async def test_a_hold_lapsed_while_the_server_was_down_is_released(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    db = await asyncpg.connect(fresh_dsn)
+    try:
+        await _init_connection(db)
+        person_id = await funded(db)
+        lapsed = await create_hold(db, person_id, hold(10_000, expires_at=NOW.replace(hour=10)),
+                                   now=NOW)  # fmt: skip
+    finally:
+        await db.close()
+    port = free_port()
+    env = cpa_env(database_url=fresh_dsn, port=str(port), data_dir=str(tmp_path), workers="1")
+    server = start_server(env, tmp_path / "serve.log")
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        await asyncio.sleep(FIRST_PASS_S)
+        os.killpg(server.pid, signal.SIGINT)
+        assert server.wait(30) == 0
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()
+    db = await asyncpg.connect(fresh_dsn)
+    try:
+        assert (await get_hold(db, person_id, lapsed.id)).status == "expired"
+    finally:
+        await db.close()

@@ -30,12 +30,15 @@ from cpa.auth import (
     add_rate_limit_headers,
     provide_principal,
 )
+from cpa.auth.expiry import PURGE_INTERVAL_S, purge_expired_auth_rows
 from cpa.auth.journal import ReadJournal
 from cpa.config import Settings, get_settings
 from cpa.db.database import Database, PoolDatabase
 from cpa.db.pool import create_pool
-from cpa.ledger import HoldSweep
+from cpa.idempotency import KEY_PURGE_INTERVAL_S, purge_idempotency_keys
+from cpa.ledger import SWEEP_INTERVAL_S, sweep_lapsed_holds
 from cpa.log import RequestLogMiddleware, configure_logging
+from cpa.periodic import Periodic
 
 API_VERSION = "0.1.0"
 
@@ -54,6 +57,19 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
+def _periodic_jobs() -> list[Periodic]:
+    """What each server process does on its own, every so often (see ``cpa.periodic``)."""
+    return [
+        Periodic(sweep_lapsed_holds, event="holds_expired", interval_s=SWEEP_INTERVAL_S),
+        Periodic(
+            purge_idempotency_keys,
+            event="idempotency_keys_purged",
+            interval_s=KEY_PURGE_INTERVAL_S,
+        ),
+        Periodic(purge_expired_auth_rows, event="auth_rows_purged", interval_s=PURGE_INTERVAL_S),
+    ]
+
+
 def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
     """The ASGI application. ``database`` is given by tests; otherwise a pool is opened."""
     settings = settings or get_settings()
@@ -68,12 +84,14 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             raise RuntimeError("CPA_DATABASE_URL is not set: start with `python -m cpa serve`")
         app.state.db = PoolDatabase(await create_pool(settings.database_url, settings))
         app.state.read_journal.start(app.state.db)
-        hold_sweep = HoldSweep()
-        hold_sweep.start(app.state.db)
+        jobs = _periodic_jobs()
+        for job in jobs:
+            job.start(app.state.db)
         try:
             yield
         finally:
-            await hold_sweep.stop()
+            for job in jobs:
+                await job.stop()
             await app.state.read_journal.stop(app.state.db)
             await app.state.db.close()
 

@@ -235,3 +235,19 @@ from access_journal
 where person_id = $1 and ($2::bigint = 0 or id < $2)
 order by id desc
 limit $3;
+
+-- name: purge_expired_auth_rows
+-- Forget what the authorization server keeps only until it expires: unused codes, pushed
+-- requests, client assertion ids (replay protection) and revocations (of tokens and consents
+-- that have expired anyway). How many rows, all tables together.
+with codes as (
+    delete from authorization_codes where expires_at <= $1 returning 1
+), pushed as (
+    delete from pushed_requests where expires_at <= $1 returning 1
+), assertions as (
+    delete from client_assertion_jtis where expires_at <= $1 returning 1
+), revoked as (
+    delete from revocations where expires_at <= $1 returning 1
+)
+select (select count(*) from codes) + (select count(*) from pushed)
+       + (select count(*) from assertions) + (select count(*) from revoked);

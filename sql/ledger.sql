@@ -304,5 +304,11 @@ update idempotency_keys set response = $3 where client_id = $1 and key = $2;
 select request_sha256, response from idempotency_keys where client_id = $1 and key = $2;
 
 -- name: purge_idempotency_keys
--- Forget keys past their lifetime.
-delete from idempotency_keys where expires_at <= $1;
+-- Forget up to $2 keys past their lifetime (oldest first, by the expiry index).
+delete from idempotency_keys
+where (client_id, key) in (
+    select client_id, key from idempotency_keys
+    where expires_at <= $1
+    order by expires_at
+    limit $2
+);

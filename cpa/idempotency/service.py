@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
+from cpa.db.database import Database
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
 from cpa.idempotency.errors import IdempotencyConflict
@@ -17,6 +18,9 @@ from cpa.ledger.constraints import domain_errors
 
 KEY_LIFETIME = dt.timedelta(hours=24)
 KEY_LENGTH_MAX = 255
+PURGE_BATCH_MAX = 10_000
+KEY_PURGE_INTERVAL_S = 600.0
+"""How often a server process forgets expired keys (a key outlives its 24 h by at most this)."""
 
 T = TypeVar("T")
 
@@ -88,7 +92,15 @@ async def _replay(
     return msgspec.json.decode(row["response"], type=result_type)
 
 
-async def purge_idempotency_keys(db: asyncpg.Connection, now: dt.datetime) -> int:
-    """Forget keys past their lifetime; returns how many."""
-    status = await db.execute(sql("purge_idempotency_keys"), now)
-    return int(status.split()[-1])
+async def purge_idempotency_keys(database: Database, now: dt.datetime) -> int:
+    """Forget keys past their lifetime, ``PURGE_BATCH_MAX`` a transaction (a day of keys can
+    be millions of rows); how many. Safe in two processes at once: a key deleted by one is
+    not found by the other."""
+    purged = 0
+    while True:
+        async with database.acquire() as db:
+            status = await db.execute(sql("purge_idempotency_keys"), now, PURGE_BATCH_MAX)
+        batch = int(status.split()[-1])
+        purged += batch
+        if batch < PURGE_BATCH_MAX:
+            return purged

@@ -57,10 +57,11 @@ from cpa.ledger.models import (
     NewHold,
     Provenance,
 )
-from cpa.ledger.sweep import HoldSweep, sweep_lapsed_holds
+from cpa.ledger.sweep import SWEEP_INTERVAL_S, sweep_lapsed_holds
 from cpa.ledger.uses import add_grant, convert_c2p
 
 __all__ = [
+    "SWEEP_INTERVAL_S",
     "SYSTEM",
     "Account",
     "AmountBeyondHeld",
@@ -77,7 +78,6 @@ __all__ = [
     "HoldNotFound",
     "HoldNotPending",
     "HoldPost",
-    "HoldSweep",
     "InsufficientRights",
     "InvalidAmount",
     "InvalidCursor",

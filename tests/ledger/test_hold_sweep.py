@@ -1,6 +1,7 @@
-"""The server's sweep of lapsed holds (``cpa.ledger.sweep``), on a real pool and database:
-lapsed holds are released with their entries while nobody reads the account, two sweeps at
-once release each hold once, and ``python -m cpa ledger expire`` runs a pass by hand."""
+"""The sweep of lapsed holds (``cpa.ledger.sweep``, run by ``cpa.periodic``), on a real pool
+and database: lapsed holds are released with their entries while nobody reads the account,
+pass after pass; two sweeps at once release each hold once; ``python -m cpa ledger expire``
+runs a pass by hand."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ import pytest
 from cpa.config import Settings
 from cpa.db.database import PoolDatabase
 from cpa.db.pool import create_pool
-from cpa.ledger import HoldSweep, create_hold, get_hold, sweep_lapsed_holds, verify_ledger
+from cpa.ledger import create_hold, get_hold, sweep_lapsed_holds, verify_ledger
+from cpa.periodic import Periodic
 from tests.ledger.support import NOW
 from tests.ledger.test_holds import funded, hold
 
@@ -56,7 +58,9 @@ async def statuses(database: PoolDatabase, made: list[tuple[UUID, UUID]]) -> lis
 
 async def test_lapsed_holds_are_released_while_nobody_reads(database: PoolDatabase) -> None:
     made = await holds(database, lapsing=1, lasting=1)
-    sweep = HoldSweep(interval_s=SWEEP_INTERVAL_S, clock=lambda: AFTER)
+    sweep = Periodic(
+        sweep_lapsed_holds, event="holds_expired", interval_s=SWEEP_INTERVAL_S, clock=lambda: AFTER
+    )
     sweep.start(database)
     try:
         await asyncio.sleep(SETTLE_S)

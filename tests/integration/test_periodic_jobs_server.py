@@ -1,9 +1,11 @@
-"""The sweep of lapsed holds runs in a real ``python -m cpa serve``: a hold that lapsed while
-the server was down is released when it starts, without any request."""
+"""The periodic jobs run in a real ``python -m cpa serve`` (``cpa.app`` wires them): what
+lapsed or expired while the server was down is dealt with when it starts, without any
+request — a lapsed hold released, an expired idempotency key and authorization code gone."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import signal
 from pathlib import Path
@@ -17,10 +19,10 @@ from tests.ledger.test_holds import funded, hold
 from tests.support.processes import cpa_env, free_port, start_server, wait_ready
 
 FIRST_PASS_S = 2.0
-"""The first pass runs as each worker starts: well within this once the server answers."""
+"""The first run of each job is as each worker starts: well within this once it answers."""
 
 
-async def test_a_hold_lapsed_while_the_server_was_down_is_released(
+async def test_what_lapsed_while_the_server_was_down_is_dealt_with_at_start(
     fresh_dsn: str, tmp_path: Path
 ) -> None:
     db = await asyncpg.connect(fresh_dsn)
@@ -29,6 +31,11 @@ async def test_a_hold_lapsed_while_the_server_was_down_is_released(
         person_id = await funded(db)
         lapsed = await create_hold(db, person_id, hold(10_000, expires_at=NOW.replace(hour=10)),
                                    now=NOW)  # fmt: skip
+        await db.execute(
+            "insert into idempotency_keys values ('client', 'key', '\\x00', '\\x00', $1, $2)",
+            NOW - dt.timedelta(hours=24), NOW,
+        )  # fmt: skip
+        await db.execute("insert into client_assertion_jtis values ('client', 'jti', $1)", NOW)
     finally:
         await db.close()
     port = free_port()
@@ -46,5 +53,7 @@ async def test_a_hold_lapsed_while_the_server_was_down_is_released(
     db = await asyncpg.connect(fresh_dsn)
     try:
         assert (await get_hold(db, person_id, lapsed.id)).status == "expired"
+        assert await db.fetchval("select count(*) from idempotency_keys") == 0
+        assert await db.fetchval("select count(*) from client_assertion_jtis") == 0
     finally:
         await db.close()

@@ -37,6 +37,18 @@ def operator(world: World, **headers: str) -> dict[str, str]:
     return {**world.bearer(world.machine["operator"]), **headers}
 
 
+async def post_ndjson(api: httpx.AsyncClient, world: World, body: bytes) -> list[dict[str, Any]]:
+    """An NDJSON batch of activities, by the operator: the answer's lines."""
+    response = await api.post(
+        ACTIVITIES,
+        content=body,
+        headers=operator(world, **{"Content-Type": "application/x-ndjson"}),
+    )
+    assert response.status_code == 200, response.text
+    lines: list[dict[str, Any]] = response.json()["lines"]
+    return lines
+
+
 async def declared(db: asyncpg.Connection, world: World) -> list[tuple[str, int]]:
     rows = await db.fetch(
         "select p, year from (select person_id as p, year from activity_declarations"
@@ -75,13 +87,7 @@ async def test_one_bad_line_among_good_ones_is_refused_alone(
         activity("00000000-0000-0000-0000-000000000001", 2017),  # nobody
         activity(world.bob.id, 2016),
     )
-    response = await api.post(
-        ACTIVITIES,
-        content=body,
-        headers=operator(world, **{"Content-Type": "application/x-ndjson"}),
-    )
-    assert response.status_code == 200, response.text
-    lines = response.json()["lines"]
+    lines = await post_ndjson(api, world, body)
     assert [line["status"] for line in lines] == [
         "accepted", "rejected", "rejected", "rejected", "rejected", "accepted",
     ]  # fmt: skip
@@ -195,13 +201,7 @@ async def test_operators_name_persons_by_nir_which_is_never_stored(
         by_nir(world.bob.nir, person_id=str(world.bob.id)),  # two ways to name a person
         {k: v for k, v in activity(world.bob.id, 2017).items() if k != "person_id"},  # none
     )
-    response = await api.post(
-        ACTIVITIES,
-        content=body,
-        headers=operator(world, **{"Content-Type": "application/x-ndjson"}),
-    )
-    assert response.status_code == 200, response.text
-    lines = response.json()["lines"]
+    lines = await post_ndjson(api, world, body)
     assert [line["status"] for line in lines] == ["accepted"] + ["rejected"] * 4
     assert [line["problem"]["type"] for line in lines[1:]] == [
         PROBLEM + slug

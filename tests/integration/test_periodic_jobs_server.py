@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import os
-import signal
 from pathlib import Path
 
 import asyncpg
@@ -16,7 +14,7 @@ from cpa.db.pool import _init_connection
 from cpa.ledger import create_hold, get_hold
 from tests.ledger.support import NOW
 from tests.ledger.test_holds import funded, hold
-from tests.support.processes import cpa_env, free_port, start_server, wait_ready
+from tests.support.processes import serving
 
 FIRST_PASS_S = 2.0
 """The first run of each job is as each worker starts: well within this once it answers."""
@@ -38,18 +36,8 @@ async def test_what_lapsed_while_the_server_was_down_is_dealt_with_at_start(
         await db.execute("insert into client_assertion_jtis values ('client', 'jti', $1)", NOW)
     finally:
         await db.close()
-    port = free_port()
-    env = cpa_env(database_url=fresh_dsn, port=str(port), data_dir=str(tmp_path), workers="1")
-    server = start_server(env, tmp_path / "serve.log")
-    try:
-        wait_ready(f"http://127.0.0.1:{port}")
+    with serving(fresh_dsn, tmp_path):
         await asyncio.sleep(FIRST_PASS_S)
-        os.killpg(server.pid, signal.SIGINT)
-        assert server.wait(30) == 0
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
     db = await asyncpg.connect(fresh_dsn)
     try:
         assert (await get_hold(db, person_id, lapsed.id)).status == "expired"

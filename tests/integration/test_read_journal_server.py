@@ -3,8 +3,6 @@ lifespan, the batch writer): every read served before a clean stop is in the jou
 
 from __future__ import annotations
 
-import os
-import signal
 from pathlib import Path
 
 import asyncpg
@@ -12,19 +10,14 @@ import httpx
 
 from cpa.db.pool import _init_connection
 from tests.ledger.support import new_person
-from tests.support.processes import cpa_env, free_port, start_server, wait_ready
+from tests.support.processes import serving
 from tests.support.tokens import Minter, register_partner
 
 READS = 40
 
 
 async def test_a_clean_stop_journals_every_read_served(fresh_dsn: str, tmp_path: Path) -> None:
-    port = free_port()
-    base_url = f"http://127.0.0.1:{port}"
-    env = cpa_env(database_url=fresh_dsn, port=str(port), data_dir=str(tmp_path), workers="2")
-    server = start_server(env, tmp_path / "serve.log")
-    try:
-        wait_ready(base_url)
+    with serving(fresh_dsn, tmp_path, workers=2) as base_url:
         db = await asyncpg.connect(fresh_dsn)
         try:
             await _init_connection(db)
@@ -39,12 +32,6 @@ async def test_a_clean_stop_journals_every_read_served(fresh_dsn: str, tmp_path:
         async with httpx.AsyncClient(base_url=base_url, headers=headers, timeout=10) as http:
             for _ in range(READS):
                 assert (await http.get("/v1/me/account")).status_code == 200
-        os.killpg(server.pid, signal.SIGINT)
-        assert server.wait(30) == 0
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
     db = await asyncpg.connect(fresh_dsn)
     try:
         journaled = await db.fetchval(

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -64,3 +67,27 @@ def wait_ready(base_url: str, timeout_s: float = 60.0) -> float:
             pass
         time.sleep(0.05)
     raise TimeoutError(f"{base_url} not ready after {timeout_s} s")
+
+
+SERVER_STOP_TIMEOUT_S = 30
+
+
+@contextmanager
+def serving(database_url: str, data_dir: Path, workers: int = 1) -> Iterator[str]:
+    """A real ``python -m cpa serve`` on ``database_url``, ready: its base URL. Leaving the
+    block stops it with Ctrl-C (SIGINT) and requires a clean exit; on an error it is killed."""
+    port = free_port()
+    env = cpa_env(
+        database_url=database_url, port=str(port), data_dir=str(data_dir), workers=str(workers)
+    )
+    server = start_server(env, data_dir / "serve.log")
+    try:
+        base_url = f"http://127.0.0.1:{port}"
+        wait_ready(base_url)
+        yield base_url
+        os.killpg(server.pid, signal.SIGINT)
+        assert server.wait(SERVER_STOP_TIMEOUT_S) == 0, "a clean stop exits 0"
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

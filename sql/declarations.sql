@@ -54,7 +54,3 @@ select id, body::text as body, created_at
 from cec_engagements
 where person_id = $1 and year = $2 and status = 'validated'
 order by created_at, id;
-
--- name: list_cec_engagement_persons
--- The person of each of the given engagements (for their access journal).
-select id, person_id from cec_engagements where id = any($1::uuid[]);

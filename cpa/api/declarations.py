@@ -21,7 +21,6 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from uuid import UUID
 
-import msgspec
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 
@@ -32,17 +31,14 @@ from cpa.auth.guard import requires
 from cpa.auth.journal import record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import Connection
-from cpa.db.queries import sql
 from cpa.declarations import (
     BatchResult,
     decide_engagements,
     declare_activities,
     declare_engagements,
     declare_exposures,
-    identify,
     split_batch,
 )
-from cpa.declarations.models import PersonLine
 from cpa.ledger.models import Provenance
 
 DECLARATION_BODY_MAX_BYTES = 2 * 1024 * 1024
@@ -50,15 +46,9 @@ NDJSON = "application/x-ndjson"
 _OPERATOR = requires("declarations:write", person=False, kinds=("operator",))
 
 Declare = Callable[
-    [Connection, Sequence[bytes], dt.datetime, Provenance, NirVault], Awaitable[BatchResult]
+    [Connection, Sequence[bytes], dt.datetime, Provenance, NirVault, set[UUID]],
+    Awaitable[BatchResult],
 ]
-
-
-class _Whose(PersonLine, frozen=True, forbid_unknown_fields=False):
-    """Whose an accepted line is (its other fields were checked when it was accepted)."""
-
-
-_whose = msgspec.json.Decoder(_Whose)
 
 
 def _is_ndjson(request: Request[Any, Any, Any]) -> bool:
@@ -70,37 +60,12 @@ def _is_ndjson(request: Request[Any, Any, Any]) -> bool:
     raise UnsupportedMediaType(detail=f"send the batch as {NDJSON} or an application/json array")
 
 
-Persons = Callable[[Connection, NirVault, list[bytes], BatchResult], Awaitable[set[UUID]]]
-
-
-async def _declared_persons(
-    db: Connection, vault: NirVault, lines: list[bytes], result: BatchResult
-) -> set[UUID]:
-    persons = set()
-    for accepted in (r for r in result.lines if r.id is not None):
-        whose = await identify(db, vault, _whose.decode(lines[accepted.index]))
-        assert whose.person_id is not None
-        persons.add(whose.person_id)
-    return persons
-
-
-async def _decided_persons(
-    db: Connection, vault: NirVault, lines: list[bytes], result: BatchResult
-) -> set[UUID]:
-    ids = [r.id for r in result.lines if r.id is not None]
-    if not ids:
-        return set()
-    rows = await db.fetch(sql("list_cec_engagement_persons"), ids)
-    return {row["person_id"] for row in rows}
-
-
 async def _run(
     request: Request[Any, Any, Any],
     principal: Principal,
     key: str | None,
     kind: str,
     declare: Declare,
-    persons: Persons,
 ) -> BatchResult:
     ndjson = _is_ndjson(request)
     body = await request.body()
@@ -111,8 +76,9 @@ async def _run(
     vault: NirVault = request.app.state.vault
 
     async def work() -> BatchResult:
-        result = await declare(db, lines, now, by, vault)
-        for person_id in sorted(await persons(db, vault, lines, result)):
+        touched: set[UUID] = set()
+        result = await declare(db, lines, now, by, vault, touched)
+        for person_id in sorted(touched):
             await record_access(db, principal, route=route, action="change", person_id=person_id)
         return result
 
@@ -130,27 +96,74 @@ async def _run(
 
 
 async def _activities(
-    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance, vault: NirVault
+    db: Connection,
+    lines: Sequence[bytes],
+    now: dt.datetime,
+    by: Provenance,
+    vault: NirVault,
+    touched: set[UUID],
 ) -> BatchResult:
-    return await declare_activities(db, lines, today=now.date(), provenance=by, vault=vault)  # type: ignore[arg-type]
+    return await declare_activities(
+        db,  # type: ignore[arg-type]
+        lines,
+        today=now.date(),
+        provenance=by,
+        vault=vault,
+        touched=touched,
+    )
 
 
 async def _exposures(
-    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance, vault: NirVault
+    db: Connection,
+    lines: Sequence[bytes],
+    now: dt.datetime,
+    by: Provenance,
+    vault: NirVault,
+    touched: set[UUID],
 ) -> BatchResult:
-    return await declare_exposures(db, lines, today=now.date(), provenance=by, vault=vault)  # type: ignore[arg-type]
+    return await declare_exposures(
+        db,  # type: ignore[arg-type]
+        lines,
+        today=now.date(),
+        provenance=by,
+        vault=vault,
+        touched=touched,
+    )
 
 
 async def _engagements(
-    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance, vault: NirVault
+    db: Connection,
+    lines: Sequence[bytes],
+    now: dt.datetime,
+    by: Provenance,
+    vault: NirVault,
+    touched: set[UUID],
 ) -> BatchResult:
-    return await declare_engagements(db, lines, today=now.date(), provenance=by, vault=vault)  # type: ignore[arg-type]
+    return await declare_engagements(
+        db,  # type: ignore[arg-type]
+        lines,
+        today=now.date(),
+        provenance=by,
+        vault=vault,
+        touched=touched,
+    )
 
 
 async def _decisions(
-    db: Connection, lines: Sequence[bytes], now: dt.datetime, by: Provenance, vault: NirVault
+    db: Connection,
+    lines: Sequence[bytes],
+    now: dt.datetime,
+    by: Provenance,
+    vault: NirVault,
+    touched: set[UUID],
 ) -> BatchResult:
-    return await decide_engagements(db, lines, now=now, provenance=by)  # type: ignore[arg-type]
+    return await decide_engagements(
+        db,  # type: ignore[arg-type]
+        lines,
+        now=now,
+        provenance=by,
+        touched=touched,
+    )
 
 
 _BATCH = {
@@ -181,9 +194,7 @@ class DeclarationController(Controller):
         principal: NamedDependency[Principal],
         idempotency_key: IdempotencyKey = None,
     ) -> BatchResult:
-        return await _run(
-            request, principal, idempotency_key, "activities", _activities, _declared_persons
-        )
+        return await _run(request, principal, idempotency_key, "activities", _activities)
 
     @post(
         "/exposures",
@@ -202,9 +213,7 @@ class DeclarationController(Controller):
         principal: NamedDependency[Principal],
         idempotency_key: IdempotencyKey = None,
     ) -> BatchResult:
-        return await _run(
-            request, principal, idempotency_key, "exposures", _exposures, _declared_persons
-        )
+        return await _run(request, principal, idempotency_key, "exposures", _exposures)
 
     @post(
         "/engagements",
@@ -223,9 +232,7 @@ class DeclarationController(Controller):
         principal: NamedDependency[Principal],
         idempotency_key: IdempotencyKey = None,
     ) -> BatchResult:
-        return await _run(
-            request, principal, idempotency_key, "engagements", _engagements, _declared_persons
-        )
+        return await _run(request, principal, idempotency_key, "engagements", _engagements)
 
     @post(
         "/engagements/decisions",
@@ -246,5 +253,4 @@ class DeclarationController(Controller):
             idempotency_key,
             "engagements/decisions",
             _decisions,
-            _decided_persons,
         )

@@ -29,7 +29,6 @@ from cpa.declarations.service import (
     declare_activities,
     declare_engagements,
     declare_exposures,
-    identify,
     split_batch,
 )
 
@@ -51,6 +50,5 @@ __all__ = [
     "declare_activities",
     "declare_engagements",
     "declare_exposures",
-    "identify",
     "split_batch",
 ]

@@ -48,7 +48,7 @@ MONTHS_PER_YEAR = 12
 
 L = TypeVar("L", bound=msgspec.Struct)
 P = TypeVar("P", bound=PersonLine)
-Written = tuple[Any, int | None]  # (id, revision)
+Written = tuple[Any, int | None, UUID]  # (id, revision, the person whose data it is)
 
 
 def split_batch(body: bytes, *, ndjson: bool) -> list[bytes]:
@@ -68,10 +68,11 @@ def split_batch(body: bytes, *, ndjson: bool) -> list[bytes]:
 
 
 async def _insert_revision(db: asyncpg.Connection, query: str, *args: Any) -> Written:
-    """Insert a declaration line; its id and revision (a correction is a new revision)."""
+    """Insert a declaration line (``args[0]``: the person); its id and revision (a correction
+    is a new revision)."""
     row = await db.fetchrow(sql(query), *args)
     assert row is not None, "an insert returns its row"
-    return row["id"], row["revision"]
+    return row["id"], row["revision"], args[0]
 
 
 async def declare_activities(
@@ -81,6 +82,7 @@ async def declare_activities(
     today: dt.date,
     provenance: Provenance = SYSTEM,
     vault: NirVault | None = None,
+    touched: set[UUID] | None = None,
 ) -> BatchResult:
     """Record yearly activities (employee hours, independent months, ESAT), line by line."""
 
@@ -96,7 +98,9 @@ async def declare_activities(
             provenance.client_id,
         )
 
-    return await _run_batch(db, lines, ActivityDeclaration, write, "activities_declared", vault)
+    return await _run_batch(
+        db, lines, ActivityDeclaration, write, "activities_declared", vault, touched
+    )
 
 
 async def declare_exposures(
@@ -106,6 +110,7 @@ async def declare_exposures(
     today: dt.date,
     provenance: Provenance = SYSTEM,
     vault: NirVault | None = None,
+    touched: set[UUID] | None = None,
 ) -> BatchResult:
     """Record C2P exposures, one contract and year per line."""
 
@@ -122,7 +127,9 @@ async def declare_exposures(
             provenance.client_id,
         )
 
-    return await _run_batch(db, lines, ExposureDeclaration, write, "exposures_declared", vault)
+    return await _run_batch(
+        db, lines, ExposureDeclaration, write, "exposures_declared", vault, touched
+    )
 
 
 async def declare_engagements(
@@ -132,6 +139,7 @@ async def declare_engagements(
     today: dt.date,
     provenance: Provenance = SYSTEM,
     vault: NirVault | None = None,
+    touched: set[UUID] | None = None,
 ) -> BatchResult:
     """Record declared CEC engagements (credited once validated by the organisation)."""
 
@@ -146,9 +154,11 @@ async def declare_engagements(
             _json(line),
             provenance.client_id,
         )
-        return engagement_id, None
+        return engagement_id, None, _person_id(line)
 
-    return await _run_batch(db, lines, EngagementDeclaration, write, "engagements_declared", vault)
+    return await _run_batch(
+        db, lines, EngagementDeclaration, write, "engagements_declared", vault, touched
+    )
 
 
 async def decide_engagements(
@@ -157,6 +167,7 @@ async def decide_engagements(
     *,
     now: dt.datetime,
     provenance: Provenance = SYSTEM,
+    touched: set[UUID] | None = None,
 ) -> BatchResult:
     """The organisation validates or refuses declared engagements, line by line."""
 
@@ -169,15 +180,17 @@ async def decide_engagements(
             if status is None:
                 raise EngagementNotFound()
             raise EngagementAlreadyDecided(f"the engagement is already {status}")
-        return row["id"], None
+        return row["id"], None, row["person_id"]
 
-    return await _run_batch(db, lines, EngagementDecision, write, "engagements_decided")
+    return await _run_batch(
+        db, lines, EngagementDecision, write, "engagements_decided", None, touched
+    )
 
 
 # -- the batch loop ------------------------------------------------------------------------
 
 
-async def identify(db: Connection, vault: NirVault | None, line: P) -> P:
+async def _identify(db: Connection, vault: NirVault | None, line: P) -> P:
     """``line`` naming its person by id: a NIR is looked up (an invalid NIR or nobody
     registered with it refuses the line) and dropped, so that no NIR is ever stored in clear.
     ``vault`` None: lines must name their person by id."""
@@ -195,7 +208,7 @@ async def identify(db: Connection, vault: NirVault | None, line: P) -> P:
 
 
 def _person_id(line: PersonLine) -> UUID:
-    assert line.person_id is not None, "identify() ran first"
+    assert line.person_id is not None, "_identify() ran first"
     return line.person_id
 
 
@@ -205,8 +218,11 @@ async def _run_batch(
     line_type: type[L],
     write: Callable[[L], Awaitable[Written]],
     event: str,
-    vault: NirVault | None = None,
+    vault: NirVault | None,
+    touched: set[UUID] | None,
 ) -> BatchResult:
+    """Each line decoded, its person identified, written in a savepoint; ``touched`` (when
+    given) gets the persons whose data an accepted line changed, for their access journal."""
     if len(lines) > BATCH_LINES_MAX:
         raise BatchTooLarge(f"{len(lines)} lines, at most {BATCH_LINES_MAX}")
     decoder = msgspec.json.Decoder(line_type)
@@ -215,10 +231,12 @@ async def _run_batch(
         try:
             line = decoder.decode(raw) if isinstance(raw, bytes) else raw
             if isinstance(line, PersonLine):
-                line = await identify(db, vault, line)
+                line = await _identify(db, vault, line)
             async with db.transaction():  # a savepoint: a failed line leaves no trace
                 with domain_errors():
-                    written_id, revision = await write(line)
+                    written_id, revision, person_id = await write(line)
+            if touched is not None:
+                touched.add(person_id)
             results.append(
                 LineResult(index=index, status="accepted", id=written_id, revision=revision)
             )

@@ -95,58 +95,22 @@ async def _run(
         )
 
 
-async def _activities(
-    db: Connection,
-    lines: Sequence[bytes],
-    now: dt.datetime,
-    by: Provenance,
-    vault: NirVault,
-    touched: set[UUID],
-) -> BatchResult:
-    return await declare_activities(
-        db,  # type: ignore[arg-type]
-        lines,
-        today=now.date(),
-        provenance=by,
-        vault=vault,
-        touched=touched,
-    )
+def _declaring(declare_lines: Callable[..., Awaitable[BatchResult]]) -> Declare:
+    """A batch of declarations as the service writes them, dated the day of the request."""
 
+    async def declare(
+        db: Connection,
+        lines: Sequence[bytes],
+        now: dt.datetime,
+        by: Provenance,
+        vault: NirVault,
+        touched: set[UUID],
+    ) -> BatchResult:
+        return await declare_lines(
+            db, lines, today=now.date(), provenance=by, vault=vault, touched=touched
+        )
 
-async def _exposures(
-    db: Connection,
-    lines: Sequence[bytes],
-    now: dt.datetime,
-    by: Provenance,
-    vault: NirVault,
-    touched: set[UUID],
-) -> BatchResult:
-    return await declare_exposures(
-        db,  # type: ignore[arg-type]
-        lines,
-        today=now.date(),
-        provenance=by,
-        vault=vault,
-        touched=touched,
-    )
-
-
-async def _engagements(
-    db: Connection,
-    lines: Sequence[bytes],
-    now: dt.datetime,
-    by: Provenance,
-    vault: NirVault,
-    touched: set[UUID],
-) -> BatchResult:
-    return await declare_engagements(
-        db,  # type: ignore[arg-type]
-        lines,
-        today=now.date(),
-        provenance=by,
-        vault=vault,
-        touched=touched,
-    )
+    return declare
 
 
 async def _decisions(
@@ -194,7 +158,9 @@ class DeclarationController(Controller):
         principal: NamedDependency[Principal],
         idempotency_key: IdempotencyKey = None,
     ) -> BatchResult:
-        return await _run(request, principal, idempotency_key, "activities", _activities)
+        return await _run(
+            request, principal, idempotency_key, "activities", _declaring(declare_activities)
+        )
 
     @post(
         "/exposures",
@@ -213,7 +179,9 @@ class DeclarationController(Controller):
         principal: NamedDependency[Principal],
         idempotency_key: IdempotencyKey = None,
     ) -> BatchResult:
-        return await _run(request, principal, idempotency_key, "exposures", _exposures)
+        return await _run(
+            request, principal, idempotency_key, "exposures", _declaring(declare_exposures)
+        )
 
     @post(
         "/engagements",
@@ -232,7 +200,9 @@ class DeclarationController(Controller):
         principal: NamedDependency[Principal],
         idempotency_key: IdempotencyKey = None,
     ) -> BatchResult:
-        return await _run(request, principal, idempotency_key, "engagements", _engagements)
+        return await _run(
+            request, principal, idempotency_key, "engagements", _declaring(declare_engagements)
+        )
 
     @post(
         "/engagements/decisions",

@@ -21,7 +21,6 @@ from cpa.declarations.models import (
     EngagementDeclaration,
     ExposureDeclaration,
     LineResult,
-    PersonLine,
 )
 from cpa.declarations.service import (
     BATCH_LINES_MAX,
@@ -45,7 +44,6 @@ __all__ = [
     "EngagementNotFound",
     "ExposureDeclaration",
     "LineResult",
-    "PersonLine",
     "decide_engagements",
     "declare_activities",
     "declare_engagements",

@@ -153,16 +153,20 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S)
     )
 
 
-def run_pgbench(pgbench: str, dsn: str, clients: int, duration_s: int = WRK_DURATION_S) -> Result:
-    subprocess.run([pgbench, "-i", "-s", "1", "-q", dsn], capture_output=True, check=True)
-    out = subprocess.run(
-        [pgbench, "-S", "-n", "-c", str(clients), "-j", "2", "-T", str(duration_s), "-r", dsn],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
+def _pgbench(pgbench: str, *args: str) -> tuple[float, float, int]:
+    """Run pgbench: transactions/s, average latency (ms), failed transactions."""
+    out = subprocess.run([pgbench, *args], capture_output=True, text=True, check=True).stdout
     tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
     latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
+    failed = re.search(r"number of failed transactions: (\d+)", out)
+    return tps, latency, int(failed.group(1)) if failed else 0
+
+
+def run_pgbench(pgbench: str, dsn: str, clients: int, duration_s: int = WRK_DURATION_S) -> Result:
+    subprocess.run([pgbench, "-i", "-s", "1", "-q", dsn], capture_output=True, check=True)
+    tps, latency, _ = _pgbench(
+        pgbench, "-S", "-n", "-c", str(clients), "-j", "2", "-T", str(duration_s), "-r", dsn
+    )
     return Result("pgbench", tps, latency, float("nan"), 0)
 
 
@@ -181,29 +185,23 @@ def run_pgbench_script(ctx: BenchContext, scenario: Scenario, duration_s: int) -
         script.write(scenario.pgbench_script)
     children = os.times()
     busy = _busy_s()
-    out = subprocess.run(
-        [ctx.pgbench, "-n", "-M", "prepared", "-c", str(scenario.connections), "-j", "2",
-         "-T", str(duration_s), "-f", script.name, ctx.dsn],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout  # fmt: skip
+    tps, latency, failed = _pgbench(
+        ctx.pgbench, "-n", "-M", "prepared", "-c", str(scenario.connections), "-j", "2",
+        "-T", str(duration_s), "-f", script.name, ctx.dsn,
+    )  # fmt: skip
     busy = _busy_s() - busy
     after = os.times()
     Path(script.name).unlink()
     pgbench_s = (after.children_user - children.children_user) + (
         after.children_system - children.children_system
     )
-    tps = float(re.search(r"tps = ([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    latency = float(re.search(r"latency average = ([\d.]+) ms", out).group(1))  # type: ignore[union-attr]
-    failed = re.search(r"number of failed transactions: (\d+)", out)
     transactions = tps * duration_s
     return Result(
         scenario.name,
         tps,
         latency,
         float("nan"),
-        int(failed.group(1)) if failed else 0,
+        failed,
         database_us=1e6 * (busy - pgbench_s) / transactions,
     )
 

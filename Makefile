@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test check lint typecheck openapi openapi-check bench db-stop clean
+.PHONY: help install run test faults fuzz check lint typecheck openapi openapi-check bench db-stop clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -24,6 +24,12 @@ run: $(STAMP) ## serve on CPA_HOST:CPA_PORT (127.0.0.1:8000), embedded PostgreSQ
 
 test: $(STAMP) ## run the whole test suite against a throwaway database
 	$(BIN)/python -m pytest -n auto
+
+faults: $(STAMP) ## fault suite: real servers killed, databases stopped, sockets held (bounded, ~minutes)
+	$(BIN)/python -m pytest tests/faults -p no:cacheprovider -n 0 -v
+
+fuzz: $(STAMP) ## schemathesis over every operation, fixed seed and time budget (FUZZ_BUDGET_S)
+	$(BIN)/python tests/fuzz/run.py $(FUZZ_ARGS)
 
 lint: $(STAMP) ## ruff lint and format check
 	$(BIN)/ruff check cpa tests

@@ -214,6 +214,9 @@ async def _client_endpoint(
             request.scope["state"]["client_id"] = exchange.client.id
         await load(connect, exchange, form)
         answer = await state.server.run(connect, exchange, lambda: decide(state, oauth_request))
+        replayed = _replayed_code(exchange)
+        if replayed is not None:
+            await _revoke_code_tokens(state, await connect(), replayed)
     quota = _count(state, exchange, answer, address)
     if answer.status < 400 and after is not None:
         after(state, exchange)
@@ -232,19 +235,20 @@ async def _client_endpoint(
 # -- loaders -------------------------------------------------------------------------------
 
 
-def _load_grant(state: AuthState) -> Loader:
-    async def load(connect: Connect, exchange: Exchange, form: dict[str, str]) -> None:
-        grant_type = form.get("grant_type")
-        if grant_type == "authorization_code" and form.get("code"):
-            db = await connect()
-            exchange.code = await load_code(db, form["code"])
-            code = exchange.code
-            if code is not None and code.used and _claimed_by(exchange, code.client_id):
-                await _revoke_code_tokens(state, db, code)
-        else:
-            await _load_refresh(connect, exchange, form)
+async def _load_grant(connect: Connect, exchange: Exchange, form: dict[str, str]) -> None:
+    grant_type = form.get("grant_type")
+    if grant_type == "authorization_code" and form.get("code"):
+        exchange.code = await load_code(await connect(), form["code"])
+    else:
+        await _load_refresh(connect, exchange, form)
 
-    return load
+
+def _replayed_code(exchange: Exchange) -> CodeRow | None:
+    """The used code its own client, authenticated, presented again (None otherwise)."""
+    code = exchange.code
+    if code is None or not code.used or not exchange.authenticated:
+        return None
+    return code if _claimed_by(exchange, code.client_id) else None
 
 
 def _claimed_by(exchange: Exchange, client_id: str) -> bool:
@@ -252,9 +256,10 @@ def _claimed_by(exchange: Exchange, client_id: str) -> bool:
 
 
 async def _revoke_code_tokens(state: AuthState, db: Connection, code: CodeRow) -> None:
-    """A used code came back (RFC 6749 §4.1.2): someone holds a copy. What its first exchange
-    issued is revoked: the refresh family, and the access token by jti (every worker's guard
-    polls the feed; this one knows at once)."""
+    """A used code came back from its client, authenticated (RFC 6749 §4.1.2): someone holds
+    a copy. What its first exchange issued is revoked: the refresh family, and the access
+    token by jti (every worker's guard polls the feed; this one knows at once). A stranger
+    without the client's credentials cannot revoke anything with it."""
     async with db.transaction():
         if code.issued_family_id is not None:
             await db.execute(sql("revoke_refresh_token_family"), code.issued_family_id)
@@ -490,9 +495,7 @@ class OAuthController(Controller):
     )
     async def token(self, request: Request[Any, Any, Any]) -> Response[bytes]:
         return await _client_endpoint(
-            request,
-            _load_grant(_state(request)),
-            lambda state, r: state.server.create_token_response(r),
+            request, _load_grant, lambda state, r: state.server.create_token_response(r)
         )
 
     @post(

@@ -36,9 +36,7 @@ async def test_wrong_secrets_with_a_partners_id_never_spend_its_quota(
 ) -> None:
     """Ten times its per-minute limit of wrong-secret requests on every client endpoint, then
     the partner's own token request and API call are served (before: 429 on both)."""
-    creds = await support.client(
-        db, "advisor_tool", rate_limit_per_minute=PARTNER_LIMIT_PER_MINUTE
-    )
+    creds = await support.client(db, "advisor_tool", rate_limit_per_minute=PARTNER_LIMIT_PER_MINUTE)
     async with support.from_address(app, STRANGER) as stranger:
         for index in range(PARTNER_LIMIT_PER_MINUTE * 2):
             answer = await stranger.post(
@@ -83,9 +81,7 @@ async def test_a_clients_own_requests_count_against_it(
     app: Litestar, db: asyncpg.Connection
 ) -> None:
     """Authenticated requests spend the client's quota, shared with the API guard."""
-    creds = await support.client(
-        db, "advisor_tool", rate_limit_per_minute=PARTNER_LIMIT_PER_MINUTE
-    )
+    creds = await support.client(db, "advisor_tool", rate_limit_per_minute=PARTNER_LIMIT_PER_MINUTE)
     async with support.from_address(app, PARTNER) as partner:
         token = await _token(partner, creds)
         for _ in range(PARTNER_LIMIT_PER_MINUTE - 2):

@@ -96,8 +96,9 @@ async def test_spraying_fifty_nirs_from_one_address_is_throttled(
     app: Litestar, settings_of: AuthSettings, portal: dict[str, Any]
 ) -> None:
     statuses = [
-        (await support.try_login(app, _attacker(3), portal["client_id"], _some_nir(i), "x"))
-        .status_code
+        (
+            await support.try_login(app, _attacker(3), portal["client_id"], _some_nir(i), "x")
+        ).status_code
         for i in range(50)
     ]
     allowed = settings_of.login_failures_per_address

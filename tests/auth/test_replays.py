@@ -118,9 +118,7 @@ async def test_a_ticket_is_refused_for_an_edited_request(
     """The consent page showed one request; its ticket grants no other (before: the edited
     scope was granted)."""
     fields = await _consent_page(http, portal, citizen[1], "account:read")
-    edited = await http.post(
-        "/oauth/authorize", data={**fields, name: value, "decision": "accept"}
-    )
+    edited = await http.post("/oauth/authorize", data={**fields, name: value, "decision": "accept"})
     assert edited.status_code == 403 and "location" not in edited.headers
     honest = await http.post("/oauth/authorize", data={**fields, "decision": "accept"})
     assert honest.status_code == 303

@@ -40,6 +40,7 @@ from cpa.auth.pages import (
     error_page,
     language,
     login_page,
+    text,
 )
 from cpa.auth.principal import SCOPES
 from cpa.auth.ratelimit import Quota, address_key
@@ -578,6 +579,13 @@ class OAuthController(Controller):
                 403,
             )
         carried = carried_parameters(form)
+        logging_in = form.get("step") != "consent"
+        address, nir_key = address_key(request.scope.get("client")), state.login.key_for(form)
+        if logging_in:  # before any query: a refused attempt costs next to nothing
+            wait_s = state.login_throttle.refusal(nir_key, address)
+            if wait_s is not None:
+                log.info("login_failed", client_id=form.get("client_id"), throttled=True)
+                return _too_many_logins(lang, wait_s)
         try:
             async with request.app.state.db.acquire() as db:
                 resolved, exchange, pushed = await _resolve_parameters(state, db, carried, lang)
@@ -595,9 +603,9 @@ class OAuthController(Controller):
                     oauth_request=oauth_request,
                     digest=request_digest(carried + resolved, csrf),
                 )
-                if form.get("step") == "consent":
+                if not logging_in:
                     return await _decide_consent(step, grant, exchange, pushed)
-                return await _login(step, address_key(request.scope.get("client")))
+                return await _login(step, nir_key, address)
         except _Refused as refused:
             return refused.response
 
@@ -618,26 +626,27 @@ class _Step:
     """What the login ticket is bound to (:func:`request_digest`)."""
 
 
-async def _login(step: _Step, address: str) -> Response[Any]:
-    """Check the credentials unless the throttle refuses first (before any hashing)."""
+def _too_many_logins(lang: Lang, wait_s: int) -> Response[Any]:
+    """Refused before any query or hashing: the page says when to come back."""
+    page = error_page(lang=lang, detail=text("too_many", lang))
+    return _html(page, 429, headers={"Retry-After": str(wait_s)})
+
+
+async def _login(step: _Step, nir_key: str, address: str) -> Response[Any]:
+    """Check the credentials (the throttle has let this attempt through); count a failure."""
     state, client, throttle = step.state, step.client, step.state.login_throttle
-    nir_key = state.login.key_for(step.form)
-    wait_s = throttle.refusal(nir_key, address)
-    who = None if wait_s is not None else await state.login.authenticate(step.db, step.form)
+    who = await state.login.authenticate(step.db, step.form)
     if who is None:
-        if wait_s is None:
-            throttle.failed(nir_key, address)
-        log.info("login_failed", client_id=client.id, throttled=wait_s is not None)
+        throttle.failed(nir_key, address)
+        log.info("login_failed", client_id=client.id, throttled=False)
         page = login_page(
             lang=step.lang,
             partner=client.name,
             fields=state.login.fields,
             carried=step.carried,
             csrf=step.csrf,
-            error="too_many" if wait_s is not None else "bad_login",
+            error="bad_login",
         )
-        if wait_s is not None:
-            return _html(page, 429, headers={"Retry-After": str(wait_s)})
         return _html(page, 401)
     throttle.succeeded(nir_key, address)
     log.info("login_succeeded", client_id=client.id, acr=who.acr)

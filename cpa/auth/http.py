@@ -584,7 +584,7 @@ class OAuthController(Controller):
         if logging_in:  # before any query: a refused attempt costs next to nothing
             wait_s = state.login_throttle.refusal(nir_key, address)
             if wait_s is not None:
-                log.info("login_failed", client_id=form.get("client_id"), throttled=True)
+                log.info("login_failed", client_id=form.get("client_id", "")[:64], throttled=True)
                 return _too_many_logins(lang, wait_s)
         try:
             async with request.app.state.db.acquire() as db:

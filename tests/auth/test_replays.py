@@ -105,7 +105,7 @@ async def _consent_page(
     [
         ("scope", "account:read cpf:read"),
         ("state", "another-state"),
-        ("code_challenge", support.pkce()[1]),
+        ("code_challenge", "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM"),
     ],
 )
 async def test_a_ticket_is_refused_for_an_edited_request(

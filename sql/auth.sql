@@ -115,18 +115,23 @@ insert into authorization_codes
 values ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: get_authorization_code
--- A live authorization code with its consent, read before the grant is validated.
+-- A live (or used and remembered) authorization code with its consent, read before the grant is
+-- validated.
 select a.code_hash, a.client_id, a.consent_id, a.redirect_uri, a.scopes, a.code_challenge,
-       a.auth_time, a.expires_at, c.person_id, c.expires_at as consent_expires_at,
+       a.auth_time, a.expires_at, a.used_at, a.issued_jti, a.issued_access_expires_at,
+       a.issued_family_id, c.person_id, c.expires_at as consent_expires_at,
        c.revoked_at as consent_revoked_at, c.acr
 from authorization_codes a
 join consents c on c.id = a.consent_id
 where a.code_hash = $1 and a.expires_at > now();
 
 -- name: consume_authorization_code
--- Consume a code atomically: of concurrent redemptions exactly one gets the row.
-delete from authorization_codes
-where code_hash = $1 and client_id = $2 and expires_at > now()
+-- Consume a code atomically (of concurrent redemptions exactly one gets the row) and remember
+-- what its exchange issued for $6 seconds more, to revoke it should the code come back.
+update authorization_codes
+set used_at = now(), issued_jti = $3, issued_access_expires_at = $4, issued_family_id = $5,
+    expires_at = now() + make_interval(secs => $6)
+where code_hash = $1 and client_id = $2 and used_at is null and expires_at > now()
 returning code_hash;
 
 -- name: insert_refresh_token
@@ -171,6 +176,12 @@ delete from pushed_requests where request_uri_hash = $1;
 -- name: insert_client_assertion_jti
 -- Remember a client assertion's jti; no row back means it was already used (replay).
 insert into client_assertion_jtis (client_id, jti, expires_at) values ($1, $2, $3)
+on conflict do nothing
+returning jti;
+
+-- name: use_login_ticket
+-- Remember a consent page's login ticket as used; no row back means it was used already.
+insert into used_login_tickets (jti, expires_at) values ($1, $2)
 on conflict do nothing
 returning jti;
 
@@ -237,9 +248,9 @@ order by id desc
 limit $3;
 
 -- name: purge_expired_auth_rows
--- Forget what the authorization server keeps only until it expires: unused codes, pushed
--- requests, client assertion ids (replay protection) and revocations (of tokens and consents
--- that have expired anyway). How many rows, all tables together.
+-- Forget what the authorization server keeps only until it expires: codes, pushed requests,
+-- client assertion ids and used login tickets (replay protection) and revocations (of tokens
+-- and consents that have expired anyway). How many rows, all tables together.
 with codes as (
     delete from authorization_codes where expires_at <= $1 returning 1
 ), pushed as (
@@ -248,6 +259,9 @@ with codes as (
     delete from client_assertion_jtis where expires_at <= $1 returning 1
 ), revoked as (
     delete from revocations where expires_at <= $1 returning 1
+), tickets as (
+    delete from used_login_tickets where expires_at <= $1 returning 1
 )
 select (select count(*) from codes) + (select count(*) from pushed)
-       + (select count(*) from assertions) + (select count(*) from revoked);
+       + (select count(*) from assertions) + (select count(*) from revoked)
+       + (select count(*) from tickets);

@@ -110,7 +110,8 @@ create trigger consents_append_only
 before update or delete on consents
 for each row execute function consents_append_only();
 
--- Authorization codes: single use, consumed atomically (delete … returning).
+-- Authorization codes: single use, consumed atomically (update … returning). A used code is
+-- kept a day with the tokens its exchange issued, so that a replay revokes them.
 create table authorization_codes (
     code_hash bytea primary key,
     client_id text not null references oauth_clients (id),
@@ -119,7 +120,11 @@ create table authorization_codes (
     scopes text[] not null,
     code_challenge text not null,
     auth_time timestamptz not null,
-    expires_at timestamptz not null
+    expires_at timestamptz not null,
+    used_at timestamptz,
+    issued_jti text,
+    issued_access_expires_at timestamptz,
+    issued_family_id uuid
 );
 
 -- Refresh tokens: rotated on use (used_at set atomically); a family shares the first token's
@@ -154,6 +159,12 @@ create table client_assertion_jtis (
     jti text not null,
     expires_at timestamptz not null,
     constraint client_assertion_jtis_pkey primary key (client_id, jti)
+);
+
+-- Login tickets of consent pages already used (each is used once), kept until they expire.
+create table used_login_tickets (
+    jti text primary key,
+    expires_at timestamptz not null
 );
 
 -- Revocations of access tokens (by jti) and of consents: an append-only feed each worker

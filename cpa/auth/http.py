@@ -13,6 +13,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable
 from contextlib import AsyncExitStack
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 from uuid import UUID
@@ -20,10 +21,14 @@ from uuid import UUID
 import msgspec
 import structlog
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Error
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jwk import OctKey
+from joserfc.jwt import JWTClaimsRegistry
 from litestar import Controller, Request, Response, get, post
 from litestar.datastructures import Cookie
 
-from cpa.auth.clients import find_client
+from cpa.auth.clients import Client, find_client
 from cpa.auth.consents import grant_consent
 from cpa.auth.crypto import new_token, token_hash
 from cpa.auth.login import Authentication
@@ -35,11 +40,13 @@ from cpa.auth.pages import (
     error_page,
     language,
     login_page,
+    text,
 )
 from cpa.auth.principal import SCOPES
-from cpa.auth.ratelimit import Quota
+from cpa.auth.ratelimit import Quota, address_key
 from cpa.auth.server import (
     AUTH_METHODS,
+    CodeRow,
     Connect,
     CpaRequest,
     Exchange,
@@ -62,6 +69,9 @@ log = structlog.get_logger(__name__)
 
 CSRF_COOKIE = "cpa_csrf"
 TICKET_LIFETIME_S = 600
+"""From the login to the consent decision."""
+TICKET_TYPE = "cpa-login-ticket+jwt"
+TICKET_ALGORITHM = "HS256"
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 _FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -123,10 +133,29 @@ async def _read_form(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
     return parse_form(await request.body())
 
 
-def _rate_limited(state: AuthState, exchange: Exchange) -> Quota | None:
+def _client_quota(state: AuthState, exchange: Exchange) -> Quota | None:
+    """The claimed client's quota, not counted: only its authenticated requests count."""
     if exchange.client is None:
         return None
-    return state.rate_limiter.hit(exchange.client.id, exchange.client.rate_limit_per_minute)
+    return state.rate_limiter.peek(exchange.client.id, exchange.client.rate_limit_per_minute)
+
+
+def _address_failures_per_minute(state: AuthState) -> int:
+    settings = state.settings
+    return settings.client_auth_failures_per_address * 60 // settings.rate_limit_window_s
+
+
+def _count(
+    state: AuthState, exchange: Exchange, answer: OAuthResponse, address: str
+) -> Quota | None:
+    """Count the request against the client it authenticated as, or else against the caller's
+    address: a stranger claiming a partner's (public) client id spends its own quota only."""
+    client = exchange.client
+    error = answer.body.get("error") if isinstance(answer.body, dict) else None
+    if client is not None and exchange.authenticated and error != "invalid_client":
+        return state.rate_limiter.hit(client.id, client.rate_limit_per_minute)
+    state.client_auth_failures.hit(address, _address_failures_per_minute(state))
+    return None  # a stranger is not told the client's quota
 
 
 def _too_many(quota: Quota) -> Response[bytes]:
@@ -137,7 +166,7 @@ def _too_many(quota: Quota) -> Response[bytes]:
     return Response(
         msgspec.json.encode(body),
         status_code=429,
-        headers=quota.headers(),
+        headers={**quota.headers(), "Cache-Control": "no-store"},
         media_type="application/json",
     )
 
@@ -148,20 +177,28 @@ async def _client_endpoint(
     decide: Callable[[AuthState, CpaRequest], OAuthResponse],
     after: Callable[[AuthState, Exchange], None] | None = None,
 ) -> Response[bytes]:
-    """Shared shape of /oauth/token, /introspect, /revoke: load, rate-limit, decide, write.
+    """Shared shape of /oauth/token, /introspect, /revoke, /par: load, decide, write, count.
 
     A connection is taken from the pool only when a step needs one: a client-credentials
     token for a client loaded in the last seconds, with keys and revocations fresh, costs
-    no round trip at all.
+    no round trip at all. An address over its failed-authentication quota is refused before
+    anything (no query, no argon2).
     """
     state = _state(request)
+    address = address_key(request.scope.get("client"))
+    failures = state.client_auth_failures.peek(address, _address_failures_per_minute(state))
+    if failures.exceeded:
+        log.info("oauth_request_throttled", endpoint=request.url.path)
+        return _too_many(failures)
+    exchange = Exchange()
     try:
         pairs = await _read_form(request)
     except OAuth2Error as error:
-        return _to_response(error_response(error))
+        answer = error_response(error)
+        _count(state, exchange, answer, address)
+        return _to_response(answer)
     form = dict(pairs)
     oauth_request = _oauth_request(state, request, pairs)
-    exchange = Exchange()
     async with AsyncExitStack() as stack:
         connect = lazy_connection(request.app.state.db, stack)
         if state.needs_database():  # first: the poll may drop a disabled client's row
@@ -171,13 +208,17 @@ async def _client_endpoint(
             exchange.client = state.known_client(client_id) or await state.load_client(
                 connect, client_id
             )
-        quota = _rate_limited(state, exchange)
+        quota = _client_quota(state, exchange)
         if quota is not None and quota.exceeded:
             return _too_many(quota)
         if exchange.client is not None:
             request.scope["state"]["client_id"] = exchange.client.id
         await load(connect, exchange, form)
         answer = await state.server.run(connect, exchange, lambda: decide(state, oauth_request))
+        replayed = _replayed_code(exchange)
+        if replayed is not None:
+            await _revoke_code_tokens(state, await connect(), replayed)
+    quota = _count(state, exchange, answer, address)
     if answer.status < 400 and after is not None:
         after(state, exchange)
     if answer.status >= 400:
@@ -199,16 +240,48 @@ async def _load_grant(connect: Connect, exchange: Exchange, form: dict[str, str]
     grant_type = form.get("grant_type")
     if grant_type == "authorization_code" and form.get("code"):
         exchange.code = await load_code(await connect(), form["code"])
-    elif grant_type == "refresh_token" and form.get("refresh_token"):
+    else:
+        await _load_refresh(connect, exchange, form)
+
+
+def _replayed_code(exchange: Exchange) -> CodeRow | None:
+    """The used code its own client, authenticated, presented again (None otherwise)."""
+    code = exchange.code
+    if code is None or not code.used or not exchange.authenticated:
+        return None
+    return code if _claimed_by(exchange, code.client_id) else None
+
+
+def _claimed_by(exchange: Exchange, client_id: str) -> bool:
+    return exchange.client is not None and exchange.client.id == client_id
+
+
+async def _revoke_code_tokens(state: AuthState, db: Connection, code: CodeRow) -> None:
+    """A used code came back from its client, authenticated (RFC 6749 §4.1.2): someone holds
+    a copy. What its first exchange issued is revoked: the refresh family, and the access
+    token by jti (every worker's guard polls the feed; this one knows at once). A stranger
+    without the client's credentials cannot revoke anything with it."""
+    async with db.transaction():
+        if code.issued_family_id is not None:
+            await db.execute(sql("revoke_refresh_token_family"), code.issued_family_id)
+        expires_at = code.issued_access_expires_at
+        if code.issued_jti is not None and expires_at is not None and expires_at > time.time():
+            await db.execute(
+                sql("insert_token_revocation"),
+                code.issued_jti,
+                dt.datetime.fromtimestamp(expires_at, tz=dt.UTC),
+            )
+            state.revocations.add_jti(code.issued_jti, expires_at)
+    log.warning("authorization_code_replayed", client_id=code.client_id)
+
+
+async def _load_refresh(connect: Connect, exchange: Exchange, form: dict[str, str]) -> None:
+    grant_type = form.get("grant_type")
+    if grant_type == "refresh_token" and form.get("refresh_token"):
         db = await connect()
         exchange.refresh = await load_refresh(db, form["refresh_token"])
         row = exchange.refresh
-        if (
-            row is not None
-            and row.used
-            and exchange.client is not None
-            and row.client_id == exchange.client.id
-        ):
+        if row is not None and row.used and _claimed_by(exchange, row.client_id):
             # A rotated refresh token came back: someone holds a copy. Kill the family.
             await db.execute(sql("revoke_refresh_token_family"), row.family_id)
             log.warning("refresh_token_replayed", client_id=row.client_id)
@@ -231,50 +304,81 @@ def _apply_local_revocation(state: AuthState, exchange: Exchange) -> None:
         state.revocations.add_jti(str(claims["jti"]), float(claims["exp"]))
 
 
-# -- login tickets: who logged in, bound to the CSRF cookie and the client ---------------------
+# -- login tickets: who logged in, bound to the exact request, the CSRF cookie; used once ------
 
 
-def _sign(key: bytes, payload: bytes) -> str:
-    return (
-        base64.urlsafe_b64encode(hmac.new(key, payload, hashlib.sha256).digest())
-        .decode()
-        .rstrip("=")
+class Ticket(msgspec.Struct, frozen=True, kw_only=True):
+    who: Authentication
+    jti: str
+    expires_at: float
+
+
+def request_digest(pairs: list[tuple[str, str]], csrf: str) -> str:
+    """What a ticket is bound to: the authorization request's parameters as carried by the
+    form and as resolved (a pushed request's stored ones), and the CSRF cookie."""
+    canonical = msgspec.json.encode([sorted(set(pairs)), csrf])
+    return base64.urlsafe_b64encode(hashlib.sha256(canonical).digest()).decode().rstrip("=")
+
+
+def issue_ticket(state: AuthState, who: Authentication, client_id: str, digest: str) -> str:
+    """A signed JWT (HS256, a key derived for tickets only) naming who logged in."""
+    now = int(time.time())
+    claims = {
+        "iss": state.issuer,
+        "aud": client_id,
+        "sub": str(who.person_id),
+        "acr": who.acr,
+        "auth_time": who.auth_time,
+        "req": digest,
+        "jti": new_token(16),
+        "iat": now,
+        "exp": now + TICKET_LIFETIME_S,
+    }
+    header = {"alg": TICKET_ALGORITHM, "typ": TICKET_TYPE}
+    return jwt.encode(header, claims, OctKey.import_key(state.ticket_key))
+
+
+def read_ticket(state: AuthState, ticket: str, client_id: str, digest: str) -> Ticket | None:
+    """The ticket's login when it is ours, live, and for this very request (not yet known to
+    be unused: the consent's transaction records its use)."""
+    registry = JWTClaimsRegistry(
+        iss={"essential": True, "value": state.issuer},
+        aud={"essential": True, "value": client_id},
+        req={"essential": True, "value": digest},
+        sub={"essential": True},
+        jti={"essential": True},
+        exp={"essential": True},
     )
-
-
-def issue_ticket(state: AuthState, who: Authentication, client_id: str, csrf: str) -> str:
-    payload = (
-        f"{who.person_id}|{who.acr}|{who.auth_time}|{int(time.time()) + TICKET_LIFETIME_S}".encode()
-    )
-    body = base64.urlsafe_b64encode(payload).decode().rstrip("=")
-    return body + "." + _sign(state.ticket_key, f"{body}|{client_id}|{csrf}".encode())
-
-
-def read_ticket(state: AuthState, ticket: str, client_id: str, csrf: str) -> Authentication | None:
-    body, _, signature = ticket.partition(".")
-    expected = _sign(state.ticket_key, f"{body}|{client_id}|{csrf}".encode())
-    if not signature or not hmac.compare_digest(signature, expected):
-        return None
     try:
-        person, acr, auth_time, expires = (
-            base64.urlsafe_b64decode(body + "=" * (-len(body) % 4)).decode().split("|")
-        )
-        if int(expires) < time.time():
+        token = jwt.decode(ticket, OctKey.import_key(state.ticket_key), [TICKET_ALGORITHM])
+        if token.header.get("typ") != TICKET_TYPE:
             return None
-        return Authentication(person_id=UUID(person), acr=acr, auth_time=int(auth_time))
-    except ValueError:
+        registry.validate(token.claims)
+        claims = token.claims
+        who = Authentication(
+            person_id=UUID(str(claims["sub"])),
+            acr=str(claims["acr"]),
+            auth_time=int(claims["auth_time"]),
+        )
+    except (JoseError, ValueError, KeyError, TypeError):
         return None
+    return Ticket(who=who, jti=str(claims["jti"]), expires_at=float(claims["exp"]))
 
 
 # -- the authorize endpoint -----------------------------------------------------------------
 
 
-def _html(content: str, status: int = 200, cookie: Cookie | None = None) -> Response[str]:
+def _html(
+    content: str,
+    status: int = 200,
+    cookie: Cookie | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response[str]:
     return Response(
         content,
         status_code=status,
         media_type="text/html; charset=utf-8",
-        headers=PAGE_HEADERS,
+        headers={**PAGE_HEADERS, **(headers or {})},
         cookies=[cookie] if cookie else None,
     )
 
@@ -475,92 +579,117 @@ class OAuthController(Controller):
                 403,
             )
         carried = carried_parameters(form)
+        logging_in = form.get("step") != "consent"
+        address, nir_key = address_key(request.scope.get("client")), state.login.key_for(form)
+        if logging_in:  # before any query: a refused attempt costs next to nothing
+            wait_s = state.login_throttle.refusal(nir_key, address)
+            if wait_s is not None:
+                log.info("login_failed", client_id=form.get("client_id", "")[:64], throttled=True)
+                return _too_many_logins(lang, wait_s)
         try:
             async with request.app.state.db.acquire() as db:
                 resolved, exchange, pushed = await _resolve_parameters(state, db, carried, lang)
                 oauth_request = _oauth_request(state, request, resolved)
                 grant = _validate(state, oauth_request, exchange, lang)
                 assert exchange.client is not None
-                if form.get("step") == "consent":
-                    return await _decide_consent(
-                        state, db, request, form, oauth_request, grant, exchange, pushed
-                    )
-                return await _login(state, db, form, exchange, carried, csrf, lang, oauth_request)
+                step = _Step(
+                    state=state,
+                    db=db,
+                    form=form,
+                    client=exchange.client,
+                    carried=carried,
+                    csrf=csrf,
+                    lang=lang,
+                    oauth_request=oauth_request,
+                    digest=request_digest(carried + resolved, csrf),
+                )
+                if not logging_in:
+                    return await _decide_consent(step, grant, exchange, pushed)
+                return await _login(step, nir_key, address)
         except _Refused as refused:
             return refused.response
 
 
-async def _login(
-    state: AuthState,
-    db: Connection,
-    form: dict[str, str],
-    exchange: Exchange,
-    carried: list[tuple[str, str]],
-    csrf: str,
-    lang: Lang,
-    oauth_request: CpaRequest,
-) -> Response[Any]:
-    assert exchange.client is not None
-    client = exchange.client
-    key = state.login.key_for(form)
-    quota = state.login_limiter.hit(
-        key, state.settings.login_attempts_per_window * 60 // state.settings.rate_limit_window_s
-    )
-    who = None if quota.exceeded else await state.login.authenticate(db, form)
+@dataclass(frozen=True, kw_only=True)
+class _Step:
+    """One POST of the authorize form: what the login and the consent steps both need."""
+
+    state: AuthState
+    db: Connection
+    form: dict[str, str]
+    client: Client
+    carried: list[tuple[str, str]]
+    csrf: str
+    lang: Lang
+    oauth_request: CpaRequest
+    digest: str
+    """What the login ticket is bound to (:func:`request_digest`)."""
+
+
+def _too_many_logins(lang: Lang, wait_s: int) -> Response[Any]:
+    """Refused before any query or hashing: the page says when to come back."""
+    page = error_page(lang=lang, detail=text("too_many", lang))
+    return _html(page, 429, headers={"Retry-After": str(wait_s)})
+
+
+async def _login(step: _Step, nir_key: str, address: str) -> Response[Any]:
+    """Check the credentials (the throttle has let this attempt through); count a failure."""
+    state, client, throttle = step.state, step.client, step.state.login_throttle
+    who = await state.login.authenticate(step.db, step.form)
     if who is None:
-        log.info("login_failed", client_id=client.id, throttled=quota.exceeded)
+        throttle.failed(nir_key, address)
+        log.info("login_failed", client_id=client.id, throttled=False)
         page = login_page(
-            lang=lang,
+            lang=step.lang,
             partner=client.name,
             fields=state.login.fields,
-            carried=carried,
-            csrf=csrf,
-            error="too_many" if quota.exceeded else "bad_login",
+            carried=step.carried,
+            csrf=step.csrf,
+            error="bad_login",
         )
-        return _html(page, 429 if quota.exceeded else 401)
+        return _html(page, 401)
+    throttle.succeeded(nir_key, address)
     log.info("login_succeeded", client_id=client.id, acr=who.acr)
-    scopes = oauth_request.scope.split()
+    scopes = step.oauth_request.scope.split()
     until = (
         dt.datetime.now(dt.UTC) + dt.timedelta(days=state.settings.consent_lifetime_days)
     ).date()
     page = consent_page(
-        lang=lang,
+        lang=step.lang,
         partner=client.name,
         kind=client.kind,
         scopes=[s for s in scopes if s in SCOPES],
         days=state.settings.consent_lifetime_days,
         until=until,
-        carried=carried,
-        csrf=csrf,
-        ticket=issue_ticket(state, who, client.id, csrf),
+        carried=step.carried,
+        csrf=step.csrf,
+        ticket=issue_ticket(state, who, client.id, step.digest),
     )
     return _html(page)
 
 
+def _login_again(step: _Step, detail: str) -> Response[Any]:
+    return _html(error_page(lang=step.lang, detail=detail), 403)
+
+
 async def _decide_consent(
-    state: AuthState,
-    db: Connection,
-    request: Request[Any, Any, Any],
-    form: dict[str, str],
-    oauth_request: CpaRequest,
-    grant: Any,
-    exchange: Exchange,
-    pushed: bool,
+    step: _Step, grant: Any, exchange: Exchange, pushed: bool
 ) -> Response[Any]:
-    assert exchange.client is not None
-    client = exchange.client
-    who = read_ticket(state, form.get("ticket", ""), client.id, form.get("csrf", ""))
-    if who is None:
-        return _html(
-            error_page(
-                lang="en" if form.get("lang") == "en" else "fr",
-                detail="the login expired: start again",
-            ),
-            403,
-        )
+    """Record the decision once per ticket: a ticket for another request, or used already,
+    is refused (the citizen starts again)."""
+    state, db, client, oauth_request = step.state, step.db, step.client, step.oauth_request
+    ticket = read_ticket(state, step.form.get("ticket", ""), client.id, step.digest)
+    if ticket is None:
+        log.warning("login_ticket_refused", client_id=client.id)
+        return _login_again(step, "the login expired or was for another request: start again")
+    who = ticket.who
     grantee = None
     async with db.transaction():
-        if form.get("decision") == "accept":
+        expires_at = dt.datetime.fromtimestamp(ticket.expires_at, tz=dt.UTC)
+        if await db.fetchval(sql("use_login_ticket"), ticket.jti, expires_at) is None:
+            log.warning("login_ticket_replayed", client_id=client.id)
+            return _login_again(step, "this login was already used: start again")
+        if step.form.get("decision") == "accept":
             consent = await grant_consent(
                 db,
                 state.settings,
@@ -589,7 +718,7 @@ async def _decide_consent(
                 sql("delete_pushed_request"),
                 token_hash(
                     dict(oauth_request.payload.data).get("request_uri", "")
-                    or form.get("request_uri", "")
+                    or step.form.get("request_uri", "")
                 ),
             )
     log.info("consent_decided", client_id=client.id, accepted=grantee is not None)

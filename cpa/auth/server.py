@@ -79,6 +79,10 @@ class CodeRow:
     consent_expires_at: float
     acr: str
     consent_active: bool
+    used: bool = False
+    issued_jti: str | None = None
+    issued_access_expires_at: float | None = None
+    issued_family_id: uuid.UUID | None = None
 
     def get_redirect_uri(self) -> str:
         return self.redirect_uri
@@ -196,6 +200,10 @@ class Exchange:
     writes: list[Write] = field(default_factory=list)
     assertion_jti: tuple[str, str, float] | None = None
     issued_jti: str | None = None
+    issued_access_expires_at: float | None = None
+    issued_family_id: uuid.UUID | None = None
+    authenticated: bool = False
+    """Whether Authlib authenticated the client (then its requests count against it)."""
 
 
 _EXCHANGE: contextvars.ContextVar[Exchange] = contextvars.ContextVar("cpa_oauth_exchange")
@@ -379,15 +387,24 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         row = _exchange().code
         if row is None or row.code_hash != token_hash(code) or row.client_id != client.client.id:
             return None
-        if not row.consent_active:
+        if row.used or not row.consent_active:
             return None
         return row
 
     def delete_authorization_code(self, authorization_code: CodeRow) -> None:
-        _exchange().writes.append(
+        # Called after the tokens are generated: the code remembers them (replay → revoked).
+        exchange = _exchange()
+        exchange.writes.append(
             (
                 "consume_authorization_code",
-                (authorization_code.code_hash, authorization_code.client_id),
+                (
+                    authorization_code.code_hash,
+                    authorization_code.client_id,
+                    exchange.issued_jti,
+                    _timestamp(exchange.issued_access_expires_at or time.time()),
+                    exchange.issued_family_id,
+                    float(self.server.settings.used_code_retention_s),
+                ),
                 True,
             )
         )
@@ -538,6 +555,13 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
 
     # Authlib's callbacks -------------------------------------------------------------------
 
+    def authenticate_client(
+        self, request: CpaRequest, methods: list[str], endpoint: str = "token"
+    ) -> AuthlibClient:
+        client: AuthlibClient = super().authenticate_client(request, methods, endpoint)
+        _exchange().authenticated = True
+        return client
+
     def query_client(self, client_id: str) -> AuthlibClient | None:
         client = _exchange().client
         if client is None or client.id != client_id or client.disabled:
@@ -588,6 +612,7 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             claims["acr"] = user.acr
             claims["auth_time"] = user.auth_time
         _exchange().issued_jti = claims["jti"]
+        _exchange().issued_access_expires_at = claims["exp"]
         token: dict[str, Any] = {
             "access_token": self.codec.encode(claims),
             "token_type": "Bearer",
@@ -604,6 +629,7 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             time.time() + self.settings.refresh_token_lifetime_s, user.consent_expires_at
         )
         token_id = uuid.uuid4()
+        _exchange().issued_family_id = user.family_id or token_id
         _exchange().writes.append(
             (
                 "insert_refresh_token",
@@ -707,6 +733,12 @@ async def load_code(db: Connection, code: str) -> CodeRow | None:
         acr=row["acr"],
         consent_active=row["consent_revoked_at"] is None
         and _epoch(row["consent_expires_at"]) > time.time(),
+        used=row["used_at"] is not None,
+        issued_jti=row["issued_jti"],
+        issued_access_expires_at=_epoch(row["issued_access_expires_at"])
+        if row["issued_access_expires_at"] is not None
+        else None,
+        issued_family_id=row["issued_family_id"],
     )
 
 

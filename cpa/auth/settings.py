@@ -17,6 +17,8 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     refresh_token_lifetime_s: int = 30 * 86_400
     """Capped by the consent's expiry."""
     authorization_code_lifetime_s: int = 60
+    used_code_retention_s: int = 86_400
+    """How long a used code is remembered: a replay within it revokes what it issued."""
     pushed_request_lifetime_s: int = 60
     consent_lifetime_days: int = 180
     advisor_ref_lifetime_s: int = 900
@@ -31,8 +33,33 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     verified_token_cache_size: int = 10_000
     verified_secret_cache_size: int = 1_000
     rate_limit_window_s: int = 60
-    login_attempts_per_window: int = 20
-    """Failed logins allowed per NIR and per worker in one rate-limit window."""
+    rate_limit_keys_max: int = 10_000
+    """Clients (or addresses) whose window a worker remembers; the least recent go first."""
+    client_auth_failures_per_address: int = 20
+    """Failed client authentications (``/oauth/token``, ``/introspect``, ``/revoke``,
+    ``/par``) allowed per caller address, per worker, in one rate-limit window: they never
+    count against the client they claim to be (its id is public)."""
+    login_window_s: int = 900
+    """The observation window of failed logins (OWASP's 15 minutes); each limit below is per
+    worker and counts failures only."""
+    login_failures_per_nir_address: int = 5
+    """Failed logins on one NIR from one address: then that address may not try that NIR."""
+    login_failures_per_address: int = 30
+    """Failed logins from one address on any NIRs (password spraying)."""
+    login_failures_per_nir: int = 50
+    """Failed logins on one NIR from all addresses: past it, the NIR is under attack and only
+    a fresh address (below ``login_failures_fresh_address_max``) may still try it, so the
+    citizen's correct password from their own address always passes."""
+    login_failures_fresh_address_max: int = 2
+    """An address with fewer failures than this (on any NIR) is fresh: one typo allowed."""
+    login_verifications_per_second: int = 10
+    """argon2id password checks per second per worker (~22 ms each: a fifth of a core), the
+    rest refused before hashing, so a login flood cannot starve the API."""
+    login_keys_max: int = 10_000
+    """Addresses, NIRs and (NIR, address) pairs each failure map remembers (least recently
+    failed forgotten first). Above ``login_verifications_per_second * login_window_s``
+    (9,000): failures cannot come faster than verifications, so no key is pushed out before
+    its window ends; the bound only matters if the settings change."""
     page_size_max: int = 100
 
 

@@ -21,7 +21,7 @@ from cpa.auth.errors import Unauthorized
 from cpa.auth.keys import KeyStore
 from cpa.auth.login import LoginMethod, PasswordLogin
 from cpa.auth.principal import Principal
-from cpa.auth.ratelimit import RateLimiter
+from cpa.auth.ratelimit import LoginThrottle, RateLimiter
 from cpa.auth.revocation import RevocationList
 from cpa.auth.server import Connect, CpaAuthorizationServer, given
 from cpa.auth.settings import AuthSettings, auth_settings_from_environ
@@ -59,8 +59,12 @@ class AuthState:
         self.secrets = VerifiedSecretCache(self.settings.verified_secret_cache_size)
         self.server = CpaAuthorizationServer(self.issuer, self.settings, self.codec, self.secrets)
         self.revocations = RevocationList(self.settings.revocation_poll_ms)
-        self.rate_limiter = RateLimiter(self.settings.rate_limit_window_s)
-        self.login_limiter = RateLimiter(self.settings.rate_limit_window_s)
+        window_s, keys_max = self.settings.rate_limit_window_s, self.settings.rate_limit_keys_max
+        self.rate_limiter = RateLimiter(window_s, keys_max)
+        """A client's own authenticated requests (the API guard and the OAuth endpoints)."""
+        self.client_auth_failures = RateLimiter(window_s, keys_max)
+        """Failed client authentications, per caller address (never per claimed client)."""
+        self.login_throttle = LoginThrottle(self.settings)
         self.login: LoginMethod = PasswordLogin(vault)
         self._tokens: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._clients: OrderedDict[str, tuple[float, Client | None]] = OrderedDict()

@@ -7,6 +7,8 @@ import datetime as dt
 import hashlib
 import re
 import secrets
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
@@ -126,3 +128,30 @@ def authorize_url(
         **extra,
     }
     return "/oauth/authorize?" + urlencode(params)
+
+
+@asynccontextmanager
+async def from_address(app: Litestar, address: tuple[str, int]) -> AsyncIterator[httpx.AsyncClient]:
+    """An HTTP client of the app whose requests come from ``address`` (ASGI scope["client"])."""
+    transport = httpx.ASGITransport(app=app, client=address)
+    async with httpx.AsyncClient(transport=transport, base_url=ISSUER) as http:
+        yield http
+
+
+async def login_page_fields(http: httpx.AsyncClient, client_id: str) -> dict[str, str]:
+    """Open the login page of a fresh authorization request: its form's hidden fields."""
+    _, challenge = pkce()
+    page = await http.get(authorize_url(client_id, challenge))
+    assert page.status_code == 200, page.text
+    return form_fields(page.text)
+
+
+async def try_login(
+    app: Litestar, address: tuple[str, int], client_id: str, nir_value: str, password: str
+) -> httpx.Response:
+    """One login attempt from ``address``: open the page, post the NIR and password."""
+    async with from_address(app, address) as http:
+        fields = await login_page_fields(http, client_id)
+        return await http.post(
+            "/oauth/authorize", data={**fields, "nir": nir_value, "password": password}
+        )

@@ -70,9 +70,11 @@ async def test_expired_authorization_rows_are_forgotten_and_only_they(
             )
             await db.execute(sql("insert_token_revocation"), secrets.token_hex(8), expires_at)
             await db.execute(sql("insert_consent_revocation"), consent["id"], expires_at)
-    assert await purge_expired_auth_rows(database, NOW) == 5
+            await db.execute(sql("use_login_ticket"), secrets.token_hex(8), expires_at)
+    assert await purge_expired_auth_rows(database, NOW) == 6
     async with database.acquire() as db:
-        for table in ("authorization_codes", "pushed_requests", "client_assertion_jtis"):
+        tables = ("authorization_codes", "pushed_requests", "client_assertion_jtis")
+        for table in (*tables, "used_login_tickets"):
             assert await db.fetchval(f"select count(*) from {table}") == 1, table
         assert await db.fetchval("select count(*) from revocations") == 2
         assert await db.fetchval("select min(expires_at) from revocations") == FUTURE

@@ -100,6 +100,9 @@ def _entry_filter(
 
 
 # Query parameters shared by both entry listings.
+ROW_ID_MAX = 2**63 - 1
+"""Row ids are PostgreSQL bigints: a larger number names no row (and the driver refuses it)."""
+EntryIdParam = Annotated[int, Parameter(ge=1, le=ROW_ID_MAX, description="the entry's id")]
 PotParam = Annotated[Pot | None, Parameter(description="only this pot")]
 KindParam = Annotated[EntryKind | None, Parameter(description="only this kind of entry")]
 FromParam = Annotated[dt.date | None, Parameter(description="effective on or after this date")]
@@ -234,7 +237,7 @@ class AccountController(Controller):
         self,
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
-        entry_id: FromPath[int],
+        entry_id: EntryIdParam,
     ) -> EntryExplanation:
         scopes = _readable(principal)
         route = "/v1/me/entries/{id}/explanation"
@@ -307,7 +310,7 @@ class AdvisorAccountController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         ref: FromPath[str],
-        entry_id: FromPath[int],
+        entry_id: EntryIdParam,
     ) -> EntryExplanation:
         async with transaction(request.app.state.db) as db:
             advisor = await resolve_person_ref(db, principal, ref)

@@ -146,16 +146,17 @@ class AuthState:
 
         One load per client id at a time, as a future always resolved: its waiters get its
         row or its error (a 503 in an outage), within ``DATABASE_WAIT_S``; if the load was
-        cancelled (its request went away), each waiter loads once itself.
+        cancelled (its request went away), the first waiter loads it again for the others.
         """
-        loading = self._clients_loading.get(client_id)
-        if loading is None:
-            return await self._load_client(connect, client_id)
-        async with asyncio.timeout(DATABASE_WAIT_S):
-            await asyncio.wait([loading])  # never cancels the load, nor raises its error
-        if loading.cancelled():
-            return await self._load_client(connect, client_id)
-        return loading.result()
+        for _load in range(2):  # the one under way, then (if it was cancelled) the next
+            loading = self._clients_loading.get(client_id)
+            if loading is None:
+                break
+            async with asyncio.timeout(DATABASE_WAIT_S):
+                await asyncio.wait([loading])  # never cancels the load, nor raises its error
+            if not loading.cancelled():
+                return loading.result()
+        return await self._load_client(connect, client_id)
 
     async def _load_client(self, connect: Connect, client_id: str) -> Client | None:
         loading: asyncio.Future[Client | None] = asyncio.get_running_loop().create_future()

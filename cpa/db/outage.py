@@ -56,6 +56,10 @@ class Outage:
     def refuse(self, error: BaseException) -> None:
         """One request refused for ``error``; the first of an outage is logged."""
         self.refused += 1
+        self.begin(error)
+
+    def begin(self, error: BaseException) -> None:
+        """The database failed us with ``error``: logged if no outage was under way."""
         if self.started_at is None:
             self.started_at = time.monotonic()
             log.warning("database_unavailable", error=type(error).__name__)

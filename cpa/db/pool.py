@@ -79,7 +79,7 @@ async def create_pool(dsn: str, settings: Settings, **overrides: Any) -> asyncpg
     except Exception as error:
         if not is_outage(error) or options["min_size"]:
             raise
-        OUTAGE.refuse(error)  # logged once; the pool starts empty and connects on demand
+        OUTAGE.begin(error)  # logged once; the pool starts empty and connects on demand
         pool = await asyncpg.create_pool(dsn, **{**options, "init_size": 0})
     assert pool is not None
     return pool

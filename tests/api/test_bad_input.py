@@ -151,3 +151,9 @@ async def test_personal_data_is_not_cached_nor_sniffed(
     assert health.headers["x-content-type-options"] == "nosniff"
     missing = await api.get("/nope")
     assert missing.headers["x-content-type-options"] == "nosniff"
+
+
+async def test_amount_beyond_int64_in_a_body(world: World, api: httpx.AsyncClient) -> None:
+    training = world.bearer(world.alice.tokens["training"])
+    response = await api.post(HOLDS, json=hold_body(amount_cents=2**64), headers=training)
+    assert 400 <= response.status_code < 500, response.text

@@ -157,3 +157,19 @@ async def test_amount_beyond_int64_in_a_body(world: World, api: httpx.AsyncClien
     training = world.bearer(world.alice.tokens["training"])
     response = await api.post(HOLDS, json=hold_body(amount_cents=2**64), headers=training)
     assert 400 <= response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "token"),
+    [
+        ("DELETE", "/v1/me/services/links/a%00b", "portal"),
+        ("GET", "/v1/me/entries?cursor=a%00b", "portal"),
+        ("GET", "/v1/advisor/persons/a%00b/account", "advisor"),
+    ],
+)
+async def test_nul_in_paths_and_queries(
+    world: World, api: httpx.AsyncClient, method: str, path: str, token: str
+) -> None:
+    bearer = world.machine["advisor"] if token == "advisor" else world.alice.tokens[token]
+    response = await api.request(method, path, headers=world.bearer(bearer))
+    assert 400 <= response.status_code < 500, response.text

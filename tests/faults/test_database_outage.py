@@ -284,7 +284,7 @@ async def test_a_worker_started_while_the_database_is_down_answers_503_then_reco
     settings = Settings(database_url=dsn, data_dir=tmp_path, log_format="json")
     async with AsyncTestClient(create_app(settings)) as http:
         ready = await http.get("/health/ready")
-        assert ready.status_code == 503, ready.text
+        assert ready.status_code == 503 and ready.headers["retry-after"], ready.text
         me = await http.get("/v1/me", headers={"Authorization": "Bearer not.a.token"})
         assert me.status_code == 503 and me.headers["retry-after"], me.text
         assert me.json()["type"] == "urn:cpa:problem:unavailable"

@@ -14,6 +14,8 @@ from typing import Protocol
 
 import asyncpg
 
+from cpa.db.outage import OUTAGE
+
 # A pooled connection is a proxy with the Connection interface.
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
@@ -45,6 +47,8 @@ class _BoundedAcquire:
     async def __aenter__(self) -> asyncpg.pool.PoolConnectionProxy:
         async with asyncio.timeout(self.timeout_s):
             self.connection = await self.pool.acquire()
+        if OUTAGE.ongoing:  # e.g. refused for a pool exhausted a moment, without a reconnect
+            OUTAGE.connected()
         return self.connection
 
     async def __aexit__(self, *exc: object) -> None:

@@ -82,7 +82,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             return
         if not settings.database_url:
             raise RuntimeError("CPA_DATABASE_URL is not set: start with `python -m cpa serve`")
-        app.state.db = PoolDatabase(await create_pool(settings.database_url, settings))
+        app.state.db = PoolDatabase(
+            await create_pool(settings.database_url, settings),
+            acquire_timeout_s=settings.pool_acquire_timeout_ms / 1000,
+        )
         app.state.read_journal.start(app.state.db)
         jobs = _periodic_jobs()
         for job in jobs:

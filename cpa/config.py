@@ -23,6 +23,13 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     pool_size_min: int = 2
     pool_size_max: int = 10
     statement_timeout_ms: int = 5_000
+    pool_acquire_timeout_ms: int = 2_000
+    """Longest wait for a pooled connection (all busy, or a new one being made): then 503."""
+    connect_timeout_ms: int = 2_000
+    """Longest wait to open one connection to PostgreSQL."""
+    command_timeout_ms: int = 6_000
+    """Longest wait for one statement's answer on our side of the socket (a connection lost
+    without a word); the server's own ``statement_timeout_ms`` fires first."""
     body_size_max_bytes: int = 1_048_576
     workers: int = 1
     log_format: str = "auto"

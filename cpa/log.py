@@ -3,7 +3,13 @@
 JSON lines on standard output (console renderer on a TTY), one canonical line per request with
 ``request_id``, method, route template, status and duration. Request bodies, headers, tokens,
 secrets and NIRs are never logged: the middleware only ever sees the ASGI scope and the
-response status.
+response status. Nor is row data: PostgreSQL's errors carry the refused row in their
+``detail`` (``Failing row contains (…)``), stripped from every logged exception
+(:func:`strip_row_data`).
+
+The middleware also sets the headers every answer carries: ``X-Content-Type-Options:
+nosniff`` everywhere, and ``Cache-Control: no-store`` on ``/v1`` (personal data) and on
+problems, unless the handler chose its own.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TextIO, cast
 
+import asyncpg
 import msgspec
 import structlog
 from structlog.contextvars import bind_contextvars
@@ -81,6 +88,35 @@ class BufferedBytesLogger:
         self._stream.flush()
 
 
+_BIND_ERROR = "invalid input for query argument"
+_CHAIN_DEPTH_MAX = 16
+
+
+def _strip(error: BaseException) -> None:
+    if isinstance(error, asyncpg.PostgresError):
+        # ``detail`` (and the hint or query context) may quote the row; str() prints them.
+        for name in ("detail", "hint", "context", "internal_query"):
+            if getattr(error, name, None):
+                setattr(error, name, None)
+        message = str(error.args[0]) if error.args else ""
+        if message.startswith(_BIND_ERROR):  # "… $1: <the value> (why)": keep $1 and why
+            error.args = (message.split(":", 1)[0] + ": " + message.rsplit("(", 1)[-1],)
+
+
+def strip_row_data(_: Any, __: str, event: dict[str, Any]) -> dict[str, Any]:
+    """structlog processor: no row data from a logged exception (or its causes)."""
+    exc_info = event.get("exc_info")
+    error = exc_info if isinstance(exc_info, BaseException) else None
+    if exc_info is True or isinstance(exc_info, tuple):
+        error = (sys.exc_info() if exc_info is True else exc_info)[1]
+    for _depth in range(_CHAIN_DEPTH_MAX):
+        if error is None:
+            break
+        _strip(error)
+        error = error.__cause__ or error.__context__
+    return event
+
+
 def _dumps(event: dict[str, Any], **_: Any) -> bytes:
     # msgspec is several times faster than json.dumps; unknown values are logged as str().
     return msgspec.json.encode(event, enc_hook=str)
@@ -109,6 +145,7 @@ def configure_logging(log_format: str = "auto", stream: TextIO | None = None) ->
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
+        strip_row_data,
     ]
     if console:
         structlog.configure(
@@ -157,6 +194,25 @@ def access_logger() -> Callable[..., None]:
     return cast(Callable[..., None], _access_log)
 
 
+_NOSNIFF = (b"x-content-type-options", b"nosniff")
+_NO_STORE = (b"cache-control", b"no-store")
+_PERSONAL_PREFIX = "/v1/"
+_PROBLEM = b"application/problem+json"
+
+
+def _protect(path: str, headers: list[tuple[bytes, bytes]]) -> None:
+    """nosniff on every answer; no-store on personal data and problems (unless set)."""
+    headers.append(_NOSNIFF)
+    no_store = path.startswith(_PERSONAL_PREFIX)
+    for name, value in headers:
+        if name.lower() == b"cache-control":
+            return
+        if not no_store and name.lower() == b"content-type":
+            no_store = bytes(value).startswith(_PROBLEM)
+    if no_store:
+        headers.append(_NO_STORE)
+
+
 def _request_id(scope: Scope) -> str:
     """Reuse a caller's short, printable request id; make one otherwise."""
     for name, value in scope.get("headers", ()):
@@ -187,10 +243,10 @@ class RequestLogMiddleware:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
-                message["headers"] = [
-                    *message.get("headers", ()),
-                    (REQUEST_ID_HEADER, request_id.encode()),
-                ]
+                headers = list(message.get("headers", ()))
+                headers.append((REQUEST_ID_HEADER, request_id.encode()))
+                _protect(scope["path"], headers)
+                message["headers"] = headers
             await send(message)
 
         try:

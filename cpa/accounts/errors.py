@@ -1,5 +1,6 @@
 """Operating errors of the persons registry."""
 
+from cpa.db.constraints import register
 from cpa.errors import Conflict, InvalidInput, NotFound
 
 
@@ -19,3 +20,7 @@ class PersonNotFound(NotFound):
     """No person is registered with this identifier."""
 
     slug = "person-not-found"
+
+
+# Every table naming a person refers to persons(id): an unknown id is that person missing.
+register({"_person_id_fkey": PersonNotFound}, suffixes=True)

@@ -100,6 +100,12 @@ def _entry_filter(
 
 
 # Query parameters shared by both entry listings.
+ROW_ID_MAX = 2**53 - 1
+"""Row ids are PostgreSQL bigints, far below this; a larger number names no row (past 2**63
+the driver refuses it). 2**53 - 1 rather than the bigint's own maximum: the largest integer
+every JSON reader holds exactly (the spec renders bounds as JSON numbers, 2**63 - 1 as
+9.223372036854776e18, which is 2**63)."""
+EntryIdParam = Annotated[int, Parameter(ge=1, le=ROW_ID_MAX, description="the entry's id")]
 PotParam = Annotated[Pot | None, Parameter(description="only this pot")]
 KindParam = Annotated[EntryKind | None, Parameter(description="only this kind of entry")]
 FromParam = Annotated[dt.date | None, Parameter(description="effective on or after this date")]
@@ -234,7 +240,7 @@ class AccountController(Controller):
         self,
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
-        entry_id: FromPath[int],
+        entry_id: EntryIdParam,
     ) -> EntryExplanation:
         scopes = _readable(principal)
         route = "/v1/me/entries/{id}/explanation"
@@ -307,7 +313,7 @@ class AdvisorAccountController(Controller):
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
         ref: FromPath[str],
-        entry_id: FromPath[int],
+        entry_id: EntryIdParam,
     ) -> EntryExplanation:
         async with transaction(request.app.state.db) as db:
             advisor = await resolve_person_ref(db, principal, ref)

@@ -16,12 +16,14 @@ from cpa.auth.journal import reads_journal
 from cpa.auth.principal import Principal
 from cpa.auth.state import AuthState
 from cpa.db.database import transaction
+from cpa.text import Identifier
 
 
 class LookupRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     nir: str
-    advisor_id: str = msgspec.field()
-    purpose: str
+    advisor_id: Identifier
+    """The advisor's own identifier, kept in the person's access journal (1 to 64 characters)."""
+    purpose: Identifier
 
 
 class AdvisorPerson(msgspec.Struct, kw_only=True):

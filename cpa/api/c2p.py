@@ -23,13 +23,14 @@ from cpa.auth.journal import record_access
 from cpa.auth.principal import Principal
 from cpa.ledger import C2pConversionRequest, C2pConversionResult, convert_c2p
 from cpa.rules import C2pUse
+from cpa.text import Reference
 
 
 class ConvertPoints(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     use: C2pUse
     points: int
     """C2P points to use (> 0; part time and retirement by tranches of 10)."""
-    training_reference: str | None = None
+    training_reference: Reference | None = None
     """Required for a training use: the training the abondement is earmarked to."""
     reduction_basis_points: int = 5000
     """Part time only: the working-time reduction (5000 = half time)."""

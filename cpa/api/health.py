@@ -8,6 +8,7 @@ import asyncpg
 import msgspec
 from litestar import Controller, Request, get
 
+from cpa.db.outage import RETRY_AFTER_S
 from cpa.db.queries import sql
 from cpa.errors import Unavailable
 from cpa.types import ASGIApp, Receive, Scope, Send
@@ -72,5 +73,5 @@ class HealthController(Controller):
                 async with request.app.state.db.acquire() as connection:
                     await connection.fetchval(sql("check_ready"))
         except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise DatabaseUnavailable() from error
+            raise DatabaseUnavailable(headers={"Retry-After": str(RETRY_AFTER_S)}) from error
         return _LIVE

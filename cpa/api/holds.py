@@ -26,12 +26,13 @@ from cpa.db.database import transaction
 from cpa.idempotency import claim as claim_key
 from cpa.ledger import HoldNotFound, create_hold, get_hold, post_hold, void_hold
 from cpa.ledger.models import Allocation, Hold, HoldStatus, NewHold
+from cpa.text import Reference
 
 
 class CreateHold(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     amount_cents: int
     """Euro cents to reserve (> 0, at most the available CPF rights)."""
-    training_reference: str
+    training_reference: Reference
     """The training body's reference of the training (1 to 200 characters)."""
     expires_at: dt.datetime
     """When unposted euros return to the account (future, at most 366 days, with a zone)."""

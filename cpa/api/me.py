@@ -16,6 +16,7 @@ from litestar import Controller, Request, delete, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
+from cpa.api.account import ROW_ID_MAX
 from cpa.auth.consents import Consent, list_consents, revoke_consent
 from cpa.auth.guard import requires
 from cpa.auth.journal import AccessEntry, list_access
@@ -134,7 +135,9 @@ class MeController(Controller):
         self,
         request: Request[Any, Any, Any],
         principal: NamedDependency[Principal],
-        before: Annotated[int, Parameter(ge=0, description="entries older than this id")] = 0,
+        before: Annotated[
+            int, Parameter(ge=0, le=ROW_ID_MAX, description="entries older than this id")
+        ] = 0,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
     ) -> AccessLog:
         assert principal.person_id is not None

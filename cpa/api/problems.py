@@ -3,13 +3,21 @@
 Operating errors (``CpaError``) carry their own slug, status and detail. Framework errors are
 mapped here: malformed JSON (400), validation (422, with the failing fields), unknown route
 (404), wrong method (405), unsupported media type (415), body too large (413). Anything else is
-a 500 whose body says nothing of the internals; the traceback goes to the log only.
+a 500 whose body says nothing of the internals; the traceback goes to the log only — without
+the row data PostgreSQL puts in an error's ``detail`` (``cpa.log`` strips it).
+
+Three kinds of database error are not programmer errors, and answered without a traceback:
+an outage (``cpa.db.outage``: 503 with ``Retry-After``, an RFC 6749 body on ``/oauth/*``,
+logged once per outage), a violated constraint (``cpa.db.constraints``: its registered
+problem, else 409/422), and a value PostgreSQL cannot store (a NUL character: 422). A body
+nested deeper than the decoder's recursion limit is a 400.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 import msgspec
 import structlog
 from litestar import Request, Response
@@ -20,7 +28,9 @@ from litestar.exceptions import (
     ValidationException,
 )
 
-from cpa.errors import PROBLEM_TYPE_PREFIX, CpaError
+from cpa.db.constraints import refusal, unstorable
+from cpa.db.outage import OUTAGE, RETRY_AFTER_S, is_outage
+from cpa.errors import PROBLEM_TYPE_PREFIX, CpaError, Unavailable
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger(__name__)
@@ -117,7 +127,56 @@ def on_http_error(request: Request[Any, Any, Any], error: HTTPException) -> Resp
     return problem_response(_generic(status, title, detail, request.url.path), headers or None)
 
 
+OAUTH_PREFIX = "/oauth/"
+
+
+class DatabaseDown(Unavailable):
+    """The service is unavailable for a moment: retry shortly."""
+
+
+class TooDeep(CpaError):
+    """The body nests too deep."""
+
+    slug = "malformed-body"
+    status = 400
+
+
+def on_outage(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    """503 for a database outage, counted (logged once per outage), without a traceback."""
+    OUTAGE.refuse(error)
+    headers = {"Retry-After": str(RETRY_AFTER_S), "Cache-Control": "no-store"}
+    if request.url.path.startswith(OAUTH_PREFIX):  # RFC 6749 §5.2 / §4.1.2.1 error body
+        body = {
+            "error": "temporarily_unavailable",
+            "error_description": "the service is unavailable for a moment: retry shortly",
+        }
+        return Response(
+            content=msgspec.json.encode(body),
+            status_code=503,
+            media_type="application/json",
+            headers=headers,
+        )
+    return problem_response(DatabaseDown().to_problem(request.url.path), headers)
+
+
+def _refused_by_database(error: Exception) -> CpaError | None:
+    """The operating error a database refusal of the request's data stands for, if any."""
+    if isinstance(error, asyncpg.IntegrityConstraintViolationError):
+        return refusal(error)
+    unstored = unstorable(error)
+    if unstored is not None:
+        return unstored
+    if isinstance(error, RecursionError) and "deserializing" in str(error):
+        return TooDeep("nested deeper than the decoder accepts")
+    return None
+
+
 def on_internal_error(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:
+    if is_outage(error):
+        return on_outage(request, error)
+    refused = _refused_by_database(error)
+    if refused is not None:
+        return on_cpa_error(request, refused)
     log.error("request_failed", exc_info=error)
     return problem_response(
         _generic(

@@ -2,13 +2,13 @@
 
 The OAuth endpoints answer RFC 6749 error bodies instead (Authlib's ``OAuth2Error``); these
 are for the resource guard, consents, advisor lookups and the command line. Database
-constraint names are mapped to them in one place: :func:`domain_error`.
+constraint names are registered with ``cpa.db.constraints``, the one place they are mapped.
 """
 
 from __future__ import annotations
 
-import asyncpg
-
+from cpa.db.constraints import domain_error as domain_error  # for the clients' registration
+from cpa.db.constraints import register
 from cpa.errors import Conflict, CpaError, InvalidInput, NotFound
 
 
@@ -89,20 +89,15 @@ class ConsentIsPermanentRecord(Conflict):
     slug = "consent-append-only"
 
 
-_CONSTRAINTS: dict[str, type[CpaError]] = {
-    "oauth_clients_pkey": ClientAlreadyRegistered,
-    "oauth_clients_kind_known": InvalidClientRegistration,
-    "oauth_clients_auth_method_known": InvalidClientRegistration,
-    "oauth_clients_credentials_match_method": InvalidClientRegistration,
-    "oauth_clients_rate_limit_positive": InvalidClientRegistration,
-    "advisor_lookups_purpose_known": UnknownPurpose,
-    "advisor_lookups_advisor_id_length": InvalidInput,
-    "consents_append_only": ConsentIsPermanentRecord,
-}
-
-
-def domain_error(error: asyncpg.PostgresError) -> CpaError | None:
-    """The operating error a violated constraint stands for, or None (then re-raise)."""
-    name = getattr(error, "constraint_name", None)
-    kind = _CONSTRAINTS.get(name or "")
-    return kind() if kind is not None else None
+register(
+    {
+        "oauth_clients_pkey": ClientAlreadyRegistered,
+        "oauth_clients_kind_known": InvalidClientRegistration,
+        "oauth_clients_auth_method_known": InvalidClientRegistration,
+        "oauth_clients_credentials_match_method": InvalidClientRegistration,
+        "oauth_clients_rate_limit_positive": InvalidClientRegistration,
+        "advisor_lookups_purpose_known": UnknownPurpose,
+        "advisor_lookups_advisor_id_length": InvalidInput,
+        "consents_append_only": ConsentIsPermanentRecord,
+    }
+)

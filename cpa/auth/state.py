@@ -37,6 +37,10 @@ CLIENT_RELOAD_GRACE_S = 1.0
 """While one request reloads an expired client row, the others use the old one this long
 rather than all queue for a connection to load it too."""
 CLIENT_CACHE_SIZE_MAX = 10_000
+DATABASE_WAIT_S = 5.0
+"""Longest wait of a request for another's load (the first keys, a client row): the load
+itself is bounded by the pool's acquire, connect and command timeouts (``Settings``), so
+this only fires if those do not; then ``TimeoutError``, answered 503 like an outage."""
 CONSENT_CACHE_SIZE_MAX = 100_000
 
 
@@ -68,7 +72,7 @@ class AuthState:
         self.login: LoginMethod = PasswordLogin(vault)
         self._tokens: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
         self._clients: OrderedDict[str, tuple[float, Client | None]] = OrderedDict()
-        self._clients_loading: dict[str, asyncio.Event] = {}
+        self._clients_loading: dict[str, asyncio.Future[Client | None]] = {}
         self._disabled_polled_at: Any = None
         self._refreshing = asyncio.Lock()
         self._first_load = asyncio.Event()
@@ -92,20 +96,23 @@ class AuthState:
         if self._refreshing.locked():
             if self.keys.loaded:
                 return
-            await self._first_load.wait()  # wakes every waiter at once, unlike the lock
+            async with asyncio.timeout(DATABASE_WAIT_S):
+                await self._first_load.wait()  # wakes every waiter at once, unlike the lock
             if self.keys.loaded:
                 return
-        async with self._refreshing:
-            try:
-                if not (self.keys.stale() or self.revocations.stale()):
-                    return  # refreshed by the request this one waited for
-                db = await connect()
-                await self.keys.refresh(db)
-                if self.revocations.stale():
-                    await self.revocations.poll(db)
-                    await self._forget_disabled_clients(db)
-            finally:
-                self._first_load.set()  # loaded, or failed: the waiters try themselves
+        async with asyncio.timeout(DATABASE_WAIT_S):
+            await self._refreshing.acquire()
+        try:
+            if not (self.keys.stale() or self.revocations.stale()):
+                return  # refreshed by the request this one waited for
+            db = await connect()
+            await self.keys.refresh(db)
+            if self.revocations.stale():
+                await self.revocations.poll(db)
+                await self._forget_disabled_clients(db)
+        finally:
+            self._first_load.set()  # loaded, or failed: the waiters try themselves
+            self._refreshing.release()
 
     # -- clients ----------------------------------------------------------------------------
 
@@ -139,24 +146,47 @@ class AuthState:
 
     async def load_client(self, connect: Connect, client_id: str) -> Client | None:
         """Load a client row into the cache (asking for a connection only now); requests
-        missing the same row meanwhile wait for this load rather than each making one."""
-        loading = self._clients_loading.get(client_id)
-        if loading is not None:
-            await loading.wait()
-            cached = self.cached_client(client_id)
-            if cached is not False:
-                return cached
-        loading = self._clients_loading[client_id] = asyncio.Event()
+        missing the same row meanwhile wait for this load rather than each making one.
+
+        One load per client id at a time, as a future always resolved: its waiters get its
+        row or its error (a 503 in an outage), within ``DATABASE_WAIT_S``; if the load was
+        cancelled (its request went away), the first waiter loads it again for the others.
+        """
+        for _load in range(2):  # the one under way, then (if it was cancelled) the next
+            loading = self._clients_loading.get(client_id)
+            if loading is None:
+                break
+            async with asyncio.timeout(DATABASE_WAIT_S):
+                await asyncio.wait([loading])  # never cancels the load, nor raises its error
+            if not loading.cancelled():
+                return loading.result()
+        return await self._load_client(connect, client_id)
+
+    async def _load_client(self, connect: Connect, client_id: str) -> Client | None:
+        loading: asyncio.Future[Client | None] = asyncio.get_running_loop().create_future()
+        self._clients_loading[client_id] = loading
         try:
             client = await find_client(await connect(), client_id)
+        except Exception as error:
+            loading.set_exception(error)
+            loading.exception()  # retrieved: asyncio must not log it again when no one waits
+            raise
+        except BaseException:
+            loading.cancel()
+            raise
+        else:
+            self._remember_client(client_id, client)
+            loading.set_result(client)
+            return client
         finally:
-            del self._clients_loading[client_id]
-            loading.set()
+            if self._clients_loading.get(client_id) is loading:
+                del self._clients_loading[client_id]
+
+    def _remember_client(self, client_id: str, client: Client | None) -> None:
         self._clients[client_id] = (time.monotonic(), client)
         self._clients.move_to_end(client_id)
         if len(self._clients) > CLIENT_CACHE_SIZE_MAX:
             self._clients.popitem(last=False)
-        return client
 
     async def _forget_disabled_clients(self, db: Connection) -> None:
         """Drop the clients disabled lately: their next request reloads them.

@@ -9,27 +9,61 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Protocol
 
 import asyncpg
+
+from cpa.db.outage import OUTAGE
 
 # A pooled connection is a proxy with the Connection interface.
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
 
 
+ACQUIRE_TIMEOUT_S = 2.0
+"""Default of ``Settings.pool_acquire_timeout_ms``."""
+
+
 class Database(Protocol):
-    def acquire(self) -> asyncpg.pool.PoolAcquireContext | _SharedConnection: ...
+    def acquire(self) -> AbstractAsyncContextManager[Connection]: ...
 
     async def close(self) -> None: ...
 
 
-class PoolDatabase:
-    def __init__(self, pool: asyncpg.Pool) -> None:
-        self.pool = pool
+class _BoundedAcquire:
+    """A pooled connection within ``timeout_s`` (then ``TimeoutError``: a 503).
 
-    def acquire(self) -> asyncpg.pool.PoolAcquireContext:
-        return self.pool.acquire()
+    ``asyncio.timeout`` rather than ``pool.acquire(timeout=…)``, which wraps every acquire
+    in a task of its own (``asyncio.wait_for`` on Python 3.11) even when a connection is idle.
+    """
+
+    __slots__ = ("connection", "pool", "timeout_s")
+
+    def __init__(self, pool: asyncpg.Pool, timeout_s: float) -> None:
+        self.pool = pool
+        self.timeout_s = timeout_s
+        self.connection: asyncpg.pool.PoolConnectionProxy | None = None
+
+    async def __aenter__(self) -> asyncpg.pool.PoolConnectionProxy:
+        async with asyncio.timeout(self.timeout_s):
+            self.connection = await self.pool.acquire()
+        if OUTAGE.ongoing:  # e.g. refused for a pool exhausted a moment, without a reconnect
+            OUTAGE.connected()
+        return self.connection
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self.connection is not None
+        connection, self.connection = self.connection, None
+        await self.pool.release(connection)
+
+
+class PoolDatabase:
+    def __init__(self, pool: asyncpg.Pool, acquire_timeout_s: float = ACQUIRE_TIMEOUT_S) -> None:
+        self.pool = pool
+        self.acquire_timeout_s = acquire_timeout_s
+
+    def acquire(self) -> _BoundedAcquire:
+        return _BoundedAcquire(self.pool, self.acquire_timeout_s)
 
     async def close(self) -> None:
         await self.pool.close()

@@ -1,4 +1,11 @@
-"""The asyncpg connection pool, with the limits named and every connection set up alike."""
+"""The asyncpg connection pool, with the limits named and every connection set up alike.
+
+Every wait on the database is bounded (``Settings``): a connection is opened within
+``connect_timeout_ms``, a statement answers within ``command_timeout_ms`` (the server's
+``statement_timeout_ms`` first), a pooled connection is handed out within
+``pool_acquire_timeout_ms`` (``cpa.db.database.PoolDatabase``). A server may start while
+PostgreSQL is down: its pool then starts empty and connects on demand (503 until then).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +13,12 @@ from typing import Any
 
 import asyncpg
 import msgspec
+import structlog
 
 from cpa.config import Settings
+from cpa.db.outage import OUTAGE, DatabaseUnreachable, is_outage
+
+log = structlog.get_logger(__name__)
 
 
 async def _init_connection(connection: asyncpg.Connection) -> None:
@@ -31,10 +42,28 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
     """
 
 
+async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
+    """asyncpg's connect, its network failures named as one error (a plain ``OSError``,
+    ``Multiple exceptions: …``, when every address of the host refuses)."""
+    try:
+        connection: asyncpg.Connection = await asyncpg.connect(*args, **kwargs)
+    except OSError as error:
+        raise DatabaseUnreachable(f"cannot connect: {type(error).__name__}") from error
+    OUTAGE.connected()
+    return connection
+
+
 async def create_pool(dsn: str, settings: Settings, **overrides: Any) -> asyncpg.Pool:
     options: dict[str, Any] = {
-        "min_size": settings.pool_size_min,
+        # Opened at start, never restored in the background: asyncpg's floor keeper logs a
+        # traceback per failed retry through the standard library during an outage, and a
+        # request reconnects an empty holder by itself anyway.
+        "init_size": settings.pool_size_min,
+        "min_size": 0,
         "max_size": settings.pool_size_max,
+        "connect": _connect,
+        "timeout": settings.connect_timeout_ms / 1000,
+        "command_timeout": settings.command_timeout_ms / 1000,
         "init": _init_connection,
         "reset": _keep_session,
         "server_settings": {
@@ -44,6 +73,13 @@ async def create_pool(dsn: str, settings: Settings, **overrides: Any) -> asyncpg
         },
     }
     options.update(overrides)
-    pool = await asyncpg.create_pool(dsn, **options)
+    options["init_size"] = max(options["init_size"], options["min_size"])
+    try:
+        pool = await asyncpg.create_pool(dsn, **options)
+    except Exception as error:
+        if not is_outage(error) or options["min_size"]:
+            raise
+        OUTAGE.begin(error)  # logged once; the pool starts empty and connects on demand
+        pool = await asyncpg.create_pool(dsn, **{**options, "init_size": 0})
     assert pool is not None
     return pool

@@ -14,6 +14,7 @@ import msgspec
 
 from cpa.rules import ActivityKind, EngagementKind, Factor
 from cpa.rules.cec import Role
+from cpa.text import Reference
 
 
 class DeclaredActivity(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -49,7 +50,7 @@ class ExposureDeclaration(PersonLine, frozen=True, kw_only=True, forbid_unknown_
     """One contract's hardship exposures of one year (DSN block S21.G00.34)."""
 
     year: int
-    contract_ref: str
+    contract_ref: Reference
     contract_start: dt.date
     contract_end: dt.date  # inclusive
     factors: dict[Factor, int]
@@ -59,7 +60,7 @@ class EngagementDeclaration(PersonLine, frozen=True, kw_only=True, forbid_unknow
     """A CEC engagement of one year, as declared (the organisation validates it later)."""
 
     year: int
-    organisation: str
+    organisation: Reference
     kind: EngagementKind
     hours: int = 0
     hours_in_one_organisation: int = 0

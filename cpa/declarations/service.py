@@ -17,10 +17,12 @@ import msgspec
 import structlog
 
 from cpa.accounts import NirVault, find_person_by_nir
+from cpa.db.constraints import domain_errors
 from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.declarations.errors import (
     BatchTooLarge,
+    BatchUnreadable,
     DeclarationInFuture,
     EngagementAlreadyDecided,
     EngagementNotFound,
@@ -35,7 +37,6 @@ from cpa.declarations.models import (
     PersonLine,
 )
 from cpa.errors import CpaError, InvalidInput
-from cpa.ledger.constraints import domain_errors
 from cpa.ledger.models import SYSTEM, Provenance
 
 log = structlog.get_logger(__name__)
@@ -62,6 +63,8 @@ def split_batch(body: bytes, *, ndjson: bool) -> list[bytes]:
             raise InvalidInput(f"the body must be a JSON array of lines: {error}") from None
         except msgspec.DecodeError as error:
             raise InvalidInput(f"the body is not JSON: {error}") from None
+        except RecursionError:  # msgspec's own depth limit, raised before any stack trouble
+            raise BatchUnreadable("the body nests deeper than a batch line can") from None
     if len(lines) > BATCH_LINES_MAX:
         raise BatchTooLarge(f"{len(lines)} lines, at most {BATCH_LINES_MAX}")
     return lines
@@ -242,6 +245,9 @@ async def _run_batch(
             )
         except (msgspec.ValidationError, msgspec.DecodeError) as error:
             problem = InvalidInput(str(error)).to_problem()
+            results.append(LineResult(index=index, status="rejected", problem=problem))
+        except RecursionError:  # a line nested deeper than msgspec's limit
+            problem = BatchUnreadable("the line nests too deep").to_problem()
             results.append(LineResult(index=index, status="rejected", problem=problem))
         except CpaError as error:
             results.append(LineResult(index=index, status="rejected", problem=error.to_problem()))

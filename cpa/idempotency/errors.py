@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from cpa.errors import Conflict
+from cpa.db.constraints import register
+from cpa.errors import Conflict, InvalidInput
 
 
 class IdempotencyConflict(Conflict):
     """This idempotency key was already used for another request."""
 
     slug = "idempotency-conflict"
+
+
+register({"idempotency_keys_key_length": InvalidInput})

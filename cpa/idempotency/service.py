@@ -10,11 +10,11 @@ from typing import Any, TypeVar
 import asyncpg
 import msgspec
 
+from cpa.db.constraints import domain_errors
 from cpa.db.database import Database
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
 from cpa.idempotency.errors import IdempotencyConflict
-from cpa.ledger.constraints import domain_errors
 
 KEY_LIFETIME = dt.timedelta(hours=24)
 KEY_LENGTH_MAX = 255

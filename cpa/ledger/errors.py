@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from cpa.db.constraints import register
 from cpa.errors import Conflict, InvalidInput, NotFound
 
 
@@ -58,3 +59,13 @@ class InvalidCursor(InvalidInput):
     """The pagination cursor is not valid."""
 
     slug = "invalid-cursor"
+
+
+register(
+    {
+        "ledger_balances_no_overdraft": InsufficientRights,
+        "cpf_holds_amount_positive": InvalidAmount,
+        "cpf_hold_allocations_amount_positive": InvalidAmount,
+        "c2p_conversions_points_positive": InvalidAmount,
+    }
+)

@@ -25,12 +25,12 @@ import asyncpg
 import msgspec
 import structlog
 
+from cpa.db.constraints import domain_errors
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
 from cpa.idempotency import Claim, conflict
 from cpa.ledger import journal
 from cpa.ledger.allocation import consume
-from cpa.ledger.constraints import domain_errors
 from cpa.ledger.errors import (
     AmountBeyondHeld,
     HoldExpired,

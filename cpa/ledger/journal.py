@@ -9,8 +9,8 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
+from cpa.db.constraints import domain_errors
 from cpa.db.queries import sql
-from cpa.ledger.constraints import domain_errors
 from cpa.ledger.models import (
     LedgerMismatch,
     LedgerReport,

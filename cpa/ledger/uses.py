@@ -16,10 +16,10 @@ import asyncpg
 import structlog
 
 from cpa.accounts import PersonNotFound
+from cpa.db.constraints import domain_errors
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
 from cpa.ledger import journal
-from cpa.ledger.constraints import domain_errors
 from cpa.ledger.errors import InvalidAmount
 from cpa.ledger.models import (
     SYSTEM,

@@ -1,9 +1,22 @@
-"""Operating errors of linked services (the constraint-mapped ones live with the mapping)."""
+"""Operating errors of linked services, and the constraints of their tables."""
 
 from __future__ import annotations
 
-from cpa.errors import NotFound
-from cpa.ledger.constraints import ServiceAlreadyLinked, ServiceNotFound
+from cpa.db.constraints import register
+from cpa.errors import Conflict, CpaError, InvalidInput, NotFound
+
+
+class ServiceNotFound(CpaError):
+    """No such service in the catalogue."""
+
+    slug = "service-not-found"
+    status = 404
+
+
+class ServiceAlreadyLinked(Conflict):
+    """This service is already linked to the account."""
+
+    slug = "service-already-linked"
 
 
 class ServiceLinkNotFound(NotFound):
@@ -11,5 +24,13 @@ class ServiceLinkNotFound(NotFound):
 
     slug = "service-link-not-found"
 
+
+register(
+    {
+        "service_links_pkey": ServiceAlreadyLinked,
+        "service_links_service_id_fkey": ServiceNotFound,
+        "linked_services_category_known": InvalidInput,
+    }
+)
 
 __all__ = ["ServiceAlreadyLinked", "ServiceLinkNotFound", "ServiceNotFound"]

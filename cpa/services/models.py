@@ -7,6 +7,7 @@ from typing import Literal
 import msgspec
 
 from cpa.ledger.models import LinkedServiceView
+from cpa.text import Identifier
 
 ServiceCategory = Literal[
     "skills_assessment",  # bilan de compétences
@@ -28,7 +29,7 @@ class LinkedService(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 
 
 class NewLink(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    service_id: str
+    service_id: Identifier
 
 
 __all__ = ["LinkedService", "LinkedServiceView", "NewLink", "ServiceCategory"]

@@ -8,9 +8,9 @@ from uuid import UUID
 import asyncpg
 import structlog
 
+from cpa.db.constraints import domain_errors
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
-from cpa.ledger.constraints import domain_errors
 from cpa.ledger.models import SYSTEM, LinkedServiceView, Provenance
 from cpa.services.errors import ServiceLinkNotFound, ServiceNotFound
 from cpa.services.models import LinkedService

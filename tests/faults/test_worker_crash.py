@@ -1,0 +1,103 @@
+"""A granian worker killed (SIGKILL) under load: it is replaced while the other keeps serving,
+the listening socket outlives it (no queued connection reset), and a worker that dies again
+right after its respawn never takes the service down (granian alone exits on a "crash loop")."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from pathlib import Path
+
+import asyncpg
+import httpx
+
+from cpa.db.pool import _init_connection
+from tests.faults.support import Call, Load, fault_server, wait_for, worker_pids
+from tests.ledger.support import new_person
+from tests.support.tokens import Minter, register_partner
+
+LOOPS = 8
+BEFORE_KILL_S = 2.0
+AFTER_KILL_S = 6.0
+RESPAWN_TIMEOUT_S = 20.0
+SERVICE_GAP_MAX_S = 1.0
+"""Longest time without a successful answer once the worker is killed: the other one serves."""
+FAILED_MAX = LOOPS
+"""At most the killed worker's in-flight requests: one per loop, each loop having one request
+in flight at a time."""
+
+
+async def _token(base_url: str, dsn: str, data_dir: Path) -> str:
+    db = await asyncpg.connect(dsn)
+    try:
+        await _init_connection(db)
+        person = await new_person(db)
+        portal = await register_partner(db, "portal", "Portail test")
+        minter = Minter(base_url, data_dir)
+        await minter.load_keys(db)
+        return await minter.token(db, portal, person.id, ["account:read"])
+    finally:
+        await db.close()
+
+
+def _respawned(server_pid: int, before: list[int]) -> bool:
+    now = worker_pids(server_pid)
+    return len(now) == len(before) and set(now) != set(before)
+
+
+async def test_a_killed_worker_is_replaced_and_the_service_answers_throughout(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    with fault_server(tmp_path, database_url=fresh_dsn, workers="2") as server:
+        bearer = {"Authorization": f"Bearer {await _token(server.base_url, fresh_dsn, tmp_path)}"}
+
+        def calls(loop: int, n: int) -> Call:
+            return Call("GET", "/health/ready") if n % 2 else Call("GET", "/v1/me", bearer)
+
+        load = Load(server.base_url, calls, loops=LOOPS, duration_s=60)
+        killed_s, respawn_s = _kill_a_worker_under(load, server.pid)
+        assert len(server.events("worker_crashed")) == 1
+    failed = load.failed()
+    print(f"\nworker killed at {killed_s:.1f} s, respawned in {respawn_s:.2f} s;",
+          load.summary(), f"failed={len(failed)}")  # fmt: skip
+    assert len(failed) <= FAILED_MAX, failed
+    assert all(o.started_s < killed_s + 1.0 for o in failed), failed
+    served = sorted(o.started_s + o.latency_s for o in load.outcomes if o.status == 200)
+    after_kill = [t for t in served if t >= killed_s]
+    gaps = [b - a for a, b in zip([killed_s, *after_kill], after_kill, strict=False)]
+    assert after_kill and max(gaps) < SERVICE_GAP_MAX_S, max(gaps)
+
+
+def _kill_a_worker_under(load: Load, server_pid: int) -> tuple[float, float]:
+    """When (in the load's time) a worker was killed, and how long its replacement took."""
+    workers = worker_pids(server_pid)
+    assert len(workers) == 2
+    with load:
+        time.sleep(BEFORE_KILL_S)
+        os.kill(workers[0], signal.SIGKILL)
+        killed_s = load.elapsed_s()
+        respawn_s = wait_for(lambda: _respawned(server_pid, workers), RESPAWN_TIMEOUT_S)
+        time.sleep(max(0.0, AFTER_KILL_S - respawn_s))
+    return killed_s, respawn_s
+
+
+async def test_a_worker_dying_again_right_after_its_respawn_is_replaced_again(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    """Twice within granian's 5.5 s crash-loop window: still replaced, after a short delay."""
+    with fault_server(tmp_path, database_url=fresh_dsn, workers="2") as server:
+        for _ in range(2):
+            workers = worker_pids(server.pid)
+            os.kill(workers[0], signal.SIGKILL)
+            wait_for(lambda: _respawned(server.pid, workers), RESPAWN_TIMEOUT_S)  # noqa: B023
+        assert len(server.events("worker_crashed")) == 2
+        assert '"respawn_in_s":1.0' in server.events("worker_crashed")[-1]
+        wait_for(lambda: _ready(server.base_url), RESPAWN_TIMEOUT_S)
+
+
+def _ready(base_url: str) -> bool:
+    try:
+        return httpx.get(f"{base_url}/health/ready", timeout=2).status_code == 200
+    except httpx.HTTPError:
+        return False

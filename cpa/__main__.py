@@ -93,8 +93,9 @@ def _print_demo_credentials(credentials: dict[str, Any]) -> None:
 # -- commands ---------------------------------------------------------------------------
 
 
-WATCHDOG_STOP_TIMEOUT_S = 70
-"""Longer than a PostgreSQL restart the watchdog may be in the middle of (``pg_ctl -t 60``)."""
+WATCHDOG_STOP_TIMEOUT_S = 100
+"""Longer than a PostgreSQL restart the watchdog may be in the middle of (``pg_ctl -t 60``)
+and the end of a demo load it waits for (30 s at most)."""
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:

@@ -131,7 +131,7 @@ class StayingUpServer(MPServer):
         """Wait ``delay_s``; False when a stop was asked meanwhile."""
         deadline = time.monotonic() + delay_s
         while not self.interrupt_signal and time.monotonic() < deadline:
-            time.sleep(min(SLEEP_SLICE_S, deadline - time.monotonic()))
+            time.sleep(max(0.0, min(SLEEP_SLICE_S, deadline - time.monotonic())))
         return not self.interrupt_signal
 
 

@@ -36,7 +36,7 @@ RESTART_DELAY_FIRST_S = 1.0
 RESTART_DELAY_MAX_S = 30.0
 """Bounds of the wait between failed restarts (doubling in between): never a busy loop."""
 ERROR_CHARS_MAX = 500
-CHILD_STOP_TIMEOUT_S = 5.0
+CHILD_FINISH_TIMEOUT_S = 30.0
 UNREAPED_WARNING_S = 10.0
 """A dead postmaster still unreaped after this long is logged (once per outage)."""
 UNREAPED_HINT = "run the server under an init that reaps orphans (docker run --init)"
@@ -100,11 +100,12 @@ class Watchdog:
         self._end_child()
 
     def _end_child(self) -> None:
-        """A loader still running when the server stops is stopped before its database is."""
-        if self.child is not None and self.child.poll() is None:
-            self.child.terminate()
+        """A loader still running when the server stops finishes before its database stops (a
+        half-loaded demo set would never be completed: it loads into an empty database only);
+        killed if it takes longer than it ever should."""
+        if self.child is not None:
             try:
-                self.child.wait(CHILD_STOP_TIMEOUT_S)
+                self.child.wait(CHILD_FINISH_TIMEOUT_S)
             except subprocess.TimeoutExpired:
                 self.child.kill()
                 self.child.wait()

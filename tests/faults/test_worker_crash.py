@@ -1,9 +1,11 @@
-"""A granian worker killed (SIGKILL) under load: it is replaced while the other keeps serving,
-the listening socket outlives it (no queued connection reset), and a worker that dies again
-right after its respawn never takes the service down (granian alone exits on a "crash loop")."""
+"""A granian worker killed (SIGKILL) under load: it is replaced while the other keeps serving
+(one listening socket shared by the workers: nothing queued to the dead one is reset), and a
+worker that dies again right after its respawn never takes the service down (granian alone
+exits on such a "crash loop")."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import time
@@ -91,8 +93,8 @@ async def test_a_worker_dying_again_right_after_its_respawn_is_replaced_again(
             workers = worker_pids(server.pid)
             os.kill(workers[0], signal.SIGKILL)
             wait_for(lambda: _respawned(server.pid, workers), RESPAWN_TIMEOUT_S)  # noqa: B023
-        assert len(server.events("worker_crashed")) == 2
-        assert '"respawn_in_s":1.0' in server.events("worker_crashed")[-1]
+        crashes = [json.loads(line) for line in server.events("worker_crashed")]
+        assert len(crashes) == 2 and crashes[-1]["respawn_in_s"] > 0
         wait_for(lambda: _ready(server.base_url), RESPAWN_TIMEOUT_S)
 
 

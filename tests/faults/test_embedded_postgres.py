@@ -5,8 +5,10 @@ duplicated, ``ledger verify`` is clean after. And the demo loader is reaped, nev
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
 
@@ -148,3 +150,48 @@ def _kill_postgres_under(load: Load, server: FaultServer) -> tuple[float, float]
         back_s, recovered_s = time.monotonic() - killed, load.elapsed_s()
         time.sleep(AFTER_RECOVERY_S)
     return back_s, recovered_s
+
+
+FAILED_STARTS = 2
+"""Restarts refused (its port taken) before the port is given back."""
+
+
+def test_a_postgres_that_cannot_restart_is_retried_with_a_growing_delay(tmp_path: Path) -> None:
+    """Its port taken by another listener, each start fails: logged, retried after 1 s, 2 s …
+    (never a busy loop), and restarted once the port is free again."""
+    data_dir, pg_port = tmp_path / "cpa", free_port()
+    with fault_server(data_dir, pg_port=str(pg_port)) as server:
+        watchdog = watchdog_pids(server.pid)[0]
+        os.kill(watchdog, signal.SIGSTOP)  # so that the port is ours before its first look
+        try:
+            postmaster = server.postmaster_pid()
+            os.kill(postmaster, signal.SIGKILL)
+            squatter = _take_port(pg_port)
+        finally:
+            os.kill(watchdog, signal.SIGCONT)
+        with squatter:
+            wait_for(lambda: len(server.events("postgres_restart_failed")) >= FAILED_STARTS, 15)
+        wait_for(lambda: server.events("postgres_restarted"), BACK_WITHIN_S)
+        wait_for(lambda: _ready(server.base_url), BACK_WITHIN_S)
+        failures = [json.loads(line) for line in server.events("postgres_restart_failed")]
+        restarted = [json.loads(line) for line in server.events("postgres_restarted")]
+    print(f"\nrestart failures: {[(f['attempts'], f['retry_in_s']) for f in failures]}")
+    assert [f["retry_in_s"] for f in failures[:FAILED_STARTS]] == [1.0, 2.0]
+    assert len(restarted) == 1 and restarted[0]["attempts"] == len(failures) + 1
+
+
+def _take_port(port: int) -> socket.socket:
+    """A listener on the dead postmaster's port, once the kernel has released it."""
+    squatter = socket.socket()
+    squatter.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as PostgreSQL binds it
+    deadline = time.monotonic() + 5.0
+    while True:
+        try:
+            squatter.bind(("127.0.0.1", port))
+            squatter.listen()
+            return squatter
+        except OSError:
+            if time.monotonic() > deadline:
+                squatter.close()
+                raise
+            time.sleep(0.01)

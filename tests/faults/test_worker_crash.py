@@ -8,8 +8,10 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import asyncpg
 import httpx
@@ -25,6 +27,9 @@ AFTER_KILL_S = 6.0
 RESPAWN_TIMEOUT_S = 20.0
 SERVICE_GAP_MAX_S = 1.0
 """Longest time without a successful answer once the worker is killed: the other one serves."""
+WAITING_CONNECTIONS = 40
+"""Connections made while one worker is frozen, then killed: with one SO_REUSEPORT socket per
+worker (granian's default on Linux) about half would wait in the frozen worker's queue."""
 FAILED_MAX = LOOPS
 """At most the killed worker's in-flight requests: one per loop, each loop having one request
 in flight at a time."""
@@ -103,3 +108,35 @@ def _ready(base_url: str) -> bool:
         return httpx.get(f"{base_url}/health/ready", timeout=2).status_code == 200
     except httpx.HTTPError:
         return False
+
+
+def test_connections_waiting_when_a_worker_dies_are_served_by_another(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    """The accept queue belongs to the one listening socket, not to the worker that died."""
+    with fault_server(tmp_path, database_url=fresh_dsn, workers="2") as server:
+        url = urlsplit(server.base_url)
+        address = (url.hostname or "127.0.0.1", url.port or 80)
+        victim = worker_pids(server.pid)[0]
+        os.kill(victim, signal.SIGSTOP)
+        clients: list[socket.socket] = []
+        try:
+            for _ in range(WAITING_CONNECTIONS):
+                client = socket.create_connection(address, timeout=RESPAWN_TIMEOUT_S)
+                client.sendall(
+                    b"GET /health/live HTTP/1.1\r\nHost: cpa\r\nConnection: close\r\n\r\n"
+                )
+                clients.append(client)
+            os.kill(victim, signal.SIGKILL)
+            answers = [_first_bytes(client) for client in clients]
+        finally:
+            for client in clients:
+                client.close()
+    assert all(answer.startswith(b"HTTP/1.1 200") for answer in answers), answers
+
+
+def _first_bytes(client: socket.socket) -> bytes:
+    try:
+        return client.recv(64)
+    except OSError as error:
+        return repr(error).encode()

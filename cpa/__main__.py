@@ -93,53 +93,61 @@ def _print_demo_credentials(credentials: dict[str, Any]) -> None:
 # -- commands ---------------------------------------------------------------------------
 
 
-WORKER_STOP_TIMEOUT_S = 15
-"""Longer than a worker needs to answer its last requests and write its read journal."""
+WATCHDOG_STOP_TIMEOUT_S = 100
+"""Longer than a PostgreSQL restart the watchdog may be in the middle of (``pg_ctl -t 60``)
+and the end of a demo load it waits for (30 s at most)."""
 
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
-    from granian import Granian
-    from granian.constants import Interfaces
+    from cpa.server import build_server
 
     dsn, pg = database_dsn(settings)
+    watchdog = None
     try:
         asyncio.run(migrate_database(dsn))
         # Create the NIR key once, before the workers (and the demo loader) all read it.
         NirVault.from_key_file(settings.nir_key_path)
-        demo = None if args.no_demo else _load_demo_in_background(dsn)
         # The workers read their settings afresh, the embedded server's DSN included.
         os.environ["CPA_DATABASE_URL"] = dsn
         get_settings.cache_clear()
-        Granian(
-            "cpa.app:create_app",
-            factory=True,
-            address=settings.host,
-            port=settings.port,
-            interface=Interfaces.ASGI,
-            workers=settings.workers,
-            log_access=False,
-            # A worker that does not stop within this time is killed, so that Ctrl-C always
-            # ends with the embedded database stopped: seen once in `make bench`, a worker
-            # given SIGINT while still starting hung in granian 2.8.7's signal handler.
-            workers_kill_timeout=WORKER_STOP_TIMEOUT_S,
-        ).serve()
-        if demo is not None:
-            demo.wait()
+        watchdog = _start_watchdog(settings, pg, demo=not args.no_demo)
+        build_server(settings).serve()
     finally:
+        if watchdog is not None:
+            _stop_watchdog(watchdog)
         if pg is not None:
             pg.stop()
     return 0
 
 
-def _load_demo_in_background(dsn: str) -> subprocess.Popen[bytes]:
-    """Load the demo set (into an empty database only) while the workers boot: both take
-    about a second, and the demo data is a convenience, not a condition of readiness. A
-    separate process, not a thread: the server forks its workers, and a fork taken while
-    another thread holds a lock can leave a worker hung."""
-    env = {**os.environ, "CPA_DATABASE_URL": dsn}
-    return subprocess.Popen(
-        [sys.executable, "-m", "cpa", "demo", "--announce"], env=env, stdout=subprocess.DEVNULL
-    )
+def _start_watchdog(
+    settings: Settings, pg: EmbeddedPostgres | None, *, demo: bool
+) -> subprocess.Popen[bytes] | None:
+    """The process (``cpa.db.watchdog``) that restarts the embedded PostgreSQL when it dies and
+    loads the demo set while the workers boot (both take about a second; the demo data is a
+    convenience, not a condition of readiness), reaping the loader as soon as it ends.
+
+    The embedded server is watched whether this run started it or found it running on our data
+    directory: either way it is ours, and this run stops it on exit. A server given by
+    CPA_DATABASE_URL is never watched."""
+    argv = [sys.executable, "-m", "cpa.db.watchdog", "--parent", str(os.getpid())]
+    if pg is not None:
+        argv += ["--pgdata", str(settings.pgdata), "--pg-port", str(settings.pg_port),
+                 "--pg-cache", str(settings.data_dir / "pgbin")]  # fmt: skip
+    if demo:
+        argv += ["--", sys.executable, "-m", "cpa", "demo", "--announce"]
+    if pg is None and not demo:
+        return None
+    return subprocess.Popen(argv, stdout=subprocess.DEVNULL)
+
+
+def _stop_watchdog(watchdog: subprocess.Popen[bytes]) -> None:
+    watchdog.terminate()
+    try:
+        watchdog.wait(WATCHDOG_STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        watchdog.kill()
+        watchdog.wait()
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:

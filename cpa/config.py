@@ -32,6 +32,14 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     without a word); the server's own ``statement_timeout_ms`` fires first."""
     body_size_max_bytes: int = 1_048_576
     workers: int = 1
+    http_header_read_timeout_ms: int = 10_000
+    """Time a client has to send a request head, the first one and each next one on a kept-alive
+    connection (an idle socket is closed after it); granian's default is 30 s."""
+    http_connections_per_worker_max: int = 4_096
+    """Connections a worker holds at once (granian's backpressure; its default is backlog /
+    workers = 512); bounded by the open-files limit, raised to its hard limit at start."""
+    http_backlog: int = 4_096
+    """Connections the kernel queues before a worker accepts them (capped by net.core.somaxconn)."""
     log_format: str = "auto"
     """``json``, ``console`` or ``auto`` (console on a TTY, JSON otherwise)."""
     issuer: str = "http://127.0.0.1:8000"

@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
@@ -137,4 +138,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
     app.asgi_handler = RequestLogMiddleware(  # type: ignore[assignment]
         LivenessShortcut(app.asgi_handler)  # type: ignore[arg-type]
     )
+    if settings.trusted_proxies:
+        # Before everything else: the limits per address and the request log see the caller
+        # the proxy names, and only when the proxy itself is the TCP peer.
+        app.asgi_handler = wrap_asgi_with_proxy_headers(
+            app.asgi_handler, trusted_hosts=settings.trusted_proxies
+        )
     return app

@@ -40,6 +40,10 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     workers = 512); bounded by the open-files limit, raised to its hard limit at start."""
     http_backlog: int = 4_096
     """Connections the kernel queues before a worker accepts them (capped by net.core.somaxconn)."""
+    trusted_proxies: str = ""
+    """Addresses or networks of the reverse proxies in front (comma-separated, e.g.
+    ``127.0.0.1`` or ``10.0.0.0/8``): only from them is ``X-Forwarded-For`` believed for the
+    caller's address (limits per address, logs). Empty: the TCP peer is the caller."""
     log_format: str = "auto"
     """``json``, ``console`` or ``auto`` (console on a TTY, JSON otherwise)."""
     issuer: str = "http://127.0.0.1:8000"

@@ -3,7 +3,8 @@ lapsed holds, forgetting idempotency keys and OAuth rows past their lifetime.
 
 A job is ``job(database, now) -> how many rows it handled``; it must be safe to run in two
 processes at once (each job says why it is). A run that fails (the database unreachable) is
-logged and the next one tries again: a job never stops for an error.
+logged (an outage once, by ``cpa.db.outage``) and the next one tries again: a job never stops
+for an error.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import asyncpg
 import structlog
 
 from cpa.db.database import Database
+from cpa.db.outage import OUTAGE, is_outage
 
 log = structlog.get_logger(__name__)
 
@@ -67,7 +69,10 @@ class Periodic:
             try:
                 count = await self._job(database, self._clock())
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-                log.warning("periodic_job_failed", job=self._event, error=type(error).__name__)
+                if is_outage(error):
+                    OUTAGE.begin(error)  # told once for the outage, not once per job and run
+                else:
+                    log.warning("periodic_job_failed", job=self._event, error=type(error).__name__)
             else:
                 if count:
                     log.info(self._event, count=count)

@@ -47,14 +47,18 @@ class _BoundedAcquire:
     async def __aenter__(self) -> asyncpg.pool.PoolConnectionProxy:
         async with asyncio.timeout(self.timeout_s):
             self.connection = await self.pool.acquire()
-        if OUTAGE.ongoing:  # e.g. refused for a pool exhausted a moment, without a reconnect
-            OUTAGE.connected()
         return self.connection
 
-    async def __aexit__(self, *exc: object) -> None:
+    async def __aexit__(self, error_type: type[BaseException] | None, *exc: object) -> None:
         assert self.connection is not None
         connection, self.connection = self.connection, None
         await self.pool.release(connection)
+        # A unit of work that went through proves the database answers again. Not at acquire:
+        # during an outage the pool still hands out connections not yet seen to be broken.
+        # Needed beside the reconnect in ``cpa.db.pool``: a 503 for a pool exhausted a moment
+        # (acquire timeout) starts an outage that no new connection may end.
+        if error_type is None and OUTAGE.ongoing:
+            OUTAGE.connected()
 
 
 class PoolDatabase:

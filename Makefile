@@ -26,7 +26,7 @@ test: $(STAMP) ## run the whole test suite against a throwaway database
 	$(BIN)/python -m pytest -n auto
 
 faults: $(STAMP) ## fault suite: real servers killed, databases stopped, sockets held (bounded, ~minutes)
-	$(BIN)/python -m pytest tests/faults -p no:cacheprovider -n 0 -v
+	$(BIN)/python -m pytest tests/faults -p no:cacheprovider -n 0 -v -s
 
 fuzz: $(STAMP) ## schemathesis over every operation, fixed seed and time budget (FUZZ_BUDGET_S)
 	$(BIN)/python tests/fuzz/run.py $(FUZZ_ARGS)

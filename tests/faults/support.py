@@ -11,6 +11,7 @@ bounded load that records every request it made.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import resource
@@ -26,9 +27,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import asyncpg
 import httpx
 
+from cpa.db.pool import _init_connection
+from tests.ledger.test_holds import funded
 from tests.support.processes import cpa_env, free_port, run_cpa, start_server, wait_ready
+from tests.support.tokens import Minter, register_partner
 
 SERVER_STOP_TIMEOUT_S = 30
 READY_TIMEOUT_S = 90
@@ -252,3 +257,61 @@ class Load:
             "latency_max_s": round(latencies[-1], 3) if latencies else None,
             "latency_p99_s": round(latencies[int(len(latencies) * 0.99)], 3) if latencies else None,
         }
+
+
+# -- the ledger after a fault ---------------------------------------------------------------
+
+HOLD_SCOPES = ["cpf:read", "cpf:hold"]
+HOLD_KEY_PREFIX = "fault-"
+
+
+async def hold_token(base_url: str, dsn: str, data_dir: Path) -> str:
+    """A training body's token for a funded person of the server's database (cpf:hold)."""
+    db = await asyncpg.connect(dsn)
+    try:
+        await _init_connection(db)
+        person_id = await funded(db)
+        training = await register_partner(db, "training_body", "Organisme test")
+        minter = Minter(base_url, data_dir)
+        await minter.load_keys(db)
+        return await minter.token(db, training, person_id, HOLD_SCOPES)
+    finally:
+        await db.close()
+
+
+def hold_call(bearer: dict[str, str], loop: int, n: int) -> Call:
+    """One cent held for 30 days, keyed ``fault-<loop>-<n>``."""
+    expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    body = {"amount_cents": 1, "training_reference": "RNCP-35001", "expires_at": expires_at}
+    headers = {**bearer, "Idempotency-Key": f"{HOLD_KEY_PREFIX}{loop}-{n}"}
+    return Call("POST", "/v1/me/cpf/holds", headers, body)
+
+
+async def holds_by_key(dsn: str) -> dict[str, int]:
+    """How many holds the ledger has for each ``fault-…`` key."""
+    db = await asyncpg.connect(dsn)
+    try:
+        rows = await db.fetch(
+            "select idempotency_key, count(distinct hold_id) as holds from ledger_entries"
+            " where kind = 'hold' and idempotency_key like $1 group by idempotency_key",
+            HOLD_KEY_PREFIX + "%",
+        )
+    finally:
+        await db.close()
+    return {row["idempotency_key"]: row["holds"] for row in rows}
+
+
+def assert_no_hold_lost_or_doubled(load: Load, held: dict[str, int]) -> int:
+    """Every acknowledged (201) hold key is in the ledger once, no key twice; the count."""
+    acknowledged = {o.idempotency_key for o in load.outcomes if o.status == 201}
+    assert acknowledged, "no hold was acknowledged"
+    assert all(held.get(key) == 1 for key in acknowledged), [
+        key for key in acknowledged if held.get(key) != 1
+    ]
+    assert all(count == 1 for count in held.values()), held
+    return len(acknowledged)
+
+
+def assert_ledger_verified(env: dict[str, str]) -> None:
+    verify = run_cpa("ledger", "verify", env=env)
+    assert verify.returncode == 0, (verify.stdout + verify.stderr).decode()[-2000:]

@@ -17,11 +17,23 @@ import asyncpg
 import httpx
 
 from cpa.db.pool import _init_connection
-from tests.faults.support import Call, Load, fault_server, wait_for, worker_pids
+from tests.faults.support import (
+    Call,
+    Load,
+    assert_ledger_verified,
+    assert_no_hold_lost_or_doubled,
+    fault_server,
+    hold_call,
+    hold_token,
+    holds_by_key,
+    wait_for,
+    worker_pids,
+)
 from tests.ledger.support import new_person
 from tests.support.tokens import Minter, register_partner
 
 LOOPS = 8
+HOLD_LOOPS = 2
 BEFORE_KILL_S = 2.0
 AFTER_KILL_S = 6.0
 RESPAWN_TIMEOUT_S = 20.0
@@ -56,21 +68,31 @@ def _respawned(server_pid: int, before: list[int]) -> bool:
 async def test_a_killed_worker_is_replaced_and_the_service_answers_throughout(
     fresh_dsn: str, tmp_path: Path
 ) -> None:
+    """Reads and holds under load: failures only among the killed worker's in-flight requests,
+    no second without an answer, every acknowledged hold once in a verified ledger."""
     with fault_server(tmp_path, database_url=fresh_dsn, workers="2") as server:
         bearer = {"Authorization": f"Bearer {await _token(server.base_url, fresh_dsn, tmp_path)}"}
+        holder = {
+            "Authorization": f"Bearer {await hold_token(server.base_url, fresh_dsn, tmp_path)}"
+        }
 
         def calls(loop: int, n: int) -> Call:
+            if loop < HOLD_LOOPS:
+                return hold_call(holder, loop, n)
             return Call("GET", "/health/ready") if n % 2 else Call("GET", "/v1/me", bearer)
 
         load = Load(server.base_url, calls, loops=LOOPS, duration_s=60)
         killed_s, respawn_s = _kill_a_worker_under(load, server.pid)
         assert len(server.events("worker_crashed")) == 1
-    failed = load.failed()
+        held = await holds_by_key(fresh_dsn)
+        assert_ledger_verified(server.env)
+    failed = load.failed(ok=lambda o: o.status in (200, 201))
+    acknowledged = assert_no_hold_lost_or_doubled(load, held)
     print(f"\nworker killed at {killed_s:.1f} s, respawned in {respawn_s:.2f} s;",
-          load.summary(), f"failed={len(failed)}")  # fmt: skip
+          load.summary(), f"failed={len(failed)}, holds acknowledged={acknowledged}")  # fmt: skip
     assert len(failed) <= FAILED_MAX, failed
     assert all(o.started_s < killed_s + 1.0 for o in failed), failed
-    served = sorted(o.started_s + o.latency_s for o in load.outcomes if o.status == 200)
+    served = sorted(o.started_s + o.latency_s for o in load.outcomes if o.status in (200, 201))
     after_kill = [t for t in served if t >= killed_s]
     gaps = [b - a for a, b in zip([killed_s, *after_kill], after_kill, strict=False)]
     assert after_kill and max(gaps) < SERVICE_GAP_MAX_S, max(gaps)

@@ -5,28 +5,37 @@ OAuth forms, the declaration batches, the simulation scenario) and the spec show
 body for them, so schemathesis would only ever send them an empty POST. Until the spec
 carries them (issue 15), the run adds them here: each addition applies only to an operation
 whose committed spec has no request body (or parameters) of its own, and is built from the
-same Structs the handlers decode, never a second copy of them. Nothing else is changed.
+same Structs the handlers decode, never a second copy of them. Request-body objects are
+closed where their Struct forbids unknown fields, and a few fields get the constraint their
+handler checks by hand (:func:`hints`). Nothing else is changed.
 """
 
 from __future__ import annotations
 
 import copy
+import datetime as dt
 from typing import Any
 
 import msgspec
 import msgspec.inspect
 
+from cpa.auth.advisor import PURPOSES
 from cpa.declarations.models import (
     ActivityDeclaration,
     EngagementDecision,
     EngagementDeclaration,
     ExposureDeclaration,
 )
+from cpa.demo import DEMO_PERSONS
+from cpa.services import DEMO_CATALOGUE
 from cpa.simulation.models import Scenario
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
 PREFIX = "FuzzInput"
+HOLD_EXPIRY_DAYS = (1, 30, 365)  # a hold expires within a year (cpa.api.holds)
+AMOUNT_CENTS_MAX = 10_000_00  # within a demo person's balance, sometimes beyond
+POINTS_MAX = 200
 
 # The fields RFC 6749, 7009, 7662, 7636, 9126 and our login/consent page read; all optional,
 # so that every combination (and every absence) is tried.
@@ -85,8 +94,25 @@ def _query(fields: tuple[str, ...]) -> list[dict[str, Any]]:
     ]
 
 
+def hints(today: dt.date) -> dict[tuple[str, str], dict[str, Any]]:
+    """(schema, property) → the constraint a handler checks by hand and the spec does not
+    show, each taken from the code or the demo data: positive cases then pass the first
+    checks and carry their other fields (a NUL, a huge string) down to the database, as a
+    partner's well-formed request does; negative cases still break each constraint."""
+    soon = [f"{today + dt.timedelta(days=d)}T12:00:00Z" for d in HOLD_EXPIRY_DAYS]
+    return {
+        ("CreateHold", "amount_cents"): {"minimum": 1, "maximum": AMOUNT_CENTS_MAX},
+        ("CreateHold", "expires_at"): {"enum": soon},
+        ("PostHold", "amount_cents"): {"minimum": 1, "maximum": AMOUNT_CENTS_MAX},
+        ("ConvertPoints", "points"): {"minimum": 1, "maximum": POINTS_MAX},
+        ("LookupRequest", "nir"): {"enum": [person.nir for person in DEMO_PERSONS]},
+        ("LookupRequest", "purpose"): {"enum": list(PURPOSES)},
+        ("NewLink", "service_id"): {"enum": [service.id for service in DEMO_CATALOGUE]},
+    }
+
+
 def with_inputs(
-    spec: dict[str, Any], body_types: dict[str, Any]
+    spec: dict[str, Any], body_types: dict[str, Any], today: dt.date
 ) -> tuple[dict[str, Any], list[str]]:
     """The spec with the missing inputs added, and the request-body objects whose Struct
     forbids unknown fields closed (``additionalProperties: false``, which the generated spec
@@ -94,6 +120,7 @@ def with_inputs(
     before the handler's own code runs); the operationIds that got an input."""
     spec = copy.deepcopy(spec)
     _close(spec, body_types)
+    _hint(spec, hints(today))
     components = spec.setdefault("components", {}).setdefault("schemas", {})
     added = []
     for operation in _operations(spec):
@@ -110,6 +137,13 @@ def with_inputs(
             continue
         added.append(str(operation_id))
     return spec, added
+
+
+def _hint(spec: dict[str, Any], found: dict[tuple[str, str], dict[str, Any]]) -> None:
+    schemas = spec["components"]["schemas"]
+    for (name, field), constraint in found.items():
+        for key, value in constraint.items():  # what the spec says itself comes first
+            schemas[name]["properties"][field].setdefault(key, value)
 
 
 def _close(spec: dict[str, Any], body_types: dict[str, Any]) -> None:

@@ -17,6 +17,7 @@ Usage: python tests/fuzz/run.py [--budget-s S] [--seed N] [--max-examples N] [--
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import os
 import shutil
@@ -50,7 +51,7 @@ def main() -> int:
     started = time.monotonic()
     print(f"fuzz: run directory {run_dir}", flush=True)
     with ExitStack() as stack:
-        dsn = stack.enter_context(world.database(run_dir))
+        dsn = stack.enter_context(world.database())
         data_dir = run_dir / "data"
         world.load_demo(dsn, data_dir)
         partners = world.register_partners(dsn)
@@ -97,7 +98,8 @@ def _arguments() -> argparse.Namespace:
 
 
 def _spec(run_dir: Path, body_types: dict[str, Any]) -> tuple[Path, list[str]]:
-    spec, added = overlay.with_inputs(json.loads(SPEC.read_text()), body_types)
+    today = dt.datetime.now(dt.UTC).date()
+    spec, added = overlay.with_inputs(json.loads(SPEC.read_text()), body_types, today)
     path = run_dir / "openapi.json"
     path.write_text(json.dumps(spec))
     return path, added

@@ -16,6 +16,7 @@ import secrets
 import shutil
 import signal
 import subprocess
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -36,7 +37,7 @@ from cpa.db.admin import create_database, drop_database, migrate_database, with_
 from cpa.db.embedded import EmbeddedPostgres
 from cpa.demo import DEMO_PERSONS
 from tests.auth import support
-from tests.support.processes import cpa_env, free_port, run_cpa, start_server, wait_ready
+from tests.support.processes import PROJECT, cpa_env, free_port, run_cpa, start_server, wait_ready
 
 PG_SETTINGS = {"fsync": "off", "synchronous_commit": "off", "full_page_writes": "off"}
 RATE_LIMIT_PER_MINUTE = 100_000_000  # the fuzzer must meet the code, not the partner quota
@@ -59,7 +60,7 @@ def demo_password(index: int) -> str:
 
 
 @contextmanager
-def database(run_dir: Path) -> Iterator[str]:
+def database() -> Iterator[str]:
     """A fresh, migrated database: in CPA_DATABASE_URL's server when set, else in an embedded
     PostgreSQL on a temporary directory and a free port. Dropped (or stopped) afterwards."""
     external = os.environ.get("CPA_DATABASE_URL")
@@ -67,8 +68,11 @@ def database(run_dir: Path) -> Iterator[str]:
     if external:
         server_dsn = with_database(external, "postgres")
     else:
+        # A directory of its own right under /tmp (like the tests' server): the launcher
+        # hands it to PostgreSQL's user, which could not traverse the private run directory.
+        pg_dir = Path(tempfile.mkdtemp(prefix="cpa-fuzz-pg-"))
         pg = EmbeddedPostgres(
-            run_dir / "pgdata", free_port(), cache_dir=Path(".cpa/pgbin"), settings=PG_SETTINGS
+            pg_dir, free_port(), cache_dir=PROJECT / ".cpa" / "pgbin", settings=PG_SETTINGS
         )
         pg.ensure_running()
         server_dsn = pg.dsn()
@@ -81,7 +85,7 @@ def database(run_dir: Path) -> Iterator[str]:
     finally:
         if pg is not None:
             pg.stop()
-            shutil.rmtree(run_dir / "pgdata", ignore_errors=True)
+            shutil.rmtree(pg.data_dir, ignore_errors=True)
         else:
             asyncio.run(drop_database(server_dsn, name))
 

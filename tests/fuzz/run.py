@@ -43,6 +43,14 @@ MAX_EXAMPLES_DEFAULT = 50  # per operation and per pass: the budget bounds the p
 REQUEST_TIMEOUT_S = 10.0  # an answer later than this is a failure (and a hang is one)
 SCHEMATHESIS_GRACE_S = 120  # after its budget: it finishes the running case, writes reports
 TOKEN_MARGIN_S = 600  # tokens outlive the run by this much
+# Strings that break stores and parsers more often than random ones do: NUL (PostgreSQL text
+# refuses it), numbers beyond int64, empty and long values at length checks, non-ASCII where
+# a protocol wants ASCII. Mixed into every generated string at this probability.
+HOSTILE_STRINGS = [
+    "\x00", "a\x00b", "", " ", "9223372036854775808", "-9223372036854775809",
+    "1e309", "NaN", "é", "\u2028", "😀", "%00", "\r\n", "x" * 256, "x" * 70_000,
+]  # fmt: skip
+HOSTILE_PROBABILITY = 0.05
 
 
 def main() -> int:
@@ -70,12 +78,12 @@ def main() -> int:
         print(f"fuzz: inputs the spec lacks, added for the run: {', '.join(added)}", flush=True)
         config = _config(run_dir, world.roles_by_operation(data_dir), tokens, partners["oauth"])
         code = _schemathesis(args, run_dir, spec_path, config, base_url)
-    outcome = verdict.judge(run_dir / "report", log_path, run_dir)
+    outcome = verdict.judge(run_dir / "report", log_path, REQUEST_TIMEOUT_S)
+    if code not in (0, 1):  # 1: some check failed, judged here; anything else: it broke
+        outcome.errors.append(f"schemathesis exited {code} (see {run_dir}/schemathesis.out)")
+    print(verdict.report(outcome, run_dir / "fuzz-summary.txt"), flush=True)
     print(outcome.summary(time.monotonic() - started), flush=True)
     if outcome.failed:
-        return 1
-    if code not in (0, 1):  # 1: some check failed, judged above; anything else: it broke
-        print(f"fuzz: schemathesis exited {code} (see {run_dir}/schemathesis.out)")
         return 1
     if not args.keep:
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -108,10 +116,16 @@ def _spec(run_dir: Path, body_types: dict[str, Any]) -> tuple[Path, list[str]]:
 def _config(
     run_dir: Path, roles: dict[str, str | None], tokens: dict[str, str], oauth: world.Partner
 ) -> Path:
-    """schemathesis.toml: each role's token on the operations it is meant for, and a real
-    client's Basic credentials on the OAuth endpoints that authenticate clients."""
+    """schemathesis.toml: hostile strings mixed into generated ones, each role's token on the
+    operations it is meant for, a real client's Basic credentials on the OAuth endpoints
+    that authenticate clients."""
     basic = {"username": oauth.client_id, "password": oauth.secret}
     lines = [
+        "[dictionaries.hostile]",
+        f"values = {json.dumps(HOSTILE_STRINGS, ensure_ascii=False)}",  # TOML: no surrogates
+        "[generation.dictionaries]",
+        f'string = {{ dictionary = "hostile", probability = {HOSTILE_PROBABILITY} }}',
+        "",
         "[[operations]]",
         f"include-operation-id = {json.dumps(list(world.CLIENT_AUTHENTICATED))}",
         f"auth = {{ basic = {_toml_table(basic)} }}",

@@ -1,8 +1,9 @@
 """What a fuzz run found: read schemathesis's NDJSON event stream and the server's JSON log.
 
-Gating (fails the run): any response with a 5xx status, any request without an answer
-(timeout, reset: a hang is a failure too), any scenario schemathesis could not run to the end
-(an error, not a check failure), and any server log line of a failed request or a traceback.
+Gating (fails the run): any response with a 5xx status; any request without an answer
+(timeout, reset: a hang is a failure too, also when the server logs that it answered after
+the client's timeout); any scenario schemathesis could not run to the end (an error, not a
+check failure); any server log line of a failed request or a traceback.
 Reported only: the failures of every other check, counted per check and operation.
 """
 
@@ -42,7 +43,6 @@ class Outcome:
     """request_id → the last line of the traceback the server logged for it."""
     other_checks: Counter[tuple[str, str]] = field(default_factory=Counter)
     statuses: Counter[int] = field(default_factory=Counter)
-    summary_path: Path | None = None
 
     @property
     def failed(self) -> bool:
@@ -59,18 +59,23 @@ class Outcome:
         )
 
 
-def judge(report_dir: Path, server_log: Path, run_dir: Path) -> Outcome:
+def judge(report_dir: Path, server_log: Path, timeout_s: float) -> Outcome:
     outcome = Outcome()
     for path in sorted(report_dir.glob("*.ndjson")):
         with path.open() as events:
             for line in events:
                 _read_event(outcome, json.loads(line))
-    outcome.log_failures = _log_failures(server_log)
-    outcome.summary_path = run_dir / "fuzz-summary.txt"
-    gating, other = _gating(outcome), _other(outcome)
-    outcome.summary_path.write_text(gating + other)
-    print(gating + _short(outcome), flush=True)
+    outcome.log_failures = _log_failures(server_log, timeout_s * 1000)
+    if outcome.cases == 0:
+        outcome.errors.append("no request was sent")
     return outcome
+
+
+def report(outcome: Outcome, path: Path) -> str:
+    """Write the whole report to ``path``; what to print (the gating part, in short)."""
+    gating = _gating(outcome)
+    path.write_text(gating + _other(outcome))
+    return gating + _short(outcome, path)
 
 
 def _read_event(outcome: Outcome, event: dict[str, Any]) -> None:
@@ -164,9 +169,10 @@ def _body(body: Any) -> str | None:
     return str(body)
 
 
-def _log_failures(server_log: Path) -> dict[str, str]:
+def _log_failures(server_log: Path, slow_ms: float) -> dict[str, str]:
     """request_id → the last line of the traceback of each failed request the server logged
-    (a plain traceback outside any request gets a key of its own)."""
+    (a plain traceback outside any request gets a key of its own), or of each request it
+    answered after the client's timeout (the client saw no answer: a hang)."""
     found: dict[str, str] = {}
     for number, raw in enumerate(server_log.read_text(errors="replace").split("\n")):
         try:
@@ -176,6 +182,10 @@ def _log_failures(server_log: Path) -> dict[str, str]:
                 found[f"log line {number + 1}"] = raw.strip()[:LAST_LINE_MAX_CHARS]
             continue
         if not isinstance(line, dict):
+            continue
+        if float(line.get("duration_ms") or 0) > slow_ms:  # the client had given up
+            key = str(line.get("request_id"))
+            found[key] = f"{line.get('route')} answered {line.get('status')} after the timeout"
             continue
         trace = str(line.get("exception", "")).strip()
         if line.get("event") in LOG_FAILURE_EVENTS or "Traceback" in trace:
@@ -212,12 +222,12 @@ def _other(outcome: Outcome) -> str:
     return "".join(line + "\n" for line in lines)
 
 
-def _short(outcome: Outcome) -> str:
+def _short(outcome: Outcome, path: Path) -> str:
     per_check: Counter[str] = Counter()
     for (check, _), count in outcome.other_checks.items():
         per_check[check] += count
     checks = ", ".join(f"{check} {count}" for check, count in per_check.most_common())
     return (
         f"fuzz: other check failures (not gating): {checks or 'none'}\n"
-        f"fuzz: per operation in {outcome.summary_path}"
+        f"fuzz: per operation in {path}"
     )

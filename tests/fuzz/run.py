@@ -12,6 +12,7 @@ other checks' failures are reported (per check and operation) without failing th
 spec does not describe every answer yet (issue 15).
 
 Usage: python tests/fuzz/run.py [--budget-s S] [--seed N] [--max-examples N] [--workers N]
+                                [--keep]   (the run directory is kept anyway when it fails)
 """
 
 from __future__ import annotations

@@ -30,6 +30,7 @@ import msgspec
 from cpa.app import create_app
 from cpa.auth import guard
 from cpa.auth.clients import NewClient, register_client
+from cpa.auth.demo import demo_password
 from cpa.auth.principal import ClientKind
 from cpa.auth.scopes import KIND_GRANT_TYPES, KIND_SCOPES
 from cpa.config import from_environ
@@ -48,12 +49,6 @@ HTTP_TIMEOUT_S = 30.0
 # worker has C2P points to convert; the consents role has a person of its own because the
 # fuzzer may revoke that role's own consent (then only that role's later calls get 401).
 CITIZEN, HOLDER, CONSENTER = 2, 0, 1
-
-
-def demo_password(index: int) -> str:
-    from cpa.auth.demo import demo_password as password
-
-    return password(index)
 
 
 # -- the database ------------------------------------------------------------------------
@@ -292,5 +287,5 @@ def _role(path: str, declared: dict[str, Any] | None) -> str | None:
         return None
     if path.startswith(CONSENTS_PREFIX):
         return "consents"
-    kinds = declared["kinds"] or ("portal",)
+    kinds: tuple[ClientKind, ...] = declared["kinds"] or ("portal",)
     return _ROLE_OF_KIND[kinds[0]]

@@ -189,10 +189,20 @@ def _log_failures(server_log: Path, slow_ms: float) -> dict[str, str]:
             continue
         trace = str(line.get("exception", "")).strip()
         if line.get("event") in LOG_FAILURE_EVENTS or "Traceback" in trace:
-            last = trace.split("\n")[-1] if trace else str(line.get("event"))
             key = str(line.get("request_id") or f"log line {number + 1}")
-            found[key] = last[:LAST_LINE_MAX_CHARS]
+            found[key] = _raised(trace) if trace else str(line.get("event"))
     return found
+
+
+def _raised(trace: str) -> str:
+    """What a traceback ends with: the exception line after its last frame, with whatever
+    follows it (a message may span lines: asyncpg's DETAIL, a character list with a newline)."""
+    lines = trace.split("\n")
+    frames = [i for i, line in enumerate(lines) if line.startswith("  File ")]
+    start = frames[-1] + 1 if frames else 0
+    while start < len(lines) and lines[start].startswith(" "):
+        start += 1  # the frame's source line and its ^^^ markers
+    return " | ".join(lines[start:]).strip()[:LAST_LINE_MAX_CHARS]
 
 
 def _gating(outcome: Outcome) -> str:

@@ -112,11 +112,11 @@ PARTNERS: dict[str, ClientKind] = {
     "operator": "operator",
     "oauth": "training_body",  # authenticates the fuzzer's requests to the OAuth endpoints
 }
-CLIENT_AUTHENTICATED = (
-    "postToken", "postIntrospect", "postRevoke", "postPushedAuthorizationRequest"
-)  # fmt: skip
-"""OAuth endpoints that authenticate the client first (RFC 6749 §2.3, 7009, 7662, 9126):
-given a real client's Basic credentials, the fuzzed fields reach the code past that check."""
+CLIENT_AUTHENTICATED = ("postIntrospect", "postRevoke", "postPushedAuthorizationRequest")
+"""OAuth endpoints that authenticate the client first (RFC 7009, 7662, 9126): given a real
+client's Basic credentials, the fuzzed fields reach the code past that check. The token
+endpoint is left without them: there the fuzzer plays a stranger, its form's ``client_id``
+and ``client_secret`` fuzzed (the claimed-client path of issue 10's defect 4)."""
 
 
 async def _register_partners(dsn: str) -> dict[str, Partner]:

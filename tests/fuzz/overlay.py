@@ -20,6 +20,7 @@ import msgspec
 import msgspec.inspect
 
 from cpa.auth.advisor import PURPOSES
+from cpa.auth.scopes import KIND_GRANT_TYPES
 from cpa.declarations.models import (
     ActivityDeclaration,
     EngagementDecision,
@@ -51,6 +52,15 @@ AUTHORIZE_FIELDS = (
 PAGE_FIELDS = (*AUTHORIZE_FIELDS, "csrf", "step", "nir", "password", "ticket", "decision")
 PAR_FIELDS = (*AUTHORIZE_FIELDS, "client_secret", "client_assertion", "client_assertion_type")
 
+GRANT_TYPES = sorted({grant for grants in KIND_GRANT_TYPES.values() for grant in grants})
+PROTOCOL_VALUES: dict[str, list[str]] = {
+    "grant_type": GRANT_TYPES,
+    "response_type": ["code"],
+    "code_challenge_method": ["S256"],
+    "token_type_hint": ["access_token", "refresh_token"],
+    "client_assertion_type": ["urn:ietf:params:oauth:client-assertion-type:jwt-bearer"],
+}
+
 FORMS: dict[str, tuple[str, ...]] = {
     "postToken": TOKEN_FIELDS,
     "postIntrospect": TOKEN_HINT_FIELDS,
@@ -68,10 +78,18 @@ JSON_BODIES: dict[str, Any] = {
 }
 
 
+def _field(name: str) -> dict[str, Any]:
+    """A form field: a string, or one of the protocol's values where the server checks the
+    field before any other (a random ``grant_type`` ends every token request there)."""
+    if name in PROTOCOL_VALUES:
+        return {"type": "string", "enum": list(PROTOCOL_VALUES[name])}
+    return {"type": "string"}
+
+
 def _form(fields: tuple[str, ...]) -> dict[str, Any]:
     schema = {
         "type": "object",
-        "properties": {name: {"type": "string"} for name in fields},
+        "properties": {name: _field(name) for name in fields},
         "additionalProperties": {"type": "string"},
     }
     return {"required": False, "content": {FORM: {"schema": schema}}}
@@ -89,8 +107,7 @@ def _json(type_: Any, components: dict[str, Any]) -> dict[str, Any]:
 
 def _query(fields: tuple[str, ...]) -> list[dict[str, Any]]:
     return [
-        {"name": name, "in": "query", "required": False, "schema": {"type": "string"}}
-        for name in fields
+        {"name": name, "in": "query", "required": False, "schema": _field(name)} for name in fields
     ]
 
 

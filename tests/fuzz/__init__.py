@@ -1,1 +1,1 @@
-"""API fuzzing with schemathesis over the committed spec, real tokens from the real flows (`make fuzz`)."""
+"""API fuzzing: schemathesis over the committed spec with tokens from the real flows."""

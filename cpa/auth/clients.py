@@ -178,6 +178,8 @@ async def register_client(db: Connection, new: NewClient) -> dict[str, Any]:
 
 
 async def find_client(db: Connection, client_id: str) -> Client | None:
+    if not _CLIENT_ID.match(client_id):
+        return None  # never registered (see _check); claimed ids come from strangers
     row = await db.fetchrow(sql("get_oauth_client"), client_id)
     return client_from_row(row) if row is not None else None
 

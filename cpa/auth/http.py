@@ -53,6 +53,7 @@ from cpa.auth.server import (
     Grantee,
     OAuthResponse,
     add_issuer,
+    check_printable,
     error_response,
     given,
     lazy_connection,
@@ -130,7 +131,9 @@ def _claimed_client_id(request: Request[Any, Any, Any], form: dict[str, str]) ->
 async def _read_form(request: Request[Any, Any, Any]) -> list[tuple[str, str]]:
     if request.headers.get("content-type", "").split(";")[0].strip() != _FORM_TYPE:
         raise InvalidRequestError("the body must be application/x-www-form-urlencoded")
-    return parse_form(await request.body())
+    pairs = parse_form(await request.body())
+    check_printable(pairs)
+    return pairs
 
 
 def _client_quota(state: AuthState, exchange: Exchange) -> Quota | None:
@@ -406,6 +409,11 @@ async def _resolve_parameters(
     state: AuthState, db: Connection, pairs: list[tuple[str, str]], lang: Lang
 ) -> tuple[list[tuple[str, str]], Exchange, bool]:
     """The authorization request's parameters (from PAR when a request_uri is given)."""
+    try:
+        check_printable(pairs)
+    except OAuth2Error as error:
+        detail = f"{error.error}: {error.description}"
+        raise _Refused(_html(error_page(lang=lang, detail=detail), 400)) from error
     params = dict(pairs)
     exchange = Exchange()
     client_id = params.get("client_id", "")

@@ -305,6 +305,18 @@ def parse_form(body: bytes) -> list[tuple[str, str]]:
     return parse_qsl(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
+def check_printable(pairs: list[tuple[str, str]]) -> None:
+    """Refuse OAuth parameters outside printable ASCII (RFC 6749 Appendix A: every one of
+    ours is VSCHAR, NQCHAR or a URI). Before Authlib sees them: it raises a ValueError, not
+    an OAuth error, when its error description would quote such a value; and before a client
+    id reaches the database (a NUL cannot be stored)."""
+    for key, value in pairs:
+        if not (key + value).isascii() or not (key + value).isprintable():
+            raise InvalidRequestError(
+                "a parameter holds characters outside printable ASCII (RFC 6749 Appendix A)"
+            )
+
+
 # -- client authentication: private_key_jwt -----------------------------------------------
 
 

@@ -191,7 +191,10 @@ def _check_exposures(items: Sequence[ExposureItem], last_year: int) -> ErrorList
     errors: ErrorList = []
     for i, item in enumerate(items):
         at = f"$.exposures[{i}]"
-        errors += _check_year(f"{at}.year", item.year, last_year)
+        year_errors = _check_year(f"{at}.year", item.year, last_year)
+        if year_errors:  # no calendar for a year out of range (year 0 is not a date)
+            errors += year_errors
+            continue
         start = max(item.contract_start, dt.date(item.year, 1, 1))
         end = min(item.contract_end, dt.date(item.year, 12, 31))
         if item.contract_end < item.contract_start:

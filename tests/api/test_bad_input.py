@@ -173,3 +173,43 @@ async def test_nul_in_paths_and_queries(
     bearer = world.machine["advisor"] if token == "advisor" else world.alice.tokens[token]
     response = await api.request(method, path, headers=world.bearer(bearer))
     assert 400 <= response.status_code < 500, response.text
+
+
+@pytest.mark.parametrize("year", [0, 10_000])
+async def test_exposure_year_out_of_any_calendar(api: httpx.AsyncClient, year: int) -> None:
+    """Found by make fuzz: a year no date can hold is named, not a ValueError."""
+    scenario = {
+        "as_of": "2025-04-15",
+        "person": {"birth_date": "1990-01-01"},
+        "exposures": [{"year": year, "contract_start": "1999-01-01",
+                       "contract_end": "2000-01-01", "factors": {}}],
+    }  # fmt: skip
+    body = _problem(await api.post("/v1/simulations", json=scenario), 422)
+    assert _names(body, "$.exposures[0].year"), body
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["response_type=%C3%A9", "client_id=demo-portal&response_type=%C3%A9", "client_id=%00"],
+)
+async def test_authorize_parameters_outside_ascii(api: httpx.AsyncClient, query: str) -> None:
+    """Found by make fuzz: Authlib refuses to build an error describing a non-ASCII value,
+    and a NUL client id reached the database; both are a 400 page."""
+    response = await api.get(f"/oauth/authorize?{query}")
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("endpoint", ["/oauth/token", "/oauth/par", "/oauth/introspect"])
+@pytest.mark.parametrize("client_id", ["%00", "x" * 10_000, "%C3%A9"])
+async def test_client_endpoints_with_unprintable_values(
+    api: httpx.AsyncClient, endpoint: str, client_id: str
+) -> None:
+    """Found by make fuzz: NUL in a claimed client id, a non-ASCII response type (PAR)."""
+    form = f"grant_type=client_credentials&response_type=%C3%A9&client_id={client_id}"
+    response = await api.post(
+        endpoint,
+        content=form + "&client_secret=x&token=y",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code in (400, 401), response.text
+    assert response.json()["error"] in ("invalid_request", "invalid_client"), response.text

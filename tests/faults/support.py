@@ -30,6 +30,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from cpa.auth.principal import ClientKind
 from cpa.db.pool import _init_connection
 from tests.ledger.test_holds import funded
 from tests.support.processes import cpa_env, free_port, run_cpa, start_server, wait_ready
@@ -265,18 +266,26 @@ HOLD_SCOPES = ["cpf:read", "cpf:hold"]
 HOLD_KEY_PREFIX = "fault-"
 
 
-async def hold_token(base_url: str, dsn: str, data_dir: Path) -> str:
-    """A training body's token for a funded person of the server's database (cpf:hold)."""
+async def partner_token(
+    base_url: str, dsn: str, data_dir: Path, kind: ClientKind, scopes: list[str]
+) -> str:
+    """A partner of ``kind``'s token, with ``scopes``, for a funded person of the server's
+    database (made by the server's own key, as after a consent)."""
     db = await asyncpg.connect(dsn)
     try:
         await _init_connection(db)
         person_id = await funded(db)
-        training = await register_partner(db, "training_body", "Organisme test")
+        partner = await register_partner(db, kind, f"{kind} under faults")
         minter = Minter(base_url, data_dir)
         await minter.load_keys(db)
-        return await minter.token(db, training, person_id, HOLD_SCOPES)
+        return await minter.token(db, partner, person_id, scopes)
     finally:
         await db.close()
+
+
+async def hold_token(base_url: str, dsn: str, data_dir: Path) -> str:
+    """A training body's token that may hold the person's CPF."""
+    return await partner_token(base_url, dsn, data_dir, "training_body", HOLD_SCOPES)
 
 
 def hold_call(bearer: dict[str, str], loop: int, n: int) -> Call:

@@ -13,10 +13,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import asyncpg
 import httpx
 
-from cpa.db.pool import _init_connection
 from tests.faults.support import (
     Call,
     Load,
@@ -26,13 +24,13 @@ from tests.faults.support import (
     hold_call,
     hold_token,
     holds_by_key,
+    partner_token,
     wait_for,
     worker_pids,
 )
-from tests.ledger.support import new_person
-from tests.support.tokens import Minter, register_partner
 
 LOOPS = 8
+READ = ["account:read"]
 HOLD_LOOPS = 2
 BEFORE_KILL_S = 2.0
 AFTER_KILL_S = 6.0
@@ -47,19 +45,6 @@ FAILED_MAX = LOOPS
 in flight at a time."""
 
 
-async def _token(base_url: str, dsn: str, data_dir: Path) -> str:
-    db = await asyncpg.connect(dsn)
-    try:
-        await _init_connection(db)
-        person = await new_person(db)
-        portal = await register_partner(db, "portal", "Portail test")
-        minter = Minter(base_url, data_dir)
-        await minter.load_keys(db)
-        return await minter.token(db, portal, person.id, ["account:read"])
-    finally:
-        await db.close()
-
-
 def _respawned(server_pid: int, before: list[int]) -> bool:
     now = worker_pids(server_pid)
     return len(now) == len(before) and set(now) != set(before)
@@ -71,7 +56,8 @@ async def test_a_killed_worker_is_replaced_and_the_service_answers_throughout(
     """Reads and holds under load: failures only among the killed worker's in-flight requests,
     no second without an answer, every acknowledged hold once in a verified ledger."""
     with fault_server(tmp_path, database_url=fresh_dsn, workers="2") as server:
-        bearer = {"Authorization": f"Bearer {await _token(server.base_url, fresh_dsn, tmp_path)}"}
+        reader = await partner_token(server.base_url, fresh_dsn, tmp_path, "portal", READ)
+        bearer = {"Authorization": f"Bearer {reader}"}
         holder = {
             "Authorization": f"Bearer {await hold_token(server.base_url, fresh_dsn, tmp_path)}"
         }

@@ -104,9 +104,16 @@ class AccessTokenCodec:
         self.check_claims(claims, check_time=check_time)
         return claims
 
-    def check_claims(self, claims: dict[str, Any], *, check_time: bool = True) -> None:
-        """Refuse claims that are missing, not ours, expired or not yet valid."""
+    def check_claims(
+        self, claims: dict[str, Any], *, check_time: bool = True, now: int | None = None
+    ) -> None:
+        """Refuse claims that are missing, not ours, expired or not yet valid (at ``now``,
+        the clock's time unless given)."""
         registry = self._timed if check_time else self._untimed
+        if check_time and now is not None:
+            registry = _claims_registry(
+                JWTClaimsRegistry, self.issuer, self.audience, self.clock_skew_s, now
+            )
         try:
             registry.validate(claims)
         except MissingClaimError as error:
@@ -128,12 +135,17 @@ _CLAIM_REFUSALS = {
 
 
 def _claims_registry(
-    kind: type[JWTClaimsRegistry], issuer: str, audience: str, leeway: int = 0
+    kind: type[JWTClaimsRegistry],
+    issuer: str,
+    audience: str,
+    leeway: int = 0,
+    now: int | None = None,
 ) -> JWTClaimsRegistry:
     """The claims every access token carries (blank allowed: only ``iss`` and
     ``aud`` have a value to match; ``aud`` may be a list holding ours)."""
     present: ClaimsOption = {"essential": True, "allow_blank": True}
     return kind(
+        now=now,
         leeway=leeway,
         iss={"essential": True, "value": issuer},
         aud={"essential": True, "value": audience},

@@ -22,6 +22,7 @@ from cpa.auth.clients import Client, find_client
 from cpa.auth.consents import grant_consent
 from cpa.auth.crypto import token_hash
 from cpa.auth.endpoints import REQUEST_URI_PREFIX
+from cpa.auth.login import Authentication
 from cpa.auth.pages import (
     PAGE_HEADERS,
     Lang,
@@ -299,6 +300,26 @@ def _login_again(step: _Step, detail: str) -> Response[Any]:
     return _html(error_page(lang=step.lang, detail=detail), 403)
 
 
+async def _grant(step: _Step, who: Authentication) -> Grantee:
+    """The citizen accepted: the consent is recorded, the code will act for it."""
+    consent = await grant_consent(
+        step.db,
+        step.state.settings,
+        person_id=who.person_id,
+        client_id=step.client.id,
+        scopes=step.oauth_request.scope.split(),
+        acr=who.acr,
+        now=dt.datetime.now(dt.UTC),
+    )
+    return Grantee(
+        person_id=who.person_id,
+        consent_id=consent.id,
+        acr=who.acr,
+        auth_time=who.auth_time,
+        consent_expires_at=consent.expires_at.timestamp(),
+    )
+
+
 async def _decide_consent(
     step: _Step, grant: Any, exchange: Exchange, pushed: bool
 ) -> Response[Any]:
@@ -309,7 +330,6 @@ async def _decide_consent(
     if ticket is None:
         log.warning("login_ticket_refused", client_id=client.id)
         return _login_again(step, "the login expired or was for another request: start again")
-    who = ticket.who
     grantee = None
     async with db.transaction():
         expires_at = dt.datetime.fromtimestamp(ticket.expires_at, tz=dt.UTC)
@@ -317,22 +337,7 @@ async def _decide_consent(
             log.warning("login_ticket_replayed", client_id=client.id)
             return _login_again(step, "this login was already used: start again")
         if step.form.get("decision") == "accept":
-            consent = await grant_consent(
-                db,
-                state.settings,
-                person_id=who.person_id,
-                client_id=client.id,
-                scopes=oauth_request.scope.split(),
-                acr=who.acr,
-                now=dt.datetime.now(dt.UTC),
-            )
-            grantee = Grantee(
-                person_id=who.person_id,
-                consent_id=consent.id,
-                acr=who.acr,
-                auth_time=who.auth_time,
-                consent_expires_at=consent.expires_at.timestamp(),
-            )
+            grantee = await _grant(step, ticket.who)
         answer = await state.server.run(
             given(db),
             exchange,

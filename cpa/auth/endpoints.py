@@ -142,6 +142,33 @@ async def _client_endpoint(
         answer = error_response(error)
         _count(state, exchange, answer, address)
         return oauth_response(answer)
+    decided = await _load_and_decide(request, state, exchange, pairs, load, decide)
+    if isinstance(decided, Quota):
+        return _too_many(decided)
+    quota = _count(state, exchange, decided, address)
+    if decided.status < 400 and after is not None:
+        after(state, exchange)
+    if decided.status >= 400:
+        # Successes are told by the request line (route, status, client_id): one line each.
+        log.info(
+            "oauth_request_refused",
+            endpoint=request.url.path,
+            status=decided.status,
+            error=decided.body.get("error") if isinstance(decided.body, dict) else None,
+            client_id=exchange.client.id if exchange.client else None,
+        )
+    return oauth_response(decided, quota.headers() if quota else None)
+
+
+async def _load_and_decide(
+    request: Request[Any, Any, Any],
+    state: AuthState,
+    exchange: Exchange,
+    pairs: list[tuple[str, str]],
+    load: Loader,
+    decide: Callable[[AuthState, CpaRequest], OAuthResponse],
+) -> OAuthResponse | Quota:
+    """Authlib's answer, on one connection at most; or the claimed client's spent quota."""
     form = dict(pairs)
     oauth_request = authlib_request(state, request, pairs)
     async with AsyncExitStack() as stack:
@@ -155,7 +182,7 @@ async def _client_endpoint(
             )
         quota = _client_quota(state, exchange)
         if quota is not None and quota.exceeded:
-            return _too_many(quota)
+            return quota
         if exchange.client is not None:
             request.scope["state"]["client_id"] = exchange.client.id
         await load(connect, exchange, form)
@@ -163,19 +190,7 @@ async def _client_endpoint(
         replayed = _replayed_code(exchange)
         if replayed is not None:
             await _revoke_code_tokens(state, await connect(), replayed)
-    quota = _count(state, exchange, answer, address)
-    if answer.status < 400 and after is not None:
-        after(state, exchange)
-    if answer.status >= 400:
-        # Successes are told by the request line (route, status, client_id): one line each.
-        log.info(
-            "oauth_request_refused",
-            endpoint=request.url.path,
-            status=answer.status,
-            error=answer.body.get("error") if isinstance(answer.body, dict) else None,
-            client_id=exchange.client.id if exchange.client else None,
-        )
-    return oauth_response(answer, quota.headers() if quota else None)
+    return answer
 
 
 # -- loaders -------------------------------------------------------------------------------

@@ -54,16 +54,28 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
 
-    from cpa.auth.advisor import PURPOSES, resolve_person_ref
+    from cpa.auth.advisor import PURPOSES, Lookup, look_up_person, ref_expiry, resolve_person_ref
+    from cpa.auth.consents import Consent, list_consents, revoke_consent
+    from cpa.auth.errors import InsufficientScope, RateLimited
+    from cpa.auth.expiry import PURGE_INTERVAL_S, purge_expired_auth_rows
     from cpa.auth.guard import (
         TokenGuardMiddleware,
         add_rate_limit_headers,
         provide_principal,
+        public,
         require_token,
         requires,
     )
-    from cpa.auth.journal import record_access
+    from cpa.auth.journal import (
+        AccessEntry,
+        ReadJournal,
+        journal_fields,
+        list_access,
+        reads_journal,
+        record_access,
+    )
     from cpa.auth.principal import ClientKind, Principal
+    from cpa.auth.ratelimit import RateLimiter
     from cpa.auth.scopes import SCOPES
     from cpa.auth.state import AuthState
 
@@ -71,18 +83,36 @@ if TYPE_CHECKING:
 
 # Exports are resolved on first use (PEP 562): the command line imports cpa.auth.cli without
 # paying for the web framework the guard and the endpoints need (measured: 0.3 s a command).
+# What the HTTP layer (cpa/api, cpa/app.py) uses of auth is here; the rest is auth's own.
 _EXPORTS = {
     "PURPOSES": "cpa.auth.advisor",
+    "Lookup": "cpa.auth.advisor",
+    "look_up_person": "cpa.auth.advisor",
+    "ref_expiry": "cpa.auth.advisor",
     "resolve_person_ref": "cpa.auth.advisor",
+    "Consent": "cpa.auth.consents",
+    "list_consents": "cpa.auth.consents",
+    "revoke_consent": "cpa.auth.consents",
+    "InsufficientScope": "cpa.auth.errors",
+    "RateLimited": "cpa.auth.errors",
+    "PURGE_INTERVAL_S": "cpa.auth.expiry",
+    "purge_expired_auth_rows": "cpa.auth.expiry",
+    "TokenGuardMiddleware": "cpa.auth.guard",
     "add_rate_limit_headers": "cpa.auth.guard",
     "provide_principal": "cpa.auth.guard",
+    "public": "cpa.auth.guard",
     "require_token": "cpa.auth.guard",
-    "TokenGuardMiddleware": "cpa.auth.guard",
     "requires": "cpa.auth.guard",
+    "AccessEntry": "cpa.auth.journal",
+    "ReadJournal": "cpa.auth.journal",
+    "journal_fields": "cpa.auth.journal",
+    "list_access": "cpa.auth.journal",
+    "reads_journal": "cpa.auth.journal",
     "record_access": "cpa.auth.journal",
-    "SCOPES": "cpa.auth.scopes",
     "ClientKind": "cpa.auth.principal",
     "Principal": "cpa.auth.principal",
+    "RateLimiter": "cpa.auth.ratelimit",
+    "SCOPES": "cpa.auth.scopes",
     "AuthState": "cpa.auth.state",
 }
 
@@ -116,16 +146,33 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AUTH_ROUTE_HANDLERS",
+    "PURGE_INTERVAL_S",
     "PURPOSES",
     "SCOPES",
+    "AccessEntry",
     "AuthState",
     "ClientKind",
+    "Consent",
+    "InsufficientScope",
+    "Lookup",
     "Principal",
+    "RateLimited",
+    "RateLimiter",
+    "ReadJournal",
     "TokenGuardMiddleware",
     "add_rate_limit_headers",
+    "journal_fields",
+    "list_access",
+    "list_consents",
+    "look_up_person",
     "provide_principal",
+    "public",
+    "purge_expired_auth_rows",
+    "reads_journal",
     "record_access",
+    "ref_expiry",
     "require_token",
     "requires",
     "resolve_person_ref",
+    "revoke_consent",
 ]

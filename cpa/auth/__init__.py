@@ -6,11 +6,17 @@ Standards: OAuth 2.0 (RFC 6749) with PKCE S256 only (RFC 7636), JWT access token
 (RFC 9126), introspection (RFC 7662), revocation (RFC 7009), metadata (RFC 8414), ``iss`` in
 authorization responses (RFC 9207) — aiming at the FAPI 2.0 security profile.
 
-Modules: ``clients`` (registry), ``keys`` (signing keys), ``tokens`` (JWT codec),
-``server`` (Authlib integration: load → decide → write), ``http`` (the /oauth endpoints),
-``pages`` + ``login`` (the login and consent page, login behind an interface), ``consents``,
-``guard`` + ``state`` (the resource guard and its caches), ``journal``, ``advisor``,
-``ratelimit``, ``revocation``, ``cli`` (``python -m cpa clients|keys``), ``demo``.
+Modules, the core (no web framework): ``scopes`` (every scope, in one place), ``principal``
+(who is calling), ``clients`` (registry), ``crypto`` (hashes, HKDF-derived keys), ``keys``
+(signing keys), ``tokens`` (JWT codec), ``tickets`` (login tickets), ``server`` (Authlib
+integration: load → decide → write), ``login`` (login behind an interface), ``consents``,
+``state`` (the caches of one process), ``journal``, ``advisor``, ``ratelimit``,
+``revocation``, ``expiry``, ``settings``, ``errors``.
+The web part (Litestar): ``endpoints`` (token, introspection, revocation, PAR),
+``browser`` (authorize: login and consent), ``pages`` + ``templates/`` (the HTML pages,
+Jinja2), ``metadata`` (RFC 8414 metadata, JWKS), ``responses`` (what their handlers share),
+``guard`` (the resource guard). Entry points: ``cli`` (``python -m cpa clients|keys``),
+``demo``.
 
 Protecting a route (every handler under ``/v1/`` is refused unless it declares its needs)::
 
@@ -48,43 +54,90 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from litestar.types import ControllerRouterHandler
 
-    from cpa.auth.advisor import PURPOSES, resolve_person_ref
+    from cpa.auth.advisor import PURPOSES, Lookup, look_up_person, ref_expiry, resolve_person_ref
+    from cpa.auth.consents import Consent, list_consents, revoke_consent
+    from cpa.auth.errors import InsufficientScope, RateLimited
+    from cpa.auth.expiry import PURGE_INTERVAL_S, purge_expired_auth_rows
     from cpa.auth.guard import (
         TokenGuardMiddleware,
         add_rate_limit_headers,
         provide_principal,
+        public,
         require_token,
         requires,
     )
-    from cpa.auth.journal import record_access
-    from cpa.auth.principal import SCOPES, ClientKind, Principal
+    from cpa.auth.journal import (
+        AccessEntry,
+        ReadJournal,
+        journal_fields,
+        list_access,
+        reads_journal,
+        record_access,
+    )
+    from cpa.auth.principal import ClientKind, Principal
+    from cpa.auth.ratelimit import RateLimiter
+    from cpa.auth.scopes import SCOPES
     from cpa.auth.state import AuthState
 
     AUTH_ROUTE_HANDLERS: list[ControllerRouterHandler]
 
 # Exports are resolved on first use (PEP 562): the command line imports cpa.auth.cli without
 # paying for the web framework the guard and the endpoints need (measured: 0.3 s a command).
+# What the HTTP layer (cpa/api, cpa/app.py) uses of auth is here; the rest is auth's own.
 _EXPORTS = {
     "PURPOSES": "cpa.auth.advisor",
+    "Lookup": "cpa.auth.advisor",
+    "look_up_person": "cpa.auth.advisor",
+    "ref_expiry": "cpa.auth.advisor",
     "resolve_person_ref": "cpa.auth.advisor",
+    "Consent": "cpa.auth.consents",
+    "list_consents": "cpa.auth.consents",
+    "revoke_consent": "cpa.auth.consents",
+    "InsufficientScope": "cpa.auth.errors",
+    "RateLimited": "cpa.auth.errors",
+    "PURGE_INTERVAL_S": "cpa.auth.expiry",
+    "purge_expired_auth_rows": "cpa.auth.expiry",
+    "TokenGuardMiddleware": "cpa.auth.guard",
     "add_rate_limit_headers": "cpa.auth.guard",
     "provide_principal": "cpa.auth.guard",
+    "public": "cpa.auth.guard",
     "require_token": "cpa.auth.guard",
-    "TokenGuardMiddleware": "cpa.auth.guard",
     "requires": "cpa.auth.guard",
+    "AccessEntry": "cpa.auth.journal",
+    "ReadJournal": "cpa.auth.journal",
+    "journal_fields": "cpa.auth.journal",
+    "list_access": "cpa.auth.journal",
+    "reads_journal": "cpa.auth.journal",
     "record_access": "cpa.auth.journal",
-    "SCOPES": "cpa.auth.principal",
     "ClientKind": "cpa.auth.principal",
     "Principal": "cpa.auth.principal",
+    "RateLimiter": "cpa.auth.ratelimit",
+    "SCOPES": "cpa.auth.scopes",
     "AuthState": "cpa.auth.state",
 }
 
 
+def _route_handlers() -> list[Any]:
+    """Every /oauth route and the metadata, in the order the OpenAPI spec lists them (by path,
+    as when they were one controller: the spec stays byte for byte what it was)."""
+    browser = importlib.import_module("cpa.auth.browser")
+    endpoints = importlib.import_module("cpa.auth.endpoints")
+    metadata = importlib.import_module("cpa.auth.metadata")
+    return [
+        browser.authorize_page,
+        browser.authorize_decide,
+        endpoints.introspect,
+        metadata.jwks,
+        endpoints.par,
+        endpoints.revoke,
+        endpoints.token,
+        metadata.authorization_server_metadata,
+    ]
+
+
 def __getattr__(name: str) -> Any:
     if name == "AUTH_ROUTE_HANDLERS":
-        from cpa.auth.http import OAuthController, authorization_server_metadata
-
-        return [OAuthController, authorization_server_metadata]
+        return _route_handlers()
     module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'cpa.auth' has no attribute {name!r}")
@@ -93,16 +146,33 @@ def __getattr__(name: str) -> Any:
 
 __all__ = [
     "AUTH_ROUTE_HANDLERS",
+    "PURGE_INTERVAL_S",
     "PURPOSES",
     "SCOPES",
+    "AccessEntry",
     "AuthState",
     "ClientKind",
+    "Consent",
+    "InsufficientScope",
+    "Lookup",
     "Principal",
+    "RateLimited",
+    "RateLimiter",
+    "ReadJournal",
     "TokenGuardMiddleware",
     "add_rate_limit_headers",
+    "journal_fields",
+    "list_access",
+    "list_consents",
+    "look_up_person",
     "provide_principal",
+    "public",
+    "purge_expired_auth_rows",
+    "reads_journal",
     "record_access",
+    "ref_expiry",
     "require_token",
     "requires",
     "resolve_person_ref",
+    "revoke_consent",
 ]

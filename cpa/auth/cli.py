@@ -15,9 +15,9 @@ import asyncpg
 import msgspec
 
 from cpa.auth.clients import CLIENT_KINDS, NewClient, disable_client, list_clients, register_client
-from cpa.auth.crypto import derive_key, master_key
+from cpa.auth.crypto import master_key
 from cpa.auth.errors import InvalidClientRegistration
-from cpa.auth.keys import rotate_signing_key
+from cpa.auth.keys import encryption_key, rotate_signing_key
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.pool import _init_connection
@@ -82,7 +82,7 @@ def cmd_clients_disable(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
-    key = derive_key(master_key(settings.nir_key_path), "signing-keys")
+    key = encryption_key(master_key(settings.nir_key_path))
     _print(_run(settings, lambda db: rotate_signing_key(db, key)))
     return 0
 

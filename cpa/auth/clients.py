@@ -29,8 +29,8 @@ from cpa.auth.errors import (
     InvalidClientRegistration,
     domain_error,
 )
-from cpa.auth.principal import SCOPES, ClientKind
-from cpa.auth.scopes import KIND_GRANT_TYPES, KIND_SCOPES, MACHINE_SCOPES
+from cpa.auth.principal import ClientKind
+from cpa.auth.scopes import KIND_GRANT_TYPES, KIND_SCOPES, MACHINE_SCOPES, SCOPES
 from cpa.db.database import Connection
 from cpa.db.queries import sql
 

@@ -3,7 +3,8 @@
 Client secrets and citizen passwords are argon2id hashes (slow on purpose). Codes, refresh
 tokens, request URIs and person references are 256-bit random strings: a SHA-256 of them is
 enough at rest and fast to look up. Local keys (signing-key encryption, login tickets) are
-derived from the master key file that already protects NIRs, one label per use.
+derived from the master key file that already protects NIRs with HKDF-SHA256 (RFC 5869), one
+label per use.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ from pathlib import Path
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from cpa.accounts import NirVault
 
@@ -63,7 +66,25 @@ def master_key(key_file: Path) -> bytes:
     return bytes.fromhex(key_file.read_text().strip())
 
 
+DERIVED_KEY_BYTES = 32
+
+
 def derive_key(master: bytes, label: str) -> bytes:
+    """The key for one use (``label``): HKDF-SHA256 of the master key, ``info`` = the label.
+
+    No salt: the master key is already 32 uniformly random bytes (RFC 5869 §3.1).
+    """
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=DERIVED_KEY_BYTES, salt=None, info=label.encode())
+    return hkdf.derive(master)
+
+
+def legacy_derive_key(master: bytes, label: str) -> bytes:
+    """The derivation before HKDF, ``sha256("cpa-" ‖ label ‖ 0 ‖ master)``.
+
+    Kept only so that signing keys stored encrypted under it (a data directory made before
+    HKDF) still load: :class:`cpa.auth.keys.KeyStore` falls back to it for those rows, and
+    rotation retires them (``python -m cpa keys rotate``, twice). Never used to encrypt.
+    """
     return hashlib.sha256(b"cpa-" + label.encode() + b"\x00" + master).digest()
 
 

@@ -23,8 +23,9 @@ from cpa.auth.errors import (
     Unauthorized,
     WrongClientKind,
 )
-from cpa.auth.principal import SCOPES, ClientKind, Principal
+from cpa.auth.principal import ClientKind, Principal
 from cpa.auth.ratelimit import SCOPE_KEY, Quota
+from cpa.auth.scopes import SCOPES
 from cpa.auth.server import lazy_connection
 from cpa.auth.state import AuthState
 from cpa.types import ASGIApp, Receive, Scope, Send

@@ -4,6 +4,12 @@
 the JWKS serves both, so tokens signed just before a rotation stay verifiable. Each process
 keeps a joserfc ``KeySet`` (never a dict: Authlib and joserfc would re-import it on every
 call) and reloads it every ``key_reload_s`` or when a token names a key it does not know.
+
+Private keys are stored encrypted (AES-GCM, the ``kid`` as associated data) under a key
+derived from the master key with HKDF (:func:`encryption_key`). A row written before HKDF,
+under the legacy derivation, still loads: the store falls back to the legacy key for that row
+(and logs it); the next rotations write HKDF rows and retire the old ones (two rotations leave
+none). No row is rewritten in place: a kid's ciphertext stays what it was inserted with.
 """
 
 from __future__ import annotations
@@ -14,15 +20,19 @@ from typing import Any
 
 import msgspec
 import structlog
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from joserfc.jwk import ECKey, KeySet
 
+from cpa.auth.crypto import derive_key, legacy_derive_key
 from cpa.db.database import Connection
 from cpa.db.queries import sql
 
 log = structlog.get_logger(__name__)
 
 ALGORITHM = "ES256"
+SIGNING_KEYS_LABEL = "signing-keys"
+"""The HKDF label of the key that encrypts stored signing keys."""
 _NONCE_BYTES = 12
 _UNKNOWN_KID_RELOAD_S = 5.0
 
@@ -30,6 +40,16 @@ _UNKNOWN_KID_RELOAD_S = 5.0
 def _encrypt(aead: AESGCM, kid: str, private: dict[str, Any]) -> bytes:
     nonce = secrets.token_bytes(_NONCE_BYTES)
     return nonce + aead.encrypt(nonce, msgspec.json.encode(private), kid.encode())
+
+
+def encryption_key(master: bytes) -> bytes:
+    """The key new signing keys are encrypted under."""
+    return derive_key(master, SIGNING_KEYS_LABEL)
+
+
+def legacy_encryption_key(master: bytes) -> bytes:
+    """The key rows written before HKDF were encrypted under (read only)."""
+    return legacy_derive_key(master, SIGNING_KEYS_LABEL)
 
 
 def _decrypt(aead: AESGCM, kid: str, blob: bytes) -> dict[str, Any]:
@@ -61,8 +81,17 @@ async def rotate_signing_key(db: Connection, encryption_key: bytes) -> dict[str,
 class KeyStore:
     """The current signing key and the verification KeySet, cached in this process."""
 
-    def __init__(self, encryption_key: bytes, reload_s: int) -> None:
+    @classmethod
+    def from_master(cls, master: bytes, reload_s: int) -> KeyStore:
+        """Encrypting under the HKDF key, reading legacy rows too."""
+        return cls(encryption_key(master), reload_s, legacy_key=legacy_encryption_key(master))
+
+    def __init__(
+        self, encryption_key: bytes, reload_s: int, *, legacy_key: bytes | None = None
+    ) -> None:
         self._aead = AESGCM(encryption_key)
+        self._legacy = AESGCM(legacy_key) if legacy_key is not None else None
+        self._legacy_kids: set[str] = set()
         self._encryption_key = encryption_key
         self._reload_s = reload_s
         self._loaded_at = float("-inf")
@@ -94,13 +123,25 @@ class KeyStore:
             await rotate_signing_key(db, self._encryption_key)
             rows = await db.fetch(sql("list_signing_keys"))
         keys = [
-            ECKey.import_key(_decrypt(self._aead, r["kid"], r["private_jwk_ciphertext"]))
-            for r in rows
+            ECKey.import_key(self._private(r["kid"], r["private_jwk_ciphertext"])) for r in rows
         ]
         self._signing = keys[0]
         self.verification = KeySet(list[Any](keys))
         self.public_jwks = {"keys": [r["public_jwk"] for r in rows]}
         self._loaded_at = time.monotonic()
+
+    def _private(self, kid: str, blob: bytes) -> dict[str, Any]:
+        """Decrypt under the HKDF key, else (a row from before HKDF) under the legacy one."""
+        try:
+            return _decrypt(self._aead, kid, blob)
+        except InvalidTag:
+            if self._legacy is None:
+                raise
+        private = _decrypt(self._legacy, kid, blob)
+        if kid not in self._legacy_kids:  # once per process: rotating twice retires it
+            self._legacy_kids.add(kid)
+            log.warning("signing_key_read_with_legacy_derivation", kid=kid)
+        return private
 
     async def refresh_for_unknown_kid(self, db: Connection, kid: str | None) -> bool:
         """A token names a key we do not hold: reload once in a while, then tell."""

@@ -1,16 +1,26 @@
 """The login and consent pages: server-rendered HTML, no JavaScript, French first.
 
-Every value from outside is escaped (``html.escape``); the pages carry a strict Content
-Security Policy (no script at all, not even inline) and refuse to be framed.
+Jinja2 templates (``cpa/auth/templates/``) with autoescape: every value from outside is
+escaped by the engine, the page's own words (:data:`_TEXT`) are marked safe with their
+values escaped (:func:`text`). The pages carry a strict Content Security Policy (no script
+at all, not even inline) and refuse to be framed.
+
+Jinja2 itself rather than Litestar's ``TemplateConfig``: the pages are strings the browser
+flow wraps in its own responses (status, :data:`PAGE_HEADERS`, the CSRF cookie), rendered
+the same with no app around them (the tests render them directly), and the app's wiring
+(``cpa/app.py``) needs no template engine for two pages of auth's.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Mapping
-from html import escape
-from typing import Literal
+from functools import partial
+from typing import Any, Literal
 from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, StrictUndefined
+from markupsafe import Markup
 
 from cpa.auth.login import LoginField
 from cpa.auth.scopes import SCOPE_WORDS
@@ -78,22 +88,14 @@ KIND_WORDS: dict[str, dict[Lang, str]] = {
     "operator": {"fr": "opérateur", "en": "operator"},
 }
 
-_STYLE = """
-body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;
-background:#f6f6f6;color:#161616}
-main{max-width:32rem;margin:0 auto;padding:1.5rem 1rem;background:#fff;min-height:100vh;
-box-sizing:border-box}
-h1{font-size:1.4rem;margin:.5rem 0 1rem}
-label{display:block;font-weight:600;margin:1rem 0 .3rem}
-input[type=text],input[type=password]{width:100%;box-sizing:border-box;font-size:1.1rem;
-padding:.7rem;border:1px solid #666;border-radius:4px}
-button{font-size:1.1rem;padding:.8rem 1.2rem;margin:1.2rem .5rem 0 0;border-radius:4px;
-border:2px solid #000091;cursor:pointer;min-width:8rem}
-.primary{background:#000091;color:#fff}.secondary{background:#fff;color:#000091}
-.error{background:#ffe9e9;border-left:4px solid #ce0500;padding:.7rem;margin:1rem 0}
-ul{padding-left:1.2rem}li{margin:.4rem 0}
-.lang{float:right;font-size:.9rem}
-"""
+_TEMPLATES = Environment(
+    loader=PackageLoader("cpa.auth", "templates"),
+    autoescape=True,
+    undefined=StrictUndefined,  # a missing value is a bug, not an empty string
+    trim_blocks=True,
+    lstrip_blocks=True,
+    auto_reload=False,
+)
 
 
 def language(query_lang: str | None, accept_language: str | None) -> Lang:
@@ -104,27 +106,14 @@ def language(query_lang: str | None, accept_language: str | None) -> Lang:
     return "en" if first.startswith("en") else "fr"
 
 
-def text(key: str, lang: Lang, **values: str) -> str:
-    return _TEXT[key][lang].format(**{k: escape(v) for k, v in values.items()})
+def text(key: str, lang: Lang, **values: object) -> Markup:
+    """The page's words in ``lang``, safe as they are, with ``values`` escaped into them."""
+    return Markup(_TEXT[key][lang]).format(**values)
 
 
-def _page(lang: Lang, title: str, body: str, switch_url: str | None) -> str:
-    switch = ""
-    if switch_url is not None:
-        switch = f'<a class="lang" href="{escape(switch_url)}">{text("other_lang", lang)}</a>'
-    return (
-        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{escape(title)}</title><style>{_STYLE}</style></head>"
-        f"<body><main>{switch}<h1>{escape(title)}</h1>{body}</main></body></html>"
-    )
-
-
-def _hidden(fields: Iterable[tuple[str, str]]) -> str:
-    return "".join(
-        f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
-        for name, value in fields
-    )
+def _render(name: str, lang: Lang, **values: Any) -> str:
+    words = partial(text, lang=lang)
+    return _TEMPLATES.get_template(name).render(lang=lang, text=words, **values)
 
 
 def switch_url(params: Iterable[tuple[str, str]], lang: Lang) -> str:
@@ -143,20 +132,18 @@ def login_page(
     error: str | None = None,
     nir_value: str = "",
 ) -> str:
-    inputs = "".join(
-        f'<label for="{f.name}">{escape(f.label_fr if lang == "fr" else f.label_en)}</label>'
-        f'<input id="{f.name}" name="{f.name}" type="{f.kind}" autocomplete="{f.autocomplete}" '
-        f'value="{escape(nir_value) if f.kind == "text" else ""}" required>'
-        for f in fields
+    return _render(
+        "login.html",
+        lang,
+        title=text("title_login", lang),
+        switch_url=switch_url(carried, lang),
+        partner=partner,
+        fields=fields,
+        carried=carried,
+        csrf=csrf,
+        error=error,
+        nir_value=nir_value,
     )
-    alert = f'<p class="error" role="alert">{text(error, lang)}</p>' if error else ""
-    body = (
-        f"<p>{text('asks_login', lang, partner=partner)}</p>{alert}"
-        '<form method="post" action="/oauth/authorize">'
-        f"{_hidden([*carried, ('csrf', csrf), ('step', 'login'), ('lang', lang)])}{inputs}"
-        f'<button class="primary" type="submit">{text("sign_in", lang)}</button></form>'
-    )
-    return _page(lang, text("title_login", lang), body, switch_url(carried, lang))
 
 
 def consent_page(
@@ -171,28 +158,26 @@ def consent_page(
     csrf: str,
     ticket: str,
 ) -> str:
-    items = "".join(f"<li>{escape(SCOPE_WORDS[s][lang])}</li>" for s in scopes)
-    until_text = until.strftime("%d/%m/%Y") if lang == "fr" else until.isoformat()
-    hidden = _hidden(
-        [*carried, ("csrf", csrf), ("step", "consent"), ("ticket", ticket), ("lang", lang)]
+    return _render(
+        "consent.html",
+        lang,
+        title=text("title_consent", lang),
+        switch_url=None,
+        partner=partner,
+        kind=KIND_WORDS[kind][lang],
+        scopes=[SCOPE_WORDS[s][lang] for s in scopes],
+        days=days,
+        until=until.strftime("%d/%m/%Y") if lang == "fr" else until.isoformat(),
+        carried=carried,
+        csrf=csrf,
+        ticket=ticket,
     )
-    buttons = "".join(
-        f'<button class="{style}" type="submit" name="decision" value="{value}">'
-        f"{text(value, lang)}</button>"
-        for style, value in (("primary", "accept"), ("secondary", "refuse"))
-    )
-    body = (
-        f"<p>{text('asks_consent', lang, partner=partner, kind=KIND_WORDS[kind][lang])}</p>"
-        f"<ul>{items}</ul>"
-        f"<p>{text('duration', lang, days=str(days), until=until_text)}</p>"
-        f'<form method="post" action="/oauth/authorize">{hidden}{buttons}</form>'
-    )
-    return _page(lang, text("title_consent", lang), body, None)
 
 
 def error_page(*, lang: Lang, detail: str) -> str:
-    body = f'<p>{text("error_hint", lang)}</p><p class="error">{escape(detail)}</p>'
-    return _page(lang, text("title_error", lang), body, None)
+    return _render(
+        "error.html", lang, title=text("title_error", lang), switch_url=None, detail=detail
+    )
 
 
 def carried_parameters(params: Mapping[str, str]) -> list[tuple[str, str]]:

@@ -14,19 +14,6 @@ import msgspec
 
 ClientKind = Literal["portal", "training_body", "advisor_tool", "operator"]
 
-SCOPES = (
-    "account:read",
-    "cpf:read",
-    "c2p:read",
-    "cec:read",
-    "services:read",
-    "services:write",
-    "cpf:hold",
-    "c2p:convert",
-    "advisor:read",
-    "declarations:write",
-)
-
 
 class Principal(msgspec.Struct, frozen=True, kw_only=True):
     client_id: str

@@ -1,8 +1,24 @@
-"""Scopes, what each kind of partner may ask for, and how a citizen reads them."""
+"""Scopes, what each kind of partner may ask for, and how a citizen reads them: the one place
+a scope is defined (the guard, the client registry, the Authlib server, the metadata and the
+consent page all read it from here)."""
 
 from __future__ import annotations
 
-from cpa.auth.principal import SCOPES, ClientKind
+from cpa.auth.principal import ClientKind
+
+SCOPES = (
+    "account:read",
+    "cpf:read",
+    "c2p:read",
+    "cec:read",
+    "services:read",
+    "services:write",
+    "cpf:hold",
+    "c2p:convert",
+    "advisor:read",
+    "declarations:write",
+)
+"""Every scope cpa knows, in the order the metadata lists them."""
 
 MACHINE_SCOPES = frozenset({"advisor:read", "declarations:write"})
 """Scopes a client holds on its own (client credentials): no person is involved."""

@@ -17,11 +17,12 @@ Loading first measured about twice as fast as running Authlib in a worker thread
 from __future__ import annotations
 
 import contextvars
+import datetime as dt
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Callable
-from contextlib import AsyncExitStack
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import AsyncExitStack, contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
@@ -209,8 +210,20 @@ class Exchange:
 _EXCHANGE: contextvars.ContextVar[Exchange] = contextvars.ContextVar("cpa_oauth_exchange")
 
 
-def _exchange() -> Exchange:
+def current_exchange() -> Exchange:
+    """The exchange of the OAuth request Authlib is deciding (see :func:`deciding`)."""
     return _EXCHANGE.get()
+
+
+@contextmanager
+def deciding(exchange: Exchange) -> Iterator[None]:
+    """Let Authlib's callbacks, called synchronously inside this block, read ``exchange`` and
+    queue their writes in it (:func:`current_exchange`)."""
+    token = _EXCHANGE.set(exchange)
+    try:
+        yield
+    finally:
+        _EXCHANGE.reset(token)
 
 
 # -- Authlib adapters ----------------------------------------------------------------------
@@ -341,7 +354,7 @@ class PrivateKeyJWT(JWTBearerClientAssertion):  # type: ignore[misc]
         ]
 
     def validate_jti(self, claims: dict[str, Any], jti: str) -> bool:
-        _exchange().assertion_jti = (str(claims["sub"]), str(jti), float(claims["exp"]))
+        current_exchange().assertion_jti = (str(claims["sub"]), str(jti), float(claims["exp"]))
         return True
 
     def resolve_client_public_key(self, client: AuthlibClient) -> KeySet:
@@ -378,7 +391,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
     def save_authorization_code(self, code: str, request: CpaRequest) -> None:
         grantee: Grantee = request.user
         settings: AuthSettings = self.server.settings
-        _exchange().writes.append(
+        current_exchange().writes.append(
             (
                 "insert_authorization_code",
                 (
@@ -396,7 +409,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
         )
 
     def query_authorization_code(self, code: str, client: AuthlibClient) -> CodeRow | None:
-        row = _exchange().code
+        row = current_exchange().code
         if row is None or row.code_hash != token_hash(code) or row.client_id != client.client.id:
             return None
         if row.used or not row.consent_active:
@@ -405,7 +418,7 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):  # type: ignore[mis
 
     def delete_authorization_code(self, authorization_code: CodeRow) -> None:
         # Called after the tokens are generated: the code remembers them (replay → revoked).
-        exchange = _exchange()
+        exchange = current_exchange()
         exchange.writes.append(
             (
                 "consume_authorization_code",
@@ -447,7 +460,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> RefreshRow | None:
-        row = _exchange().refresh
+        row = current_exchange().refresh
         if row is None or row.is_revoked() or row.is_expired():
             return None
         return row
@@ -463,7 +476,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):  # type: ignore[misc]
         )
 
     def revoke_old_credential(self, refresh_token: RefreshRow) -> None:
-        _exchange().writes.append(("rotate_refresh_token", (refresh_token.id,), True))
+        current_exchange().writes.append(("rotate_refresh_token", (refresh_token.id,), True))
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):  # type: ignore[misc]
@@ -489,7 +502,7 @@ class TokenLookup:
     def query_token(
         self, token_string: str, token_type_hint: str | None
     ) -> AccessTokenInfo | RefreshRow | None:
-        exchange = _exchange()
+        exchange = current_exchange()
         if exchange.access is not None:
             return exchange.access
         return exchange.refresh
@@ -501,11 +514,13 @@ class CpaRevocationEndpoint(TokenLookup, RevocationEndpoint):  # type: ignore[mi
     def revoke_token(self, token: AccessTokenInfo | RefreshRow, request: CpaRequest) -> None:
         if isinstance(token, AccessTokenInfo):
             claims = token.claims
-            _exchange().writes.append(
+            current_exchange().writes.append(
                 ("insert_token_revocation", (claims["jti"], _timestamp(claims["exp"])), False)
             )
         else:
-            _exchange().writes.append(("revoke_refresh_token_family", (token.family_id,), False))
+            current_exchange().writes.append(
+                ("revoke_refresh_token_family", (token.family_id,), False)
+            )
 
 
 class CpaIntrospectionEndpoint(TokenLookup, IntrospectionEndpoint):  # type: ignore[misc]
@@ -571,11 +586,11 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
         self, request: CpaRequest, methods: list[str], endpoint: str = "token"
     ) -> AuthlibClient:
         client: AuthlibClient = super().authenticate_client(request, methods, endpoint)
-        _exchange().authenticated = True
+        current_exchange().authenticated = True
         return client
 
     def query_client(self, client_id: str) -> AuthlibClient | None:
-        client = _exchange().client
+        client = current_exchange().client
         if client is None or client.id != client_id or client.disabled:
             return None
         return AuthlibClient(client, self)
@@ -623,8 +638,8 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             claims["consent_id"] = str(user.consent_id)
             claims["acr"] = user.acr
             claims["auth_time"] = user.auth_time
-        _exchange().issued_jti = claims["jti"]
-        _exchange().issued_access_expires_at = claims["exp"]
+        current_exchange().issued_jti = claims["jti"]
+        current_exchange().issued_access_expires_at = claims["exp"]
         token: dict[str, Any] = {
             "access_token": self.codec.encode(claims),
             "token_type": "Bearer",
@@ -641,8 +656,8 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             time.time() + self.settings.refresh_token_lifetime_s, user.consent_expires_at
         )
         token_id = uuid.uuid4()
-        _exchange().issued_family_id = user.family_id or token_id
-        _exchange().writes.append(
+        current_exchange().issued_family_id = user.family_id or token_id
+        current_exchange().writes.append(
             (
                 "insert_refresh_token",
                 (
@@ -669,11 +684,8 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
     ) -> OAuthResponse:
         """Call Authlib with ``exchange`` loaded, then write what it asked for, atomically
         (the only step that connects, and only when there is something to write)."""
-        token = _EXCHANGE.set(exchange)
-        try:
+        with deciding(exchange):
             response = decide()
-        finally:
-            _EXCHANGE.reset(token)
         if response.status >= 400 or not (exchange.writes or exchange.assertion_jti):
             return response
         db = await connect()
@@ -715,9 +727,7 @@ def add_issuer(location: str, issuer: str) -> str:
     return str(add_params_to_uri(location, {"iss": issuer}))
 
 
-def _timestamp(epoch: float) -> Any:
-    import datetime as dt
-
+def _timestamp(epoch: float) -> dt.datetime:
     return dt.datetime.fromtimestamp(epoch, tz=dt.UTC)
 
 
@@ -786,11 +796,24 @@ def load_access(
 
 
 __all__ = [
+    "AUTH_METHODS",
     "AccessDeniedError",
+    "CodeRow",
+    "Connect",
     "CpaAuthorizationServer",
     "CpaRequest",
     "Exchange",
     "Grantee",
     "OAuthResponse",
     "UnauthorizedClientError",
+    "add_issuer",
+    "current_exchange",
+    "deciding",
+    "error_response",
+    "given",
+    "lazy_connection",
+    "load_access",
+    "load_code",
+    "load_refresh",
+    "parse_form",
 ]

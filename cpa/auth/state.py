@@ -25,6 +25,7 @@ from cpa.auth.ratelimit import LoginThrottle, RateLimiter
 from cpa.auth.revocation import RevocationList
 from cpa.auth.server import Connect, CpaAuthorizationServer, given
 from cpa.auth.settings import AuthSettings, auth_settings_from_environ
+from cpa.auth.tickets import TICKETS_LABEL, LoginTickets
 from cpa.auth.tokens import AccessTokenCodec, TokenInvalid, peek_header
 from cpa.db.database import Connection
 from cpa.db.queries import sql
@@ -57,8 +58,10 @@ class AuthState:
         self.settings = settings or auth_settings_from_environ()
         self.issuer = issuer.rstrip("/")
         master = master_key(key_file)
-        self.keys = KeyStore(derive_key(master, "signing-keys"), self.settings.key_reload_s)
-        self.ticket_key = derive_key(master, "login-tickets")
+        self.keys = KeyStore.from_master(master, self.settings.key_reload_s)
+        self.tickets = LoginTickets(self.issuer, derive_key(master, TICKETS_LABEL))
+        """Login tickets (keyed by HKDF only: a ticket lives ten minutes, so an upgrade
+        costs at most a login in progress, which starts again)."""
         self.codec = AccessTokenCodec(self.issuer, self.keys, self.settings.clock_skew_s)
         self.secrets = VerifiedSecretCache(self.settings.verified_secret_cache_size)
         self.server = CpaAuthorizationServer(self.issuer, self.settings, self.codec, self.secrets)

@@ -1,26 +1,31 @@
 """Access tokens: RFC 9068 JWTs (``typ: at+jwt``), ES256 only, signed and checked with joserfc.
 
 Checked on every use: the header (``typ`` at+jwt, ``alg`` ES256 — ``none`` and HMAC never
-reach a verifier — and a ``kid`` we serve), the signature, then ``iss``, ``aud``, ``exp``,
-``nbf`` and ``iat`` with at most ``clock_skew_s`` of tolerance.
+reach a verifier — and a ``kid`` we serve), the signature, then the claims with joserfc's
+claims registry: the required ones present, ``iss`` and ``aud`` ours, ``exp``, ``nbf`` and
+``iat`` with at most ``clock_skew_s`` of tolerance.
 """
 
 from __future__ import annotations
 
 import base64
-import time
 from typing import Any
 
 import msgspec
 from joserfc import jws, jwt
-from joserfc.errors import JoseError
+from joserfc.errors import (
+    ExpiredTokenError,
+    InvalidClaimError,
+    JoseError,
+    MissingClaimError,
+)
 from joserfc.jwk import ECKey
+from joserfc.jwt import ClaimsOption, JWTClaimsRegistry
 
 from cpa.auth.keys import ALGORITHM, KeyStore
 
 HEADER_TYPE = "at+jwt"
 ALLOWED_ALGORITHMS = (ALGORITHM,)
-_REQUIRED_CLAIMS = ("iss", "aud", "sub", "client_id", "scope", "jti", "iat", "exp")
 
 
 class TokenInvalid(Exception):
@@ -53,6 +58,8 @@ class AccessTokenCodec:
         self.clock_skew_s = clock_skew_s
 
         self._registry = jws.JWSRegistry(algorithms=list(ALLOWED_ALGORITHMS))
+        self._timed = _claims_registry(JWTClaimsRegistry, issuer, self.audience, clock_skew_s)
+        self._untimed = _claims_registry(_UntimedClaimsRegistry, issuer, self.audience)
         self._signer: tuple[ECKey, bytes] | None = None
 
     def encode(self, claims: dict[str, Any]) -> str:
@@ -82,9 +89,7 @@ class AccessTokenCodec:
         if header.get("typ") != HEADER_TYPE:
             raise TokenInvalid("not an access token (typ must be at+jwt)")
 
-    def decode(
-        self, token: str, *, check_time: bool = True, now: float | None = None
-    ) -> dict[str, Any]:
+    def decode(self, token: str, *, check_time: bool = True) -> dict[str, Any]:
         """Verified claims of ``token``, or :class:`TokenInvalid`."""
         header = peek_header(token)
         self.check_header(header)
@@ -96,28 +101,72 @@ class AccessTokenCodec:
             ).claims
         except (JoseError, ValueError) as error:
             raise TokenInvalid("bad signature") from error
-        self.check_claims(claims, check_time=check_time, now=now)
+        self.check_claims(claims, check_time=check_time)
         return claims
 
     def check_claims(
-        self, claims: dict[str, Any], *, check_time: bool = True, now: float | None = None
+        self, claims: dict[str, Any], *, check_time: bool = True, now: int | None = None
     ) -> None:
-        missing = [name for name in _REQUIRED_CLAIMS if name not in claims]
-        if missing:
-            raise TokenInvalid(f"missing claims: {', '.join(missing)}")
-        if claims["iss"] != self.issuer:
-            raise TokenInvalid("wrong issuer")
-        audience = claims["aud"]
-        if audience != self.audience and not (
-            isinstance(audience, list) and self.audience in audience
-        ):
-            raise TokenInvalid("wrong audience")
-        if not check_time:
-            return
-        moment = time.time() if now is None else now
-        skew = self.clock_skew_s
-        if not isinstance(claims["exp"], int | float) or claims["exp"] + skew <= moment:
-            raise TokenInvalid("expired")
-        nbf = claims.get("nbf", claims["iat"])
-        if not isinstance(nbf, int | float) or nbf - skew > moment:
-            raise TokenInvalid("not yet valid")
+        """Refuse claims that are missing, not ours, expired or not yet valid (at ``now``,
+        the clock's time unless given)."""
+        registry = self._timed if check_time else self._untimed
+        if check_time and now is not None:
+            registry = _claims_registry(
+                JWTClaimsRegistry, self.issuer, self.audience, self.clock_skew_s, now
+            )
+        try:
+            registry.validate(claims)
+        except MissingClaimError as error:
+            raise TokenInvalid(f"missing claims: {error.claim.replace(',', ', ')}") from error
+        except ExpiredTokenError as error:
+            raise TokenInvalid("expired") from error
+        except InvalidClaimError as error:
+            raise TokenInvalid(_CLAIM_REFUSALS.get(error.claim, "invalid claims")) from error
+
+
+_CLAIM_REFUSALS = {
+    "iss": "wrong issuer",
+    "aud": "wrong audience",
+    "exp": "expired",
+    "nbf": "not yet valid",
+    "iat": "not yet valid",
+}
+"""What each refused claim is answered with (the same words as before the registry)."""
+
+
+def _claims_registry(
+    kind: type[JWTClaimsRegistry],
+    issuer: str,
+    audience: str,
+    leeway: int = 0,
+    now: int | None = None,
+) -> JWTClaimsRegistry:
+    """The claims every access token carries (blank allowed: only ``iss`` and
+    ``aud`` have a value to match; ``aud`` may be a list holding ours)."""
+    present: ClaimsOption = {"essential": True, "allow_blank": True}
+    return kind(
+        now=now,
+        leeway=leeway,
+        iss={"essential": True, "value": issuer},
+        aud={"essential": True, "value": audience},
+        sub=present,
+        client_id=present,
+        scope=present,
+        jti=present,
+        iat=present,
+        exp=present,
+    )
+
+
+class _UntimedClaimsRegistry(JWTClaimsRegistry):
+    """The same checks but the clock's: introspection and revocation answer for an expired
+    token too (``active: false``, or revoked all the same)."""
+
+    def validate_exp(self, value: object) -> None:
+        self.check_value("exp", value)
+
+    def validate_nbf(self, value: object) -> None:
+        self.check_value("nbf", value)
+
+    def validate_iat(self, value: object) -> None:
+        self.check_value("iat", value)

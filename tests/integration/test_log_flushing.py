@@ -15,13 +15,11 @@ import signal
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import msgspec
 import pytest
 
-from cpa.db.admin import create_database, drop_database, with_database
 from cpa.log import FLUSH_INTERVAL_S, BufferedBytesLogger
 from tests.support.processes import (
     PROJECT,
@@ -70,15 +68,6 @@ def test_the_serving_loop_buffers_and_flushes_within_its_interval() -> None:
 
     assert asyncio.run(serve()) == b""
     assert stream.getvalue() == b"request\nduring a request\n"
-
-
-@pytest.fixture
-async def empty_dsn(server_dsn: str) -> AsyncIterator[str]:
-    """A database with no table yet: the command under test applies the migrations."""
-    name = f"cpa_test_empty_{os.getpid()}_{time.monotonic_ns() % 10**9}"
-    await create_database(server_dsn, name)
-    yield with_database(server_dsn, name)
-    await drop_database(server_dsn, name)
 
 
 @pytest.mark.slow

@@ -31,7 +31,8 @@ from tests.support.processes import (
     wait_ready,
 )
 
-pytestmark = pytest.mark.slow
+# One worker builds and installs the wheel once for the module (pyproject: --dist loadgroup).
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
 
 SOURCES = ("pyproject.toml", "README.md", "cpa", "sql")
 BUILD_TIMEOUT_S = 120

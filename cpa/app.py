@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
 
 from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
@@ -15,7 +14,6 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from cpa.accounts.nir import NirVault
 from cpa.api.account import AccountController, AdvisorAccountController
 from cpa.api.advisor import AdvisorController
-from cpa.api.bench import BenchFloorController, BenchTwinController
 from cpa.api.c2p import C2pController
 from cpa.api.declarations import DeclarationController
 from cpa.api.health import HealthController, LivenessShortcut
@@ -99,12 +97,8 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await app.state.read_journal.stop(app.state.db)
             await app.state.db.close()
 
-    bench_twins: list[Any] = (
-        [BenchTwinController, BenchFloorController] if settings.bench_twins else []
-    )
     app = Litestar(
         route_handlers=[
-            *bench_twins,
             HealthController,
             SimulationController,
             *AUTH_ROUTE_HANDLERS,

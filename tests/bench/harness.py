@@ -69,7 +69,7 @@ def cpu_by_family() -> dict[str, float]:
             "database"
             if b"postgres" in command
             else "server"
-            if b"cpa\x00serve" in command
+            if b"cpa\x00serve" in command or b"tests.bench.serve" in command
             else None
         )
         if family is not None:

@@ -34,7 +34,7 @@ from tests.bench.harness import (  # noqa: E402
     run_pgbench,
     run_scenario,
 )
-from tests.support.processes import cpa_env, free_port, start_server, wait_ready  # noqa: E402
+from tests.support.processes import cpa_env, free_port, wait_ready  # noqa: E402
 
 
 def _scenario_modules() -> list[str]:
@@ -94,8 +94,11 @@ def _bench() -> int:
         database_url=dsn, port=str(port), data_dir=str(data_dir), workers=str(args.workers)
     )
     env["CPA_LOG_FORMAT"] = "json"
-    env["CPA_BENCH_TWINS"] = "1"  # unguarded twins of guarded routes, for same-run ratios
-    server = start_server(env, data_dir / "server.log")
+    # The demo data set (the ledger scenarios start from its first person), before the server.
+    with (data_dir / "demo.log").open("wb") as demo_log:
+        subprocess.run([sys.executable, "-m", "cpa", "demo"], env=env, cwd=PROJECT,
+                       stdout=demo_log, stderr=subprocess.STDOUT, check=True)  # fmt: skip
+    server = _start_bench_server(env, data_dir / "server.log")
     results: dict[str, Result] = {}
     try:
         base_url = f"http://127.0.0.1:{port}"
@@ -145,6 +148,19 @@ def _bench() -> int:
 
 SERVER_STOP_TIMEOUT_S = 30
 WARM_UP_S = 2
+
+
+def _start_bench_server(env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    """``cpa serve``'s server with the twins and floors mounted (tests/bench/serve.py)."""
+    with log_path.open("ab") as log_file:
+        return subprocess.Popen(
+            [sys.executable, "-m", "tests.bench.serve"],
+            env=env,
+            cwd=PROJECT,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: we can signal it whole
+        )
 
 
 def _keep(ctx: BenchContext, scenarios: list[Scenario], keep_dir: Path) -> None:

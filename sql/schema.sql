@@ -213,6 +213,22 @@ create table access_journal (
 );
 create index access_journal_person_idx on access_journal (person_id, id desc);
 
+-- ==== Rules received as data (migration 0010_rules_as_data) ============================
+-- Each rule is written once, in cpa/rules/; these constants are its generated copy, proven
+-- equal to it by tests/ledger/test_rules_in_sql.py.
+
+-- The first year each account counts (cpa/rules/accounts.py: cpf.opened_on, cec.opened_on,
+-- c2p.opened_on) and the last year anyone may declare (a bound, not law).
+create function account_first_year(p_account text) returns integer
+language sql immutable parallel safe as $$
+    select case p_account when 'cpf' then 2015 when 'cec' then 2017 when 'c2p' then 2015 end
+$$;
+
+create function account_last_year() returns integer
+language sql immutable parallel safe as $$
+    select 2100
+$$;
+
 -- ============================================================================================
 -- Accounts and ledger (issue 5): declarations in, rights credited, holds, idempotency, services.
 --
@@ -398,7 +414,8 @@ create table activity_declarations (
     client_id text,
     created_at timestamptz not null default now(),
     constraint activity_declarations_revision_key unique (person_id, year, revision),
-    constraint activity_declarations_year_range check (year between 2015 and 2100)
+    constraint activity_declarations_year_range
+        check (year between account_first_year('cpf') and account_last_year())
 );
 
 create table c2p_exposure_declarations (
@@ -412,7 +429,8 @@ create table c2p_exposure_declarations (
     created_at timestamptz not null default now(),
     constraint c2p_exposure_declarations_revision_key
         unique (person_id, year, contract_ref, revision),
-    constraint c2p_exposure_declarations_year_range check (year between 2015 and 2100)
+    constraint c2p_exposure_declarations_year_range
+        check (year between account_first_year('c2p') and account_last_year())
 );
 
 -- CEC engagements are declared, then validated (or refused) by the organisation.
@@ -427,7 +445,8 @@ create table cec_engagements (
     created_at timestamptz not null default now(),
     decided_at timestamptz,
     constraint cec_engagements_status_known check (status in ('declared', 'validated', 'refused')),
-    constraint cec_engagements_year_range check (year between 2017 and 2100)
+    constraint cec_engagements_year_range
+        check (year between account_first_year('cec') and account_last_year())
 );
 create index cec_engagements_person_year_idx on cec_engagements (person_id, year);
 

@@ -56,11 +56,11 @@ from cpa.rules import (
     cpf_hours_year_accrual,
     cpf_year_accrual,
 )
+from cpa.rules.accounts import FIRST_CEC_YEAR
 from cpa.rules.cpf import CONVERSION_DATE, FIRST_EURO_YEAR
 
 log = structlog.get_logger(__name__)
 
-FIRST_CEC_YEAR = 2017
 _activity = msgspec.json.Decoder(ActivityDeclaration)
 _exposure = msgspec.json.Decoder(ExposureDeclaration)
 _engagement = msgspec.json.Decoder(EngagementDeclaration)

@@ -33,6 +33,7 @@ __all__ = [
     "Threshold",
     "ValueRow",
     "date_value",
+    "first_value",
     "int_value",
     "load_parameters",
     "packaged_parameters",
@@ -296,6 +297,11 @@ def value_at(param_id: str, on: dt.date) -> ParamValue:
 
 def value_or_none(param_id: str, on: dt.date) -> ParamValue | None:
     return PARAMETERS.value_or_none(param_id, on)
+
+
+def first_value(param_id: str) -> ParamValue:
+    """The first value a parameter ever had (a date the law starts from, for instance)."""
+    return PARAMETERS.value_at(param_id, PARAMETERS.series[param_id].starts[0])
 
 
 def int_value(param: ParamValue) -> int:

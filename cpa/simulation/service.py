@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import msgspec
 
 from cpa.errors import InvalidInput
+from cpa.rules.accounts import FIRST_C2P_YEAR, FIRST_CEC_YEAR, FIRST_CPF_YEAR, FIRST_YEAR, LAST_YEAR
 from cpa.rules.c2p import Exposure, c2p_reserved_points, c2p_year_points, factor_threshold
 from cpa.rules.cec import (
     CecAccrual,
@@ -64,9 +65,7 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 1 << 20
-FIRST_YEAR = 2015
-FIRST_CEC_YEAR = 2017
-LAST_AS_OF = dt.date(2100, 12, 31)
+LAST_AS_OF = dt.date(LAST_YEAR, 12, 31)
 MAX_YEAR_HOURS = Decimal(8784)  # hours in a leap year: no one works more
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Scenario)
@@ -121,7 +120,7 @@ def validate_scenario(scenario: Scenario) -> ErrorList:
     """Cross-field checks the types cannot express; an empty list means valid."""
     errors: ErrorList = []
     if not dt.date(FIRST_YEAR, 1, 1) <= scenario.as_of <= LAST_AS_OF:
-        errors.append({"field": "$.as_of", "message": f"must be in {FIRST_YEAR}..2100"})
+        errors.append({"field": "$.as_of", "message": f"must be in {FIRST_YEAR}..{LAST_YEAR}"})
     last_year = scenario.as_of.year - 1
     errors += _check_periods("$.person.low_qualified", scenario.person.low_qualified)
     errors += _check_periods("$.person.disability", scenario.person.disability)
@@ -131,7 +130,7 @@ def validate_scenario(scenario: Scenario) -> ErrorList:
     return errors
 
 
-def _check_year(field: str, year: int, last_year: int, first_year: int = FIRST_YEAR) -> ErrorList:
+def _check_year(field: str, year: int, last_year: int, first_year: int) -> ErrorList:
     if first_year <= year <= last_year:
         return []
     message = f"{year} is outside {first_year}..{last_year} (years before the year of as_of)"
@@ -151,7 +150,7 @@ def _check_activities(items: Sequence[ActivityItem], last_year: int) -> ErrorLis
     seen: set[tuple[int, str]] = set()
     for i, item in enumerate(items):
         at = f"$.activity[{i}]"
-        errors += _check_year(f"{at}.year", item.year, last_year)
+        errors += _check_year(f"{at}.year", item.year, last_year, FIRST_CPF_YEAR)
         if (item.year, item.kind) in seen:
             errors.append(
                 {"field": f"{at}.kind", "message": f"duplicate {item.kind} in {item.year}"}
@@ -191,7 +190,7 @@ def _check_exposures(items: Sequence[ExposureItem], last_year: int) -> ErrorList
     errors: ErrorList = []
     for i, item in enumerate(items):
         at = f"$.exposures[{i}]"
-        errors += _check_year(f"{at}.year", item.year, last_year)
+        errors += _check_year(f"{at}.year", item.year, last_year, FIRST_C2P_YEAR)
         start = max(item.contract_start, dt.date(item.year, 1, 1))
         end = min(item.contract_end, dt.date(item.year, 12, 31))
         if item.contract_end < item.contract_start:

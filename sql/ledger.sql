@@ -18,12 +18,9 @@ with appended as (
         credit_year, rule_id, parameter_effective_from, legal_reference, trace, declaration_id,
         client_id, token_jti, idempotency_key
     )
-    select e.person_id, e.pot, e.grant_id, e.kind, e.amount,
-           case when e.pot in ('cpf_hours', 'cec_hours') then 'hours'
-                when e.pot = 'c2p' then 'points' else 'cents' end,
-           e.effective_on, e.correlation_id, e.hold_id, e.credit_year, e.rule_id,
-           e.parameter_effective_from, e.legal_reference, e.trace::jsonb, e.declaration_id,
-           $15, $16, $17
+    select e.person_id, e.pot, e.grant_id, e.kind, e.amount, pot_unit(e.pot), e.effective_on,
+           e.correlation_id, e.hold_id, e.credit_year, e.rule_id, e.parameter_effective_from,
+           e.legal_reference, e.trace::jsonb, e.declaration_id, $15, $16, $17
     from unnest(
         $1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bigint[], $6::date[], $7::uuid[],
         $8::uuid[], $9::integer[], $10::text[], $11::date[], $12::text[], $13::text[],

@@ -229,6 +229,21 @@ language sql immutable parallel safe as $$
     select 2100
 $$;
 
+-- The unit of each ledger pot (cpa/rules/accounts.py: POT_UNITS); null for an unknown pot.
+create function pot_unit(p_pot text) returns text
+language sql immutable parallel safe as $$
+    select case p_pot
+        when 'cpf_statutory' then 'cents'
+        when 'cpf_hours' then 'hours'
+        when 'cec' then 'cents'
+        when 'cec_hours' then 'hours'
+        when 'abondement' then 'cents'
+        when 'dotation' then 'cents'
+        when 'cpf_held' then 'cents'
+        when 'c2p' then 'points'
+    end
+$$;
+
 -- ============================================================================================
 -- Accounts and ledger (issue 5): declarations in, rights credited, holds, idempotency, services.
 --
@@ -280,21 +295,12 @@ create table ledger_entries (
     idempotency_key text,
     created_at timestamptz not null default now(),
     constraint ledger_entries_amount_nonzero check (amount <> 0),
-    constraint ledger_entries_pot_known check (
-        pot in ('cpf_statutory', 'cpf_hours', 'cec', 'cec_hours', 'abondement', 'dotation',
-                'cpf_held', 'c2p')
-    ),
+    constraint ledger_entries_pot_known check (pot_unit(pot) is not null),
     constraint ledger_entries_kind_known check (
         kind in ('accrual', 'adjustment', 'conversion', 'hold', 'hold_post', 'hold_void',
                  'hold_expire', 'abondement', 'dotation', 'c2p_use')
     ),
-    constraint ledger_entries_unit_matches_pot check (
-        unit = case
-            when pot in ('cpf_hours', 'cec_hours') then 'hours'
-            when pot = 'c2p' then 'points'
-            else 'cents'
-        end
-    ),
+    constraint ledger_entries_unit_matches_pot check (unit = pot_unit(pot)),
     constraint ledger_entries_grant_matches_pot check (
         (grant_id is not null) = (pot in ('abondement', 'dotation'))
     )

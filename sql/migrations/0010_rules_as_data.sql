@@ -14,6 +14,21 @@ language sql immutable parallel safe as $$
     select 2100
 $$;
 
+-- The unit of each ledger pot (cpa/rules/accounts.py: POT_UNITS); null for an unknown pot.
+create function pot_unit(p_pot text) returns text
+language sql immutable parallel safe as $$
+    select case p_pot
+        when 'cpf_statutory' then 'cents'
+        when 'cpf_hours' then 'hours'
+        when 'cec' then 'cents'
+        when 'cec_hours' then 'hours'
+        when 'abondement' then 'cents'
+        when 'dotation' then 'cents'
+        when 'cpf_held' then 'cents'
+        when 'c2p' then 'points'
+    end
+$$;
+
 alter table activity_declarations
     drop constraint activity_declarations_year_range,
     add constraint activity_declarations_year_range
@@ -27,3 +42,8 @@ alter table cec_engagements
     add constraint cec_engagements_year_range
         check (year between account_first_year('cec') and account_last_year());
 
+alter table ledger_entries
+    drop constraint ledger_entries_pot_known,
+    drop constraint ledger_entries_unit_matches_pot,
+    add constraint ledger_entries_pot_known check (pot_unit(pot) is not null),
+    add constraint ledger_entries_unit_matches_pot check (unit = pot_unit(pot));

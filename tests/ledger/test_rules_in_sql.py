@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncpg
 import pytest
 
-from cpa.rules.accounts import ACCOUNT_FIRST_YEARS, LAST_YEAR
+from cpa.rules.accounts import ACCOUNT_FIRST_YEARS, LAST_YEAR, POT_UNITS
 
 
 @pytest.mark.parametrize(("account", "first_year"), sorted(ACCOUNT_FIRST_YEARS.items()))
@@ -35,3 +35,10 @@ async def test_the_year_checks_use_them(db: asyncpg.Connection) -> None:
         assert expected in row["definition"], row["definition"]
         assert "account_last_year()" in row["definition"]
 
+
+async def test_pot_units(db: asyncpg.Connection) -> None:
+    pots = list(POT_UNITS)
+    units = await db.fetchval("select array_agg(pot_unit(p) order by o) from unnest($1::text[])"
+                              " with ordinality as t(p, o)", pots)  # fmt: skip
+    assert dict(zip(pots, units, strict=True)) == POT_UNITS
+    assert await db.fetchval("select pot_unit('no_such_pot')") is None

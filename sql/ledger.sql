@@ -206,13 +206,11 @@ select person_id from cec_engagements where year = $1
 order by 1;
 
 -- name: get_c2p_state
--- A person's birth date, C2P points balance and points already used for training/reconversion.
+-- A person's birth date, C2P points balance and points already used, by use (JSON).
 select p.birth_date,
        coalesce((select balance from ledger_balances
                  where person_id = p.id and pot = 'c2p'), 0) as points,
-       coalesce((select sum(points) from c2p_conversions
-                 where person_id = p.id and use in ('training', 'reconversion')), 0)
-         as training_points_used
+       c2p_points_used(p.id)::text as points_used
 from persons p
 where p.id = $1;
 

@@ -699,15 +699,22 @@ create table account_summaries (
 create index cpf_holds_person_pending_idx on cpf_holds (person_id, expires_at)
     where status = 'pending';
 
+-- C2P points used so far by one person, by use: the data the reserved-points rule reads
+-- (cpa/rules/c2p.py: c2p_points_reserved_remaining decides which uses spend the reserve).
+create function c2p_points_used(p_person_id uuid) returns json
+language sql stable as $$
+    select coalesce(json_object_agg(u.use, u.points order by u.use), '{}'::json)
+    from (select c.use, sum(c.points) as points from c2p_conversions c
+          where c.person_id = p_person_id group by c.use) as u
+$$;
+
 -- The document of one person, built from the tables (its only definition).
 -- json, not jsonb: its text goes out as stored and is decoded once, by the application.
 create function account_summary_of(p_person_id uuid) returns json
 language sql stable as $$
     select json_build_object(
         'birth_date', p.birth_date,
-        'training_points_used',
-            (select coalesce(sum(c.points), 0) from c2p_conversions c
-             where c.person_id = p.id and c.use in ('training', 'reconversion')),
+        'points_used', c2p_points_used(p.id),
         'last_credited_on',
             (select max(c.credited_on) from ledger_credits c where c.person_id = p.id),
         'services', coalesce(

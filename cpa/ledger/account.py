@@ -35,7 +35,7 @@ from cpa.ledger.models import (
     EntryPage,
     LinkedServiceView,
 )
-from cpa.rules import c2p_reserved_points
+from cpa.rules import c2p_points_reserved_remaining
 
 PAGE_SIZE_MAX = 200
 PAGE_SIZE_DEFAULT = 50
@@ -47,7 +47,7 @@ class _Summary(msgspec.Struct, frozen=True):
     """The account document of ``account_summary_of`` (sql/migrations/0006)."""
 
     birth_date: dt.date
-    training_points_used: int
+    points_used: dict[str, int]  # C2P points used so far, by use
     last_credited_on: dt.date | None
     services: list[tuple[str, str, str, str, dt.datetime]]
 
@@ -116,11 +116,10 @@ def _cpf(available_cents: int, by_pot: dict[str, int]) -> CpfView:
 
 
 def _c2p(summary: _Summary, points: int, now: dt.datetime) -> C2pView:
-    quota, _ = c2p_reserved_points(summary.birth_date, now.date())
-    available = max(points, 0)
-    reserved = min(available, max(0, quota - summary.training_points_used))
+    used = summary.points_used
+    reserved = c2p_points_reserved_remaining(summary.birth_date, now.date(), points, used)
     return C2pView(
-        points_available=available,
+        points_available=max(points, 0),
         points_reserved_for_training=reserved,
         debt_points=max(-points, 0),
     )

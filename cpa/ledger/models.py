@@ -14,7 +14,8 @@ import msgspec
 
 from cpa.rules import C2pUse, Trace
 from cpa.rules.accounts import POT_UNITS as POT_UNITS  # the one pot → unit map (re-exported)
-from cpa.rules.accounts import Pot, Unit
+from cpa.rules.accounts import Pot as Pot  # re-exported: the ledger speaks of pots
+from cpa.rules.accounts import Unit as Unit
 
 EntryKind = Literal[
     "accrual",

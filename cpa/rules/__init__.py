@@ -26,6 +26,7 @@ from cpa.rules.c2p import (
     UseNotAvailable,
     c2p_conversion,
     c2p_factors_in_force,
+    c2p_points_reserved_remaining,
     c2p_reserved_points,
     c2p_year_points,
 )
@@ -93,6 +94,7 @@ __all__ = [
     "UseNotAvailable",
     "c2p_conversion",
     "c2p_factors_in_force",
+    "c2p_points_reserved_remaining",
     "c2p_reserved_points",
     "c2p_year_points",
     "cec_convert_hours_to_cents",

@@ -19,7 +19,12 @@ import msgspec
 
 from cpa.errors import InvalidInput
 from cpa.rules.accounts import FIRST_C2P_YEAR, FIRST_CEC_YEAR, FIRST_CPF_YEAR, FIRST_YEAR, LAST_YEAR
-from cpa.rules.c2p import Exposure, c2p_reserved_points, c2p_year_points, factor_threshold
+from cpa.rules.c2p import (
+    Exposure,
+    c2p_points_reserved_remaining,
+    c2p_year_points,
+    factor_threshold,
+)
 from cpa.rules.cec import (
     CecAccrual,
     CecHoursAccrual,
@@ -335,10 +340,8 @@ def _simulate_c2p(scenario: Scenario, years: range) -> C2pRights:
         acquired = c2p_year_points(year, exposures, birth, points)
         points += acquired.points
         entries.append(_points_entry(year, acquired.points, acquired.gross_points, acquired.trace))
-    quota, _ = c2p_reserved_points(birth, scenario.as_of)
-    return C2pRights(
-        points=points, points_reserved_for_training=min(points, quota), entries=entries
-    )
+    reserved = c2p_points_reserved_remaining(birth, scenario.as_of, points, {})  # none used
+    return C2pRights(points=points, points_reserved_for_training=reserved, entries=entries)
 
 
 # ------------------------------------------------------------------------------- helpers

@@ -47,3 +47,34 @@ alter table ledger_entries
     drop constraint ledger_entries_unit_matches_pot,
     add constraint ledger_entries_pot_known check (pot_unit(pot) is not null),
     add constraint ledger_entries_unit_matches_pot check (unit = pot_unit(pot));
+
+-- C2P points used so far by one person, by use: the data the reserved-points rule reads
+-- (cpa/rules/c2p.py: c2p_points_reserved_remaining decides which uses spend the reserve).
+create function c2p_points_used(p_person_id uuid) returns json
+language sql stable as $$
+    select coalesce(json_object_agg(u.use, u.points order by u.use), '{}'::json)
+    from (select c.use, sum(c.points) as points from c2p_conversions c
+          where c.person_id = p_person_id group by c.use) as u
+$$;
+
+-- The document of one person, built from the tables (its only definition).
+-- json, not jsonb: its text goes out as stored and is decoded once, by the application.
+create or replace function account_summary_of(p_person_id uuid) returns json
+language sql stable as $$
+    select json_build_object(
+        'birth_date', p.birth_date,
+        'points_used', c2p_points_used(p.id),
+        'last_credited_on',
+            (select max(c.credited_on) from ledger_credits c where c.person_id = p.id),
+        'services', coalesce(
+            (select json_agg(json_build_array(s.id, s.name, s.category, s.url, l.created_at)
+                             order by l.created_at, s.id)
+             from service_links l join linked_services s on s.id = l.service_id
+             where l.person_id = p.id),
+            '[]'::json))
+    from persons p
+    where p.id = p_person_id
+$$;
+
+-- Every document in the new shape (points used by use, not "training_points_used").
+update account_summaries set summary = account_summary_of(person_id);

@@ -91,23 +91,11 @@ select (select count(*) from ledger_balances) as balances,
        (select count(*) from ledger_entries) as entries;
 
 -- name: create_hold_at_once
--- Claim the key, lock the person, allocate, write the hold, entries, balances and journal line.
+-- Claim the key, lock the person, allocate in the debit order given ($14, traced by $15-$17),
+-- write the hold, entries, balances and journal line.
 select outcome, hold, available_cents
-from cpf_hold_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13);
-
--- name: insert_hold
--- Record a pending hold and where its euros come from (parallel arrays, in debit order).
-with hold as (
-    insert into cpf_holds (id, person_id, amount_cents, training_ref, expires_at, client_id,
-                           token_jti, created_at)
-    values ($1, $2, $3, $4, $5, $6, $7, $8)
-    returning id
-)
-insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents)
-select hold.id, a.seq, a.pot, a.grant_id, a.amount_cents
-from hold,
-     unnest($9::text[], $10::uuid[], $11::bigint[])
-         with ordinality as a(pot, grant_id, amount_cents, seq);
+from cpf_hold_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17);
 
 -- name: get_hold
 -- One hold of one person with its allocations (JSON, in debit order).
@@ -223,7 +211,8 @@ values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
 -- name: get_account
 -- The account of one person: its summary document (kept by triggers, sql/migrations/0006),
--- its balances and what a debit could draw on today in one scan (pots_for_debit), and whether
+-- its balances and what a debit could draw on today in one scan (pots_for_debit, in the debit
+-- order $4 of cpa/rules/debit.py), and whether
 -- a lapsed hold awaits the sweep. Read-only: the access journal line of the read is appended
 -- by cpa.auth.journal's batch writer.
 select s.summary, pots.balances, pots.available_cents,
@@ -234,7 +223,7 @@ from account_summaries s
 cross join lateral (
     select json_agg(json_build_array(d.pot, d.grant_id, d.balance)) as balances,
            coalesce(sum(d.balance) filter (where d.usable), 0)::bigint as available_cents
-    from pots_for_debit(s.person_id, $3, null, true) as d
+    from pots_for_debit(s.person_id, $3, null, true, $4) as d
 ) as pots
 where s.person_id = $1;
 

@@ -370,6 +370,9 @@ create table cpf_hold_allocations (
     pot text not null,
     grant_id uuid references ledger_grants (id),
     amount_cents bigint not null,
+    rule_id text not null,  -- the debit order the allocation followed (cpf.debit.order)
+    parameter_effective_from date not null,
+    legal_reference text not null,
     constraint cpf_hold_allocations_pkey primary key (hold_id, seq),
     constraint cpf_hold_allocations_amount_positive check (amount_cents > 0)
 );
@@ -490,10 +493,11 @@ create table service_links (
     constraint service_links_pkey primary key (person_id, service_id)
 );
 
--- A person's pots on a date, each with whether a CPF debit may draw on it and in which order
--- (décret 2025-1156, CT R6333-3): 1) dotations and abondements earmarked to the account
--- (soonest deadline first), 2) the holder's statutory rights, 3) CEC rights, 4) complementary
--- abondements that are not earmarked. The one definition of the rule: holds draw on the
+-- A person's pots on a date, each with whether a CPF debit may draw on it and its place in the
+-- debit order, which the caller passes (p_order: cpa/rules/debit.py, parameter cpf.debit.order,
+-- décret 2025-1156, CT R6333-3). A pot is named in the order by its source: `earmarked` for a
+-- dotation or an abondement earmarked to the account, `abondement` for the other abondements,
+-- else its own name; a pot whose source is not in the order funds nothing. Holds draw on the
 -- usable pots in draw_key order (cpf_hold_create), the account read sums them (what is
 -- available) in the same scan that lists the balances.
 --
@@ -503,14 +507,14 @@ create table service_links (
 -- (CT L6323-2, last paragraph), after death nothing; a negative statutory or CEC balance (a
 -- debt, OQ-5) funds nothing and does not block the other pots.
 create function pots_for_debit(
-    p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean
+    p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean, p_order text[]
 ) returns table (pot text, grant_id uuid, balance bigint, usable boolean, draw_key text)
 language sql stable as $$
-    -- draw_key sorts (in the "C" collation) as the debit draws: tier, deadline, grant id. A
-    -- key rather than a rank, so that a reader that only sums pays for no sort.
+    -- draw_key sorts (in the "C" collation) as the debit draws: place in the order, deadline,
+    -- grant id. A key rather than a rank, so that a reader that only sums pays for no sort.
     select b.pot, b.grant_id, b.balance,
            coalesce(
-               b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation')
+               s.place is not null
                and b.balance > 0
                and (p.death_on is null or p.death_on > p_on)
                and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
@@ -520,22 +524,26 @@ language sql stable as $$
                     or g.training_ref = p_training_ref),
                false),
            concat_ws('|',
-               case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked) then 0
-                    when b.pot = 'cpf_statutory' then 1
-                    when b.pot = 'cec' then 2
-                    else 3 end,
+               to_char(s.place, 'FM000'),
                to_char(coalesce(g.use_by, '9999-12-31'::date), 'YYYY-MM-DD'),
                b.grant_id::text) collate "C"
     from persons p
     join ledger_balances b on b.person_id = p.id
     left join ledger_grants g on g.id = b.grant_id
+    cross join lateral (
+        select array_position(p_order,
+            case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked)
+                 then 'earmarked' else b.pot end) as place
+    ) as s
     where p.id = p_person_id
 $$;
 
 -- Holds in one statement (issue 5 targets): the idempotency claim, the person's ledger lock,
 -- the debit order, the hold, its entries and balances, the access journal line and the stored
 -- response, in one call, so the person's lock is held for one statement and its commit only,
--- never across round trips to the application.
+-- never across round trips to the application. The debit order and its trace (rule id,
+-- effective date, legal reference, recorded on every allocation and hold entry) are the
+-- rule's (cpa/rules/debit.py), passed in by the caller.
 --
 -- The idempotency key is written once, with its response, at the end, and looked up after the
 -- person's lock (sql/migrations/0005 says why and how a race on the key ends).
@@ -557,7 +565,11 @@ create function cpf_hold_create(
     p_idempotency_key text,
     p_request_sha256 bytea,
     p_key_expires_at timestamptz,
-    p_journal text[]
+    p_journal text[],
+    p_debit_order text[],
+    p_rule_id text,
+    p_parameter_effective_from date,
+    p_legal_reference text
 ) returns table (outcome text, hold text, available_cents bigint)
 language plpgsql as $$
 declare
@@ -590,10 +602,10 @@ begin
         end if;
     end if;
 
-    -- 3. The debit order (pots_for_debit): take from each usable pot in turn.
+    -- 3. The debit order (the rule's, passed in): take from each usable pot in turn.
     for v_source in
         select s.pot, s.grant_id, s.balance
-        from pots_for_debit(p_person_id, p_on, p_training_ref, false) as s
+        from pots_for_debit(p_person_id, p_on, p_training_ref, false, p_debit_order) as s
         where v_locked and s.usable
         order by s.draw_key collate "C"
     loop
@@ -615,18 +627,23 @@ begin
         return;
     end if;
 
-    -- 4. The hold, where its euros come from, and the paired entries with their balances.
+    -- 4. The hold, where its euros come from (with the rule that decided the order), and the
+    -- paired entries with their balances.
     insert into cpf_holds (id, person_id, amount_cents, training_ref, expires_at, client_id,
                            token_jti, created_at)
     values (p_hold_id, p_person_id, p_amount_cents, p_training_ref, p_expires_at, p_client_id,
             p_token_jti, p_now);
-    insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents)
-    select p_hold_id, a.seq, a.pot, a.grant_id, a.amount_cents
+    insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents, rule_id,
+                                      parameter_effective_from, legal_reference)
+    select p_hold_id, a.seq, a.pot, a.grant_id, a.amount_cents, p_rule_id,
+           p_parameter_effective_from, p_legal_reference
     from unnest(v_pots, v_grants, v_amounts) with ordinality as a(pot, grant_id, amount_cents, seq);
     insert into ledger_entries (person_id, pot, grant_id, kind, amount, unit, effective_on,
-                                correlation_id, hold_id, client_id, token_jti, idempotency_key)
-    select p_person_id, a.pot, a.grant_id, 'hold', a.amount, 'cents', p_on, v_correlation,
-           p_hold_id, p_client_id, p_token_jti, p_idempotency_key
+                                correlation_id, hold_id, rule_id, parameter_effective_from,
+                                legal_reference, client_id, token_jti, idempotency_key)
+    select p_person_id, a.pot, a.grant_id, 'hold', a.amount, pot_unit(a.pot), p_on,
+           v_correlation, p_hold_id, p_rule_id, p_parameter_effective_from, p_legal_reference,
+           p_client_id, p_token_jti, p_idempotency_key
     from unnest(v_pots || 'cpf_held'::text, v_grants || null::uuid,
                 array(select -x from unnest(v_amounts) as x) || p_amount_cents)
          as a(pot, grant_id, amount);
@@ -638,7 +655,7 @@ begin
     where b.person_id = p_person_id and b.pot = 'cpf_held' and b.grant_id is null;
     if not found then
         insert into ledger_balances (person_id, pot, grant_id, balance, unit)
-        values (p_person_id, 'cpf_held', null, p_amount_cents, 'cents');
+        values (p_person_id, 'cpf_held', null, p_amount_cents, pot_unit('cpf_held'));
     end if;
 
     -- 5. The access journal line, and the response a repeat of this request will get.

@@ -36,6 +36,7 @@ from cpa.ledger.models import (
     LinkedServiceView,
 )
 from cpa.rules import c2p_points_reserved_remaining
+from cpa.rules.debit import debit_order
 
 PAGE_SIZE_MAX = 200
 PAGE_SIZE_DEFAULT = 50
@@ -91,7 +92,8 @@ async def get_account(
 
 
 async def _read(db: asyncpg.Connection, person_id: UUID, now: dt.datetime) -> asyncpg.Record:
-    row = await db.fetchrow(sql("get_account"), person_id, now, now.date())
+    on = now.date()
+    row = await db.fetchrow(sql("get_account"), person_id, now, on, debit_order(on).sources)
     if row is None:
         raise PersonNotFound()
     return row

@@ -36,12 +36,14 @@ __all__ = [
     "first_value",
     "int_value",
     "load_parameters",
+    "names_value",
     "packaged_parameters",
     "value_at",
     "value_or_none",
 ]
 
-ParamScalar = int | bool | dt.date
+# A value is a scalar, or a list of names (an order, e.g. cpf.debit.order).
+ParamScalar = int | bool | dt.date | tuple[str, ...]
 
 # Unit → Python type of the value. An unknown unit is refused, so a typo cannot slip through.
 UNITS: Mapping[str, type] = {
@@ -63,6 +65,7 @@ UNITS: Mapping[str, type] = {
     "points": int,
     "quarters": int,
     "smic_hours": int,
+    "sources": tuple,  # names in order
     "years": int,
 }
 
@@ -309,6 +312,12 @@ def int_value(param: ParamValue) -> int:
     value = param.value
     assert isinstance(value, int) and not isinstance(value, bool), param.id
     return value
+
+
+def names_value(param: ParamValue) -> tuple[str, ...]:
+    """The names of a list parameter (an order), in order."""
+    assert isinstance(param.value, tuple), param.id
+    return param.value
 
 
 def date_value(param: ParamValue) -> dt.date:

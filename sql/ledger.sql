@@ -210,7 +210,7 @@ insert into c2p_conversions (id, person_id, use, points, reserved_points_used, a
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
 -- name: get_account
--- The account of one person: its summary document (kept by triggers, sql/migrations/0006),
+-- The account of one person: its summary document (kept by triggers, sql/schema.sql),
 -- its balances and what a debit could draw on today in one scan (pots_for_debit, in the debit
 -- order $4 of cpa/rules/debit.py), and whether
 -- a lapsed hold awaits the sweep. Read-only: the access journal line of the read is appended

@@ -1,5 +1,6 @@
 -- The whole current schema of cpa: the source of truth, kept equal to the migrations applied
 -- in order (tests/integration/test_schema.py builds a database each way and compares them).
+-- Before the first release the migrations were squashed into 0001_baseline, this file's copy.
 
 -- Persons registry: one row per person holding a CPA.
 -- The NIR is never stored in clear: nir_ciphertext is AES-256-GCM (key outside the database),
@@ -18,7 +19,7 @@ create table persons (
 );
 
 
--- ==== OAuth 2 authorization server (migration 0002_auth) ====================================
+-- ==== OAuth 2 authorization server ==========================================================
 
 -- OAuth 2 authorization server (issue 4): partner clients, signing keys, citizen credentials,
 -- consents, codes, refresh tokens, pushed requests, revocations, advisor lookups and the
@@ -213,7 +214,7 @@ create table access_journal (
 );
 create index access_journal_person_idx on access_journal (person_id, id desc);
 
--- ==== Rules received as data (migration 0010_rules_as_data) ============================
+-- ==== Rules received as data ===============================================================
 -- Each rule is written once, in cpa/rules/; these constants are its generated copy, proven
 -- equal to it by tests/ledger/test_rules_in_sql.py.
 
@@ -252,6 +253,11 @@ $$;
 
 -- One row per person with a ledger: the serialisation point of every write to that person
 -- (SELECT … FOR UPDATE), so that a hold can never overdraw whatever races.
+--
+-- The ledger's rows reference this row, not the person: a foreign key to persons made each
+-- inserted entry, hold and balance row lock the person's row too (FOR KEY SHARE), a WAL record
+-- and a dirtied page of persons per hold. The same key on ledger_accounts finds that row
+-- already locked, more strongly, by the same transaction, and writes nothing.
 create table ledger_accounts (
     person_id uuid primary key references persons (id),
     created_at timestamptz not null default now()
@@ -545,8 +551,14 @@ $$;
 -- effective date, legal reference, recorded on every allocation and hold entry) are the
 -- rule's (cpa/rules/debit.py), passed in by the caller.
 --
--- The idempotency key is written once, with its response, at the end, and looked up after the
--- person's lock (sql/migrations/0005 says why and how a race on the key ends).
+-- The idempotency key is written once, with its response, at the end (not inserted empty at
+-- the start and updated at the end: one heap write and its WAL less per hold), and a refused
+-- hold writes no key at all (nothing to delete). It is looked up after the person's lock: a
+-- repeat of the same request on the same person waits for that lock, then sees the first one's
+-- key and answers its response. A request under the same key on another person (a conflict)
+-- can still race to the final insert: it then waits for the other transaction, finds the key
+-- taken, and raises `idempotency_key_taken` (unique_violation on idempotency_keys_pkey), which
+-- rolls the whole statement back; create_hold answers it as a 409 idempotency conflict.
 --
 -- The lock is taken by its own statement and the balances read by the next: a single
 -- `select … for update of a` joined to the balances would read them from the snapshot taken
@@ -693,7 +705,7 @@ begin
 end;
 $$;
 
--- ==== The aggregated account summary (migration 0006_account_summary) ======================
+-- ==== The aggregated account summary =======================================================
 -- The slow-changing part of the aggregated account as one row per person (issue 5: the
 -- account read within 90 % of a one-query endpoint).
 --

@@ -45,7 +45,7 @@ _object = msgspec.json.Decoder(dict[str, Any])
 
 
 class _Summary(msgspec.Struct, frozen=True):
-    """The account document of ``account_summary_of`` (sql/migrations/0006)."""
+    """The account document of ``account_summary_of`` (sql/schema.sql)."""
 
     birth_date: dt.date
     points_used: dict[str, int]  # C2P points used so far, by use

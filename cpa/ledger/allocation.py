@@ -1,7 +1,7 @@
 """How a post splits a hold's allocations between what it uses and what it releases.
 
 The order in which a debit draws on the pots (décret 2025-1156, CT R6333-3) is a rule,
-``cpa.rules.debit``; SQL receives it (``pots_for_debit``, sql/migrations/0010), which holds
+``cpa.rules.debit``; SQL receives it (``pots_for_debit``, sql/schema.sql), which holds
 draw on and the account read sums. A post uses a hold's allocations in the order the hold took
 them.
 """

@@ -8,7 +8,7 @@ person's ledger lock (``journal.lock_account``), so two holds can never both tak
 euros, and balance rows are always locked in the same order (no deadlock).
 
 Creating a hold is the hot path (issue 5: 1,000 holds/s, 300/s on one account): it is one
-SQL function call (``cpf_hold_create``, sql/migrations/0010) that takes the lock, looks the
+SQL function call (``cpf_hold_create``, sql/schema.sql) that takes the lock, looks the
 idempotency key up, allocates in the debit order, writes, journals and stores the key with its
 response, so the lock is held for one statement and its commit, never across round trips to
 Python.

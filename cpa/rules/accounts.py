@@ -8,7 +8,7 @@ every ledger pot.
   décret 2018-1349) and in hours before, kept in their own ``*_hours`` pots until the one-off
   conversion; the C2P counts in points (CT R4163-9).
 
-SQL receives these as data: ``account_first_year`` and ``pot_unit`` (sql/migrations/0010) are
+SQL receives these as data: ``account_first_year`` and ``pot_unit`` (sql/schema.sql) are
 generated constants, proven equal to this module by tests/ledger/test_rules_in_sql.py.
 """
 

@@ -4,7 +4,7 @@
 use-by date first; 2) the holder's statutory rights; 3) CEC rights; 4) complementary abondements
 not earmarked. The order is the dated parameter ``cpf.debit.order`` (cpf.toml); which pot a source
 names, and whether a pot may fund a given debit at all (use-by date, training it is earmarked to,
-retirement, death), is the ledger's data, applied by ``pots_for_debit`` (sql/migrations/0010),
+retirement, death), is the ledger's data, applied by ``pots_for_debit`` (sql/schema.sql),
 which receives this order as an argument: SQL holds no copy of it. Every hold records the trace
 below on each of its allocations.
 """

@@ -91,11 +91,11 @@ select (select count(*) from ledger_balances) as balances,
        (select count(*) from ledger_entries) as entries;
 
 -- name: create_hold_at_once
--- Claim the key, lock the person, allocate in the debit order given ($14, traced by $15-$17),
--- write the hold, entries, balances and journal line.
+-- Claim the key, lock the person, allocate in the debit order given ($14, $15 after retirement,
+-- traced by $16-$18), write the hold, entries, balances and journal line.
 select outcome, hold, available_cents
 from cpf_hold_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17);
+                     $17, $18);
 
 -- name: get_hold
 -- One hold of one person with its allocations (JSON, in debit order).
@@ -212,7 +212,7 @@ values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 -- name: get_account
 -- The account of one person: its summary document (kept by triggers, sql/schema.sql),
 -- its balances and what a debit could draw on today in one scan (pots_for_debit, in the debit
--- order $4 of cpa/rules/debit.py), and whether
+-- order $4 and after-retirement sources $5 of cpa/rules/debit.py), and whether
 -- a lapsed hold awaits the sweep. Read-only: the access journal line of the read is appended
 -- by cpa.auth.journal's batch writer.
 select s.summary, pots.balances, pots.available_cents,
@@ -223,7 +223,7 @@ from account_summaries s
 cross join lateral (
     select json_agg(json_build_array(d.pot, d.grant_id, d.balance)) as balances,
            coalesce(sum(d.balance) filter (where d.usable), 0)::bigint as available_cents
-    from pots_for_debit(s.person_id, $3, null, true, $4) as d
+    from pots_for_debit(s.person_id, $3, null, true, $4, $5) as d
 ) as pots
 where s.person_id = $1;
 

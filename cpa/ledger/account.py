@@ -93,7 +93,10 @@ async def get_account(
 
 async def _read(db: asyncpg.Connection, person_id: UUID, now: dt.datetime) -> asyncpg.Record:
     on = now.date()
-    row = await db.fetchrow(sql("get_account"), person_id, now, on, debit_order(on).sources)
+    order = debit_order(on)
+    row = await db.fetchrow(
+        sql("get_account"), person_id, now, on, order.sources, order.after_retirement
+    )
     if row is None:
         raise PersonNotFound()
     return row

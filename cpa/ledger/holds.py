@@ -124,6 +124,7 @@ async def _create(
                 claim.expires_at if claim else None,
                 journal,
                 order.sources,
+                order.after_retirement,
                 order.trace.rule_id,
                 order.trace.parameter_effective_from,
                 order.trace.legal_reference,

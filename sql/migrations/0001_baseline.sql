@@ -510,17 +510,19 @@ create table service_links (
 -- debit order, which the caller passes (p_order: cpa/rules/debit.py, parameter cpf.debit.order,
 -- décret 2025-1156, CT R6333-3). A pot is named in the order by its source: `earmarked` for a
 -- dotation or an abondement earmarked to the account, `abondement` for the other abondements,
--- else its own name; a pot whose source is not in the order funds nothing. Holds draw on the
+-- else its own name; a pot whose source is not in the order funds nothing, and after the
+-- holder's full-rate retirement only the sources of p_after_retirement do (cpa/rules/debit.py,
+-- cpf.debit.after_retirement, CT L6323-2: CEC rights). Holds draw on the
 -- usable pots in draw_key order (cpf_hold_create), the account read sums them (what is
 -- available) in the same scan that lists the balances.
 --
 -- Choices where the texts leave it open: an earmarked grant tied to a training funds only that
 -- training (p_any_training: what any training could use, the account's "available"); a grant
--- past its use_by date funds nothing; after full-rate retirement only CEC rights stay usable
--- (CT L6323-2, last paragraph), after death nothing; a negative statutory or CEC balance (a
--- debt, OQ-5) funds nothing and does not block the other pots.
+-- past its use_by date funds nothing; after death nothing funds a debit; a negative statutory
+-- or CEC balance (a debt, OQ-5) funds nothing and does not block the other pots.
 create function pots_for_debit(
-    p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean, p_order text[]
+    p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean, p_order text[],
+    p_after_retirement text[]
 ) returns table (pot text, grant_id uuid, balance bigint, usable boolean, draw_key text)
 language sql stable as $$
     -- draw_key sorts (in the "C" collation) as the debit draws: place in the order, deadline,
@@ -531,7 +533,7 @@ language sql stable as $$
                and b.balance > 0
                and (p.death_on is null or p.death_on > p_on)
                and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
-                    or b.pot = 'cec')
+                    or s.source = any(p_after_retirement))
                and (g.use_by is null or g.use_by >= p_on)
                and (p_any_training or g.training_ref is null
                     or g.training_ref = p_training_ref),
@@ -544,10 +546,10 @@ language sql stable as $$
     join ledger_balances b on b.person_id = p.id
     left join ledger_grants g on g.id = b.grant_id
     cross join lateral (
-        select array_position(p_order,
-            case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked)
-                 then 'earmarked' else b.pot end) as place
-    ) as s
+        select case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked)
+                    then 'earmarked' else b.pot end as source
+    ) as k
+    cross join lateral (select k.source, array_position(p_order, k.source) as place) as s
     where p.id = p_person_id
 $$;
 
@@ -586,6 +588,7 @@ create function cpf_hold_create(
     p_key_expires_at timestamptz,
     p_journal text[],
     p_debit_order text[],
+    p_debit_after_retirement text[],
     p_rule_id text,
     p_parameter_effective_from date,
     p_legal_reference text
@@ -624,7 +627,8 @@ begin
     -- 3. The debit order (the rule's, passed in): take from each usable pot in turn.
     for v_source in
         select s.pot, s.grant_id, s.balance
-        from pots_for_debit(p_person_id, p_on, p_training_ref, false, p_debit_order) as s
+        from pots_for_debit(p_person_id, p_on, p_training_ref, false, p_debit_order,
+                            p_debit_after_retirement) as s
         where v_locked and s.usable
         order by s.draw_key collate "C"
     loop

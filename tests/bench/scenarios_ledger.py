@@ -136,7 +136,8 @@ def _holds_pgbench(client_id: str, accounts: int) -> str:
         f"array['{client_id}', 'training_body', 'bench', null, null, 'change', '/v1/me/cpf/holds']"
     )
     rule = debit_order(dt.date.today())  # the debit order, passed as the server passes it
-    order = "array[" + ", ".join(f"'{source}'" for source in rule.sources) + "]"
+    order = "array[" + ", ".join(f"'{source}'" for source in rule.sources) + "]::text[]"
+    after = "array[" + ", ".join(f"'{source}'" for source in rule.after_retirement) + "]::text[]"
     trace = (
         f"'{rule.trace.rule_id}', date '{rule.trace.parameter_effective_from}', "
         f"'{rule.trace.legal_reference}'"
@@ -148,7 +149,7 @@ def _holds_pgbench(client_id: str, accounts: int) -> str:
         "now() + interval '7 days', now(), current_date, "
         f"'{client_id}', 'pgbench', gen_random_uuid()::text, "
         "sha256(gen_random_uuid()::text::bytea), now() + interval '1 day', "
-        f"{journal}, {order}, {trace});\n"
+        f"{journal}, {order}, {after}, {trace});\n"
     )
 
 

@@ -3,9 +3,12 @@ every hold's allocations and entries record the parameter they followed."""
 
 from __future__ import annotations
 
-import asyncpg
+import datetime as dt
 
-from cpa.ledger import NewGrant, NewHold, add_grant, create_hold, credit_year
+import asyncpg
+import pytest
+
+from cpa.ledger import InsufficientRights, NewGrant, NewHold, add_grant, create_hold, credit_year
 from cpa.rules.debit import debit_order
 from tests.ledger.support import NOW, TODAY, declare_year, new_person
 
@@ -46,7 +49,7 @@ async def test_sql_draws_in_the_order_it_is_given(db: asyncpg.Connection) -> Non
     order = debit_order(NOW.date()).sources
     draw = (
         'select array_agg(pot order by draw_key collate "C") from'
-        " pots_for_debit($1, $2, 'RNCP-1', false, $3) where usable"
+        " pots_for_debit($1, $2, 'RNCP-1', false, $3, '{}') where usable"
     )
     assert await db.fetchval(draw, person.id, TODAY, order) == [
         "dotation", "cpf_statutory", "abondement",
@@ -59,3 +62,27 @@ async def test_sql_draws_in_the_order_it_is_given(db: asyncpg.Connection) -> Non
     assert await db.fetchval(draw, person.id, TODAY, without_abondements) == [
         "dotation", "cpf_statutory",
     ]  # fmt: skip
+
+
+async def test_after_full_rate_retirement_only_the_sources_given_fund_a_debit(
+    db: asyncpg.Connection,
+) -> None:
+    """The rule names what stays usable after retirement (CEC rights); SQL only applies it."""
+    person = await new_person(db, full_rate_retirement_on=dt.date(2025, 1, 1))
+    await declare_year(db, person.id, 2024)
+    await credit_year(db, person.id, 2024, today=TODAY)  # statutory rights, before retirement
+    rule = debit_order(TODAY)
+    usable = (
+        "select coalesce(array_agg(pot), '{}') from"
+        " pots_for_debit($1, $2, null, true, $3, $4) where usable"
+    )
+    assert rule.after_retirement == ["cec"]
+    assert await db.fetchval(usable, person.id, TODAY, rule.sources, rule.after_retirement) == []
+    assert await db.fetchval(usable, person.id, dt.date(2024, 12, 31), rule.sources,
+                             rule.after_retirement) == ["cpf_statutory"]  # fmt: skip
+    assert await db.fetchval(usable, person.id, TODAY, rule.sources, ["cpf_statutory"]) == [
+        "cpf_statutory"
+    ]
+    with pytest.raises(InsufficientRights):
+        hold = NewHold(amount_cents=1, training_ref="RNCP-1", expires_at=LATER)
+        await create_hold(db, person.id, hold, now=NOW)

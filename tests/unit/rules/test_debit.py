@@ -27,3 +27,12 @@ def test_order_by_date(on: dt.date, effective_from: dt.date, article: str, evide
     assert order.trace.parameter_effective_from == effective_from
     assert order.trace.legal_reference == article
     assert order.parameter.reference.evidence == evidence
+
+
+@pytest.mark.parametrize(
+    ("on", "after_retirement"),
+    [(dt.date(2016, 6, 1), []), (dt.date(2017, 1, 1), ["cec"]), (dt.date(2026, 1, 1), ["cec"])],
+)
+def test_sources_usable_after_retirement(on: dt.date, after_retirement: list[str]) -> None:
+    """CT L6323-2: after full-rate retirement only CEC rights (which exist from 2017) fund."""
+    assert debit_order(on).after_retirement == after_retirement

@@ -200,10 +200,6 @@ from revocations
 where id > $1 and expires_at > now()
 order by id;
 
--- name: last_revocation_id
--- The feed position to start polling from (0 when empty).
-select coalesce(max(id), 0) from revocations;
-
 -- name: insert_advisor_lookup
 -- Record an advisor lookup behind the hash of the short-lived person reference.
 insert into advisor_lookups (ref_hash, client_id, person_id, advisor_id, purpose, expires_at)

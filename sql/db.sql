@@ -16,8 +16,8 @@ select pg_advisory_lock($1::bigint);
 select pg_advisory_unlock($1::bigint);
 
 -- name: list_applied_migrations
--- Versions and checksums of the migrations already applied.
-select version, checksum from schema_migrations order by version;
+-- Versions, names and checksums of the migrations already applied.
+select version, name, checksum from schema_migrations order by version;
 
 -- name: record_migration
 -- Record one migration as applied, with the checksum of its file.

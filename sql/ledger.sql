@@ -18,12 +18,9 @@ with appended as (
         credit_year, rule_id, parameter_effective_from, legal_reference, trace, declaration_id,
         client_id, token_jti, idempotency_key
     )
-    select e.person_id, e.pot, e.grant_id, e.kind, e.amount,
-           case when e.pot in ('cpf_hours', 'cec_hours') then 'hours'
-                when e.pot = 'c2p' then 'points' else 'cents' end,
-           e.effective_on, e.correlation_id, e.hold_id, e.credit_year, e.rule_id,
-           e.parameter_effective_from, e.legal_reference, e.trace::jsonb, e.declaration_id,
-           $15, $16, $17
+    select e.person_id, e.pot, e.grant_id, e.kind, e.amount, pot_unit(e.pot), e.effective_on,
+           e.correlation_id, e.hold_id, e.credit_year, e.rule_id, e.parameter_effective_from,
+           e.legal_reference, e.trace::jsonb, e.declaration_id, $15, $16, $17
     from unnest(
         $1::uuid[], $2::text[], $3::uuid[], $4::text[], $5::bigint[], $6::date[], $7::uuid[],
         $8::uuid[], $9::integer[], $10::text[], $11::date[], $12::text[], $13::text[],
@@ -94,23 +91,11 @@ select (select count(*) from ledger_balances) as balances,
        (select count(*) from ledger_entries) as entries;
 
 -- name: create_hold_at_once
--- Claim the key, lock the person, allocate, write the hold, entries, balances and journal line.
+-- Claim the key, lock the person, allocate in the debit order given ($14, $15 after retirement,
+-- traced by $16-$18), write the hold, entries, balances and journal line.
 select outcome, hold, available_cents
-from cpf_hold_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13);
-
--- name: insert_hold
--- Record a pending hold and where its euros come from (parallel arrays, in debit order).
-with hold as (
-    insert into cpf_holds (id, person_id, amount_cents, training_ref, expires_at, client_id,
-                           token_jti, created_at)
-    values ($1, $2, $3, $4, $5, $6, $7, $8)
-    returning id
-)
-insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents)
-select hold.id, a.seq, a.pot, a.grant_id, a.amount_cents
-from hold,
-     unnest($9::text[], $10::uuid[], $11::bigint[])
-         with ordinality as a(pot, grant_id, amount_cents, seq);
+from cpf_hold_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
+                     $17, $18);
 
 -- name: get_hold
 -- One hold of one person with its allocations (JSON, in debit order).
@@ -209,13 +194,11 @@ select person_id from cec_engagements where year = $1
 order by 1;
 
 -- name: get_c2p_state
--- A person's birth date, C2P points balance and points already used for training/reconversion.
+-- A person's birth date, C2P points balance and points already used, by use (JSON).
 select p.birth_date,
        coalesce((select balance from ledger_balances
                  where person_id = p.id and pot = 'c2p'), 0) as points,
-       coalesce((select sum(points) from c2p_conversions
-                 where person_id = p.id and use in ('training', 'reconversion')), 0)
-         as training_points_used
+       c2p_points_used(p.id)::text as points_used
 from persons p
 where p.id = $1;
 
@@ -227,8 +210,9 @@ insert into c2p_conversions (id, person_id, use, points, reserved_points_used, a
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
 -- name: get_account
--- The account of one person: its summary document (kept by triggers, sql/migrations/0006),
--- its balances and what a debit could draw on today in one scan (pots_for_debit), and whether
+-- The account of one person: its summary document (kept by triggers, sql/schema.sql),
+-- its balances and what a debit could draw on today in one scan (pots_for_debit, in the debit
+-- order $4 and after-retirement sources $5 of cpa/rules/debit.py), and whether
 -- a lapsed hold awaits the sweep. Read-only: the access journal line of the read is appended
 -- by cpa.auth.journal's batch writer.
 select s.summary, pots.balances, pots.available_cents,
@@ -239,7 +223,7 @@ from account_summaries s
 cross join lateral (
     select json_agg(json_build_array(d.pot, d.grant_id, d.balance)) as balances,
            coalesce(sum(d.balance) filter (where d.usable), 0)::bigint as available_cents
-    from pots_for_debit(s.person_id, $3, null, true) as d
+    from pots_for_debit(s.person_id, $3, null, true, $4, $5) as d
 ) as pots
 where s.person_id = $1;
 

@@ -1,5 +1,6 @@
 -- The whole current schema of cpa: the source of truth, kept equal to the migrations applied
 -- in order (tests/integration/test_schema.py builds a database each way and compares them).
+-- Before the first release the migrations were squashed into 0001_baseline, this file's copy.
 
 -- Persons registry: one row per person holding a CPA.
 -- The NIR is never stored in clear: nir_ciphertext is AES-256-GCM (key outside the database),
@@ -18,7 +19,7 @@ create table persons (
 );
 
 
--- ==== OAuth 2 authorization server (migration 0002_auth) ====================================
+-- ==== OAuth 2 authorization server ==========================================================
 
 -- OAuth 2 authorization server (issue 4): partner clients, signing keys, citizen credentials,
 -- consents, codes, refresh tokens, pushed requests, revocations, advisor lookups and the
@@ -213,6 +214,37 @@ create table access_journal (
 );
 create index access_journal_person_idx on access_journal (person_id, id desc);
 
+-- ==== Rules received as data ===============================================================
+-- Each rule is written once, in cpa/rules/; these constants are its generated copy, proven
+-- equal to it by tests/ledger/test_rules_in_sql.py.
+
+-- The first year each account counts (cpa/rules/accounts.py: cpf.opened_on, cec.opened_on,
+-- c2p.opened_on) and the last year anyone may declare (a bound, not law).
+create function account_first_year(p_account text) returns integer
+language sql immutable parallel safe as $$
+    select case p_account when 'cpf' then 2015 when 'cec' then 2017 when 'c2p' then 2015 end
+$$;
+
+create function account_last_year() returns integer
+language sql immutable parallel safe as $$
+    select 2100
+$$;
+
+-- The unit of each ledger pot (cpa/rules/accounts.py: POT_UNITS); null for an unknown pot.
+create function pot_unit(p_pot text) returns text
+language sql immutable parallel safe as $$
+    select case p_pot
+        when 'cpf_statutory' then 'cents'
+        when 'cpf_hours' then 'hours'
+        when 'cec' then 'cents'
+        when 'cec_hours' then 'hours'
+        when 'abondement' then 'cents'
+        when 'dotation' then 'cents'
+        when 'cpf_held' then 'cents'
+        when 'c2p' then 'points'
+    end
+$$;
+
 -- ============================================================================================
 -- Accounts and ledger (issue 5): declarations in, rights credited, holds, idempotency, services.
 --
@@ -221,6 +253,11 @@ create index access_journal_person_idx on access_journal (person_id, id desc);
 
 -- One row per person with a ledger: the serialisation point of every write to that person
 -- (SELECT … FOR UPDATE), so that a hold can never overdraw whatever races.
+--
+-- The ledger's rows reference this row, not the person: a foreign key to persons made each
+-- inserted entry, hold and balance row lock the person's row too (FOR KEY SHARE), a WAL record
+-- and a dirtied page of persons per hold. The same key on ledger_accounts finds that row
+-- already locked, more strongly, by the same transaction, and writes nothing.
 create table ledger_accounts (
     person_id uuid primary key references persons (id),
     created_at timestamptz not null default now()
@@ -264,21 +301,12 @@ create table ledger_entries (
     idempotency_key text,
     created_at timestamptz not null default now(),
     constraint ledger_entries_amount_nonzero check (amount <> 0),
-    constraint ledger_entries_pot_known check (
-        pot in ('cpf_statutory', 'cpf_hours', 'cec', 'cec_hours', 'abondement', 'dotation',
-                'cpf_held', 'c2p')
-    ),
+    constraint ledger_entries_pot_known check (pot_unit(pot) is not null),
     constraint ledger_entries_kind_known check (
         kind in ('accrual', 'adjustment', 'conversion', 'hold', 'hold_post', 'hold_void',
                  'hold_expire', 'abondement', 'dotation', 'c2p_use')
     ),
-    constraint ledger_entries_unit_matches_pot check (
-        unit = case
-            when pot in ('cpf_hours', 'cec_hours') then 'hours'
-            when pot = 'c2p' then 'points'
-            else 'cents'
-        end
-    ),
+    constraint ledger_entries_unit_matches_pot check (unit = pot_unit(pot)),
     constraint ledger_entries_grant_matches_pot check (
         (grant_id is not null) = (pot in ('abondement', 'dotation'))
     )
@@ -348,6 +376,9 @@ create table cpf_hold_allocations (
     pot text not null,
     grant_id uuid references ledger_grants (id),
     amount_cents bigint not null,
+    rule_id text not null,  -- the debit order the allocation followed (cpf.debit.order)
+    parameter_effective_from date not null,
+    legal_reference text not null,
     constraint cpf_hold_allocations_pkey primary key (hold_id, seq),
     constraint cpf_hold_allocations_amount_positive check (amount_cents > 0)
 );
@@ -398,7 +429,8 @@ create table activity_declarations (
     client_id text,
     created_at timestamptz not null default now(),
     constraint activity_declarations_revision_key unique (person_id, year, revision),
-    constraint activity_declarations_year_range check (year between 2015 and 2100)
+    constraint activity_declarations_year_range
+        check (year between account_first_year('cpf') and account_last_year())
 );
 
 create table c2p_exposure_declarations (
@@ -412,7 +444,8 @@ create table c2p_exposure_declarations (
     created_at timestamptz not null default now(),
     constraint c2p_exposure_declarations_revision_key
         unique (person_id, year, contract_ref, revision),
-    constraint c2p_exposure_declarations_year_range check (year between 2015 and 2100)
+    constraint c2p_exposure_declarations_year_range
+        check (year between account_first_year('c2p') and account_last_year())
 );
 
 -- CEC engagements are declared, then validated (or refused) by the organisation.
@@ -427,7 +460,8 @@ create table cec_engagements (
     created_at timestamptz not null default now(),
     decided_at timestamptz,
     constraint cec_engagements_status_known check (status in ('declared', 'validated', 'refused')),
-    constraint cec_engagements_year_range check (year between 2017 and 2100)
+    constraint cec_engagements_year_range
+        check (year between account_first_year('cec') and account_last_year())
 );
 create index cec_engagements_person_year_idx on cec_engagements (person_id, year);
 
@@ -465,55 +499,68 @@ create table service_links (
     constraint service_links_pkey primary key (person_id, service_id)
 );
 
--- A person's pots on a date, each with whether a CPF debit may draw on it and in which order
--- (décret 2025-1156, CT R6333-3): 1) dotations and abondements earmarked to the account
--- (soonest deadline first), 2) the holder's statutory rights, 3) CEC rights, 4) complementary
--- abondements that are not earmarked. The one definition of the rule: holds draw on the
+-- A person's pots on a date, each with whether a CPF debit may draw on it and its place in the
+-- debit order, which the caller passes (p_order: cpa/rules/debit.py, parameter cpf.debit.order,
+-- décret 2025-1156, CT R6333-3). A pot is named in the order by its source: `earmarked` for a
+-- dotation or an abondement earmarked to the account, `abondement` for the other abondements,
+-- else its own name; a pot whose source is not in the order funds nothing, and after the
+-- holder's full-rate retirement only the sources of p_after_retirement do (cpa/rules/debit.py,
+-- cpf.debit.after_retirement, CT L6323-2: CEC rights). Holds draw on the
 -- usable pots in draw_key order (cpf_hold_create), the account read sums them (what is
 -- available) in the same scan that lists the balances.
 --
 -- Choices where the texts leave it open: an earmarked grant tied to a training funds only that
 -- training (p_any_training: what any training could use, the account's "available"); a grant
--- past its use_by date funds nothing; after full-rate retirement only CEC rights stay usable
--- (CT L6323-2, last paragraph), after death nothing; a negative statutory or CEC balance (a
--- debt, OQ-5) funds nothing and does not block the other pots.
+-- past its use_by date funds nothing; after death nothing funds a debit; a negative statutory
+-- or CEC balance (a debt, OQ-5) funds nothing and does not block the other pots.
 create function pots_for_debit(
-    p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean
+    p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean, p_order text[],
+    p_after_retirement text[]
 ) returns table (pot text, grant_id uuid, balance bigint, usable boolean, draw_key text)
 language sql stable as $$
-    -- draw_key sorts (in the "C" collation) as the debit draws: tier, deadline, grant id. A
-    -- key rather than a rank, so that a reader that only sums pays for no sort.
+    -- draw_key sorts (in the "C" collation) as the debit draws: place in the order, deadline,
+    -- grant id. A key rather than a rank, so that a reader that only sums pays for no sort.
     select b.pot, b.grant_id, b.balance,
            coalesce(
-               b.pot in ('cpf_statutory', 'cec', 'abondement', 'dotation')
+               s.place is not null
                and b.balance > 0
                and (p.death_on is null or p.death_on > p_on)
                and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
-                    or b.pot = 'cec')
+                    or s.source = any(p_after_retirement))
                and (g.use_by is null or g.use_by >= p_on)
                and (p_any_training or g.training_ref is null
                     or g.training_ref = p_training_ref),
                false),
            concat_ws('|',
-               case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked) then 0
-                    when b.pot = 'cpf_statutory' then 1
-                    when b.pot = 'cec' then 2
-                    else 3 end,
+               to_char(s.place, 'FM000'),
                to_char(coalesce(g.use_by, '9999-12-31'::date), 'YYYY-MM-DD'),
                b.grant_id::text) collate "C"
     from persons p
     join ledger_balances b on b.person_id = p.id
     left join ledger_grants g on g.id = b.grant_id
+    cross join lateral (
+        select case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked)
+                    then 'earmarked' else b.pot end as source
+    ) as k
+    cross join lateral (select k.source, array_position(p_order, k.source) as place) as s
     where p.id = p_person_id
 $$;
 
 -- Holds in one statement (issue 5 targets): the idempotency claim, the person's ledger lock,
 -- the debit order, the hold, its entries and balances, the access journal line and the stored
 -- response, in one call, so the person's lock is held for one statement and its commit only,
--- never across round trips to the application.
+-- never across round trips to the application. The debit order and its trace (rule id,
+-- effective date, legal reference, recorded on every allocation and hold entry) are the
+-- rule's (cpa/rules/debit.py), passed in by the caller.
 --
--- The idempotency key is written once, with its response, at the end, and looked up after the
--- person's lock (sql/migrations/0005 says why and how a race on the key ends).
+-- The idempotency key is written once, with its response, at the end (not inserted empty at
+-- the start and updated at the end: one heap write and its WAL less per hold), and a refused
+-- hold writes no key at all (nothing to delete). It is looked up after the person's lock: a
+-- repeat of the same request on the same person waits for that lock, then sees the first one's
+-- key and answers its response. A request under the same key on another person (a conflict)
+-- can still race to the final insert: it then waits for the other transaction, finds the key
+-- taken, and raises `idempotency_key_taken` (unique_violation on idempotency_keys_pkey), which
+-- rolls the whole statement back; create_hold answers it as a 409 idempotency conflict.
 --
 -- The lock is taken by its own statement and the balances read by the next: a single
 -- `select … for update of a` joined to the balances would read them from the snapshot taken
@@ -532,7 +579,12 @@ create function cpf_hold_create(
     p_idempotency_key text,
     p_request_sha256 bytea,
     p_key_expires_at timestamptz,
-    p_journal text[]
+    p_journal text[],
+    p_debit_order text[],
+    p_debit_after_retirement text[],
+    p_rule_id text,
+    p_parameter_effective_from date,
+    p_legal_reference text
 ) returns table (outcome text, hold text, available_cents bigint)
 language plpgsql as $$
 declare
@@ -565,10 +617,11 @@ begin
         end if;
     end if;
 
-    -- 3. The debit order (pots_for_debit): take from each usable pot in turn.
+    -- 3. The debit order (the rule's, passed in): take from each usable pot in turn.
     for v_source in
         select s.pot, s.grant_id, s.balance
-        from pots_for_debit(p_person_id, p_on, p_training_ref, false) as s
+        from pots_for_debit(p_person_id, p_on, p_training_ref, false, p_debit_order,
+                            p_debit_after_retirement) as s
         where v_locked and s.usable
         order by s.draw_key collate "C"
     loop
@@ -590,18 +643,23 @@ begin
         return;
     end if;
 
-    -- 4. The hold, where its euros come from, and the paired entries with their balances.
+    -- 4. The hold, where its euros come from (with the rule that decided the order), and the
+    -- paired entries with their balances.
     insert into cpf_holds (id, person_id, amount_cents, training_ref, expires_at, client_id,
                            token_jti, created_at)
     values (p_hold_id, p_person_id, p_amount_cents, p_training_ref, p_expires_at, p_client_id,
             p_token_jti, p_now);
-    insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents)
-    select p_hold_id, a.seq, a.pot, a.grant_id, a.amount_cents
+    insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents, rule_id,
+                                      parameter_effective_from, legal_reference)
+    select p_hold_id, a.seq, a.pot, a.grant_id, a.amount_cents, p_rule_id,
+           p_parameter_effective_from, p_legal_reference
     from unnest(v_pots, v_grants, v_amounts) with ordinality as a(pot, grant_id, amount_cents, seq);
     insert into ledger_entries (person_id, pot, grant_id, kind, amount, unit, effective_on,
-                                correlation_id, hold_id, client_id, token_jti, idempotency_key)
-    select p_person_id, a.pot, a.grant_id, 'hold', a.amount, 'cents', p_on, v_correlation,
-           p_hold_id, p_client_id, p_token_jti, p_idempotency_key
+                                correlation_id, hold_id, rule_id, parameter_effective_from,
+                                legal_reference, client_id, token_jti, idempotency_key)
+    select p_person_id, a.pot, a.grant_id, 'hold', a.amount, pot_unit(a.pot), p_on,
+           v_correlation, p_hold_id, p_rule_id, p_parameter_effective_from, p_legal_reference,
+           p_client_id, p_token_jti, p_idempotency_key
     from unnest(v_pots || 'cpf_held'::text, v_grants || null::uuid,
                 array(select -x from unnest(v_amounts) as x) || p_amount_cents)
          as a(pot, grant_id, amount);
@@ -613,7 +671,7 @@ begin
     where b.person_id = p_person_id and b.pot = 'cpf_held' and b.grant_id is null;
     if not found then
         insert into ledger_balances (person_id, pot, grant_id, balance, unit)
-        values (p_person_id, 'cpf_held', null, p_amount_cents, 'cents');
+        values (p_person_id, 'cpf_held', null, p_amount_cents, pot_unit('cpf_held'));
     end if;
 
     -- 5. The access journal line, and the response a repeat of this request will get.
@@ -651,7 +709,7 @@ begin
 end;
 $$;
 
--- ==== The aggregated account summary (migration 0006_account_summary) ======================
+-- ==== The aggregated account summary =======================================================
 -- The slow-changing part of the aggregated account as one row per person (issue 5: the
 -- account read within 90 % of a one-query endpoint).
 --
@@ -674,15 +732,22 @@ create table account_summaries (
 create index cpf_holds_person_pending_idx on cpf_holds (person_id, expires_at)
     where status = 'pending';
 
+-- C2P points used so far by one person, by use: the data the reserved-points rule reads
+-- (cpa/rules/c2p.py: c2p_points_reserved_remaining decides which uses spend the reserve).
+create function c2p_points_used(p_person_id uuid) returns json
+language sql stable as $$
+    select coalesce(json_object_agg(u.use, u.points order by u.use), '{}'::json)
+    from (select c.use, sum(c.points) as points from c2p_conversions c
+          where c.person_id = p_person_id group by c.use) as u
+$$;
+
 -- The document of one person, built from the tables (its only definition).
 -- json, not jsonb: its text goes out as stored and is decoded once, by the application.
 create function account_summary_of(p_person_id uuid) returns json
 language sql stable as $$
     select json_build_object(
         'birth_date', p.birth_date,
-        'training_points_used',
-            (select coalesce(sum(c.points), 0) from c2p_conversions c
-             where c.person_id = p.id and c.use in ('training', 'reconversion')),
+        'points_used', c2p_points_used(p.id),
         'last_credited_on',
             (select max(c.credited_on) from ledger_credits c where c.person_id = p.id),
         'services', coalesce(

@@ -61,7 +61,7 @@ async def migrate(
     try:
         await connection.execute(sql("create_schema_migrations"))
         applied = {
-            row["version"]: row["checksum"]
+            row["version"]: (row["name"], row["checksum"])
             for row in await connection.fetch(sql("list_applied_migrations"))
         }
         done = []
@@ -84,7 +84,14 @@ async def migrate(
         await connection.execute(sql("unlock_migrations"), _LOCK_KEY)
 
 
-def _check_unchanged(migration: Migration, checksum: str) -> None:
+def _check_unchanged(migration: Migration, applied: tuple[str, str]) -> None:
+    name, checksum = applied
+    if name != migration.name:  # the files were squashed (sql/migrations/0001_baseline.sql)
+        raise MigrationError(
+            f"this database was migrated with {migration.version:04d}_{name}.sql, which no "
+            f"longer exists ({migration.version:04d}_{migration.name}.sql replaced it): reset "
+            "this development database (remove .cpa/, or drop and create it) and migrate again"
+        )
     if checksum != migration.checksum:
         raise MigrationError(
             f"migration {migration.version:04d}_{migration.name}.sql was changed after it was "

@@ -38,12 +38,11 @@ from cpa.declarations.models import (
 )
 from cpa.errors import CpaError, InvalidInput
 from cpa.ledger.models import SYSTEM, Provenance
+from cpa.rules.accounts import FIRST_C2P_YEAR, FIRST_CEC_YEAR, FIRST_CPF_YEAR
 
 log = structlog.get_logger(__name__)
 
 BATCH_LINES_MAX = 1_000
-FIRST_CPF_YEAR = 2015  # CPF created on 2015-01-01 (loi 2014-288)
-FIRST_CEC_YEAR = 2017  # CEC in force on 2017-01-01 (loi 2016-1088)
 TEXT_LENGTH_MAX = 200
 MONTHS_PER_YEAR = 12
 
@@ -118,7 +117,7 @@ async def declare_exposures(
     """Record C2P exposures, one contract and year per line."""
 
     async def write(line: ExposureDeclaration) -> Written:
-        _check_year(line.year, today, FIRST_CPF_YEAR)
+        _check_year(line.year, today, FIRST_C2P_YEAR)
         _check_exposure(line)
         return await _insert_revision(
             db,

@@ -35,7 +35,8 @@ from cpa.ledger.models import (
     EntryPage,
     LinkedServiceView,
 )
-from cpa.rules import c2p_reserved_points
+from cpa.rules import c2p_points_reserved_remaining
+from cpa.rules.debit import debit_order
 
 PAGE_SIZE_MAX = 200
 PAGE_SIZE_DEFAULT = 50
@@ -44,10 +45,10 @@ _object = msgspec.json.Decoder(dict[str, Any])
 
 
 class _Summary(msgspec.Struct, frozen=True):
-    """The account document of ``account_summary_of`` (sql/migrations/0006)."""
+    """The account document of ``account_summary_of`` (sql/schema.sql)."""
 
     birth_date: dt.date
-    training_points_used: int
+    points_used: dict[str, int]  # C2P points used so far, by use
     last_credited_on: dt.date | None
     services: list[tuple[str, str, str, str, dt.datetime]]
 
@@ -91,7 +92,11 @@ async def get_account(
 
 
 async def _read(db: asyncpg.Connection, person_id: UUID, now: dt.datetime) -> asyncpg.Record:
-    row = await db.fetchrow(sql("get_account"), person_id, now, now.date())
+    on = now.date()
+    order = debit_order(on)
+    row = await db.fetchrow(
+        sql("get_account"), person_id, now, on, order.sources, order.after_retirement
+    )
     if row is None:
         raise PersonNotFound()
     return row
@@ -116,11 +121,10 @@ def _cpf(available_cents: int, by_pot: dict[str, int]) -> CpfView:
 
 
 def _c2p(summary: _Summary, points: int, now: dt.datetime) -> C2pView:
-    quota, _ = c2p_reserved_points(summary.birth_date, now.date())
-    available = max(points, 0)
-    reserved = min(available, max(0, quota - summary.training_points_used))
+    used = summary.points_used
+    reserved = c2p_points_reserved_remaining(summary.birth_date, now.date(), points, used)
     return C2pView(
-        points_available=available,
+        points_available=max(points, 0),
         points_reserved_for_training=reserved,
         debt_points=max(-points, 0),
     )

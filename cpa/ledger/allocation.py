@@ -1,8 +1,9 @@
 """How a post splits a hold's allocations between what it uses and what it releases.
 
-Which pots a debit draws on, and in which order (décret 2025-1156, CT R6333-3), is written
-once, in SQL: ``pots_for_debit`` (sql/migrations/0008), which holds draw on and the account
-read sums. A post uses a hold's allocations in the order the hold took them.
+The order in which a debit draws on the pots (décret 2025-1156, CT R6333-3) is a rule,
+``cpa.rules.debit``; SQL receives it (``pots_for_debit``, sql/schema.sql), which holds
+draw on and the account read sums. A post uses a hold's allocations in the order the hold took
+them.
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Callable
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
@@ -33,49 +32,36 @@ from cpa.ledger import journal
 from cpa.ledger.errors import YearNotClosed
 from cpa.ledger.models import (
     SYSTEM,
-    CreditAccount,
     CreditLine,
     CreditResult,
     CreditRunReport,
     NewEntry,
-    Pot,
     Provenance,
-    Unit,
 )
-from cpa.rules import (
-    Activity,
-    Engagement,
-    Exposure,
-    PersonYearStatus,
-    Trace,
-    c2p_year_points,
-    cec_convert_hours_to_cents,
-    cec_hours_year_accrual,
-    cec_year_accrual,
-    convert_hours_to_cents,
-    cpf_hours_year_accrual,
-    cpf_year_accrual,
+from cpa.rules import Activity, Engagement, Exposure, PersonYearStatus
+from cpa.rules.accounts import FIRST_CEC_YEAR, POT_UNITS
+from cpa.rules.cpf import CONVERSION_DATE
+from cpa.rules.yearly import (
+    CreditAccount,
+    HoursConversion,
+    YearInputs,
+    credit_pot,
+    hours_conversions,
+    year_credit,
 )
-from cpa.rules.cpf import CONVERSION_DATE, FIRST_EURO_YEAR
 
 log = structlog.get_logger(__name__)
 
-FIRST_CEC_YEAR = 2017
 _activity = msgspec.json.Decoder(ActivityDeclaration)
 _exposure = msgspec.json.Decoder(ExposureDeclaration)
 _engagement = msgspec.json.Decoder(EngagementDeclaration)
 
 
-class _Credit(msgspec.Struct, frozen=True, kw_only=True):
-    """One account's inputs for a year, and how to compute its credit from a balance."""
+class _Source(msgspec.Struct, frozen=True):
+    """Where one account's inputs for the year came from: their digest and declaration."""
 
-    account: CreditAccount
-    pot: Pot
-    unit: Unit
     digest: bytes
-    balance_now: int
     declaration_id: UUID | None
-    compute: Callable[[int], tuple[int, Trace]]
 
 
 class _Record(msgspec.Struct, frozen=True):
@@ -103,9 +89,12 @@ async def credit_year(
         person = await get_person(db, person_id)
         await _convert_hours(db, person_id, today, provenance)
         records = await _records(db, person_id)
+        inputs, sources = await _inputs(db, person, year, records)
+        balances = await _ceiling_balances(db, person_id, year, records)
         lines = []
-        for plan in await _plans(db, person, year, records):
-            lines.append(await _apply(db, person_id, year, plan, records, today, provenance))
+        for account in inputs.accounts():
+            credit = _Credit(inputs, account, sources[account], balances[account])
+            lines.append(await _apply(db, person_id, credit, records, today, provenance))
         await _convert_hours(db, person_id, today, provenance)
     result = CreditResult(person_id=person_id, year=year, lines=lines)
     if result.changed:
@@ -137,51 +126,51 @@ async def credit_all(dsn: str, year: int, *, today: dt.date) -> CreditRunReport:
 # -- applying ------------------------------------------------------------------------------
 
 
+class _Credit(msgspec.Struct, frozen=True):
+    """One account to credit for the year: its inputs, their source and its balance now."""
+
+    inputs: YearInputs
+    account: CreditAccount
+    source: _Source
+    balance_now: int
+
+
 async def _apply(
     db: asyncpg.Connection,
     person_id: UUID,
-    year: int,
     plan: _Credit,
     records: Records,
     today: dt.date,
     provenance: Provenance,
 ) -> CreditLine:
-    record = records.get((year, plan.account))
-    if record is not None and record.digest == plan.digest:
-        return CreditLine(
-            account=plan.account, unit=plan.unit, amount=record.amount, delta=0, kind="unchanged"
-        )
+    year, account = plan.inputs.year, plan.account
+    unit = POT_UNITS[credit_pot(account, year)]
+    record = records.get((year, account))
+    if record is not None and record.digest == plan.source.digest:
+        return CreditLine(account=account, unit=unit, amount=record.amount, delta=0,
+                          kind="unchanged")  # fmt: skip
     # A correction is computed against the balance the first crediting saw: the difference
     # then comes from the declaration alone, not from what happened to the balance since.
     before = record.balance_before if record is not None else plan.balance_now
-    amount, trace = plan.compute(before)
-    delta = amount - (record.amount if record is not None else 0)
+    credit = year_credit(plan.inputs, account, before)
+    delta = credit.amount - (record.amount if record is not None else 0)
     kind: Literal["accrual", "adjustment"] = "accrual" if record is None else "adjustment"
     if delta:
         entry = NewEntry(
             person_id=person_id,
-            pot=plan.pot,
+            pot=credit.pot,
             kind=kind,
             amount=delta,
             effective_on=today,
             correlation_id=uuid4(),
             credit_year=year,
-            trace=trace,
-            declaration_id=plan.declaration_id,
+            trace=credit.trace,
+            declaration_id=plan.source.declaration_id,
         )
         await journal.append(db, [entry], provenance)
-    await db.execute(
-        sql("upsert_ledger_credit"),
-        person_id,
-        year,
-        plan.account,
-        plan.unit,
-        amount,
-        before,
-        plan.digest,
-        today,
-    )
-    return CreditLine(account=plan.account, unit=plan.unit, amount=amount, delta=delta, kind=kind)
+    await db.execute(sql("upsert_ledger_credit"), person_id, year, account, unit, credit.amount,
+                     before, plan.source.digest, today)  # fmt: skip
+    return CreditLine(account=account, unit=unit, amount=credit.amount, delta=delta, kind=kind)
 
 
 async def _records(db: asyncpg.Connection, person_id: UUID) -> Records:
@@ -203,28 +192,49 @@ def _digest(*parts: Any) -> bytes:
     return hashlib.sha256(msgspec.json.encode(parts)).digest()
 
 
-# -- planning: inputs → rules --------------------------------------------------------------
+# -- inputs: declarations → the rules' terms ----------------------------------------------
 
 
-async def _plans(
-    db: asyncpg.Connection, person: Person, year: int, records: Records
-) -> list[_Credit]:
-    ceilings = await db.fetchrow(sql("get_ceiling_balances"), person.id)
+async def _ceiling_balances(
+    db: asyncpg.Connection, person_id: UUID, year: int, records: Records
+) -> dict[str, int]:
+    """Per account, the balance its ceiling reads now: the euro pots' balances (pending holds
+    included), or what earlier years credited to an hours or points account."""
+    ceilings = await db.fetchrow(sql("get_ceiling_balances"), person_id)
     assert ceilings is not None, "an aggregate returns one row"
-    plans = [
-        await _cpf_plan(db, person, year, records, ceilings["statutory_cents"]),
-        await _cec_plan(db, person, year, records, ceilings["cec_cents"]),
-        await _c2p_plan(db, person, year, records),
-    ]
-    return [plan for plan in plans if plan is not None]
+    euros = {"cpf_statutory": ceilings["statutory_cents"], "cec": ceilings["cec_cents"]}
+    accounts: tuple[CreditAccount, ...] = ("cpf", "cec", "c2p")
+    return {
+        account: euros.get(credit_pot(account, year), _earlier(records, account, year))
+        for account in accounts
+    }
 
 
-async def _cpf_plan(
-    db: asyncpg.Connection, person: Person, year: int, records: Records, statutory_cents: int
-) -> _Credit | None:
+async def _inputs(
+    db: asyncpg.Connection, person: Person, year: int, records: Records
+) -> tuple[YearInputs, dict[str, _Source]]:
+    """The person's declarations for ``year`` and, per account, where they came from."""
+    sources: dict[str, _Source] = {}
+    activities, status = await _activities(db, person, year, sources)
+    engagements = await _engagements(db, person, year, records, sources)
+    exposures = await _exposures(db, person, year, records, sources)
+    inputs = YearInputs(
+        year=year,
+        birth_date=person.birth_date,
+        status=status,
+        activities=activities,
+        engagements=engagements,
+        exposures=exposures,
+    )
+    return inputs, sources
+
+
+async def _activities(
+    db: asyncpg.Connection, person: Person, year: int, sources: dict[str, _Source]
+) -> tuple[list[Activity] | None, PersonYearStatus]:
     row = await db.fetchrow(sql("get_activity_declaration"), person.id, year)
     if row is None:
-        return None
+        return None, PersonYearStatus(full_rate_retirement_on=person.full_rate_retirement_on)
     declaration = _activity.decode(row["body"])
     activities = [
         Activity(
@@ -240,32 +250,13 @@ async def _cpf_plan(
         disability=declaration.disability,
         full_rate_retirement_on=person.full_rate_retirement_on,
     )
-    digest = _digest("cpf", year, activities, status)
-    if year < FIRST_EURO_YEAR:
-
-        def hours(balance: int) -> tuple[int, Trace]:
-            accrual = cpf_hours_year_accrual(year, activities, status, balance)
-            return accrual.amount_hours, accrual.trace
-
-        before = _earlier(records, "cpf", year)
-        return _Credit(
-            account="cpf", pot="cpf_hours", unit="hours", digest=digest, balance_now=before,
-            declaration_id=row["id"], compute=hours,
-        )  # fmt: skip
-
-    def euros(balance: int) -> tuple[int, Trace]:
-        accrual = cpf_year_accrual(year, activities, status, balance)
-        return accrual.amount_cents, accrual.trace
-
-    return _Credit(
-        account="cpf", pot="cpf_statutory", unit="cents", digest=digest,
-        balance_now=statutory_cents, declaration_id=row["id"], compute=euros,
-    )  # fmt: skip
+    sources["cpf"] = _Source(_digest("cpf", year, activities, status), row["id"])
+    return activities, status
 
 
-async def _cec_plan(
-    db: asyncpg.Connection, person: Person, year: int, records: Records, cec_cents: int
-) -> _Credit | None:
+async def _engagements(
+    db: asyncpg.Connection, person: Person, year: int, records: Records, sources: dict[str, _Source]
+) -> list[Engagement] | None:
     if year < FIRST_CEC_YEAR:
         return None
     rows = await db.fetch(sql("list_validated_engagements"), person.id, year)
@@ -273,32 +264,13 @@ async def _cec_plan(
         return None
     engagements = [_engagement_of(_engagement.decode(row["body"])) for row in rows]
     digest = _digest("cec", year, sorted(msgspec.json.encode(e) for e in engagements))
-    declaration_id = rows[-1]["id"] if rows else None
-    if year < FIRST_EURO_YEAR:
-
-        def hours(balance: int) -> tuple[int, Trace]:
-            accrual = cec_hours_year_accrual(year, engagements, balance)
-            return accrual.amount_hours, accrual.trace
-
-        return _Credit(
-            account="cec", pot="cec_hours", unit="hours", digest=digest,
-            balance_now=_earlier(records, "cec", year), declaration_id=declaration_id,
-            compute=hours,
-        )  # fmt: skip
-
-    def euros(balance: int) -> tuple[int, Trace]:
-        accrual = cec_year_accrual(year, engagements, balance)
-        return accrual.amount_cents, accrual.trace
-
-    return _Credit(
-        account="cec", pot="cec", unit="cents", digest=digest, balance_now=cec_cents,
-        declaration_id=declaration_id, compute=euros,
-    )  # fmt: skip
+    sources["cec"] = _Source(digest, rows[-1]["id"] if rows else None)
+    return engagements
 
 
-async def _c2p_plan(
-    db: asyncpg.Connection, person: Person, year: int, records: Records
-) -> _Credit | None:
+async def _exposures(
+    db: asyncpg.Connection, person: Person, year: int, records: Records, sources: dict[str, _Source]
+) -> list[Exposure] | None:
     rows = await db.fetch(sql("list_current_exposures"), person.id, year)
     if not rows and (year, "c2p") not in records:
         return None
@@ -311,17 +283,9 @@ async def _c2p_plan(
         )
         for d in declared
     ]
-    digest = _digest("c2p", year, person.birth_date, exposures)
     latest = max(rows, key=lambda row: row["created_at"])["id"] if rows else None
-
-    def points(acquired_before: int) -> tuple[int, Trace]:
-        result = c2p_year_points(year, exposures, person.birth_date, acquired_before)
-        return result.points, result.trace
-
-    return _Credit(
-        account="c2p", pot="c2p", unit="points", digest=digest,
-        balance_now=_earlier(records, "c2p", year), declaration_id=latest, compute=points,
-    )  # fmt: skip
+    sources["c2p"] = _Source(_digest("c2p", year, person.birth_date, exposures), latest)
+    return exposures
 
 
 def _engagement_of(declared: EngagementDeclaration) -> Engagement:
@@ -344,43 +308,26 @@ async def _convert_hours(
     db: asyncpg.Connection, person_id: UUID, today: dt.date, provenance: Provenance
 ) -> None:
     """Once the euro era has begun, convert whatever hours stock (or hours correction) is
-    left: CPF at 15 €/h, CEC at 12 €/h, as paired entries sharing a correlation id."""
+    left (``hours_conversions``), as paired entries sharing a correlation id."""
     if today < CONVERSION_DATE:
         return
     balances = {
         row["pot"]: row["balance"] for row in await db.fetch(sql("list_balances"), person_id)
     }
-    entries: list[NewEntry] = []
-    cpf_hours, cec_hours = balances.get("cpf_hours", 0), balances.get("cec_hours", 0)
-    if cpf_hours:
-        conversion = convert_hours_to_cents(cpf_hours)
-        entries += _conversion(person_id, "cpf_hours", "cpf_statutory", cpf_hours,
-                               conversion.amount_cents, conversion.trace, today)  # fmt: skip
-    if cec_hours:
-        cec = cec_convert_hours_to_cents(cec_hours)
-        entries += _conversion(person_id, "cec_hours", "cec", cec_hours, cec.amount_cents,
-                               cec.trace, today)  # fmt: skip
+    conversions = hours_conversions(balances.get("cpf_hours", 0), balances.get("cec_hours", 0))
+    entries = [e for c in conversions for e in _conversion(person_id, c, today)]
     await journal.append(db, entries, provenance)
 
 
-def _conversion(
-    person_id: UUID,
-    source: Pot,
-    target: Pot,
-    hours: int,
-    cents: int,
-    trace: Trace,
-    today: dt.date,
-) -> list[NewEntry]:
-    correlation = uuid4()
+def _conversion(person_id: UUID, conversion: HoursConversion, today: dt.date) -> list[NewEntry]:
     common: dict[str, Any] = {
         "person_id": person_id,
         "kind": "conversion",
         "effective_on": today,
-        "correlation_id": correlation,
-        "trace": trace,
+        "correlation_id": uuid4(),
+        "trace": conversion.trace,
     }
     return [
-        NewEntry(pot=source, amount=-hours, **common),
-        NewEntry(pot=target, amount=cents, **common),
+        NewEntry(pot=conversion.source, amount=-conversion.hours, **common),
+        NewEntry(pot=conversion.target, amount=conversion.amount_cents, **common),
     ]

@@ -29,11 +29,11 @@ from cpa.declarations import (
 from cpa.ledger.crediting import credit_year
 from cpa.ledger.models import NewGrant
 from cpa.ledger.uses import add_grant
+from cpa.rules.accounts import FIRST_CPF_YEAR
 from cpa.services import link_service, load_catalogue
 
 log = structlog.get_logger(__name__)
 
-FIRST_YEAR = 2015
 FULL_TIME_CENTIHOURS = 160_700
 
 
@@ -112,7 +112,7 @@ async def load_demo_careers(db: asyncpg.Connection, persons: Sequence[Person]) -
     """Declare and credit a believable career for each demo person (2015 to last year)."""
     today = dt.date.today()
     now = dt.datetime.now(dt.UTC)
-    years = range(FIRST_YEAR, today.year)
+    years = range(FIRST_CPF_YEAR, today.year)
     await declare_activities(db, _activities(persons, years), today=today)
     await declare_exposures(db, _exposures(persons, years), today=today)
     declared = await declare_engagements(db, _engagements(persons, years), today=today)

@@ -1,13 +1,14 @@
 """Holds: two-phase debits of CPF rights (reserve, then post or void; expiry releases).
 
-A hold moves euros from the person's pots (in the debit order of ``allocation``) to the
-``cpf_held`` pot; a post takes them out of the account (the rest returns where it came from);
-a void or an expiry returns them all. Every write to a person's balances first takes the
+A hold moves euros from the person's pots to the ``cpf_held`` pot, in the debit order of
+``cpa.rules.debit`` (passed to SQL with its trace, which every allocation records); a post takes
+them out of the account (the rest returns where it came from); a void or an expiry returns
+them all. Every write to a person's balances first takes the
 person's ledger lock (``journal.lock_account``), so two holds can never both take the last
 euros, and balance rows are always locked in the same order (no deadlock).
 
 Creating a hold is the hot path (issue 5: 1,000 holds/s, 300/s on one account): it is one
-SQL function call (``cpf_hold_create``, sql/migrations/0005) that takes the lock, looks the
+SQL function call (``cpf_hold_create``, sql/schema.sql) that takes the lock, looks the
 idempotency key up, allocates in the debit order, writes, journals and stores the key with its
 response, so the lock is held for one statement and its commit, never across round trips to
 Python.
@@ -40,6 +41,7 @@ from cpa.ledger.errors import (
     InvalidAmount,
 )
 from cpa.ledger.models import SYSTEM, Allocation, Hold, NewEntry, NewHold, Provenance
+from cpa.rules.debit import debit_order
 
 log = structlog.get_logger(__name__)
 
@@ -102,6 +104,8 @@ async def _create(
     journal: Sequence[str | None] | None,
     claim: Claim | None,
 ) -> asyncpg.Record:
+    on = now.date()
+    order = debit_order(on)
     try:
         with domain_errors():
             row = await db.fetchrow(
@@ -112,13 +116,18 @@ async def _create(
                 new.training_ref,
                 new.expires_at,
                 now,
-                now.date(),
+                on,
                 provenance.client_id,
                 provenance.token_jti,
                 claim.key if claim else provenance.idempotency_key,
                 claim.request_sha256 if claim else None,
                 claim.expires_at if claim else None,
                 journal,
+                order.sources,
+                order.after_retirement,
+                order.trace.rule_id,
+                order.trace.parameter_effective_from,
+                order.trace.legal_reference,
             )
     except asyncpg.UniqueViolationError as error:
         # The key was taken, after this statement looked it up, by a request that did not wait

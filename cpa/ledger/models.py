@@ -1,7 +1,7 @@
 """Structs of the ledger: entries, holds, grants, credits, C2P uses and the account read model.
 
 Every amount names its unit: ``*_cents`` (euros × 100), ``*_hours``, ``*_points``; a ledger
-entry's ``amount`` is in its ``unit``, which its pot decides (``POT_UNITS``).
+entry's ``amount`` is in its ``unit``, which its pot decides (``cpa.rules.accounts.POT_UNITS``).
 """
 
 from __future__ import annotations
@@ -13,18 +13,10 @@ from uuid import UUID
 import msgspec
 
 from cpa.rules import C2pUse, Trace
+from cpa.rules.accounts import POT_UNITS as POT_UNITS  # the one pot → unit map (re-exported)
+from cpa.rules.accounts import Pot as Pot  # re-exported: the ledger speaks of pots
+from cpa.rules.accounts import Unit as Unit
 
-Pot = Literal[
-    "cpf_statutory",  # statutory CPF rights, subject to the 5,000/8,000 € ceilings
-    "cpf_hours",  # 2015–2018 CPF hours, converted at 15 €/h (décret 2018-1153)
-    "cec",  # CEC rights inscribed on the CPF (720 € ceiling)
-    "cec_hours",  # 2017–2018 CEC hours, converted at 12 €/h (décret 2018-1349)
-    "abondement",  # complementary or earmarked abondements, one sub-pot per grant
-    "dotation",  # employer dotations (CT L6323-4 III), one sub-pot per grant
-    "cpf_held",  # euros reserved by pending holds
-    "c2p",  # C2P points
-]
-Unit = Literal["cents", "hours", "points"]
 EntryKind = Literal[
     "accrual",
     "adjustment",
@@ -40,17 +32,6 @@ EntryKind = Literal[
 HoldStatus = Literal["pending", "posted", "voided", "expired"]
 GrantPot = Literal["abondement", "dotation"]
 CreditAccount = Literal["cpf", "cec", "c2p"]
-
-POT_UNITS: dict[str, Unit] = {
-    "cpf_statutory": "cents",
-    "cpf_hours": "hours",
-    "cec": "cents",
-    "cec_hours": "hours",
-    "abondement": "cents",
-    "dotation": "cents",
-    "cpf_held": "cents",
-    "c2p": "points",
-}
 
 # Scopes are data masks: which scope shows which pots (entries) and sections (account).
 POT_SCOPES: dict[str, str] = {

@@ -13,6 +13,7 @@ import datetime as dt
 from uuid import UUID, uuid4
 
 import asyncpg
+import msgspec
 import structlog
 
 from cpa.accounts import PersonNotFound
@@ -30,9 +31,10 @@ from cpa.ledger.models import (
     NewGrant,
     Provenance,
 )
-from cpa.rules import Trace, c2p_conversion, c2p_reserved_points
+from cpa.rules import Trace, c2p_conversion, c2p_points_reserved_remaining
 
 log = structlog.get_logger(__name__)
+_points_used = msgspec.json.Decoder(dict[str, int])
 
 GRANT_AMOUNT_MAX_CENTS = 10_000_000  # 100,000 € in one grant
 C2P_FINANCER = "c2p"
@@ -84,9 +86,9 @@ async def convert_c2p(
         state = await db.fetchrow(sql("get_c2p_state"), person_id)
         if state is None:
             raise PersonNotFound()
-        quota, _ = c2p_reserved_points(state["birth_date"], today)
         points = state["points"]
-        reserved = min(max(points, 0), max(0, quota - state["training_points_used"]))
+        used = _points_used.decode(state["points_used"])
+        reserved = c2p_points_reserved_remaining(state["birth_date"], today, points, used)
         conversion = c2p_conversion(
             request.use, request.points, today, state["birth_date"], max(points, 0), reserved,
             request.reduction_basis_points,

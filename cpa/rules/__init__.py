@@ -13,6 +13,13 @@ simulation and the purchase flow all call these same functions (one implementati
 - ``cec``: CEC — CT L5151-7 to L5151-12, D5151-14; 20 h then 240 € per activity, 12 €/h conversion.
 - ``c2p``: C2P — CT L4163-1 ff., D4163-2, R4163-9, R4163-11, D4163-26; factors, points, uses.
 - ``copayment``: participation forfaitaire — CT L6323-7, décret 2024-394.
+- ``accounts``: the first year each account counts and the unit of each ledger pot.
+- ``debit``: the order a CPF debit draws on the pots — CT R6333-3, décret 2025-1156.
+- ``yearly``: a person's year of declarations → each account's credit, and the conversion of
+  the hours stocks: the one campaign the ledger runs for real and the simulation on paper.
+
+SQL receives what these rules decide as data (an argument, or a generated constant that
+tests/ledger/test_rules_in_sql.py proves equal to the rule), never a copy of the rule.
 """
 
 from cpa.rules.c2p import (
@@ -26,6 +33,7 @@ from cpa.rules.c2p import (
     UseNotAvailable,
     c2p_conversion,
     c2p_factors_in_force,
+    c2p_points_reserved_remaining,
     c2p_reserved_points,
     c2p_year_points,
 )
@@ -93,6 +101,7 @@ __all__ = [
     "UseNotAvailable",
     "c2p_conversion",
     "c2p_factors_in_force",
+    "c2p_points_reserved_remaining",
     "c2p_reserved_points",
     "c2p_year_points",
     "cec_convert_hours_to_cents",

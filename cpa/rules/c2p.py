@@ -38,6 +38,7 @@ from cpa.rules.params import (
 from cpa.rules.trace import Fact, Trace
 
 __all__ = [
+    "RESERVE_USES",
     "C2pConversion",
     "C2pUse",
     "C2pYearPoints",
@@ -48,6 +49,7 @@ __all__ = [
     "UseNotAvailable",
     "c2p_conversion",
     "c2p_factors_in_force",
+    "c2p_points_reserved_remaining",
     "c2p_reserved_points",
     "c2p_year_points",
     "factor_threshold",
@@ -68,6 +70,9 @@ Factor = Literal[
     "chemical_agents",
 ]
 C2pUse = Literal["training", "reconversion", "part_time", "retirement"]
+# The uses the reserved points fund (reconversion since 2023-09-01, CT L4163-7): a point used
+# for them spends the reserve first; the other uses may not touch it.
+RESERVE_USES: frozenset[str] = frozenset({"training", "reconversion"})
 
 
 class ReservedPointsNotUsable(CpaError):
@@ -272,6 +277,20 @@ def c2p_reserved_points(birth_date: dt.date, on: dt.date) -> tuple[int, tuple[Pa
     return int_value(quota), (quota, full_from, partial_from)
 
 
+def c2p_points_reserved_remaining(
+    birth_date: dt.date, on: dt.date, points: int, points_used_by_use: Mapping[str, int]
+) -> int:
+    """How many of the holder's ``points`` are still reserved to training/reconversion on
+    ``on``: the quota less the points already used for those uses, at most what is available.
+
+    ``points`` may be negative (a debt, OQ-5): nothing is then available, so nothing reserved.
+    ``points_used_by_use``: the points used so far, by use (any use; only ``RESERVE_USES`` count).
+    """
+    quota, _ = c2p_reserved_points(birth_date, on)
+    used = sum(n for use, n in points_used_by_use.items() if use in RESERVE_USES)
+    return min(max(points, 0), max(0, quota - used))
+
+
 # ------------------------------------------------------------------------------- uses
 
 
@@ -304,7 +323,7 @@ def c2p_conversion(
         "points_available": points_available,
         "points_reserved_remaining": points_reserved_remaining,
     }
-    if use in ("training", "reconversion"):
+    if use in RESERVE_USES:
         return _funding(use, points, on, min(points, points_reserved_remaining), facts)
     if points > points_available - points_reserved_remaining:
         raise ReservedPointsNotUsable(

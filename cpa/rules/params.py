@@ -33,14 +33,17 @@ __all__ = [
     "Threshold",
     "ValueRow",
     "date_value",
+    "first_value",
     "int_value",
     "load_parameters",
+    "names_value",
     "packaged_parameters",
     "value_at",
     "value_or_none",
 ]
 
-ParamScalar = int | bool | dt.date
+# A value is a scalar, or a list of names (an order, e.g. cpf.debit.order).
+ParamScalar = int | bool | dt.date | tuple[str, ...]
 
 # Unit → Python type of the value. An unknown unit is refused, so a typo cannot slip through.
 UNITS: Mapping[str, type] = {
@@ -62,6 +65,7 @@ UNITS: Mapping[str, type] = {
     "points": int,
     "quarters": int,
     "smic_hours": int,
+    "sources": tuple,  # names in order
     "years": int,
 }
 
@@ -298,11 +302,22 @@ def value_or_none(param_id: str, on: dt.date) -> ParamValue | None:
     return PARAMETERS.value_or_none(param_id, on)
 
 
+def first_value(param_id: str) -> ParamValue:
+    """The first value a parameter ever had (a date the law starts from, for instance)."""
+    return PARAMETERS.value_at(param_id, PARAMETERS.series[param_id].starts[0])
+
+
 def int_value(param: ParamValue) -> int:
     """The integer value of a count/money parameter (the loader checked the unit's type)."""
     value = param.value
     assert isinstance(value, int) and not isinstance(value, bool), param.id
     return value
+
+
+def names_value(param: ParamValue) -> tuple[str, ...]:
+    """The names of a list parameter (an order), in order."""
+    assert isinstance(param.value, tuple), param.id
+    return param.value
 
 
 def date_value(param: ParamValue) -> dt.date:

@@ -18,30 +18,25 @@ from typing import Any, TypeVar
 import msgspec
 
 from cpa.errors import InvalidInput
-from cpa.rules.c2p import Exposure, c2p_reserved_points, c2p_year_points, factor_threshold
-from cpa.rules.cec import (
-    CecAccrual,
-    CecHoursAccrual,
-    CecHoursConversion,
-    Engagement,
-    cec_convert_hours_to_cents,
-    cec_hours_year_accrual,
-    cec_year_accrual,
+from cpa.rules.accounts import FIRST_C2P_YEAR, FIRST_CEC_YEAR, FIRST_CPF_YEAR, FIRST_YEAR, LAST_YEAR
+from cpa.rules.c2p import (
+    Exposure,
+    c2p_points_reserved_remaining,
+    factor_threshold,
 )
-from cpa.rules.cpf import (
-    CONVERSION_DATE,
-    FIRST_EURO_YEAR,
-    Activity,
-    CpfAccrual,
-    CpfHoursAccrual,
-    HoursConversion,
-    PersonYearStatus,
-    convert_hours_to_cents,
-    cpf_hours_year_accrual,
-    cpf_year_accrual,
-)
+from cpa.rules.cec import Engagement
+from cpa.rules.cpf import CONVERSION_DATE, FIRST_EURO_YEAR, Activity, PersonYearStatus
 from cpa.rules.params import PARAMETERS
 from cpa.rules.trace import Trace
+from cpa.rules.yearly import (
+    CreditAccount,
+    HoursConversion,
+    YearCredit,
+    YearInputs,
+    credit_pot,
+    hours_conversions,
+    year_credits,
+)
 from cpa.simulation.models import (
     ActivityItem,
     C2pRights,
@@ -64,9 +59,7 @@ __all__ = [
 ]
 
 MAX_BODY_BYTES = 1 << 20
-FIRST_YEAR = 2015
-FIRST_CEC_YEAR = 2017
-LAST_AS_OF = dt.date(2100, 12, 31)
+LAST_AS_OF = dt.date(LAST_YEAR, 12, 31)
 MAX_YEAR_HOURS = Decimal(8784)  # hours in a leap year: no one works more
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder(Scenario)
@@ -121,7 +114,7 @@ def validate_scenario(scenario: Scenario) -> ErrorList:
     """Cross-field checks the types cannot express; an empty list means valid."""
     errors: ErrorList = []
     if not dt.date(FIRST_YEAR, 1, 1) <= scenario.as_of <= LAST_AS_OF:
-        errors.append({"field": "$.as_of", "message": f"must be in {FIRST_YEAR}..2100"})
+        errors.append({"field": "$.as_of", "message": f"must be in {FIRST_YEAR}..{LAST_YEAR}"})
     last_year = scenario.as_of.year - 1
     errors += _check_periods("$.person.low_qualified", scenario.person.low_qualified)
     errors += _check_periods("$.person.disability", scenario.person.disability)
@@ -131,7 +124,7 @@ def validate_scenario(scenario: Scenario) -> ErrorList:
     return errors
 
 
-def _check_year(field: str, year: int, last_year: int, first_year: int = FIRST_YEAR) -> ErrorList:
+def _check_year(field: str, year: int, last_year: int, first_year: int) -> ErrorList:
     if first_year <= year <= last_year:
         return []
     message = f"{year} is outside {first_year}..{last_year} (years before the year of as_of)"
@@ -151,7 +144,7 @@ def _check_activities(items: Sequence[ActivityItem], last_year: int) -> ErrorLis
     seen: set[tuple[int, str]] = set()
     for i, item in enumerate(items):
         at = f"$.activity[{i}]"
-        errors += _check_year(f"{at}.year", item.year, last_year)
+        errors += _check_year(f"{at}.year", item.year, last_year, FIRST_CPF_YEAR)
         if (item.year, item.kind) in seen:
             errors.append(
                 {"field": f"{at}.kind", "message": f"duplicate {item.kind} in {item.year}"}
@@ -191,7 +184,7 @@ def _check_exposures(items: Sequence[ExposureItem], last_year: int) -> ErrorList
     errors: ErrorList = []
     for i, item in enumerate(items):
         at = f"$.exposures[{i}]"
-        year_errors = _check_year(f"{at}.year", item.year, last_year)
+        year_errors = _check_year(f"{at}.year", item.year, last_year, FIRST_C2P_YEAR)
         if year_errors:  # no calendar for a year out of range (year 0 is not a date)
             errors += year_errors
             continue
@@ -252,97 +245,86 @@ def simulate_json(raw: bytes) -> bytes:
 
 
 def simulate(scenario: Scenario) -> Rights:
-    """The rights the scenario's career produces as of ``scenario.as_of``."""
-    years = range(FIRST_YEAR, scenario.as_of.year)
-    return Rights(
-        as_of=scenario.as_of,
-        cpf=_simulate_cpf(scenario, years),
-        cec=_simulate_cec(scenario, years),
-        c2p=_simulate_c2p(scenario, years),
-    )
+    """The rights the scenario's career produces as of ``scenario.as_of``: the yearly campaign
+    (``cpa.rules.yearly``, the one the ledger runs) on a paper ledger."""
+    paper = _PaperLedger()
+    years = _YearsOf(scenario)
+    for year in range(FIRST_YEAR, scenario.as_of.year):
+        if year >= FIRST_EURO_YEAR:
+            paper.convert()  # the 2019-01-01 conversion, before the first euro year
+        inputs = years.inputs(year)
+        for credit in year_credits(inputs, paper.ceiling_balances(year)):
+            paper.credit(credit)
+    if scenario.as_of >= CONVERSION_DATE:
+        paper.convert()
+    return paper.rights(scenario)
 
 
-def _simulate_cpf(scenario: Scenario, years: range) -> CpfRights:
-    by_year = _group(scenario.activity)
-    entries: list[Entry] = []
-    hours = cents = 0
-    converted = False
-    for year in years:
-        if year >= FIRST_EURO_YEAR and not converted:
-            cents, converted = _convert(convert_hours_to_cents, hours, entries), True
-        activities = sorted((_activity(item) for item in by_year.get(year, ())), key=_kind)
-        if not activities:
-            continue
-        status = _status(scenario, year)
-        if year < FIRST_EURO_YEAR:
-            accrual_h = cpf_hours_year_accrual(year, activities, status, hours)
-            hours += accrual_h.amount_hours
-            entries.append(_hours_entry(year, accrual_h))
-            continue
-        accrual = cpf_year_accrual(year, activities, status, cents)
-        cents += accrual.amount_cents
-        entries.append(_euro_entry(year, accrual))
-    if not converted and scenario.as_of >= CONVERSION_DATE:
-        cents = _convert(convert_hours_to_cents, hours, entries)
-    return CpfRights(balance_cents=cents, entries=entries, hours_balance=hours)
+class _YearsOf:
+    """A scenario's items by year, as the rules' inputs (sorted: the order given never counts)."""
 
+    def __init__(self, scenario: Scenario) -> None:
+        self.scenario = scenario
+        self.activities = _group(scenario.activity)
+        self.engagements = _group(scenario.engagements)
+        self.exposures = _group(scenario.exposures)
 
-def _simulate_cec(scenario: Scenario, years: range) -> CecRights:
-    by_year = _group(scenario.engagements)
-    entries: list[Entry] = []
-    hours = cents = 0
-    converted = False
-    for year in years:
-        if year >= FIRST_EURO_YEAR and not converted:
-            cents, converted = _convert(cec_convert_hours_to_cents, hours, entries), True
-        engagements = sorted((_engagement(item) for item in by_year.get(year, ())), key=_kind)
-        if not engagements:
-            continue
-        if year < FIRST_EURO_YEAR:
-            accrual_h = cec_hours_year_accrual(year, engagements, hours)
-            hours += accrual_h.amount_hours
-            entries.append(_hours_entry(year, accrual_h))
-            continue
-        accrual = cec_year_accrual(year, engagements, cents)
-        cents += accrual.amount_cents
-        entries.append(_euro_entry(year, accrual))
-    if not converted and scenario.as_of >= CONVERSION_DATE:
-        cents = _convert(cec_convert_hours_to_cents, hours, entries)
-    return CecRights(balance_cents=cents, entries=entries, hours_balance=hours)
-
-
-def _convert(
-    rule: Callable[[int, dt.date], HoursConversion | CecHoursConversion],
-    hours: int,
-    entries: list[Entry],
-) -> int:
-    """The 2019-01-01 conversion of the hours stock; an entry only when there were hours."""
-    if not hours:
-        return 0
-    conversion = rule(hours, CONVERSION_DATE)
-    entries.append(_conversion_entry(conversion.trace, hours, conversion.amount_cents))
-    return conversion.amount_cents
-
-
-def _simulate_c2p(scenario: Scenario, years: range) -> C2pRights:
-    by_year = _group(scenario.exposures)
-    birth = scenario.person.birth_date
-    entries: list[Entry] = []
-    points = 0
-    for year in years:
+    def inputs(self, year: int) -> YearInputs:
+        activities = sorted((_activity(i) for i in self.activities.get(year, ())), key=_kind)
+        engagements = sorted((_engagement(i) for i in self.engagements.get(year, ())), key=_kind)
         exposures = sorted(
-            (_exposure(item) for item in by_year.get(year, ())),
+            (_exposure(item) for item in self.exposures.get(year, ())),
             key=lambda e: (e.contract_start, e.contract_end, tuple(e.factors.items())),
         )
-        if not exposures:
-            continue
-        acquired = c2p_year_points(year, exposures, birth, points)
-        points += acquired.points
-        entries.append(_points_entry(year, acquired.points, acquired.gross_points, acquired.trace))
-    quota, _ = c2p_reserved_points(birth, scenario.as_of)
-    return C2pRights(
-        points=points, points_reserved_for_training=min(points, quota), entries=entries
-    )
+        return YearInputs(
+            year=year,
+            birth_date=self.scenario.person.birth_date,
+            status=_status(self.scenario, year),
+            activities=activities or None,
+            engagements=engagements or None,
+            exposures=exposures or None,
+        )
+
+
+class _PaperLedger:
+    """Balances per pot and entries per account, as the ledger would hold them (no debits)."""
+
+    def __init__(self) -> None:
+        self.balances: dict[str, int] = defaultdict(int)
+        self.hours_accrued: dict[str, int] = defaultdict(int)  # 2015–2018 hours, kept after
+        self.entries: dict[str, list[Entry]] = defaultdict(list)
+
+    def ceiling_balances(self, year: int) -> dict[str, int]:
+        accounts: tuple[CreditAccount, ...] = ("cpf", "cec", "c2p")
+        return {account: self.balances[credit_pot(account, year)] for account in accounts}
+
+    def credit(self, credit: YearCredit) -> None:
+        self.balances[credit.pot] += credit.amount
+        if credit.unit == "hours":
+            self.hours_accrued[credit.account] += credit.amount
+        self.entries[credit.account].append(_ENTRY_OF_UNIT[credit.unit](credit))
+
+    def convert(self) -> None:
+        cpf_hours, cec_hours = self.balances["cpf_hours"], self.balances["cec_hours"]
+        for conversion in hours_conversions(cpf_hours, cec_hours):
+            self.balances[conversion.source] -= conversion.hours
+            self.balances[conversion.target] += conversion.amount_cents
+            account = "cpf" if conversion.target == "cpf_statutory" else "cec"
+            self.entries[account].append(_conversion_entry(conversion))
+
+    def rights(self, scenario: Scenario) -> Rights:
+        points = self.balances["c2p"]
+        birth = scenario.person.birth_date
+        reserved = c2p_points_reserved_remaining(birth, scenario.as_of, points, {})  # none used
+        return Rights(
+            as_of=scenario.as_of,
+            cpf=CpfRights(balance_cents=self.balances["cpf_statutory"],
+                          entries=self.entries["cpf"], hours_balance=self.hours_accrued["cpf"]),
+            cec=CecRights(balance_cents=self.balances["cec"], entries=self.entries["cec"],
+                          hours_balance=self.hours_accrued["cec"]),
+            c2p=C2pRights(points=points, points_reserved_for_training=reserved,
+                          entries=self.entries["c2p"]),
+        )  # fmt: skip
 
 
 # ------------------------------------------------------------------------------- helpers
@@ -421,39 +403,33 @@ def _base(trace: Trace, capped: bool) -> dict[str, Any]:
     }
 
 
-def _hours_entry(year: int, a: CpfHoursAccrual | CecHoursAccrual) -> Entry:
-    return Entry(
-        kind="accrual",
-        year=year,
-        hours=a.amount_hours,
-        gross_hours=a.gross_hours,
-        ceiling_hours=a.ceiling_hours,
-        **_base(a.trace, a.capped),
-    )
+def _hours_entry(c: YearCredit) -> Entry:
+    return Entry(kind="accrual", year=c.year, hours=c.amount, gross_hours=c.gross,
+                 ceiling_hours=c.ceiling, **_base(c.trace, c.capped))  # fmt: skip
 
 
-def _euro_entry(year: int, a: CpfAccrual | CecAccrual) -> Entry:
-    return Entry(
-        kind="accrual",
-        year=year,
-        amount_cents=a.amount_cents,
-        gross_cents=a.gross_cents,
-        ceiling_cents=a.ceiling_cents,
-        **_base(a.trace, a.capped),
-    )
+def _euro_entry(c: YearCredit) -> Entry:
+    return Entry(kind="accrual", year=c.year, amount_cents=c.amount, gross_cents=c.gross,
+                 ceiling_cents=c.ceiling, **_base(c.trace, c.capped))  # fmt: skip
 
 
-def _conversion_entry(trace: Trace, hours: int, amount_cents: int) -> Entry:
+def _points_entry(c: YearCredit) -> Entry:
+    return Entry(kind="accrual", year=c.year, points=c.amount, gross_points=c.gross,
+                 **_base(c.trace, c.capped))  # fmt: skip
+
+
+_ENTRY_OF_UNIT: dict[str, Callable[[YearCredit], Entry]] = {
+    "hours": _hours_entry,
+    "cents": _euro_entry,
+    "points": _points_entry,
+}
+
+
+def _conversion_entry(conversion: HoursConversion) -> Entry:
     return Entry(
         kind="conversion",
         date=CONVERSION_DATE,
-        hours=hours,
-        amount_cents=amount_cents,
-        **_base(trace, False),
-    )
-
-
-def _points_entry(year: int, points: int, gross: int, trace: Trace) -> Entry:
-    return Entry(
-        kind="accrual", year=year, points=points, gross_points=gross, **_base(trace, points < gross)
+        hours=conversion.hours,
+        amount_cents=conversion.amount_cents,
+        **_base(conversion.trace, False),
     )

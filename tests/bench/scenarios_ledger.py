@@ -45,6 +45,7 @@ from cpa.declarations import (
 )
 from cpa.demo import DEMO_PERSONS
 from cpa.ledger import credit_year
+from cpa.rules.debit import debit_order
 from tests.bench.harness import BenchContext, Scenario
 from tests.support.tokens import Minter, register_partner
 
@@ -134,6 +135,13 @@ def _holds_pgbench(client_id: str, accounts: int) -> str:
     journal = (
         f"array['{client_id}', 'training_body', 'bench', null, null, 'change', '/v1/me/cpf/holds']"
     )
+    rule = debit_order(dt.date.today())  # the debit order, passed as the server passes it
+    order = "array[" + ", ".join(f"'{source}'" for source in rule.sources) + "]::text[]"
+    after = "array[" + ", ".join(f"'{source}'" for source in rule.after_retirement) + "]::text[]"
+    trace = (
+        f"'{rule.trace.rule_id}', date '{rule.trace.parameter_effective_from}', "
+        f"'{rule.trace.legal_reference}'"
+    )
     return (
         f"\\set n random(1, {accounts})\n"
         "select outcome from cpf_hold_create("
@@ -141,7 +149,7 @@ def _holds_pgbench(client_id: str, accounts: int) -> str:
         "now() + interval '7 days', now(), current_date, "
         f"'{client_id}', 'pgbench', gen_random_uuid()::text, "
         "sha256(gen_random_uuid()::text::bytea), now() + interval '1 day', "
-        f"{journal});\n"
+        f"{journal}, {order}, {after}, {trace});\n"
     )
 
 

@@ -1,4 +1,4 @@
-"""The account summary (sql/migrations/0006): every write that changes what the account shows
+"""The account summary (sql/schema.sql): every write that changes what the account shows
 rebuilds it in the same statement, and ``verify_ledger`` finds a summary that drifted."""
 
 from __future__ import annotations

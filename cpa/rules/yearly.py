@@ -1,0 +1,178 @@
+"""A person's year of declarations → what each account credits: the one orchestration of the
+yearly campaign, run for real by ``cpa.ledger.crediting`` and on paper by ``cpa.simulation``.
+
+For each account the year has inputs for, the pot it credits (the hours pots before 2019, the
+euro pots from then, points for the C2P) and the accrual rule applied against the balance its
+ceiling reads (CT L6323-11 ff., L5151-9 ff., R4163-9); then, once the euro era has begun, the
+one-off conversion of the hours stocks (décrets 2018-1153 and 2018-1349). Pure: the caller gives
+the balances (the ledger's, or the simulation's running sums) and turns each credit into its
+own entry.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Mapping, Sequence
+from typing import Literal
+
+import msgspec
+
+from cpa.rules.accounts import FIRST_CEC_YEAR, POT_UNITS, Pot, Unit
+from cpa.rules.c2p import Exposure, c2p_year_points
+from cpa.rules.cec import (
+    Engagement,
+    cec_convert_hours_to_cents,
+    cec_hours_year_accrual,
+    cec_year_accrual,
+)
+from cpa.rules.cpf import (
+    FIRST_EURO_YEAR,
+    Activity,
+    PersonYearStatus,
+    convert_hours_to_cents,
+    cpf_hours_year_accrual,
+    cpf_year_accrual,
+)
+from cpa.rules.trace import Trace
+
+__all__ = [
+    "CreditAccount",
+    "HoursConversion",
+    "YearCredit",
+    "YearInputs",
+    "credit_pot",
+    "hours_conversions",
+    "year_credit",
+    "year_credits",
+]
+
+CreditAccount = Literal["cpf", "cec", "c2p"]
+
+
+class YearInputs(msgspec.Struct, frozen=True, kw_only=True):
+    """What a person declared for one year, in the rules' terms; None: nothing to credit."""
+
+    year: int
+    birth_date: dt.date
+    status: PersonYearStatus
+    activities: Sequence[Activity] | None = None
+    engagements: Sequence[Engagement] | None = None
+    exposures: Sequence[Exposure] | None = None
+
+    def accounts(self) -> list[CreditAccount]:
+        """The accounts this year credits, in campaign order."""
+        accounts: list[CreditAccount] = []
+        if self.activities is not None:
+            accounts.append("cpf")
+        if self.engagements is not None and self.year >= FIRST_CEC_YEAR:
+            accounts.append("cec")
+        if self.exposures is not None:
+            accounts.append("c2p")
+        return accounts
+
+
+class YearCredit(msgspec.Struct, frozen=True, kw_only=True):
+    """One account's credit for a year: ``amount`` (after its ceiling) in ``unit``."""
+
+    account: CreditAccount
+    year: int
+    pot: Pot
+    unit: Unit
+    amount: int
+    gross: int
+    ceiling: int | None  # None: no ceiling (C2P points)
+    capped: bool
+    trace: Trace
+
+
+class HoursConversion(msgspec.Struct, frozen=True, kw_only=True):
+    """The conversion of an hours stock into euros: ``-hours`` out of ``source``, ``cents`` in."""
+
+    source: Pot
+    target: Pot
+    hours: int
+    amount_cents: int
+    trace: Trace
+
+
+def credit_pot(account: CreditAccount, year: int) -> Pot:
+    """The pot a year's credit goes to: hours before the euro era (2019), euros since."""
+    if account == "c2p":
+        return "c2p"
+    hours = year < FIRST_EURO_YEAR
+    if account == "cpf":
+        return "cpf_hours" if hours else "cpf_statutory"
+    return "cec_hours" if hours else "cec"
+
+
+def year_credits(inputs: YearInputs, balances: Mapping[str, int]) -> list[YearCredit]:
+    """Every account's credit for the year; ``balances``: per account, what its ceiling reads."""
+    return [year_credit(inputs, account, balances[account]) for account in inputs.accounts()]
+
+
+def year_credit(inputs: YearInputs, account: CreditAccount, balance: int) -> YearCredit:
+    """One account's credit for the year against ``balance`` (hours, cents or points before)."""
+    pot = credit_pot(account, inputs.year)
+    unit = POT_UNITS[pot]
+    amount, gross, ceiling, capped, trace = _accrue(inputs, account, unit == "hours", balance)
+    return YearCredit(
+        account=account,
+        year=inputs.year,
+        pot=pot,
+        unit=unit,
+        amount=amount,
+        gross=gross,
+        ceiling=ceiling,
+        capped=capped,
+        trace=trace,
+    )
+
+
+_Accrued = tuple[int, int, int | None, bool, Trace]
+
+
+def _accrue(inputs: YearInputs, account: CreditAccount, hours: bool, balance: int) -> _Accrued:
+    year, activities, engagements = inputs.year, inputs.activities or (), inputs.engagements or ()
+    if account == "c2p":
+        p = c2p_year_points(year, inputs.exposures or (), inputs.birth_date, balance)
+        return p.points, p.gross_points, None, p.points < p.gross_points, p.trace
+    if account == "cpf" and hours:
+        h = cpf_hours_year_accrual(year, activities, inputs.status, balance)
+        return h.amount_hours, h.gross_hours, h.ceiling_hours, h.capped, h.trace
+    if account == "cpf":
+        e = cpf_year_accrual(year, activities, inputs.status, balance)
+        return e.amount_cents, e.gross_cents, e.ceiling_cents, e.capped, e.trace
+    if hours:
+        ch = cec_hours_year_accrual(year, engagements, balance)
+        return ch.amount_hours, ch.gross_hours, ch.ceiling_hours, ch.capped, ch.trace
+    ce = cec_year_accrual(year, engagements, balance)
+    return ce.amount_cents, ce.gross_cents, ce.ceiling_cents, ce.capped, ce.trace
+
+
+def hours_conversions(cpf_hours: int, cec_hours: int) -> list[HoursConversion]:
+    """The conversion of whatever hours stock is left, once the euro era has begun: CPF at
+    15 €/h (décret 2018-1153), CEC at 12 €/h (décret 2018-1349); nothing for an empty stock."""
+    conversions = []
+    if cpf_hours:
+        cpf = convert_hours_to_cents(cpf_hours)
+        conversions.append(
+            HoursConversion(
+                source="cpf_hours",
+                target="cpf_statutory",
+                hours=cpf_hours,
+                amount_cents=cpf.amount_cents,
+                trace=cpf.trace,
+            )
+        )
+    if cec_hours:
+        cec = cec_convert_hours_to_cents(cec_hours)
+        conversions.append(
+            HoursConversion(
+                source="cec_hours",
+                target="cec",
+                hours=cec_hours,
+                amount_cents=cec.amount_cents,
+                trace=cec.trace,
+            )
+        )
+    return conversions

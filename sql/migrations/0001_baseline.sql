@@ -1,0 +1,867 @@
+-- Baseline: the schema of cpa at its first release. Before that release the migrations
+-- 0001_persons to 0010_rules_as_data were squashed into this one file, so that no function
+-- body is written in two migrations; sql/schema.sql is its copy (the whole current schema,
+-- proven equal to the migrations by tests/integration/test_schema.py). From here on an applied
+-- migration is never edited: a change is a new file, 0002_… and on.
+--
+-- A database migrated with the squashed files is refused by the runner (cpa/db/migrations.py,
+-- "was migrated with … which no longer exists"): before the first release only development
+-- databases hold it, so reset it (remove the embedded .cpa/ directory, or drop and create the
+-- database) and migrate again.
+
+-- Persons registry: one row per person holding a CPA.
+-- The NIR is never stored in clear: nir_ciphertext is AES-256-GCM (key outside the database),
+-- nir_hmac a keyed SHA-256 used to look a person up by NIR.
+create table persons (
+    id uuid primary key default gen_random_uuid(),
+    nir_hmac bytea not null,
+    nir_ciphertext bytea not null,
+    birth_date date not null,
+    death_on date,
+    full_rate_retirement_on date,
+    created_at timestamptz not null default now(),
+    constraint persons_nir_hmac_key unique (nir_hmac),
+    constraint persons_nir_hmac_length check (octet_length(nir_hmac) = 32),
+    constraint persons_death_after_birth check (death_on is null or death_on >= birth_date)
+);
+
+
+-- ==== OAuth 2 authorization server ==========================================================
+
+-- OAuth 2 authorization server (issue 4): partner clients, signing keys, citizen credentials,
+-- consents, codes, refresh tokens, pushed requests, revocations, advisor lookups and the
+-- access journal. Secrets are stored only as hashes: argon2id for client secrets and
+-- passwords, SHA-256 for high-entropy random tokens (codes, refresh tokens, references).
+
+-- Partner clients. A client authenticates with a secret (argon2id hash) or with signed JWT
+-- assertions verified against its public keys (private_key_jwt, RFC 7523), never both.
+create table oauth_clients (
+    id text primary key,
+    kind text not null,
+    name text not null,
+    redirect_uris text[] not null default '{}',
+    scopes text[] not null,
+    grant_types text[] not null,
+    auth_method text not null,
+    secret_hash text,
+    jwks jsonb,
+    pairwise_salt bytea not null,
+    rate_limit_per_minute integer not null default 6000,
+    created_at timestamptz not null default now(),
+    disabled_at timestamptz,
+    constraint oauth_clients_kind_known
+        check (kind in ('portal', 'training_body', 'advisor_tool', 'operator')),
+    constraint oauth_clients_auth_method_known
+        check (auth_method in ('client_secret_basic', 'private_key_jwt')),
+    constraint oauth_clients_credentials_match_method check (
+        (auth_method = 'client_secret_basic' and secret_hash is not null and jwks is null)
+        or (auth_method = 'private_key_jwt' and jwks is not null and secret_hash is null)
+    ),
+    constraint oauth_clients_pairwise_salt_length check (octet_length(pairwise_salt) = 32),
+    constraint oauth_clients_rate_limit_positive check (rate_limit_per_minute > 0)
+);
+
+-- Token signing keys (ES256). The private JWK is AES-256-GCM encrypted with a key derived
+-- from the master key file (outside the database). The JWKS serves the current key and the
+-- one it replaced; older keys are retired.
+create table signing_keys (
+    kid text primary key,
+    private_jwk_ciphertext bytea not null,
+    public_jwk jsonb not null,
+    created_at timestamptz not null default now(),
+    retired_at timestamptz
+);
+create index signing_keys_created_at_idx on signing_keys (created_at desc);
+
+-- The embedded citizen login: one argon2id password hash per person.
+create table person_passwords (
+    person_id uuid primary key references persons (id),
+    password_hash text not null,
+    updated_at timestamptz not null default now()
+);
+
+-- Consents: who (person, client), what (scopes), when, until when. Append-only history: a
+-- row is never deleted and only revoked_at may be set, once (trigger below).
+create table consents (
+    id uuid primary key default gen_random_uuid(),
+    person_id uuid not null references persons (id),
+    client_id text not null references oauth_clients (id),
+    scopes text[] not null,
+    granted_at timestamptz not null default now(),
+    expires_at timestamptz not null,
+    revoked_at timestamptz,
+    acr text not null,
+    constraint consents_expires_after_granted check (expires_at > granted_at),
+    constraint consents_revoked_after_granted check (revoked_at is null or revoked_at >= granted_at)
+);
+create index consents_person_idx on consents (person_id, granted_at desc);
+
+create function consents_append_only() returns trigger
+language plpgsql as $$
+begin
+    if tg_op = 'DELETE' then
+        raise exception 'consents are kept: revoke instead of deleting'
+            using errcode = 'integrity_constraint_violation', constraint = 'consents_append_only';
+    end if;
+    if old.revoked_at is not null
+       or new.id <> old.id or new.person_id <> old.person_id or new.client_id <> old.client_id
+       or new.scopes <> old.scopes or new.granted_at <> old.granted_at
+       or new.expires_at <> old.expires_at or new.acr <> old.acr then
+        raise exception 'a consent is only ever revoked, once'
+            using errcode = 'integrity_constraint_violation', constraint = 'consents_append_only';
+    end if;
+    return new;
+end;
+$$;
+
+create trigger consents_append_only
+before update or delete on consents
+for each row execute function consents_append_only();
+
+-- Authorization codes: single use, consumed atomically (update … returning). A used code is
+-- kept a day with the tokens its exchange issued, so that a replay revokes them.
+create table authorization_codes (
+    code_hash bytea primary key,
+    client_id text not null references oauth_clients (id),
+    consent_id uuid not null references consents (id),
+    redirect_uri text not null,
+    scopes text[] not null,
+    code_challenge text not null,
+    auth_time timestamptz not null,
+    expires_at timestamptz not null,
+    used_at timestamptz,
+    issued_jti text,
+    issued_access_expires_at timestamptz,
+    issued_family_id uuid
+);
+
+-- Refresh tokens: rotated on use (used_at set atomically); a family shares the first token's
+-- id, so a replayed, already rotated token revokes the whole family.
+create table refresh_tokens (
+    id uuid primary key default gen_random_uuid(),
+    token_hash bytea not null,
+    family_id uuid not null,
+    client_id text not null references oauth_clients (id),
+    consent_id uuid not null references consents (id),
+    scopes text[] not null,
+    issued_at timestamptz not null default now(),
+    expires_at timestamptz not null,
+    used_at timestamptz,
+    revoked_at timestamptz,
+    constraint refresh_tokens_token_hash_key unique (token_hash)
+);
+create index refresh_tokens_consent_idx on refresh_tokens (consent_id);
+create index refresh_tokens_family_idx on refresh_tokens (family_id);
+
+-- Pushed authorization requests (RFC 9126): the parameters, behind a one-time request_uri.
+create table pushed_requests (
+    request_uri_hash bytea primary key,
+    client_id text not null references oauth_clients (id),
+    parameters jsonb not null,
+    expires_at timestamptz not null
+);
+
+-- Client assertion ids already seen (RFC 7523 replay protection), kept until they expire.
+create table client_assertion_jtis (
+    client_id text not null,
+    jti text not null,
+    expires_at timestamptz not null,
+    constraint client_assertion_jtis_pkey primary key (client_id, jti)
+);
+
+-- Login tickets of consent pages already used (each is used once), kept until they expire.
+create table used_login_tickets (
+    jti text primary key,
+    expires_at timestamptz not null
+);
+
+-- Revocations of access tokens (by jti) and of consents: an append-only feed each worker
+-- polls by id, so a revocation reaches every process without a query per request.
+create table revocations (
+    id bigint generated always as identity primary key,
+    jti text,
+    consent_id uuid references consents (id),
+    expires_at timestamptz not null,
+    revoked_at timestamptz not null default now(),
+    constraint revocations_one_target check ((jti is null) <> (consent_id is null))
+);
+create index revocations_expires_at_idx on revocations (expires_at);
+
+-- Advisor lookups: a short-lived reference to a person, bound to one advisor tool, one
+-- advisor and one declared purpose.
+create table advisor_lookups (
+    ref_hash bytea primary key,
+    client_id text not null references oauth_clients (id),
+    person_id uuid not null references persons (id),
+    advisor_id text not null,
+    purpose text not null,
+    created_at timestamptz not null default now(),
+    expires_at timestamptz not null,
+    constraint advisor_lookups_purpose_known check (purpose in (
+        'career_guidance', 'training_funding', 'hardship_prevention',
+        'employment_support', 'retirement_planning'
+    )),
+    constraint advisor_lookups_advisor_id_length check (char_length(advisor_id) between 1 and 64)
+);
+
+-- The access journal: every read or change of a person's data by a partner, for the person
+-- to read (GET /v1/me/access-log). Append-only.
+create table access_journal (
+    id bigint generated always as identity primary key,
+    person_id uuid not null,  -- no foreign key: persons are never deleted (0006)
+    occurred_at timestamptz not null default now(),
+    client_id text not null,
+    client_kind text not null,
+    client_name text not null,
+    advisor_id text,
+    purpose text,
+    action text not null,
+    route text not null,
+    constraint access_journal_action_known check (action in ('read', 'change', 'lookup'))
+);
+create index access_journal_person_idx on access_journal (person_id, id desc);
+
+-- ==== Rules received as data ===============================================================
+-- Each rule is written once, in cpa/rules/; these constants are its generated copy, proven
+-- equal to it by tests/ledger/test_rules_in_sql.py.
+
+-- The first year each account counts (cpa/rules/accounts.py: cpf.opened_on, cec.opened_on,
+-- c2p.opened_on) and the last year anyone may declare (a bound, not law).
+create function account_first_year(p_account text) returns integer
+language sql immutable parallel safe as $$
+    select case p_account when 'cpf' then 2015 when 'cec' then 2017 when 'c2p' then 2015 end
+$$;
+
+create function account_last_year() returns integer
+language sql immutable parallel safe as $$
+    select 2100
+$$;
+
+-- The unit of each ledger pot (cpa/rules/accounts.py: POT_UNITS); null for an unknown pot.
+create function pot_unit(p_pot text) returns text
+language sql immutable parallel safe as $$
+    select case p_pot
+        when 'cpf_statutory' then 'cents'
+        when 'cpf_hours' then 'hours'
+        when 'cec' then 'cents'
+        when 'cec_hours' then 'hours'
+        when 'abondement' then 'cents'
+        when 'dotation' then 'cents'
+        when 'cpf_held' then 'cents'
+        when 'c2p' then 'points'
+    end
+$$;
+
+-- ============================================================================================
+-- Accounts and ledger (issue 5): declarations in, rights credited, holds, idempotency, services.
+--
+-- Units: every amount column states its unit; a ledger entry's unit follows its pot
+-- (cents for euro pots, hours for the 2015–2018 stocks, points for C2P).
+
+-- One row per person with a ledger: the serialisation point of every write to that person
+-- (SELECT … FOR UPDATE), so that a hold can never overdraw whatever races.
+--
+-- The ledger's rows reference this row, not the person: a foreign key to persons made each
+-- inserted entry, hold and balance row lock the person's row too (FOR KEY SHARE), a WAL record
+-- and a dirtied page of persons per hold. The same key on ledger_accounts finds that row
+-- already locked, more strongly, by the same transaction, and writes nothing.
+create table ledger_accounts (
+    person_id uuid primary key references persons (id),
+    created_at timestamptz not null default now()
+);
+
+-- Abondements and employer dotations: each is its own sub-pot (outside the ceilings),
+-- optionally earmarked to a training and usable until a deadline (décret 2025-341).
+create table ledger_grants (
+    id uuid primary key default gen_random_uuid(),
+    person_id uuid not null references persons (id),
+    pot text not null,
+    financer text not null,
+    earmarked boolean not null default false,
+    training_ref text,
+    use_by date,
+    created_at timestamptz not null default now(),
+    constraint ledger_grants_pot_known check (pot in ('abondement', 'dotation'))
+);
+create index ledger_grants_person_idx on ledger_grants (person_id);
+
+-- Append-only: a balance changes only by appending an entry (trigger below).
+create table ledger_entries (
+    id bigint generated always as identity primary key,
+    person_id uuid not null references ledger_accounts (person_id),
+    pot text not null,
+    grant_id uuid references ledger_grants (id),
+    kind text not null,
+    amount bigint not null,
+    unit text not null,
+    effective_on date not null,
+    correlation_id uuid not null,
+    hold_id uuid,
+    credit_year integer,
+    rule_id text,
+    parameter_effective_from date,
+    legal_reference text,
+    trace jsonb,
+    declaration_id uuid,
+    client_id text,
+    token_jti text,
+    idempotency_key text,
+    created_at timestamptz not null default now(),
+    constraint ledger_entries_amount_nonzero check (amount <> 0),
+    constraint ledger_entries_pot_known check (pot_unit(pot) is not null),
+    constraint ledger_entries_kind_known check (
+        kind in ('accrual', 'adjustment', 'conversion', 'hold', 'hold_post', 'hold_void',
+                 'hold_expire', 'abondement', 'dotation', 'c2p_use')
+    ),
+    constraint ledger_entries_unit_matches_pot check (unit = pot_unit(pot)),
+    constraint ledger_entries_grant_matches_pot check (
+        (grant_id is not null) = (pot in ('abondement', 'dotation'))
+    )
+);
+create index ledger_entries_person_idx on ledger_entries (person_id, id desc);
+
+create function ledger_entries_refuse_change() returns trigger
+language plpgsql as $$
+begin
+    raise exception 'ledger entries are append-only (% refused)', tg_op
+        using errcode = 'restrict_violation', constraint = 'ledger_entries_append_only';
+end;
+$$;
+
+create trigger ledger_entries_append_only
+    before update or delete on ledger_entries
+    for each row execute function ledger_entries_refuse_change();
+
+create trigger ledger_entries_no_truncate
+    before truncate on ledger_entries
+    for each statement execute function ledger_entries_refuse_change();
+
+-- The sum of a person's entries per pot (and grant), kept in the same transaction as the
+-- entries; `python -m cpa ledger verify` proves the two agree. Statutory, CEC and C2P
+-- balances may be negative: a debt left by a negative adjustment (OQ-5).
+create table ledger_balances (
+    person_id uuid not null references ledger_accounts (person_id),
+    pot text not null,
+    grant_id uuid references ledger_grants (id),
+    balance bigint not null,
+    unit text not null,
+    constraint ledger_balances_key unique nulls not distinct (person_id, pot, grant_id),
+    constraint ledger_balances_no_overdraft check (
+        balance >= 0 or pot in ('cpf_statutory', 'cpf_hours', 'cec', 'cec_hours', 'c2p')
+    )
+);
+
+-- Two-phase debits of CPF rights: pending → posted | voided | expired, never back.
+create table cpf_holds (
+    id uuid primary key,
+    person_id uuid not null references ledger_accounts (person_id),
+    amount_cents bigint not null,
+    training_ref text not null,
+    expires_at timestamptz not null,
+    status text not null default 'pending',
+    posted_cents bigint,
+    client_id text,
+    token_jti text,
+    created_at timestamptz not null default now(),
+    closed_at timestamptz,
+    constraint cpf_holds_amount_positive check (amount_cents > 0),
+    constraint cpf_holds_status_known check (
+        status in ('pending', 'posted', 'voided', 'expired')
+    ),
+    constraint cpf_holds_posted_within_held check (
+        posted_cents is null or (posted_cents > 0 and posted_cents <= amount_cents)
+    ),
+    constraint cpf_holds_closed_when_final check ((status = 'pending') = (closed_at is null))
+);
+create index cpf_holds_person_idx on cpf_holds (person_id, created_at desc);
+create index cpf_holds_pending_expiry_idx on cpf_holds (expires_at) where status = 'pending';
+
+-- Where a hold took its euros from, in debit order (seq), so a release returns them there.
+create table cpf_hold_allocations (
+    hold_id uuid not null references cpf_holds (id),
+    seq integer not null,
+    pot text not null,
+    grant_id uuid references ledger_grants (id),
+    amount_cents bigint not null,
+    rule_id text not null,  -- the debit order the allocation followed (cpf.debit.order)
+    parameter_effective_from date not null,
+    legal_reference text not null,
+    constraint cpf_hold_allocations_pkey primary key (hold_id, seq),
+    constraint cpf_hold_allocations_amount_positive check (amount_cents > 0)
+);
+
+-- What was credited for one person, year and account, and from which inputs: a re-run with
+-- the same inputs changes nothing; changed inputs (a correction) post the difference.
+create table ledger_credits (
+    person_id uuid not null references persons (id),
+    year integer not null,
+    account text not null,
+    unit text not null,
+    amount bigint not null,
+    balance_before bigint not null,
+    inputs_sha256 bytea not null,
+    credited_on date not null,
+    constraint ledger_credits_pkey primary key (person_id, year, account),
+    constraint ledger_credits_account_known check (account in ('cpf', 'cec', 'c2p'))
+);
+
+-- C2P uses: what the points bought (euros, part-time days, retirement quarters).
+create table c2p_conversions (
+    id uuid primary key,
+    person_id uuid not null references persons (id),
+    use text not null,
+    points integer not null,
+    reserved_points_used integer not null,
+    amount_cents bigint,
+    part_time_days integer,
+    retirement_quarters integer,
+    training_ref text,
+    grant_id uuid references ledger_grants (id),
+    converted_on date not null,
+    created_at timestamptz not null default now(),
+    constraint c2p_conversions_points_positive check (points > 0),
+    constraint c2p_conversions_use_known check (
+        use in ('training', 'reconversion', 'part_time', 'retirement')
+    )
+);
+create index c2p_conversions_person_idx on c2p_conversions (person_id);
+
+-- Declarations: a new revision for the same key is a correction; the latest revision counts.
+create table activity_declarations (
+    id uuid primary key default gen_random_uuid(),
+    person_id uuid not null references persons (id),
+    year integer not null,
+    revision integer not null,
+    body jsonb not null,
+    client_id text,
+    created_at timestamptz not null default now(),
+    constraint activity_declarations_revision_key unique (person_id, year, revision),
+    constraint activity_declarations_year_range
+        check (year between account_first_year('cpf') and account_last_year())
+);
+
+create table c2p_exposure_declarations (
+    id uuid primary key default gen_random_uuid(),
+    person_id uuid not null references persons (id),
+    year integer not null,
+    contract_ref text not null,
+    revision integer not null,
+    body jsonb not null,
+    client_id text,
+    created_at timestamptz not null default now(),
+    constraint c2p_exposure_declarations_revision_key
+        unique (person_id, year, contract_ref, revision),
+    constraint c2p_exposure_declarations_year_range
+        check (year between account_first_year('c2p') and account_last_year())
+);
+
+-- CEC engagements are declared, then validated (or refused) by the organisation.
+create table cec_engagements (
+    id uuid primary key default gen_random_uuid(),
+    person_id uuid not null references persons (id),
+    year integer not null,
+    organisation text not null,
+    body jsonb not null,
+    status text not null default 'declared',
+    client_id text,
+    created_at timestamptz not null default now(),
+    decided_at timestamptz,
+    constraint cec_engagements_status_known check (status in ('declared', 'validated', 'refused')),
+    constraint cec_engagements_year_range
+        check (year between account_first_year('cec') and account_last_year())
+);
+create index cec_engagements_person_year_idx on cec_engagements (person_id, year);
+
+-- Idempotency-Key store: same key + same request → the stored response, for 24 h at least.
+create table idempotency_keys (
+    client_id text not null,
+    key text not null,
+    request_sha256 bytea not null,
+    response bytea not null,
+    created_at timestamptz not null,
+    expires_at timestamptz not null,
+    constraint idempotency_keys_pkey primary key (client_id, key),
+    constraint idempotency_keys_key_length check (length(key) between 1 and 255)
+);
+create index idempotency_keys_expiry_idx on idempotency_keys (expires_at);
+
+-- Linked services: a catalogue, and the links a consenting partner made for a person.
+create table linked_services (
+    id text primary key,
+    name text not null,
+    category text not null,
+    provider_client_id text,
+    url text not null,
+    constraint linked_services_category_known check (
+        category in ('skills_assessment', 'career_advice', 'vae', 'payslip_safe', 'job_search',
+                     'training', 'other')
+    )
+);
+
+create table service_links (
+    person_id uuid not null references persons (id),
+    service_id text not null references linked_services (id),
+    client_id text,
+    created_at timestamptz not null default now(),
+    constraint service_links_pkey primary key (person_id, service_id)
+);
+
+-- A person's pots on a date, each with whether a CPF debit may draw on it and its place in the
+-- debit order, which the caller passes (p_order: cpa/rules/debit.py, parameter cpf.debit.order,
+-- décret 2025-1156, CT R6333-3). A pot is named in the order by its source: `earmarked` for a
+-- dotation or an abondement earmarked to the account, `abondement` for the other abondements,
+-- else its own name; a pot whose source is not in the order funds nothing, and after the
+-- holder's full-rate retirement only the sources of p_after_retirement do (cpa/rules/debit.py,
+-- cpf.debit.after_retirement, CT L6323-2: CEC rights). Holds draw on the
+-- usable pots in draw_key order (cpf_hold_create), the account read sums them (what is
+-- available) in the same scan that lists the balances.
+--
+-- Choices where the texts leave it open: an earmarked grant tied to a training funds only that
+-- training (p_any_training: what any training could use, the account's "available"); a grant
+-- past its use_by date funds nothing; after death nothing funds a debit; a negative statutory
+-- or CEC balance (a debt, OQ-5) funds nothing and does not block the other pots.
+create function pots_for_debit(
+    p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean, p_order text[],
+    p_after_retirement text[]
+) returns table (pot text, grant_id uuid, balance bigint, usable boolean, draw_key text)
+language sql stable as $$
+    -- draw_key sorts (in the "C" collation) as the debit draws: place in the order, deadline,
+    -- grant id. A key rather than a rank, so that a reader that only sums pays for no sort.
+    select b.pot, b.grant_id, b.balance,
+           coalesce(
+               s.place is not null
+               and b.balance > 0
+               and (p.death_on is null or p.death_on > p_on)
+               and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
+                    or s.source = any(p_after_retirement))
+               and (g.use_by is null or g.use_by >= p_on)
+               and (p_any_training or g.training_ref is null
+                    or g.training_ref = p_training_ref),
+               false),
+           concat_ws('|',
+               to_char(s.place, 'FM000'),
+               to_char(coalesce(g.use_by, '9999-12-31'::date), 'YYYY-MM-DD'),
+               b.grant_id::text) collate "C"
+    from persons p
+    join ledger_balances b on b.person_id = p.id
+    left join ledger_grants g on g.id = b.grant_id
+    cross join lateral (
+        select case when b.pot = 'dotation' or (b.pot = 'abondement' and g.earmarked)
+                    then 'earmarked' else b.pot end as source
+    ) as k
+    cross join lateral (select k.source, array_position(p_order, k.source) as place) as s
+    where p.id = p_person_id
+$$;
+
+-- Holds in one statement (issue 5 targets): the idempotency claim, the person's ledger lock,
+-- the debit order, the hold, its entries and balances, the access journal line and the stored
+-- response, in one call, so the person's lock is held for one statement and its commit only,
+-- never across round trips to the application. The debit order and its trace (rule id,
+-- effective date, legal reference, recorded on every allocation and hold entry) are the
+-- rule's (cpa/rules/debit.py), passed in by the caller.
+--
+-- The idempotency key is written once, with its response, at the end (not inserted empty at
+-- the start and updated at the end: one heap write and its WAL less per hold), and a refused
+-- hold writes no key at all (nothing to delete). It is looked up after the person's lock: a
+-- repeat of the same request on the same person waits for that lock, then sees the first one's
+-- key and answers its response. A request under the same key on another person (a conflict)
+-- can still race to the final insert: it then waits for the other transaction, finds the key
+-- taken, and raises `idempotency_key_taken` (unique_violation on idempotency_keys_pkey), which
+-- rolls the whole statement back; create_hold answers it as a 409 idempotency conflict.
+--
+-- The lock is taken by its own statement and the balances read by the next: a single
+-- `select … for update of a` joined to the balances would read them from the snapshot taken
+-- before waiting for the lock (a row that was only locked, not updated, is not re-read), and
+-- the statutory pot, which may be negative (a debt), would then be overdrawn by racing holds.
+create function cpf_hold_create(
+    p_person_id uuid,
+    p_hold_id uuid,
+    p_amount_cents bigint,
+    p_training_ref text,
+    p_expires_at timestamptz,
+    p_now timestamptz,
+    p_on date,
+    p_client_id text,
+    p_token_jti text,
+    p_idempotency_key text,
+    p_request_sha256 bytea,
+    p_key_expires_at timestamptz,
+    p_journal text[],
+    p_debit_order text[],
+    p_debit_after_retirement text[],
+    p_rule_id text,
+    p_parameter_effective_from date,
+    p_legal_reference text
+) returns table (outcome text, hold text, available_cents bigint)
+language plpgsql as $$
+declare
+    v_locked boolean;
+    v_remaining bigint := p_amount_cents;
+    v_take bigint;
+    v_source record;
+    v_pots text[] := '{}';
+    v_grants uuid[] := '{}';
+    v_amounts bigint[] := '{}';
+    v_correlation uuid := gen_random_uuid();
+    v_hold jsonb;
+    v_text text;
+    v_same boolean;
+    v_response bytea;
+begin
+    -- 1. The person's lock, then (a new snapshot) the key, their holder status and sources.
+    perform 1 from ledger_accounts a where a.person_id = p_person_id for update;
+    v_locked := found;  -- no ledger yet: no rights to hold
+
+    -- 2. The key: a repeat (or a clash) answers from the store and writes nothing.
+    if p_request_sha256 is not null then  -- a key to claim (else the key is only recorded)
+        select k.request_sha256 = p_request_sha256, k.response into v_same, v_response
+        from idempotency_keys k
+        where k.client_id = p_client_id and k.key = p_idempotency_key and k.expires_at > p_now;
+        if found then
+            return query select case when v_same then 'replayed' else 'conflict' end,
+                                convert_from(v_response, 'UTF8'), null::bigint;
+            return;
+        end if;
+    end if;
+
+    -- 3. The debit order (the rule's, passed in): take from each usable pot in turn.
+    for v_source in
+        select s.pot, s.grant_id, s.balance
+        from pots_for_debit(p_person_id, p_on, p_training_ref, false, p_debit_order,
+                            p_debit_after_retirement) as s
+        where v_locked and s.usable
+        order by s.draw_key collate "C"
+    loop
+        exit when v_remaining = 0;
+        v_take := least(v_remaining, v_source.balance);
+        v_pots := v_pots || v_source.pot;
+        v_grants := v_grants || v_source.grant_id;
+        v_amounts := v_amounts || v_take;
+        v_remaining := v_remaining - v_take;
+    end loop;
+    if v_remaining > 0 then
+        -- Nothing written, no key either: repeating the request runs it again.
+        return query select
+            case when exists (select 1 from cpf_holds h
+                              where h.person_id = p_person_id and h.status = 'pending'
+                                and h.expires_at <= p_now)
+                 then 'lapsed' else 'insufficient' end,
+            null::text, p_amount_cents - v_remaining;
+        return;
+    end if;
+
+    -- 4. The hold, where its euros come from (with the rule that decided the order), and the
+    -- paired entries with their balances.
+    insert into cpf_holds (id, person_id, amount_cents, training_ref, expires_at, client_id,
+                           token_jti, created_at)
+    values (p_hold_id, p_person_id, p_amount_cents, p_training_ref, p_expires_at, p_client_id,
+            p_token_jti, p_now);
+    insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents, rule_id,
+                                      parameter_effective_from, legal_reference)
+    select p_hold_id, a.seq, a.pot, a.grant_id, a.amount_cents, p_rule_id,
+           p_parameter_effective_from, p_legal_reference
+    from unnest(v_pots, v_grants, v_amounts) with ordinality as a(pot, grant_id, amount_cents, seq);
+    insert into ledger_entries (person_id, pot, grant_id, kind, amount, unit, effective_on,
+                                correlation_id, hold_id, rule_id, parameter_effective_from,
+                                legal_reference, client_id, token_jti, idempotency_key)
+    select p_person_id, a.pot, a.grant_id, 'hold', a.amount, pot_unit(a.pot), p_on,
+           v_correlation, p_hold_id, p_rule_id, p_parameter_effective_from, p_legal_reference,
+           p_client_id, p_token_jti, p_idempotency_key
+    from unnest(v_pots || 'cpf_held'::text, v_grants || null::uuid,
+                array(select -x from unnest(v_amounts) as x) || p_amount_cents)
+         as a(pot, grant_id, amount);
+    update ledger_balances b set balance = b.balance - a.amount
+    from unnest(v_pots, v_grants, v_amounts) as a(pot, grant_id, amount)
+    where b.person_id = p_person_id and b.pot = a.pot
+      and b.grant_id is not distinct from a.grant_id;
+    update ledger_balances b set balance = b.balance + p_amount_cents
+    where b.person_id = p_person_id and b.pot = 'cpf_held' and b.grant_id is null;
+    if not found then
+        insert into ledger_balances (person_id, pot, grant_id, balance, unit)
+        values (p_person_id, 'cpf_held', null, p_amount_cents, pot_unit('cpf_held'));
+    end if;
+
+    -- 5. The access journal line, and the response a repeat of this request will get.
+    if p_journal is not null then
+        insert into access_journal
+            (person_id, client_id, client_kind, client_name, advisor_id, purpose, action, route)
+        values (p_person_id, p_journal[1], p_journal[2], p_journal[3], p_journal[4],
+                p_journal[5], p_journal[6], p_journal[7]);
+    end if;
+    v_hold := jsonb_build_object(
+        'id', p_hold_id, 'person_id', p_person_id, 'amount_cents', p_amount_cents,
+        'training_ref', p_training_ref, 'expires_at', p_expires_at, 'status', 'pending',
+        'posted_cents', null, 'created_at', p_now, 'closed_at', null, 'client_id', p_client_id,
+        'allocations', (select jsonb_agg(jsonb_build_object(
+                            'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount)
+                            order by a.seq)
+                        from unnest(v_pots, v_grants, v_amounts) with ordinality
+                             as a(pot, grant_id, amount, seq)));
+    v_text := v_hold::text;
+    if p_request_sha256 is not null then  -- the key, with the response a repeat will get
+        insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
+                                           expires_at)
+        values (p_client_id, p_idempotency_key, p_request_sha256,
+                convert_to(v_text, 'UTF8'), p_now, p_key_expires_at)
+        on conflict on constraint idempotency_keys_pkey
+        do update set request_sha256 = excluded.request_sha256, response = excluded.response,
+                      created_at = excluded.created_at, expires_at = excluded.expires_at
+        where k.expires_at <= excluded.created_at;
+        if not found then  -- taken meanwhile by a request on another person: undo everything
+            raise exception 'idempotency_key_taken' using errcode = 'unique_violation',
+                constraint = 'idempotency_keys_pkey';
+        end if;
+    end if;
+    return query select 'created', v_text, null::bigint;
+end;
+$$;
+
+-- ==== The aggregated account summary =======================================================
+-- The slow-changing part of the aggregated account as one row per person (issue 5: the
+-- account read within 90 % of a one-query endpoint).
+--
+-- The read used to gather five lookups (balances and grants, lapsed holds, C2P uses, last
+-- crediting, linked services) in one statement: ~4x the database time of `select 1`, and
+-- PostgreSQL re-planned it on every call (a custom plan always looked cheaper than the generic
+-- one). What changes seldom (the person's birth date, C2P points used for training, the
+-- last crediting, linked services) is now kept as one document per person,
+-- rebuilt from the tables by statement triggers on each of them, so no write path can forget
+-- it; the read takes that row, the person's balance rows and one index probe for lapsed holds.
+-- Balances stay out of the document: holds change them, and rebuilding a document on every
+-- hold would slow the hottest write for the benefit of the read. `python -m cpa ledger verify`
+-- checks every document against a fresh build.
+create table account_summaries (
+    person_id uuid primary key references persons (id),
+    summary json not null
+);
+
+-- Lapsed holds of one person: one probe of this index per account read.
+create index cpf_holds_person_pending_idx on cpf_holds (person_id, expires_at)
+    where status = 'pending';
+
+-- C2P points used so far by one person, by use: the data the reserved-points rule reads
+-- (cpa/rules/c2p.py: c2p_points_reserved_remaining decides which uses spend the reserve).
+create function c2p_points_used(p_person_id uuid) returns json
+language sql stable as $$
+    select coalesce(json_object_agg(u.use, u.points order by u.use), '{}'::json)
+    from (select c.use, sum(c.points) as points from c2p_conversions c
+          where c.person_id = p_person_id group by c.use) as u
+$$;
+
+-- The document of one person, built from the tables (its only definition).
+-- json, not jsonb: its text goes out as stored and is decoded once, by the application.
+create function account_summary_of(p_person_id uuid) returns json
+language sql stable as $$
+    select json_build_object(
+        'birth_date', p.birth_date,
+        'points_used', c2p_points_used(p.id),
+        'last_credited_on',
+            (select max(c.credited_on) from ledger_credits c where c.person_id = p.id),
+        'services', coalesce(
+            (select json_agg(json_build_array(s.id, s.name, s.category, s.url, l.created_at)
+                             order by l.created_at, s.id)
+             from service_links l join linked_services s on s.id = l.service_id
+             where l.person_id = p.id),
+            '[]'::json))
+    from persons p
+    where p.id = p_person_id
+$$;
+
+-- The row's lock first, then the document, built by a later statement with a snapshot taken
+-- once the lock is held: a transaction that changed the same account meanwhile has committed
+-- by then, and its change is in. (Built before the lock, the document of the transaction that
+-- waited would overwrite the other's change with a view that predates it.)
+create function account_summary_refresh(p_person_id uuid) returns void
+language plpgsql as $$
+begin
+    insert into account_summaries (person_id, summary) values (p_person_id, '{}'::json)
+    on conflict (person_id) do nothing;
+    perform 1 from account_summaries where person_id = p_person_id for update;
+    update account_summaries set summary = account_summary_of(p_person_id)
+    where person_id = p_person_id;
+end;
+$$;
+
+-- Once per statement and person: a statement that touches many rows of one person (or many
+-- persons, like a crediting batch) rebuilds each document once.
+create function account_summary_on_change() returns trigger
+language plpgsql as $$
+begin
+    perform account_summary_refresh(c.person_id)
+    from (select distinct person_id from changed) as c;
+    return null;
+end;
+$$;
+
+create function account_summary_on_person_change() returns trigger
+language plpgsql as $$
+begin
+    perform account_summary_refresh(c.id) from (select distinct id from changed) as c;
+    return null;
+end;
+$$;
+
+create trigger c2p_conversions_insert_summary after insert on c2p_conversions
+    referencing new table as changed
+    for each statement execute function account_summary_on_change();
+create trigger c2p_conversions_update_summary after update on c2p_conversions
+    referencing new table as changed
+    for each statement execute function account_summary_on_change();
+create trigger c2p_conversions_delete_summary after delete on c2p_conversions
+    referencing old table as changed
+    for each statement execute function account_summary_on_change();
+create trigger ledger_credits_insert_summary after insert on ledger_credits
+    referencing new table as changed
+    for each statement execute function account_summary_on_change();
+create trigger ledger_credits_update_summary after update on ledger_credits
+    referencing new table as changed
+    for each statement execute function account_summary_on_change();
+create trigger ledger_credits_delete_summary after delete on ledger_credits
+    referencing old table as changed
+    for each statement execute function account_summary_on_change();
+create trigger service_links_insert_summary after insert on service_links
+    referencing new table as changed
+    for each statement execute function account_summary_on_change();
+create trigger service_links_update_summary after update on service_links
+    referencing new table as changed
+    for each statement execute function account_summary_on_change();
+create trigger service_links_delete_summary after delete on service_links
+    referencing old table as changed
+    for each statement execute function account_summary_on_change();
+create trigger persons_insert_summary after insert on persons
+    referencing new table as changed
+    for each statement execute function account_summary_on_person_change();
+create trigger persons_update_summary after update on persons
+    referencing new table as changed
+    for each statement execute function account_summary_on_person_change();
+
+-- A renamed catalogue entry changes the account of everyone linked to it (rare).
+create function account_summary_on_service_change() returns trigger
+language plpgsql as $$
+begin
+    perform account_summary_refresh(l.person_id)
+    from service_links l where l.service_id = new.id;
+    return null;
+end;
+$$;
+create trigger linked_services_summary
+    after update on linked_services
+    for each row when (old is distinct from new)
+    execute function account_summary_on_service_change();
+
+-- Persons are never deleted (their ledger and their access journal outlive any account
+-- closure), which lets the access journal drop its foreign key: checking it locked the
+-- person's row (FOR KEY SHARE) for every journal line, a write per read (and, with concurrent
+-- readers of one person, a multixact).
+create function persons_refuse_delete() returns trigger
+language plpgsql as $$
+begin
+    raise exception 'persons are never deleted' using errcode = 'restrict_violation';
+end;
+$$;
+create trigger persons_never_deleted
+    before delete on persons
+    for each statement execute function persons_refuse_delete();
+create trigger persons_never_truncated
+    before truncate on persons
+    for each statement execute function persons_refuse_delete();

@@ -99,7 +99,7 @@ from cpf_hold_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14
 
 -- name: get_hold
 -- One hold of one person with its allocations (JSON, in debit order).
-select h.id, h.person_id, h.amount_cents, h.training_ref, h.expires_at, h.status,
+select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
        h.posted_cents, h.created_at, h.closed_at, h.client_id,
        (select coalesce(jsonb_agg(jsonb_build_object(
                    'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
@@ -135,7 +135,7 @@ order by expires_at;
 
 -- name: list_holds
 -- One person's holds, newest first.
-select h.id, h.person_id, h.amount_cents, h.training_ref, h.expires_at, h.status,
+select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
        h.posted_cents, h.created_at, h.closed_at, h.client_id,
        (select coalesce(jsonb_agg(jsonb_build_object(
                    'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
@@ -148,9 +148,9 @@ limit $2;
 
 -- name: insert_grant
 -- Open an abondement or dotation sub-pot for a person.
-insert into ledger_grants (person_id, pot, financer, earmarked, training_ref, use_by)
+insert into ledger_grants (person_id, pot, financer, earmarked, training_reference, use_by)
 values ($1, $2, $3, $4, $5, $6)
-returning id, person_id, pot, financer, earmarked, training_ref, use_by;
+returning id, person_id, pot, financer, earmarked, training_reference, use_by;
 
 -- name: list_ledger_credits
 -- What was credited to one person, per year and account, with the inputs used.
@@ -205,7 +205,7 @@ where p.id = $1;
 -- name: insert_c2p_conversion
 -- Record what a use of C2P points bought.
 insert into c2p_conversions (id, person_id, use, points, reserved_points_used, amount_cents,
-                             part_time_days, retirement_quarters, training_ref, grant_id,
+                             part_time_days, retirement_quarters, training_reference, grant_id,
                              converted_on)
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 

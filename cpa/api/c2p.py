@@ -61,7 +61,7 @@ class C2pController(Controller):
         asked = C2pConversionRequest(
             use=data.use,
             points=data.points,
-            training_ref=data.training_reference,
+            training_reference=data.training_reference,
             reduction_basis_points=data.reduction_basis_points,
         )
 

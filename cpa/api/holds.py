@@ -61,7 +61,7 @@ def hold_view(hold: Hold) -> HoldView:
     return HoldView(
         id=hold.id,
         amount_cents=hold.amount_cents,
-        training_reference=hold.training_ref,
+        training_reference=hold.training_reference,
         expires_at=hold.expires_at,
         status=hold.status,
         posted_cents=hold.posted_cents,
@@ -104,7 +104,7 @@ class HoldController(Controller):
         now = dt.datetime.now(dt.UTC)
         new = NewHold(
             amount_cents=data.amount_cents,
-            training_ref=data.training_reference,
+            training_reference=data.training_reference,
             expires_at=data.expires_at,
         )
         claim = None

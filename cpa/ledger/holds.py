@@ -113,7 +113,7 @@ async def _create(
                 person_id,
                 uuid4(),
                 new.amount_cents,
-                new.training_ref,
+                new.training_reference,
                 new.expires_at,
                 now,
                 on,
@@ -205,10 +205,10 @@ def _atomic(db: asyncpg.Connection) -> AbstractAsyncContextManager[Any]:
 def _check_new_hold(new: NewHold, now: dt.datetime) -> None:
     if not 0 < new.amount_cents <= HOLD_AMOUNT_MAX_CENTS:
         raise InvalidAmount(errors=[{"field": "amount_cents", "message": "must be > 0"}])
-    if not new.training_ref.strip() or len(new.training_ref) > TRAINING_REF_LENGTH_MAX:
+    if not new.training_reference.strip() or len(new.training_reference) > TRAINING_REF_LENGTH_MAX:
         raise InvalidInput(
             "a training reference is required",
-            errors=[{"field": "training_ref", "message": "1 to 200 characters"}],
+            errors=[{"field": "training_reference", "message": "1 to 200 characters"}],
         )
     if new.expires_at.tzinfo is None or not now < new.expires_at <= now + HOLD_LIFETIME_MAX:
         raise InvalidInput(
@@ -333,7 +333,7 @@ def _hold(row: asyncpg.Record) -> Hold:
         id=row["id"],
         person_id=row["person_id"],
         amount_cents=row["amount_cents"],
-        training_ref=row["training_ref"],
+        training_reference=row["training_reference"],
         expires_at=row["expires_at"],
         status=row["status"],
         posted_cents=row["posted_cents"],

@@ -124,7 +124,7 @@ class EntryExplanation(msgspec.Struct, frozen=True, kw_only=True):
 
 class NewHold(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     amount_cents: int
-    training_ref: str
+    training_reference: str
     expires_at: dt.datetime
 
 
@@ -142,7 +142,7 @@ class Hold(msgspec.Struct, frozen=True, kw_only=True):
     id: UUID
     person_id: UUID
     amount_cents: int
-    training_ref: str
+    training_reference: str
     expires_at: dt.datetime
     status: HoldStatus
     posted_cents: int | None
@@ -162,7 +162,7 @@ class NewGrant(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     amount_cents: int
     financer: str
     earmarked: bool = False
-    training_ref: str | None = None
+    training_reference: str | None = None
     use_by: dt.date | None = None
 
 
@@ -172,7 +172,7 @@ class Grant(msgspec.Struct, frozen=True, kw_only=True):
     pot: GrantPot
     financer: str
     earmarked: bool
-    training_ref: str | None
+    training_reference: str | None
     use_by: dt.date | None
 
 
@@ -232,7 +232,7 @@ class LedgerReport(msgspec.Struct, frozen=True, kw_only=True):
 class C2pConversionRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     use: C2pUse
     points: int
-    training_ref: str | None = None
+    training_reference: str | None = None
     reduction_basis_points: int = 5000
 
 

@@ -76,10 +76,10 @@ async def convert_c2p(
     provenance: Provenance = SYSTEM,
 ) -> C2pConversionResult:
     """Use C2P points for training, reconversion, part time or retirement (CT L4163-7 ff.)."""
-    if request.use == "training" and not (request.training_ref or "").strip():
+    if request.use == "training" and not (request.training_reference or "").strip():
         raise InvalidInput(
             "a training use names its training",
-            errors=[{"field": "training_ref", "message": "required for training"}],
+            errors=[{"field": "training_reference", "message": "required for training"}],
         )
     async with db.transaction():
         await journal.lock_account(db, person_id)
@@ -127,7 +127,7 @@ async def _fund_training(
         amount_cents=amount_cents,
         financer=C2P_FINANCER,
         earmarked=True,
-        training_ref=request.training_ref,
+        training_reference=request.training_reference,
     )
     grant = await _insert_grant(db, person_id, new)
     return grant.id
@@ -163,7 +163,7 @@ async def _record_conversion(
             result.amount_cents,
             result.part_time_days,
             result.retirement_quarters,
-            request.training_ref,
+            request.training_reference,
             result.grant_id,
             result.converted_on,
         )
@@ -180,7 +180,7 @@ def _check_grant(new: NewGrant, today: dt.date) -> None:
 
 
 async def _insert_grant(db: asyncpg.Connection, person_id: UUID, new: NewGrant) -> Grant:
-    earmarked = new.earmarked or new.training_ref is not None
+    earmarked = new.earmarked or new.training_reference is not None
     with domain_errors():
         row = await db.fetchrow(
             sql("insert_grant"),
@@ -188,7 +188,7 @@ async def _insert_grant(db: asyncpg.Connection, person_id: UUID, new: NewGrant) 
             new.pot,
             new.financer,
             earmarked,
-            new.training_ref,
+            new.training_reference,
             new.use_by,
         )
     assert row is not None, "an insert returns its row"
@@ -198,6 +198,6 @@ async def _insert_grant(db: asyncpg.Connection, person_id: UUID, new: NewGrant) 
         pot=row["pot"],
         financer=row["financer"],
         earmarked=row["earmarked"],
-        training_ref=row["training_ref"],
+        training_reference=row["training_reference"],
         use_by=row["use_by"],
     )

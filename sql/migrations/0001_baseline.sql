@@ -278,7 +278,7 @@ create table ledger_grants (
     pot text not null,
     financer text not null,
     earmarked boolean not null default false,
-    training_ref text,
+    training_reference text,
     use_by date,
     created_at timestamptz not null default now(),
     constraint ledger_grants_pot_known check (pot in ('abondement', 'dotation'))
@@ -356,7 +356,7 @@ create table cpf_holds (
     id uuid primary key,
     person_id uuid not null references ledger_accounts (person_id),
     amount_cents bigint not null,
-    training_ref text not null,
+    training_reference text not null,
     expires_at timestamptz not null,
     status text not null default 'pending',
     posted_cents bigint,
@@ -415,7 +415,7 @@ create table c2p_conversions (
     amount_cents bigint,
     part_time_days integer,
     retirement_quarters integer,
-    training_ref text,
+    training_reference text,
     grant_id uuid references ledger_grants (id),
     converted_on date not null,
     created_at timestamptz not null default now(),
@@ -521,7 +521,7 @@ create table service_links (
 -- past its use_by date funds nothing; after death nothing funds a debit; a negative statutory
 -- or CEC balance (a debt, OQ-5) funds nothing and does not block the other pots.
 create function pots_for_debit(
-    p_person_id uuid, p_on date, p_training_ref text, p_any_training boolean, p_order text[],
+    p_person_id uuid, p_on date, p_training_reference text, p_any_training boolean, p_order text[],
     p_after_retirement text[]
 ) returns table (pot text, grant_id uuid, balance bigint, usable boolean, draw_key text)
 language sql stable as $$
@@ -535,8 +535,8 @@ language sql stable as $$
                and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on
                     or s.source = any(p_after_retirement))
                and (g.use_by is null or g.use_by >= p_on)
-               and (p_any_training or g.training_ref is null
-                    or g.training_ref = p_training_ref),
+               and (p_any_training or g.training_reference is null
+                    or g.training_reference = p_training_reference),
                false),
            concat_ws('|',
                to_char(s.place, 'FM000'),
@@ -577,7 +577,7 @@ create function cpf_hold_create(
     p_person_id uuid,
     p_hold_id uuid,
     p_amount_cents bigint,
-    p_training_ref text,
+    p_training_reference text,
     p_expires_at timestamptz,
     p_now timestamptz,
     p_on date,
@@ -627,7 +627,7 @@ begin
     -- 3. The debit order (the rule's, passed in): take from each usable pot in turn.
     for v_source in
         select s.pot, s.grant_id, s.balance
-        from pots_for_debit(p_person_id, p_on, p_training_ref, false, p_debit_order,
+        from pots_for_debit(p_person_id, p_on, p_training_reference, false, p_debit_order,
                             p_debit_after_retirement) as s
         where v_locked and s.usable
         order by s.draw_key collate "C"
@@ -652,9 +652,9 @@ begin
 
     -- 4. The hold, where its euros come from (with the rule that decided the order), and the
     -- paired entries with their balances.
-    insert into cpf_holds (id, person_id, amount_cents, training_ref, expires_at, client_id,
+    insert into cpf_holds (id, person_id, amount_cents, training_reference, expires_at, client_id,
                            token_jti, created_at)
-    values (p_hold_id, p_person_id, p_amount_cents, p_training_ref, p_expires_at, p_client_id,
+    values (p_hold_id, p_person_id, p_amount_cents, p_training_reference, p_expires_at, p_client_id,
             p_token_jti, p_now);
     insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents, rule_id,
                                       parameter_effective_from, legal_reference)
@@ -690,7 +690,7 @@ begin
     end if;
     v_hold := jsonb_build_object(
         'id', p_hold_id, 'person_id', p_person_id, 'amount_cents', p_amount_cents,
-        'training_ref', p_training_ref, 'expires_at', p_expires_at, 'status', 'pending',
+        'training_reference', p_training_reference, 'expires_at', p_expires_at, 'status', 'pending',
         'posted_cents', null, 'created_at', p_now, 'closed_at', null, 'client_id', p_client_id,
         'allocations', (select jsonb_agg(jsonb_build_object(
                             'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount)

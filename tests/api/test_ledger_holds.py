@@ -167,7 +167,7 @@ async def test_a_bad_post_is_refused_and_writes_nothing(
     lapsed = await create_hold(
         wdb,
         world.alice.id,
-        NewHold(amount_cents=1_000, training_ref="T", expires_at=past + dt.timedelta(days=1)),
+        NewHold(amount_cents=1_000, training_reference="T", expires_at=past + dt.timedelta(days=1)),
         now=past,
         provenance=Provenance(client_id=world.clients["training_body"]["client_id"]),
     )

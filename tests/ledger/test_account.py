@@ -92,11 +92,11 @@ async def test_c2p_training_funds_an_earmarked_abondement(db: asyncpg.Connection
     with pytest.raises(ReservedPointsNotUsable):
         await convert_c2p(db, person_id, C2pConversionRequest(use="part_time", points=8),
                           today=TODAY)  # fmt: skip
-    request = C2pConversionRequest(use="training", points=8, training_ref="RNCP-42")
+    request = C2pConversionRequest(use="training", points=8, training_reference="RNCP-42")
     result = await convert_c2p(db, person_id, request, today=TODAY)
     assert result.amount_cents == 8 * 50_000 and result.grant_id is not None
     expires_at = NOW + dt.timedelta(days=9)
-    new = NewHold(amount_cents=8 * 50_000, training_ref="RNCP-42", expires_at=expires_at)
+    new = NewHold(amount_cents=8 * 50_000, training_reference="RNCP-42", expires_at=expires_at)
     hold = await create_hold(db, person_id, new, now=NOW)
     assert [a.pot for a in hold.allocations] == ["abondement"]
     account = await get_account(db, person_id, EVERYTHING, now=NOW)
@@ -106,7 +106,7 @@ async def test_c2p_training_funds_an_earmarked_abondement(db: asyncpg.Connection
 
 async def test_the_same_key_replays_and_another_body_conflicts(db: asyncpg.Connection) -> None:
     person_id = await career(db)
-    new = NewHold(amount_cents=100, training_ref="T", expires_at=NOW + dt.timedelta(days=1))
+    new = NewHold(amount_cents=100, training_reference="T", expires_at=NOW + dt.timedelta(days=1))
 
     async def attempt(body: NewHold, key: str) -> Hold:
         provenance = Provenance(client_id="of-1", idempotency_key=key)

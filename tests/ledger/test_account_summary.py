@@ -46,7 +46,7 @@ async def test_each_write_keeps_the_summary_fresh(db: asyncpg.Connection) -> Non
 
     grant = NewGrant(
         pot="abondement", amount_cents=30_000, financer="region", earmarked=True,
-        training_ref="T-1", use_by=dt.date(2027, 1, 1),
+        training_reference="T-1", use_by=dt.date(2027, 1, 1),
     )  # fmt: skip
     await add_grant(db, person.id, grant, today=TODAY)
     await fresh(db)
@@ -76,7 +76,7 @@ async def test_each_write_keeps_the_summary_fresh(db: asyncpg.Connection) -> Non
 
 async def test_a_c2p_conversion_keeps_it_fresh(db: asyncpg.Connection) -> None:
     person_id = await career(db)
-    use = C2pConversionRequest(use="training", points=4, training_ref="T-2")
+    use = C2pConversionRequest(use="training", points=4, training_reference="T-2")
     await convert_c2p(db, person_id, use, today=TODAY)
     await fresh(db)
     account = await get_account(db, person_id, EVERYTHING, now=NOW)

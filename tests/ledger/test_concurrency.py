@@ -46,7 +46,7 @@ async def test_1000_racing_holds_exactly_n_succeed(fresh_dsn: str, pot: str) -> 
         await setup.close()
     room_for = room_cents // AMOUNT_CENTS
     new = NewHold(
-        amount_cents=AMOUNT_CENTS, training_ref="T", expires_at=NOW + dt.timedelta(days=1)
+        amount_cents=AMOUNT_CENTS, training_reference="T", expires_at=NOW + dt.timedelta(days=1)
     )
     pool = await asyncpg.create_pool(fresh_dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
     assert pool is not None
@@ -97,7 +97,7 @@ async def test_racing_repeats_of_one_keyed_hold_create_it_once(fresh_dsn: str) -
         await _fund(setup, person.id, "dotation")
     finally:
         await setup.close()
-    new = NewHold(amount_cents=100, training_ref="T", expires_at=NOW + dt.timedelta(days=1))
+    new = NewHold(amount_cents=100, training_reference="T", expires_at=NOW + dt.timedelta(days=1))
     by = Provenance(client_id="tb", token_jti="j", idempotency_key="K")
     key = claim("tb", "K", operation=f"createHold {person.id}", request=new, now=NOW)
     pool = await asyncpg.create_pool(fresh_dsn, min_size=POOL_SIZE, max_size=POOL_SIZE)
@@ -129,7 +129,9 @@ async def test_one_key_racing_on_two_persons_writes_for_one_only(fresh_dsn: str)
         persons = [await new_person(first) for _ in range(2)]
         for person in persons:
             await _fund(first, person.id, "dotation")
-        new = NewHold(amount_cents=100, training_ref="T", expires_at=NOW + dt.timedelta(days=1))
+        new = NewHold(
+            amount_cents=100, training_reference="T", expires_at=NOW + dt.timedelta(days=1)
+        )
         by = Provenance(client_id="tb", token_jti="j", idempotency_key="K")
         claims = [
             claim("tb", "K", operation=f"createHold {p.id}", request=new, now=NOW) for p in persons

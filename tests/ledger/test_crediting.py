@@ -79,7 +79,7 @@ async def test_a_negative_adjustment_beyond_rights_leaves_a_debt_repaid_first(
     await declare_year(db, person.id, 2024)
     await credit_year(db, person.id, 2024, today=TODAY)
     hold = await create_hold(
-        db, person.id, NewHold(amount_cents=50_000, training_ref="T1",
+        db, person.id, NewHold(amount_cents=50_000, training_reference="T1",
                                expires_at=NOW + dt.timedelta(days=30)), now=NOW
     )  # fmt: skip
     await post_hold(db, person.id, hold.id, 50_000, now=NOW)

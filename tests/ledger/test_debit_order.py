@@ -27,7 +27,7 @@ async def _person_with_three_sources(db: asyncpg.Connection) -> asyncpg.Record:
 
 async def test_every_allocation_records_the_rule_it_followed(db: asyncpg.Connection) -> None:
     person = await _person_with_three_sources(db)
-    hold = NewHold(amount_cents=65_000, training_ref="RNCP-1", expires_at=LATER)
+    hold = NewHold(amount_cents=65_000, training_reference="RNCP-1", expires_at=LATER)
     created = await create_hold(db, person.id, hold, now=NOW)
     rule = debit_order(NOW.date())
     assert [a.pot for a in created.allocations] == ["dotation", "cpf_statutory", "abondement"]
@@ -84,5 +84,5 @@ async def test_after_full_rate_retirement_only_the_sources_given_fund_a_debit(
         "cpf_statutory"
     ]
     with pytest.raises(InsufficientRights):
-        hold = NewHold(amount_cents=1, training_ref="RNCP-1", expires_at=LATER)
+        hold = NewHold(amount_cents=1, training_reference="RNCP-1", expires_at=LATER)
         await create_hold(db, person.id, hold, now=NOW)

@@ -35,9 +35,11 @@ LATER = NOW + dt.timedelta(days=30)
 
 
 def hold(
-    amount_cents: int, training_ref: str = "RNCP-1", expires_at: dt.datetime = LATER
+    amount_cents: int, training_reference: str = "RNCP-1", expires_at: dt.datetime = LATER
 ) -> NewHold:
-    return NewHold(amount_cents=amount_cents, training_ref=training_ref, expires_at=expires_at)
+    return NewHold(
+        amount_cents=amount_cents, training_reference=training_reference, expires_at=expires_at
+    )
 
 
 async def funded(db: asyncpg.Connection) -> UUID:
@@ -107,7 +109,7 @@ async def test_bad_requests_are_refused_and_write_nothing(db: asyncpg.Connection
     assert await count_entries(db) == before
     with pytest.raises(msgspec.ValidationError, match="unknown field"):
         msgspec.json.decode(
-            b'{"amount_cents": 1, "training_ref": "x", "expires_at": "2030-01-01T00:00:00Z",'
+            b'{"amount_cents": 1, "training_reference": "x", "expires_at": "2030-01-01T00:00:00Z",'
             b' "person_id": "x"}',
             type=NewHold,
         )
@@ -165,7 +167,7 @@ async def test_the_debit_order(db: asyncpg.Connection, retired: bool) -> None:
         "B": NewGrant(pot="abondement", amount_cents=10_000, financer="B", earmarked=True,
                       use_by=TODAY.replace(day=10)),
         "C": NewGrant(pot="abondement", amount_cents=5_000, financer="C", earmarked=True,
-                      training_ref="RNCP-2"),
+                      training_reference="RNCP-2"),
         "D": NewGrant(pot="abondement", amount_cents=7_000, financer="D"),
         "E": NewGrant(pot="dotation", amount_cents=3_000, financer="E"),
     }  # fmt: skip
@@ -194,7 +196,9 @@ async def test_the_debit_order(db: asyncpg.Connection, retired: bool) -> None:
             savepoint = db.transaction()
             await savepoint.start()
             try:
-                created = await create_hold(db, person.id, hold(amount, training_ref=ref), now=NOW)
+                created = await create_hold(
+                    db, person.id, hold(amount, training_reference=ref), now=NOW
+                )
                 got = [(a.pot, a.grant_id, a.amount_cents) for a in created.allocations]
             except InsufficientRights:
                 got = None

@@ -81,7 +81,7 @@ class HoldsMachine(RuleBasedStateMachine):
     @rule(target=holds, amount=st.integers(1, 60_000), ttl_hours=st.integers(1, 48))
     def create(self, amount: int, ttl_hours: int) -> UUID | None:
         expires_at = self.now + dt.timedelta(hours=ttl_hours)
-        new = NewHold(amount_cents=amount, training_ref="T", expires_at=expires_at)
+        new = NewHold(amount_cents=amount, training_reference="T", expires_at=expires_at)
         try:
             hold = self.run(create_hold(self.db, self.person_id, new, now=self.now))
         except InsufficientRights:

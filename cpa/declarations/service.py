@@ -37,7 +37,7 @@ from cpa.declarations.models import (
     PersonLine,
 )
 from cpa.errors import CpaError, InvalidInput
-from cpa.ledger.models import SYSTEM, Provenance
+from cpa.provenance import SYSTEM, Provenance
 
 log = structlog.get_logger(__name__)
 

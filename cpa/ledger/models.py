@@ -12,6 +12,8 @@ from uuid import UUID
 
 import msgspec
 
+from cpa.provenance import SYSTEM as SYSTEM  # kernel; re-exported for the ledger's writes
+from cpa.provenance import Provenance as Provenance
 from cpa.rules import C2pUse, Trace
 
 Pot = Literal[
@@ -63,17 +65,6 @@ POT_SCOPES: dict[str, str] = {
     "cec_hours": "cec:read",
     "c2p": "c2p:read",
 }
-
-
-class Provenance(msgspec.Struct, frozen=True, kw_only=True):
-    """Who caused a write: the client, its token's ``jti`` and the request's idempotency key."""
-
-    client_id: str | None = None
-    token_jti: str | None = None
-    idempotency_key: str | None = None
-
-
-SYSTEM = Provenance(client_id="cpa")
 
 
 class NewEntry(msgspec.Struct, frozen=True, kw_only=True):

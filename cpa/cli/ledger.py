@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import sys
 from typing import Any
 
 import asyncpg
 import msgspec
 
+from cpa.cli.common import one_shot_database, print_json
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.database import ConnectionDatabase
@@ -45,19 +45,15 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_credit(args: argparse.Namespace, settings: Settings) -> int:
-    from cpa.__main__ import one_shot_database
-
     today = args.today or dt.date.today()
     with one_shot_database(settings) as dsn:
         asyncio.run(migrate_database(dsn))
         report = asyncio.run(credit_all(dsn, args.year, today=today))
-    _print(report)
+    print_json(report)
     return 0
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from cpa.__main__ import one_shot_database
-
     async def verify(dsn: str) -> Any:
         connection = await asyncpg.connect(dsn)
         try:
@@ -67,13 +63,11 @@ def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
 
     with one_shot_database(settings) as dsn:
         report = asyncio.run(verify(dsn))
-    _print({"ok": report.ok, **msgspec.structs.asdict(report)})
+    print_json({"ok": report.ok, **msgspec.structs.asdict(report)})
     return 0 if report.ok else 1
 
 
 def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
-    from cpa.__main__ import one_shot_database
-
     async def expire(dsn: str) -> int:
         connection = await asyncpg.connect(dsn)
         try:
@@ -83,10 +77,5 @@ def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
 
     with one_shot_database(settings) as dsn:
         released = asyncio.run(expire(dsn))
-    _print({"released": released})
+    print_json({"released": released})
     return 0
-
-
-def _print(value: Any) -> None:
-    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(value)) + b"\n")
-    sys.stdout.flush()

@@ -15,6 +15,7 @@ import msgspec
 from cpa.provenance import SYSTEM as SYSTEM  # kernel; re-exported for the ledger's writes
 from cpa.provenance import Provenance as Provenance
 from cpa.rules import C2pUse, Trace
+from cpa.services.models import LinkedServiceView as LinkedServiceView  # the account shows them
 
 Pot = Literal[
     "cpf_statutory",  # statutory CPF rights, subject to the 5,000/8,000 € ceilings
@@ -281,14 +282,6 @@ class C2pView(msgspec.Struct, frozen=True, kw_only=True):
     points_available: int
     points_reserved_for_training: int
     debt_points: int
-
-
-class LinkedServiceView(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    name: str
-    category: str
-    url: str
-    linked_at: dt.datetime
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

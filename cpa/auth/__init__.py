@@ -51,9 +51,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # also what import-linter reads of this face: every module it resolves
     from litestar.types import ControllerRouterHandler
 
+    from cpa.auth import browser, endpoints, metadata  # noqa: F401  (the route handlers)
     from cpa.auth.advisor import PURPOSES, Lookup, look_up_person, ref_expiry, resolve_person_ref
     from cpa.auth.consents import Consent, list_consents, revoke_consent
     from cpa.auth.errors import InsufficientScope, RateLimited

@@ -158,3 +158,24 @@ def test_imports_inside_functions_are_entry_points_lazy_imports() -> None:
                 if not (name.startswith(ENTRY_POINTS) and reasoned):
                     offenders.append(f"{name}:{node.lineno} {ast.unparse(node)}")
     assert offenders == []
+
+
+def test_the_face_of_auth_names_statically_every_module_it_resolves() -> None:
+    """The layers contract reads the face's TYPE_CHECKING imports, not its dynamic ones."""
+    face = ROOT / "auth" / "__init__.py"
+    tree = ast.parse(face.read_text())
+    resolved = {
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant)
+        and isinstance(node.value, str)
+        and node.value.startswith("cpa.auth.")
+    }
+    static = {
+        f"{node.module}.{alias.name}" if node.module == "cpa.auth" else str(node.module)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module and node.module.startswith("cpa.")
+        for alias in node.names
+    }
+    assert resolved
+    assert resolved <= static, sorted(resolved - static)

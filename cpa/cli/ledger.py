@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from cpa.cli.common import one_shot_database, print_json
+from cpa.cli.common import one_shot_database, print_json, with_connection
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.database import ConnectionDatabase
@@ -54,28 +54,17 @@ def cmd_credit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    async def verify(dsn: str) -> Any:
-        connection = await asyncpg.connect(dsn)
-        try:
-            return await verify_ledger(connection)
-        finally:
-            await connection.close()
-
     with one_shot_database(settings) as dsn:
-        report = asyncio.run(verify(dsn))
+        report = asyncio.run(with_connection(dsn, verify_ledger))
     print_json({"ok": report.ok, **msgspec.structs.asdict(report)})
     return 0 if report.ok else 1
 
 
 def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
-    async def expire(dsn: str) -> int:
-        connection = await asyncpg.connect(dsn)
-        try:
-            return await sweep_lapsed_holds(ConnectionDatabase(connection), dt.datetime.now(dt.UTC))
-        finally:
-            await connection.close()
+    async def expire(db: asyncpg.Connection) -> int:
+        return await sweep_lapsed_holds(ConnectionDatabase(db), dt.datetime.now(dt.UTC))
 
     with one_shot_database(settings) as dsn:
-        released = asyncio.run(expire(dsn))
+        released = asyncio.run(with_connection(dsn, expire))
     print_json({"released": released})
     return 0

@@ -31,9 +31,10 @@ faults: $(STAMP) ## fault suite: real servers killed, databases stopped, sockets
 fuzz: $(STAMP) ## schemathesis over every operation, fixed seed and time budget (FUZZ_BUDGET_S)
 	$(BIN)/python tests/fuzz/run.py $(FUZZ_ARGS)
 
-lint: $(STAMP) ## ruff lint and format check
+lint: $(STAMP) ## ruff lint and format check, the layer contracts (import-linter)
 	$(BIN)/ruff check cpa tests
 	$(BIN)/ruff format --check cpa tests
+	$(BIN)/lint-imports --no-cache
 
 typecheck: $(STAMP) ## mypy strict on cpa/
 	$(BIN)/mypy

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.types import ControllerRouterHandler
 
 from cpa.accounts.nir import NirVault
 from cpa.api.account import AccountController, AdvisorAccountController
@@ -41,6 +42,8 @@ from cpa.periodic import Periodic
 
 API_VERSION = "0.1.0"
 
+Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
+
 
 def openapi_config() -> OpenAPIConfig:
     return OpenAPIConfig(
@@ -69,10 +72,8 @@ def _periodic_jobs() -> list[Periodic]:
     ]
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
-    """The ASGI application. ``database`` is given by tests; otherwise a pool is opened."""
-    settings = settings or get_settings()
-    configure_logging(settings.log_format)
+def _lifespan(settings: Settings, database: Database | None) -> Lifespan:
+    """Opens the pool and starts the periodic jobs, unless the caller gave a database."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -97,37 +98,37 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
             await app.state.read_journal.stop(app.state.db)
             await app.state.db.close()
 
-    app = Litestar(
-        route_handlers=[
-            HealthController,
-            SimulationController,
-            *AUTH_ROUTE_HANDLERS,
-            MeController,
-            AdvisorController,
-            AccountController,
-            AdvisorAccountController,
-            HoldController,
-            C2pController,
-            ServiceCatalogueController,
-            ServiceLinkController,
-            DeclarationController,
-        ],
-        lifespan=[lifespan],
-        # Every /v1 route is refused unless its token grants what the route declares.
-        middleware=[TokenGuardMiddleware],  # type: ignore[list-item]  # cpa.types ASGI aliases
-        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
-        before_send=[add_rate_limit_headers],
-        exception_handlers=EXCEPTION_HANDLERS,
-        openapi_config=openapi_config(),
-        request_max_body_size=settings.body_size_max_bytes,
-        debug=False,
-    )
+    return lifespan
+
+
+def _route_handlers() -> list[ControllerRouterHandler]:
+    """In the order the OpenAPI document lists them."""
+    return [
+        HealthController,
+        SimulationController,
+        *AUTH_ROUTE_HANDLERS,
+        MeController,
+        AdvisorController,
+        AccountController,
+        AdvisorAccountController,
+        HoldController,
+        C2pController,
+        ServiceCatalogueController,
+        ServiceLinkController,
+        DeclarationController,
+    ]
+
+
+def _set_state(app: Litestar, settings: Settings, database: Database | None) -> None:
     app.state.settings = settings
     if database is not None:
         app.state.db = database
     app.state.vault = NirVault.from_key_file(settings.nir_key_path)
     app.state.auth = AuthState(settings.issuer, settings.nir_key_path, app.state.vault)
     app.state.read_journal = ReadJournal()
+
+
+def _wrap_asgi(app: Litestar, settings: Settings) -> None:
     # Outermost wrapper, so unmatched routes (404/405) are logged too.
     app.asgi_handler = RequestLogMiddleware(  # type: ignore[assignment]
         LivenessShortcut(app.asgi_handler)  # type: ignore[arg-type]
@@ -138,4 +139,24 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         app.asgi_handler = wrap_asgi_with_proxy_headers(
             app.asgi_handler, trusted_hosts=settings.trusted_proxies
         )
+
+
+def create_app(settings: Settings | None = None, database: Database | None = None) -> Litestar:
+    """The ASGI application. ``database`` is given by tests; otherwise a pool is opened."""
+    settings = settings or get_settings()
+    configure_logging(settings.log_format)
+    app = Litestar(
+        route_handlers=_route_handlers(),
+        lifespan=[_lifespan(settings, database)],
+        # Every /v1 route is refused unless its token grants what the route declares.
+        middleware=[TokenGuardMiddleware],  # type: ignore[list-item]  # cpa.types ASGI aliases
+        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
+        before_send=[add_rate_limit_headers],
+        exception_handlers=EXCEPTION_HANDLERS,
+        openapi_config=openapi_config(),
+        request_max_body_size=settings.body_size_max_bytes,
+        debug=False,
+    )
+    _set_state(app, settings, database)
+    _wrap_asgi(app, settings)
     return app

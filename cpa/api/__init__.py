@@ -1,2 +1,2 @@
-"""The HTTP layer: Litestar controllers and wire Structs, one module per resource; wired in
-``cpa.app``. Domains never import it."""
+"""The HTTP layer: one module of Litestar controllers per resource, the problem answers and the
+health probes. It calls the domains; nothing below it imports it (see [tool.importlinter])."""

@@ -39,7 +39,7 @@ from cpa.declarations import (
     declare_exposures,
     split_batch,
 )
-from cpa.ledger.models import Provenance
+from cpa.provenance import Provenance
 
 DECLARATION_BODY_MAX_BYTES = 2 * 1024 * 1024
 NDJSON = "application/x-ndjson"

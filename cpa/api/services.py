@@ -21,9 +21,9 @@ from cpa.auth.guard import requires
 from cpa.auth.journal import reads_journal, record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import transaction
-from cpa.ledger.models import LinkedServiceView
 from cpa.services import LinkedService, NewLink, link_service, list_links, list_services
 from cpa.services import unlink_service as remove_link
+from cpa.services.models import LinkedServiceView
 
 
 class Catalogue(msgspec.Struct, kw_only=True):

@@ -22,7 +22,7 @@ from cpa.auth.principal import Principal
 from cpa.db.database import Connection
 from cpa.errors import InvalidInput
 from cpa.idempotency import run_idempotent
-from cpa.ledger.models import Provenance
+from cpa.provenance import Provenance
 
 T = TypeVar("T")
 S = TypeVar("S", bound=msgspec.Struct)

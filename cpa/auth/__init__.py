@@ -15,8 +15,8 @@ integration: load → decide → write), ``login`` (login behind an interface), 
 The web part (Litestar): ``endpoints`` (token, introspection, revocation, PAR),
 ``browser`` (authorize: login and consent), ``pages`` + ``templates/`` (the HTML pages,
 Jinja2), ``metadata`` (RFC 8414 metadata, JWKS), ``responses`` (what their handlers share),
-``guard`` (the resource guard). Entry points: ``cli`` (``python -m cpa clients|keys``),
-``demo``.
+``guard`` (the resource guard). Its entry points live with the others: ``cpa.cli.auth``
+(``python -m cpa clients|keys``), ``cpa.demo.auth``.
 
 Protecting a route (every handler under ``/v1/`` is refused unless it declares its needs)::
 
@@ -51,9 +51,10 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # also what import-linter reads of this face: every module it resolves
     from litestar.types import ControllerRouterHandler
 
+    from cpa.auth import browser, endpoints, metadata  # noqa: F401  (the route handlers)
     from cpa.auth.advisor import PURPOSES, Lookup, look_up_person, ref_expiry, resolve_person_ref
     from cpa.auth.consents import Consent, list_consents, revoke_consent
     from cpa.auth.errors import InsufficientScope, RateLimited
@@ -81,7 +82,7 @@ if TYPE_CHECKING:
 
     AUTH_ROUTE_HANDLERS: list[ControllerRouterHandler]
 
-# Exports are resolved on first use (PEP 562): the command line imports cpa.auth.cli without
+# Exports are resolved on first use (PEP 562): the command line imports cpa.auth.clients without
 # paying for the web framework the guard and the endpoints need (measured: 0.3 s a command).
 # What the HTTP layer (cpa/api, cpa/app.py) uses of auth is here; the rest is auth's own.
 _EXPORTS = {

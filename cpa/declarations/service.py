@@ -37,7 +37,7 @@ from cpa.declarations.models import (
     PersonLine,
 )
 from cpa.errors import CpaError, InvalidInput
-from cpa.ledger.models import SYSTEM, Provenance
+from cpa.provenance import SYSTEM, Provenance
 from cpa.rules.accounts import FIRST_C2P_YEAR, FIRST_CEC_YEAR, FIRST_CPF_YEAR
 
 log = structlog.get_logger(__name__)

@@ -12,10 +12,13 @@ from uuid import UUID
 
 import msgspec
 
+from cpa.provenance import SYSTEM as SYSTEM  # kernel; re-exported for the ledger's writes
+from cpa.provenance import Provenance as Provenance
 from cpa.rules import C2pUse, Trace
 from cpa.rules.accounts import POT_UNITS as POT_UNITS  # the one pot → unit map (re-exported)
 from cpa.rules.accounts import Pot as Pot  # re-exported: the ledger speaks of pots
 from cpa.rules.accounts import Unit as Unit
+from cpa.services.models import LinkedServiceView as LinkedServiceView  # the account shows them
 
 EntryKind = Literal[
     "accrual",
@@ -44,17 +47,6 @@ POT_SCOPES: dict[str, str] = {
     "cec_hours": "cec:read",
     "c2p": "c2p:read",
 }
-
-
-class Provenance(msgspec.Struct, frozen=True, kw_only=True):
-    """Who caused a write: the client, its token's ``jti`` and the request's idempotency key."""
-
-    client_id: str | None = None
-    token_jti: str | None = None
-    idempotency_key: str | None = None
-
-
-SYSTEM = Provenance(client_id="cpa")
 
 
 class NewEntry(msgspec.Struct, frozen=True, kw_only=True):
@@ -271,14 +263,6 @@ class C2pView(msgspec.Struct, frozen=True, kw_only=True):
     points_available: int
     points_reserved_for_training: int
     debt_points: int
-
-
-class LinkedServiceView(msgspec.Struct, frozen=True, kw_only=True):
-    id: str
-    name: str
-    category: str
-    url: str
-    linked_at: dt.datetime
 
 
 class Account(msgspec.Struct, frozen=True, kw_only=True, omit_defaults=True):

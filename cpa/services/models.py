@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Literal
 
 import msgspec
 
-from cpa.ledger.models import LinkedServiceView
 from cpa.text import Identifier
 
 ServiceCategory = Literal[
@@ -26,6 +26,16 @@ class LinkedService(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     category: ServiceCategory
     url: str
     provider_client_id: str | None = None
+
+
+class LinkedServiceView(msgspec.Struct, frozen=True, kw_only=True):
+    """A person's link as shown: in the account read and the links' own routes."""
+
+    id: str
+    name: str
+    category: str
+    url: str
+    linked_at: dt.datetime
 
 
 class NewLink(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

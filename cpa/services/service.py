@@ -11,9 +11,9 @@ import structlog
 from cpa.db.constraints import domain_errors
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
-from cpa.ledger.models import SYSTEM, LinkedServiceView, Provenance
+from cpa.provenance import SYSTEM, Provenance
 from cpa.services.errors import ServiceLinkNotFound, ServiceNotFound
-from cpa.services.models import LinkedService
+from cpa.services.models import LinkedService, LinkedServiceView
 
 log = structlog.get_logger(__name__)
 

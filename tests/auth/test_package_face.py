@@ -17,7 +17,7 @@ def test_every_exported_name_resolves() -> None:
 
 
 def test_the_face_imports_no_web_framework() -> None:
-    probe = "import sys, cpa.auth, cpa.auth.cli; print('litestar' in sys.modules)"
+    probe = "import sys, cpa.auth, cpa.cli.auth; print('litestar' in sys.modules)"
     out = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
     )

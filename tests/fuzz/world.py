@@ -30,13 +30,13 @@ import msgspec
 from cpa.app import create_app
 from cpa.auth import guard
 from cpa.auth.clients import NewClient, register_client
-from cpa.auth.demo import demo_password
 from cpa.auth.principal import ClientKind
 from cpa.auth.scopes import KIND_GRANT_TYPES, KIND_SCOPES
 from cpa.config import from_environ
 from cpa.db.admin import create_database, drop_database, migrate_database, with_database
 from cpa.db.embedded import EmbeddedPostgres
 from cpa.demo import DEMO_PERSONS
+from cpa.demo.auth import demo_password
 from tests.auth import support
 from tests.support.processes import PROJECT, cpa_env, free_port, run_cpa, start_server, wait_ready
 

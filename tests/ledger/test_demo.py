@@ -6,8 +6,8 @@ import datetime as dt
 
 import asyncpg
 
+from cpa.demo.careers import load_demo_careers
 from cpa.ledger import get_account, verify_ledger
-from cpa.ledger.demo import load_demo_careers
 from tests.ledger.support import new_person
 
 ALL = ("cpf:read", "cec:read", "c2p:read", "services:read")

@@ -15,6 +15,7 @@ from cpa.auth.errors import ClientAlreadyRegistered
 from cpa.auth.login import set_password
 from cpa.config import Settings
 from cpa.db.database import Connection
+from cpa.demo.persons import DEMO_PERSONS
 
 DEMO_REDIRECT_URI = "http://127.0.0.1:8000/demo/callback"
 DEMO_CLIENTS = [
@@ -53,8 +54,6 @@ def demo_password(index: int) -> str:
 
 async def load_demo_auth(db: Connection, vault: NirVault, settings: Settings) -> dict[str, Any]:
     """Register the demo clients and passwords (idempotent); the credentials to print."""
-    from cpa.demo import DEMO_PERSONS
-
     clients = []
     async with db.transaction():
         for new in DEMO_CLIENTS:

@@ -5,12 +5,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import sys
 from typing import Any
 
 import asyncpg
 import msgspec
 
+from cpa.cli.common import one_shot_database, print_json, with_connection
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.database import ConnectionDatabase
@@ -45,48 +45,26 @@ def register(subparsers: Any) -> None:
 
 
 def cmd_credit(args: argparse.Namespace, settings: Settings) -> int:
-    from cpa.__main__ import one_shot_database
-
     today = args.today or dt.date.today()
     with one_shot_database(settings) as dsn:
         asyncio.run(migrate_database(dsn))
         report = asyncio.run(credit_all(dsn, args.year, today=today))
-    _print(report)
+    print_json(report)
     return 0
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    from cpa.__main__ import one_shot_database
-
-    async def verify(dsn: str) -> Any:
-        connection = await asyncpg.connect(dsn)
-        try:
-            return await verify_ledger(connection)
-        finally:
-            await connection.close()
-
     with one_shot_database(settings) as dsn:
-        report = asyncio.run(verify(dsn))
-    _print({"ok": report.ok, **msgspec.structs.asdict(report)})
+        report = asyncio.run(with_connection(dsn, verify_ledger))
+    print_json({"ok": report.ok, **msgspec.structs.asdict(report)})
     return 0 if report.ok else 1
 
 
 def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
-    from cpa.__main__ import one_shot_database
-
-    async def expire(dsn: str) -> int:
-        connection = await asyncpg.connect(dsn)
-        try:
-            return await sweep_lapsed_holds(ConnectionDatabase(connection), dt.datetime.now(dt.UTC))
-        finally:
-            await connection.close()
+    async def expire(db: asyncpg.Connection) -> int:
+        return await sweep_lapsed_holds(ConnectionDatabase(db), dt.datetime.now(dt.UTC))
 
     with one_shot_database(settings) as dsn:
-        released = asyncio.run(expire(dsn))
-    _print({"released": released})
+        released = asyncio.run(with_connection(dsn, expire))
+    print_json({"released": released})
     return 0
-
-
-def _print(value: Any) -> None:
-    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(value)) + b"\n")
-    sys.stdout.flush()

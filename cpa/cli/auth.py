@@ -18,15 +18,13 @@ from cpa.auth.clients import CLIENT_KINDS, NewClient, disable_client, list_clien
 from cpa.auth.crypto import master_key
 from cpa.auth.errors import InvalidClientRegistration
 from cpa.auth.keys import encryption_key, rotate_signing_key
+from cpa.cli.common import one_shot_database, print_json, with_connection
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.pool import _init_connection
 
 
 def _run(settings: Settings, work: Any) -> Any:
-    # Imported here: cpa.__main__ imports this module to build its parser.
-    from cpa.__main__ import _with_connection, one_shot_database
-
     with one_shot_database(settings) as dsn:
 
         async def migrated(db: asyncpg.Connection) -> Any:
@@ -34,13 +32,11 @@ def _run(settings: Settings, work: Any) -> Any:
             await _init_connection(db)  # jsonb codec: keys and JWKS are jsonb
             return await work(db)
 
-        return asyncio.run(_with_connection(dsn, migrated))
+        return asyncio.run(with_connection(dsn, migrated))
 
 
 def _print(value: Any) -> None:
-    from cpa.__main__ import _print_json
-
-    _print_json(msgspec.to_builtins(value))
+    print_json(msgspec.to_builtins(value))
 
 
 def _read_jwks(path: str | None) -> dict[str, Any] | None:

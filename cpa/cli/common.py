@@ -1,0 +1,62 @@
+"""What every command shares: a database for one command, a connection, JSON on stdout."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Awaitable, Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import asyncpg
+import msgspec
+
+from cpa.config import Settings
+from cpa.db.admin import create_database
+from cpa.db.embedded import EmbeddedPostgres
+
+DATABASE_NAME = "cpa"
+
+
+def print_json(value: Any) -> None:
+    sys.stdout.buffer.write(msgspec.json.format(msgspec.json.encode(value)) + b"\n")
+    sys.stdout.flush()
+
+
+def embedded(settings: Settings) -> EmbeddedPostgres:
+    return EmbeddedPostgres(
+        settings.pgdata, settings.pg_port, cache_dir=settings.data_dir / "pgbin"
+    )
+
+
+async def _prepare_embedded_database(pg: EmbeddedPostgres) -> str:
+    await create_database(pg.dsn(), DATABASE_NAME)
+    return pg.dsn(DATABASE_NAME)
+
+
+def database_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
+    """CPA_DATABASE_URL when set (never start a server then), else our embedded one."""
+    if settings.database_url:
+        return settings.database_url, None
+    pg = embedded(settings)
+    pg.ensure_running()
+    return asyncio.run(_prepare_embedded_database(pg)), pg
+
+
+@contextmanager
+def one_shot_database(settings: Settings) -> Iterator[str]:
+    """A database for one CLI command; an embedded server started for it is stopped after."""
+    dsn, pg = database_dsn(settings)
+    try:
+        yield dsn
+    finally:
+        if pg is not None and pg.started_here:
+            pg.stop()
+
+
+async def with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+    connection = await asyncpg.connect(dsn)
+    try:
+        return await work(connection)
+    finally:
+        await connection.close()

@@ -12,7 +12,6 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
-from cpa.accounts.nir import NirVault
 from cpa.api.account import AccountController, AdvisorAccountController
 from cpa.api.advisor import AdvisorController
 from cpa.api.c2p import C2pController
@@ -30,8 +29,8 @@ from cpa.auth import (
     add_rate_limit_headers,
     provide_principal,
 )
+from cpa.auth.access_log import ReadAccessLog
 from cpa.auth.expiry import PURGE_INTERVAL_S, purge_expired_auth_rows
-from cpa.auth.journal import ReadJournal
 from cpa.config import Settings, get_settings
 from cpa.db.database import Database, PoolDatabase
 from cpa.db.pool import create_pool
@@ -39,6 +38,7 @@ from cpa.idempotency import KEY_PURGE_INTERVAL_S, purge_idempotency_keys
 from cpa.ledger import SWEEP_INTERVAL_S, sweep_lapsed_holds
 from cpa.log import RequestLogMiddleware, configure_logging
 from cpa.periodic import Periodic
+from cpa.persons.nir import NirVault
 
 API_VERSION = "0.1.0"
 
@@ -125,7 +125,7 @@ def _set_state(app: Litestar, settings: Settings, database: Database | None) -> 
         app.state.db = database
     app.state.vault = NirVault.from_key_file(settings.nir_key_path)
     app.state.auth = AuthState(settings.issuer, settings.nir_key_path, app.state.vault)
-    app.state.read_journal = ReadJournal()
+    app.state.read_journal = ReadAccessLog()
 
 
 def _wrap_asgi(app: Litestar, settings: Settings) -> None:

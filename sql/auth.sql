@@ -219,7 +219,7 @@ insert into access_journal
 values ($1, $2, $3, $4, $5, $6, $7, $8);
 
 -- name: insert_access_journal_lines
--- Append a batch of reads to the journals (cpa.auth.journal.ReadJournal), in their order, in
+-- Append a batch of reads to the journals (cpa.auth.access_log.ReadAccessLog), in their order, in
 -- one round trip. The commit does not wait for the WAL flush (synchronous_commit off for this
 -- transaction only; the WAL writer flushes within 200 ms): a flush per batch cost more than
 -- the batch (measured). A crash of the database in that window can lose lines of reads, never

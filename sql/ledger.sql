@@ -3,11 +3,11 @@
 
 -- name: ensure_ledger_account
 -- Create the person's ledger row (the lock every write to that person takes) if missing.
-insert into ledger_accounts (person_id) values ($1) on conflict (person_id) do nothing;
+insert into ledger_locks (person_id) values ($1) on conflict (person_id) do nothing;
 
 -- name: lock_ledger_account
 -- Serialise writes to one person's ledger until the end of the transaction.
-select person_id from ledger_accounts where person_id = $1 for update;
+select person_id from ledger_locks where person_id = $1 for update;
 
 -- name: append_entries
 -- Append entries (parallel arrays) and add them to their balances; returns the new balances.
@@ -214,7 +214,7 @@ values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 -- its balances and what a debit could draw on today in one scan (pots_for_debit, in the debit
 -- order $4 and after-retirement sources $5 of cpa/rules/debit.py), and whether
 -- a lapsed hold awaits the sweep. Read-only: the access journal line of the read is appended
--- by cpa.auth.journal's batch writer.
+-- by cpa.auth.access_log's batch writer.
 select s.summary, pots.balances, pots.available_cents,
        exists (select 1 from cpf_holds h
                where h.person_id = s.person_id and h.status = 'pending'

@@ -8,7 +8,7 @@ of these scopes is refused. Advisors see every section: their access is bounded 
 they declared at lookup and written to the person's access journal, like every read here.
 
 The account is read in one SQL round trip (``get_account``); each read hands its journal line
-to the process's batch writer (:class:`~cpa.auth.journal.ReadJournal`).
+to the process's batch writer (:class:`~cpa.auth.access_log.ReadAccessLog`).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from litestar import Controller, Request, get
 from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
+from cpa.auth.access_log import ReadAccessLog, read_access_log
 from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.errors import InsufficientScope
 from cpa.auth.guard import requires
-from cpa.auth.journal import ReadJournal, reads_journal
 from cpa.auth.principal import Principal
 from cpa.db.database import Connection, transaction
 from cpa.ledger import explain_entry, get_account, list_entries
@@ -118,7 +118,7 @@ LimitParam = Annotated[int, Parameter(ge=1, le=PAGE_SIZE_MAX, description="page 
 
 async def _account(
     db: Connection,
-    journal: ReadJournal,
+    journal: ReadAccessLog,
     principal: Principal,
     scopes: frozenset[str],
     route: str,
@@ -126,14 +126,14 @@ async def _account(
 ) -> AccountView:
     assert principal.person_id is not None
     now = dt.datetime.now(dt.UTC)
-    account = await get_account(db, principal.person_id, scopes, now=now)  # type: ignore[arg-type]
+    account = await get_account(db, principal.person_id, scopes, now=now)
     await journal.record(db, principal, route=route)
     return account_view(account, sub)
 
 
 async def _entries(
     db: Connection,
-    journal: ReadJournal,
+    journal: ReadAccessLog,
     principal: Principal,
     scopes: frozenset[str],
     route: str,
@@ -143,7 +143,7 @@ async def _entries(
 ) -> EntryPage:
     assert principal.person_id is not None
     page = await list_entries(
-        db,  # type: ignore[arg-type]
+        db,
         principal.person_id,
         scopes,
         filters=filters,
@@ -156,14 +156,14 @@ async def _entries(
 
 async def _explanation(
     db: Connection,
-    journal: ReadJournal,
+    journal: ReadAccessLog,
     principal: Principal,
     scopes: frozenset[str],
     route: str,
     entry_id: int,
 ) -> EntryExplanation:
     assert principal.person_id is not None
-    explanation = await explain_entry(db, principal.person_id, entry_id, scopes)  # type: ignore[arg-type]
+    explanation = await explain_entry(db, principal.person_id, entry_id, scopes)
     await journal.record(db, principal, route=route)
     declaration = explanation.declaration
     if declaration is None or "person_id" not in declaration.body:
@@ -196,7 +196,7 @@ class AccountController(Controller):
         scopes = _readable(principal)
         async with request.app.state.db.acquire() as db:  # one statement: no BEGIN/COMMIT
             return await _account(
-                db, reads_journal(request), principal, scopes, "/v1/me/account", principal.sub
+                db, read_access_log(request), principal, scopes, "/v1/me/account", principal.sub
             )
 
     @get(
@@ -221,7 +221,7 @@ class AccountController(Controller):
         async with transaction(request.app.state.db) as db:
             return await _entries(
                 db,
-                reads_journal(request),
+                read_access_log(request),
                 principal,
                 scopes,
                 "/v1/me/entries",
@@ -246,7 +246,7 @@ class AccountController(Controller):
         route = "/v1/me/entries/{id}/explanation"
         async with transaction(request.app.state.db) as db:
             return await _explanation(
-                db, reads_journal(request), principal, scopes, route, entry_id
+                db, read_access_log(request), principal, scopes, route, entry_id
             )
 
 
@@ -274,7 +274,9 @@ class AdvisorAccountController(Controller):
         async with transaction(request.app.state.db) as db:
             advisor = await resolve_person_ref(db, principal, ref)
             route = "/v1/advisor/persons/{ref}/account"
-            return await _account(db, reads_journal(request), advisor, ADVISOR_SCOPES, route, None)
+            return await _account(
+                db, read_access_log(request), advisor, ADVISOR_SCOPES, route, None
+            )
 
     @get(
         "/entries",
@@ -299,7 +301,7 @@ class AdvisorAccountController(Controller):
             advisor = await resolve_person_ref(db, principal, ref)
             route = "/v1/advisor/persons/{ref}/entries"
             return await _entries(
-                db, reads_journal(request), advisor, ADVISOR_SCOPES, route, filters, cursor, limit
+                db, read_access_log(request), advisor, ADVISOR_SCOPES, route, filters, cursor, limit
             )
 
     @get(
@@ -319,5 +321,5 @@ class AdvisorAccountController(Controller):
             advisor = await resolve_person_ref(db, principal, ref)
             route = "/v1/advisor/persons/{ref}/entries/{id}/explanation"
             return await _explanation(
-                db, reads_journal(request), advisor, ADVISOR_SCOPES, route, entry_id
+                db, read_access_log(request), advisor, ADVISOR_SCOPES, route, entry_id
             )

@@ -10,9 +10,9 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
+from cpa.auth.access_log import read_access_log
 from cpa.auth.advisor import Lookup, look_up_person, ref_expiry, resolve_person_ref
 from cpa.auth.guard import requires
-from cpa.auth.journal import reads_journal
 from cpa.auth.principal import Principal
 from cpa.auth.state import AuthState
 from cpa.db.database import transaction
@@ -78,7 +78,7 @@ class AdvisorController(Controller):
         async with transaction(request.app.state.db) as db:
             advisor = await resolve_person_ref(db, principal, ref)
             expires_at = await ref_expiry(db, principal, ref)
-            await reads_journal(request).record(db, advisor, route="/v1/advisor/persons/{ref}")
+            await read_access_log(request).record(db, advisor, route="/v1/advisor/persons/{ref}")
         assert advisor.advisor_id is not None and advisor.purpose is not None
         return AdvisorPerson(
             advisor_id=advisor.advisor_id, purpose=advisor.purpose, expires_at=expires_at

@@ -18,8 +18,8 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from cpa.api.writes import IdempotencyKey, provenance, run_once, strictly
+from cpa.auth.access_log import record_access
 from cpa.auth.guard import requires
-from cpa.auth.journal import record_access
 from cpa.auth.principal import Principal
 from cpa.ledger import C2pConversionRequest, C2pConversionResult, convert_c2p
 from cpa.rules import C2pUse

@@ -24,11 +24,10 @@ from uuid import UUID
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
 
-from cpa.accounts import NirVault
 from cpa.api.simulations import UnsupportedMediaType
 from cpa.api.writes import IdempotencyKey, provenance, run_once
+from cpa.auth.access_log import record_access
 from cpa.auth.guard import requires
-from cpa.auth.journal import record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import Connection
 from cpa.declarations import (
@@ -39,6 +38,7 @@ from cpa.declarations import (
     declare_exposures,
     split_batch,
 )
+from cpa.persons import NirVault
 from cpa.provenance import Provenance
 
 DECLARATION_BODY_MAX_BYTES = 2 * 1024 * 1024
@@ -122,7 +122,7 @@ async def _decisions(
     touched: set[UUID],
 ) -> BatchResult:
     return await decide_engagements(
-        db,  # type: ignore[arg-type]
+        db,
         lines,
         now=now,
         provenance=by,

@@ -19,8 +19,8 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.writes import IdempotencyKey, provenance, run_once, strictly
+from cpa.auth.access_log import access_log_fields, read_access_log, record_access
 from cpa.auth.guard import requires
-from cpa.auth.journal import journal_fields, reads_journal, record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import transaction
 from cpa.idempotency import claim as claim_key
@@ -113,7 +113,7 @@ class HoldController(Controller):
             claim = claim_key(
                 principal.client_id, idempotency_key, operation=operation, request=data, now=now
             )
-        journal = journal_fields(principal, "change", "/v1/me/cpf/holds")
+        journal = access_log_fields(principal, "change", "/v1/me/cpf/holds")
         # One statement (key, lock, hold, entries, journal, stored response): no BEGIN/COMMIT.
         async with request.app.state.db.acquire() as db:
             hold = await create_hold(
@@ -141,10 +141,10 @@ class HoldController(Controller):
     ) -> HoldView:
         assert principal.person_id is not None
         async with transaction(request.app.state.db) as db:
-            hold = await get_hold(db, principal.person_id, hold_id)  # type: ignore[arg-type]
+            hold = await get_hold(db, principal.person_id, hold_id)
             if hold.client_id != principal.client_id:
                 raise HoldNotFound()  # a training body sees only its own holds
-            await reads_journal(request).record(db, principal, route="/v1/me/cpf/holds/{id}")
+            await read_access_log(request).record(db, principal, route="/v1/me/cpf/holds/{id}")
         return hold_view(hold)
 
     @post(

@@ -17,9 +17,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, Parameter
 
 from cpa.api.account import ROW_ID_MAX
+from cpa.auth.access_log import AccessEntry, list_access
 from cpa.auth.consents import Consent, list_consents, revoke_consent
 from cpa.auth.guard import requires
-from cpa.auth.journal import AccessEntry, list_access
 from cpa.auth.principal import Principal
 from cpa.auth.state import AuthState
 from cpa.db.database import Database, transaction

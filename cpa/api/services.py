@@ -17,13 +17,13 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.writes import IdempotencyKey, provenance, run_once
+from cpa.auth.access_log import read_access_log, record_access
 from cpa.auth.guard import requires
-from cpa.auth.journal import reads_journal, record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import transaction
-from cpa.services import LinkedService, NewLink, link_service, list_links, list_services
-from cpa.services import unlink_service as remove_link
-from cpa.services.models import LinkedServiceView
+from cpa.linked_services import LinkedService, NewLink, link_service, list_links, list_services
+from cpa.linked_services import unlink_service as remove_link
+from cpa.linked_services.models import LinkedServiceView
 
 
 class Catalogue(msgspec.Struct, kw_only=True):
@@ -71,8 +71,8 @@ class ServiceLinkController(Controller):
     ) -> Links:
         assert principal.person_id is not None
         async with transaction(request.app.state.db) as db:
-            found = await list_links(db, principal.person_id)  # type: ignore[arg-type]
-            await reads_journal(request).record(db, principal, route="/v1/me/services/links")
+            found = await list_links(db, principal.person_id)
+            await read_access_log(request).record(db, principal, route="/v1/me/services/links")
         return Links(links=found)
 
     @post(
@@ -131,7 +131,7 @@ class ServiceLinkController(Controller):
     ) -> LinkRemoved:
         assert principal.person_id is not None
         async with transaction(request.app.state.db) as db:
-            await remove_link(db, principal.person_id, service_id)  # type: ignore[arg-type]
+            await remove_link(db, principal.person_id, service_id)
             route = "/v1/me/services/links/{id}"
             await record_access(db, principal, route=route, action="change")
         return LinkRemoved(service_id=service_id, removed_at=dt.datetime.now(dt.UTC))

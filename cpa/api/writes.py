@@ -76,7 +76,7 @@ async def run_once(
         async with db.transaction():
             return await work()
     return await run_idempotent(
-        db,  # type: ignore[arg-type]  # a pooled connection proxies asyncpg.Connection
+        db,
         client_id=principal.client_id,
         key=key,
         operation=operation,

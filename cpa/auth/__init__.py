@@ -26,7 +26,7 @@ Protecting a route (every handler under ``/v1/`` is refused unless it declares i
     async def my_account(request: Request, principal: NamedDependency[Principal]) -> Account:
         async with request.app.state.db.acquire() as db:
             account = await load_account(db, principal.person_id)
-            await reads_journal(request).record(db, principal, route="/v1/me/account")
+            await read_access_log(request).record(db, principal, route="/v1/me/account")
         return account
 
 - ``requires(*scopes, person=True, kinds=None)`` builds the route's ``opt``: all the scopes
@@ -37,9 +37,9 @@ Protecting a route (every handler under ``/v1/`` is refused unless it declares i
   ``person_id`` (None for machine tokens), ``client_id``, ``client_kind``, ``scopes``,
   ``consent_id``. Under ``/v1/me`` use ``principal.person_id`` only: never take a person
   from the path or the body.
-- Reads hand their access journal line to ``reads_journal(request)`` (a ``ReadJournal``,
+- Reads hand their access journal line to ``read_access_log(request)`` (a ``ReadAccessLog``,
   written in batches); changes call ``record_access(db, principal, route=…, action="change")``
-  on the connection of their own transaction (``cpa.auth.journal`` says why).
+  on the connection of their own transaction (``cpa.auth.access_log`` says why).
 - Advisor routes ``/v1/advisor/persons/{ref}/…``: ``requires("advisor:read", person=False,
   kinds=("advisor_tool",))``, then ``advisor = await resolve_person_ref(db, principal, ref)``
   gives a principal narrowed to that person, with ``advisor_id`` and ``purpose`` for the
@@ -55,6 +55,14 @@ if TYPE_CHECKING:  # also what import-linter reads of this face: every module it
     from litestar.types import ControllerRouterHandler
 
     from cpa.auth import browser, endpoints, metadata  # noqa: F401  (the route handlers)
+    from cpa.auth.access_log import (
+        AccessEntry,
+        ReadAccessLog,
+        access_log_fields,
+        list_access,
+        read_access_log,
+        record_access,
+    )
     from cpa.auth.advisor import PURPOSES, Lookup, look_up_person, ref_expiry, resolve_person_ref
     from cpa.auth.consents import Consent, list_consents, revoke_consent
     from cpa.auth.errors import InsufficientScope, RateLimited
@@ -66,14 +74,6 @@ if TYPE_CHECKING:  # also what import-linter reads of this face: every module it
         public,
         require_token,
         requires,
-    )
-    from cpa.auth.journal import (
-        AccessEntry,
-        ReadJournal,
-        journal_fields,
-        list_access,
-        reads_journal,
-        record_access,
     )
     from cpa.auth.principal import ClientKind, Principal
     from cpa.auth.ratelimit import RateLimiter
@@ -104,12 +104,12 @@ _EXPORTS = {
     "public": "cpa.auth.guard",
     "require_token": "cpa.auth.guard",
     "requires": "cpa.auth.guard",
-    "AccessEntry": "cpa.auth.journal",
-    "ReadJournal": "cpa.auth.journal",
-    "journal_fields": "cpa.auth.journal",
-    "list_access": "cpa.auth.journal",
-    "reads_journal": "cpa.auth.journal",
-    "record_access": "cpa.auth.journal",
+    "AccessEntry": "cpa.auth.access_log",
+    "ReadAccessLog": "cpa.auth.access_log",
+    "access_log_fields": "cpa.auth.access_log",
+    "list_access": "cpa.auth.access_log",
+    "read_access_log": "cpa.auth.access_log",
+    "record_access": "cpa.auth.access_log",
     "ClientKind": "cpa.auth.principal",
     "Principal": "cpa.auth.principal",
     "RateLimiter": "cpa.auth.ratelimit",
@@ -159,17 +159,17 @@ __all__ = [
     "Principal",
     "RateLimited",
     "RateLimiter",
-    "ReadJournal",
+    "ReadAccessLog",
     "TokenGuardMiddleware",
+    "access_log_fields",
     "add_rate_limit_headers",
-    "journal_fields",
     "list_access",
     "list_consents",
     "look_up_person",
     "provide_principal",
     "public",
     "purge_expired_auth_rows",
-    "reads_journal",
+    "read_access_log",
     "record_access",
     "ref_expiry",
     "require_token",

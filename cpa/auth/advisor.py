@@ -15,14 +15,14 @@ import datetime as dt
 
 import msgspec
 
-from cpa.accounts import NirVault, find_person_by_nir
+from cpa.auth.access_log import record_access
 from cpa.auth.crypto import new_token, token_hash
 from cpa.auth.errors import PersonRefNotFound, UnknownPurpose
-from cpa.auth.journal import record_access
 from cpa.auth.principal import Principal
 from cpa.auth.settings import AuthSettings
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.persons import NirVault, find_person_by_nir
 
 PURPOSES = (
     "career_guidance",

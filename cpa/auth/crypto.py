@@ -21,7 +21,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from cpa.accounts import NirVault
+from cpa.persons import NirVault
 
 # OWASP Password Storage Cheat Sheet, argon2id minimum: 19 MiB, 2 iterations, 1 lane.
 # argon2-cffi's default (64 MiB, 3 iterations, 4 lanes) cost 150 ms a hash on these 2-core

@@ -17,10 +17,10 @@ from uuid import UUID
 
 import msgspec
 
-from cpa.accounts import InvalidNir, NirVault, normalise_nir
 from cpa.auth.crypto import hash_secret, verify_secret
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.persons import InvalidNir, NirVault, normalise_nir
 
 ACR_PASSWORD = "urn:cpa:acr:password"
 """Knowledge factor only (eIDAS "low"); an OIDC provider would report its own levels."""

@@ -14,7 +14,6 @@ from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from cpa.accounts import NirVault
 from cpa.auth.clients import Client, find_client
 from cpa.auth.crypto import VerifiedSecretCache, derive_key, master_key
 from cpa.auth.errors import Unauthorized
@@ -29,6 +28,7 @@ from cpa.auth.tickets import TICKETS_LABEL, LoginTickets
 from cpa.auth.tokens import AccessTokenCodec, TokenInvalid, peek_header
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.persons import NirVault
 
 CLIENT_CACHE_TTL_S = 10.0
 """How long a worker trusts a client row it loaded. A disabled client is dropped from every

@@ -14,12 +14,12 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from cpa.accounts import NewPerson, NirVault, normalise_nir, register_person
 from cpa.cli.common import database_dsn, embedded, one_shot_database, print_json, with_connection
 from cpa.config import Settings, get_settings
 from cpa.db.admin import migrate_database
 from cpa.db.embedded import EmbeddedPostgres
 from cpa.demo import load_demo
+from cpa.persons import NewPerson, NirVault, normalise_nir, register_person
 from cpa.simulation.service import simulate_json
 
 

@@ -15,7 +15,7 @@ from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.database import ConnectionDatabase
 from cpa.ledger.crediting import credit_all
-from cpa.ledger.journal import verify_ledger
+from cpa.ledger.entries import verify_ledger
 from cpa.ledger.sweep import sweep_lapsed_holds
 
 

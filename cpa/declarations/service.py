@@ -12,11 +12,9 @@ from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
-import asyncpg
 import msgspec
 import structlog
 
-from cpa.accounts import NirVault, find_person_by_nir
 from cpa.db.constraints import domain_errors
 from cpa.db.database import Connection
 from cpa.db.queries import sql
@@ -37,6 +35,7 @@ from cpa.declarations.models import (
     PersonLine,
 )
 from cpa.errors import CpaError, InvalidInput
+from cpa.persons import NirVault, find_person_by_nir
 from cpa.provenance import SYSTEM, Provenance
 from cpa.rules.accounts import FIRST_C2P_YEAR, FIRST_CEC_YEAR, FIRST_CPF_YEAR
 
@@ -69,7 +68,7 @@ def split_batch(body: bytes, *, ndjson: bool) -> list[bytes]:
     return lines
 
 
-async def _insert_revision(db: asyncpg.Connection, query: str, *args: Any) -> Written:
+async def _insert_revision(db: Connection, query: str, *args: Any) -> Written:
     """Insert a declaration line (``args[0]``: the person); its id and revision (a correction
     is a new revision)."""
     row = await db.fetchrow(sql(query), *args)
@@ -78,7 +77,7 @@ async def _insert_revision(db: asyncpg.Connection, query: str, *args: Any) -> Wr
 
 
 async def declare_activities(
-    db: asyncpg.Connection,
+    db: Connection,
     lines: Sequence[bytes | ActivityDeclaration],
     *,
     today: dt.date,
@@ -106,7 +105,7 @@ async def declare_activities(
 
 
 async def declare_exposures(
-    db: asyncpg.Connection,
+    db: Connection,
     lines: Sequence[bytes | ExposureDeclaration],
     *,
     today: dt.date,
@@ -135,7 +134,7 @@ async def declare_exposures(
 
 
 async def declare_engagements(
-    db: asyncpg.Connection,
+    db: Connection,
     lines: Sequence[bytes | EngagementDeclaration],
     *,
     today: dt.date,
@@ -164,7 +163,7 @@ async def declare_engagements(
 
 
 async def decide_engagements(
-    db: asyncpg.Connection,
+    db: Connection,
     lines: Sequence[bytes | EngagementDecision],
     *,
     now: dt.datetime,
@@ -215,7 +214,7 @@ def _person_id(line: PersonLine) -> UUID:
 
 
 async def _run_batch(
-    db: asyncpg.Connection,
+    db: Connection,
     lines: Sequence[bytes | L],
     line_type: type[L],
     write: Callable[[L], Awaitable[Written]],

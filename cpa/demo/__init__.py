@@ -16,13 +16,13 @@ from typing import Any
 
 import structlog
 
-from cpa.accounts import NirVault, register_person
 from cpa.config import Settings
 from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.demo.auth import load_demo_auth
 from cpa.demo.careers import load_demo_careers
 from cpa.demo.persons import DEMO_PERSONS
+from cpa.persons import NirVault, register_person
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +33,7 @@ async def load_demo(db: Connection, vault: NirVault, settings: Settings) -> dict
         return None
     async with db.transaction():
         persons = [await register_person(db, vault, person) for person in DEMO_PERSONS]
-        await load_demo_careers(db, persons)  # type: ignore[arg-type]
+        await load_demo_careers(db, persons)
     credentials = await load_demo_auth(db, vault, settings)
     log.info("demo_loaded", persons=len(persons), clients=len(credentials["clients"]))
     return credentials

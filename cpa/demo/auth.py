@@ -9,13 +9,13 @@ from __future__ import annotations
 import contextlib
 from typing import Any
 
-from cpa.accounts import NirVault, find_person_by_nir
 from cpa.auth.clients import NewClient, register_client
 from cpa.auth.errors import ClientAlreadyRegistered
 from cpa.auth.login import set_password
 from cpa.config import Settings
 from cpa.db.database import Connection
 from cpa.demo.persons import DEMO_PERSONS
+from cpa.persons import NirVault, find_person_by_nir
 
 DEMO_REDIRECT_URI = "http://127.0.0.1:8000/demo/callback"
 DEMO_CLIENTS = [

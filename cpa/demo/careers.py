@@ -11,10 +11,9 @@ import datetime as dt
 from collections.abc import Sequence
 from uuid import UUID
 
-import asyncpg
 import structlog
 
-from cpa.accounts import Person
+from cpa.db.database import Connection
 from cpa.declarations import (
     ActivityDeclaration,
     DeclaredActivity,
@@ -29,8 +28,9 @@ from cpa.declarations import (
 from cpa.ledger.crediting import credit_year
 from cpa.ledger.models import NewGrant
 from cpa.ledger.uses import add_grant
+from cpa.linked_services import link_service, load_catalogue
+from cpa.persons import Person
 from cpa.rules.accounts import FIRST_CPF_YEAR
-from cpa.services import link_service, load_catalogue
 
 log = structlog.get_logger(__name__)
 
@@ -108,7 +108,7 @@ def _engagements(persons: Sequence[Person], years: range) -> list[EngagementDecl
     ]
 
 
-async def load_demo_careers(db: asyncpg.Connection, persons: Sequence[Person]) -> None:
+async def load_demo_careers(db: Connection, persons: Sequence[Person]) -> None:
     """Declare and credit a believable career for each demo person (2015 to last year)."""
     today = dt.date.today()
     now = dt.datetime.now(dt.UTC)
@@ -130,7 +130,7 @@ async def load_demo_careers(db: asyncpg.Connection, persons: Sequence[Person]) -
 
 
 async def _extras(
-    db: asyncpg.Connection, persons: Sequence[Person], today: dt.date, now: dt.datetime
+    db: Connection, persons: Sequence[Person], today: dt.date, now: dt.datetime
 ) -> None:
     """An employer dotation, an earmarked abondement and a few linked services."""
     await load_catalogue(db)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from cpa.accounts import NewPerson, nir_key
+from cpa.persons import NewPerson, nir_key
 
 
 def _nir(number13: str) -> str:

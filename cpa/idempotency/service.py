@@ -7,11 +7,10 @@ import hashlib
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-import asyncpg
 import msgspec
 
 from cpa.db.constraints import domain_errors
-from cpa.db.database import Database
+from cpa.db.database import Connection, Database
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
 from cpa.idempotency.errors import IdempotencyConflict
@@ -54,7 +53,7 @@ def conflict(key: str) -> IdempotencyConflict:
 
 
 async def run_idempotent(
-    db: asyncpg.Connection,
+    db: Connection,
     *,
     client_id: str,
     key: str,
@@ -83,7 +82,7 @@ async def run_idempotent(
 
 
 async def _replay(
-    db: asyncpg.Connection, client_id: str, key: str, digest: bytes, result_type: type[T]
+    db: Connection, client_id: str, key: str, digest: bytes, result_type: type[T]
 ) -> T:
     row = await db.fetchrow(sql("get_idempotency_key"), client_id, key)
     assert row is not None, "a key that could not be claimed exists"

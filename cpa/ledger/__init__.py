@@ -20,6 +20,7 @@ Modules (each a "load → rules → assert → write" service usable from HTTP, 
 
 from cpa.ledger.account import explain_entry, get_account, list_entries
 from cpa.ledger.crediting import credit_all, credit_year
+from cpa.ledger.entries import verify_ledger
 from cpa.ledger.errors import (
     AmountBeyondHeld,
     EntryNotFound,
@@ -39,7 +40,6 @@ from cpa.ledger.holds import (
     post_hold,
     void_hold,
 )
-from cpa.ledger.journal import verify_ledger
 from cpa.ledger.models import (
     SYSTEM,
     Account,

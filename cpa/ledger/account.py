@@ -18,7 +18,7 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from cpa.accounts import PersonNotFound
+from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.ledger.errors import EntryNotFound, InvalidCursor
 from cpa.ledger.holds import release_lapsed_holds
@@ -35,6 +35,7 @@ from cpa.ledger.models import (
     EntryPage,
     LinkedServiceView,
 )
+from cpa.persons import PersonNotFound
 from cpa.rules import c2p_points_reserved_remaining
 from cpa.rules.debit import debit_order
 
@@ -58,7 +59,7 @@ _balances = msgspec.json.Decoder(list[tuple[str, UUID | None, int]])
 
 
 async def get_account(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     scopes: Iterable[str],
     *,
@@ -91,7 +92,7 @@ async def get_account(
     )
 
 
-async def _read(db: asyncpg.Connection, person_id: UUID, now: dt.datetime) -> asyncpg.Record:
+async def _read(db: Connection, person_id: UUID, now: dt.datetime) -> asyncpg.Record:
     on = now.date()
     order = debit_order(on)
     row = await db.fetchrow(
@@ -139,7 +140,7 @@ def visible_pots(scopes: Iterable[str]) -> list[str]:
 
 
 async def list_entries(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     scopes: Iterable[str],
     *,
@@ -169,7 +170,7 @@ async def list_entries(
 
 
 async def explain_entry(
-    db: asyncpg.Connection, person_id: UUID, entry_id: int, scopes: Iterable[str]
+    db: Connection, person_id: UUID, entry_id: int, scopes: Iterable[str]
 ) -> EntryExplanation:
     """The rule trace, the legal reference and the source declaration of one entry."""
     row = await db.fetchrow(sql("get_entry_explanation"), entry_id, person_id)

@@ -21,14 +21,14 @@ import asyncpg
 import msgspec
 import structlog
 
-from cpa.accounts import Person, get_person
+from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.declarations.models import (
     ActivityDeclaration,
     EngagementDeclaration,
     ExposureDeclaration,
 )
-from cpa.ledger import journal
+from cpa.ledger.entries import append_entries, lock_person_ledger
 from cpa.ledger.errors import YearNotClosed
 from cpa.ledger.models import (
     SYSTEM,
@@ -38,6 +38,7 @@ from cpa.ledger.models import (
     NewEntry,
     Provenance,
 )
+from cpa.persons import Person, get_person
 from cpa.rules import Activity, Engagement, Exposure, PersonYearStatus
 from cpa.rules.accounts import FIRST_CEC_YEAR, POT_UNITS
 from cpa.rules.cpf import CONVERSION_DATE
@@ -74,7 +75,7 @@ Records = dict[tuple[int, str], _Record]
 
 
 async def credit_year(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     year: int,
     *,
@@ -85,7 +86,7 @@ async def credit_year(
     if year >= today.year:
         raise YearNotClosed(f"rights for {year} are credited from {year + 1}")
     async with db.transaction():
-        await journal.lock_account(db, person_id)
+        await lock_person_ledger(db, person_id)
         person = await get_person(db, person_id)
         await _convert_hours(db, person_id, today, provenance)
         records = await _records(db, person_id)
@@ -136,7 +137,7 @@ class _Credit(msgspec.Struct, frozen=True):
 
 
 async def _apply(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     plan: _Credit,
     records: Records,
@@ -167,13 +168,13 @@ async def _apply(
             trace=credit.trace,
             declaration_id=plan.source.declaration_id,
         )
-        await journal.append(db, [entry], provenance)
+        await append_entries(db, [entry], provenance)
     await db.execute(sql("upsert_ledger_credit"), person_id, year, account, unit, credit.amount,
                      before, plan.source.digest, today)  # fmt: skip
     return CreditLine(account=account, unit=unit, amount=credit.amount, delta=delta, kind=kind)
 
 
-async def _records(db: asyncpg.Connection, person_id: UUID) -> Records:
+async def _records(db: Connection, person_id: UUID) -> Records:
     rows = await db.fetch(sql("list_ledger_credits"), person_id)
     return {
         (row["year"], row["account"]): _Record(
@@ -196,7 +197,7 @@ def _digest(*parts: Any) -> bytes:
 
 
 async def _ceiling_balances(
-    db: asyncpg.Connection, person_id: UUID, year: int, records: Records
+    db: Connection, person_id: UUID, year: int, records: Records
 ) -> dict[str, int]:
     """Per account, the balance its ceiling reads now: the euro pots' balances (pending holds
     included), or what earlier years credited to an hours or points account."""
@@ -211,7 +212,7 @@ async def _ceiling_balances(
 
 
 async def _inputs(
-    db: asyncpg.Connection, person: Person, year: int, records: Records
+    db: Connection, person: Person, year: int, records: Records
 ) -> tuple[YearInputs, dict[str, _Source]]:
     """The person's declarations for ``year`` and, per account, where they came from."""
     sources: dict[str, _Source] = {}
@@ -230,7 +231,7 @@ async def _inputs(
 
 
 async def _activities(
-    db: asyncpg.Connection, person: Person, year: int, sources: dict[str, _Source]
+    db: Connection, person: Person, year: int, sources: dict[str, _Source]
 ) -> tuple[list[Activity] | None, PersonYearStatus]:
     row = await db.fetchrow(sql("get_activity_declaration"), person.id, year)
     if row is None:
@@ -255,7 +256,7 @@ async def _activities(
 
 
 async def _engagements(
-    db: asyncpg.Connection, person: Person, year: int, records: Records, sources: dict[str, _Source]
+    db: Connection, person: Person, year: int, records: Records, sources: dict[str, _Source]
 ) -> list[Engagement] | None:
     if year < FIRST_CEC_YEAR:
         return None
@@ -269,7 +270,7 @@ async def _engagements(
 
 
 async def _exposures(
-    db: asyncpg.Connection, person: Person, year: int, records: Records, sources: dict[str, _Source]
+    db: Connection, person: Person, year: int, records: Records, sources: dict[str, _Source]
 ) -> list[Exposure] | None:
     rows = await db.fetch(sql("list_current_exposures"), person.id, year)
     if not rows and (year, "c2p") not in records:
@@ -305,7 +306,7 @@ def _engagement_of(declared: EngagementDeclaration) -> Engagement:
 
 
 async def _convert_hours(
-    db: asyncpg.Connection, person_id: UUID, today: dt.date, provenance: Provenance
+    db: Connection, person_id: UUID, today: dt.date, provenance: Provenance
 ) -> None:
     """Once the euro era has begun, convert whatever hours stock (or hours correction) is
     left (``hours_conversions``), as paired entries sharing a correlation id."""
@@ -316,7 +317,7 @@ async def _convert_hours(
     }
     conversions = hours_conversions(balances.get("cpf_hours", 0), balances.get("cec_hours", 0))
     entries = [e for c in conversions for e in _conversion(person_id, c, today)]
-    await journal.append(db, entries, provenance)
+    await append_entries(db, entries, provenance)
 
 
 def _conversion(person_id: UUID, conversion: HoursConversion, today: dt.date) -> list[NewEntry]:

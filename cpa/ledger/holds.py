@@ -4,7 +4,7 @@ A hold moves euros from the person's pots to the ``cpf_held`` pot, in the debit 
 ``cpa.rules.debit`` (passed to SQL with its trace, which every allocation records); a post takes
 them out of the account (the rest returns where it came from); a void or an expiry returns
 them all. Every write to a person's balances first takes the
-person's ledger lock (``journal.lock_account``), so two holds can never both take the last
+person's ledger lock (``journal.lock_person_ledger``), so two holds can never both take the last
 euros, and balance rows are always locked in the same order (no deadlock).
 
 Creating a hold is the hot path (issue 5: 1,000 holds/s, 300/s on one account): it is one
@@ -27,11 +27,12 @@ import msgspec
 import structlog
 
 from cpa.db.constraints import domain_errors
+from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
 from cpa.idempotency import Claim, conflict
-from cpa.ledger import journal
 from cpa.ledger.allocation import consume
+from cpa.ledger.entries import append_entries, lock_person_ledger
 from cpa.ledger.errors import (
     AmountBeyondHeld,
     HoldExpired,
@@ -56,7 +57,7 @@ _hold_json = msgspec.json.Decoder(Hold)
 
 
 async def create_hold(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     new: NewHold,
     *,
@@ -96,7 +97,7 @@ async def create_hold(
 
 
 async def _create(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     new: NewHold,
     now: dt.datetime,
@@ -140,7 +141,7 @@ async def _create(
 
 
 async def post_hold(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     hold_id: UUID,
     amount_cents: int,
@@ -155,7 +156,7 @@ async def post_hold(
 
 
 async def void_hold(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     hold_id: UUID,
     *,
@@ -166,9 +167,7 @@ async def void_hold(
     return await _close(db, person_id, hold_id, "voided", None, now, provenance)
 
 
-async def expire_holds(
-    db: asyncpg.Connection, now: dt.datetime, limit: int = EXPIRY_BATCH_MAX
-) -> int:
+async def expire_holds(db: Connection, now: dt.datetime, limit: int = EXPIRY_BATCH_MAX) -> int:
     """Release pending holds past their expiry (the server's sweep); returns how many."""
     rows = await db.fetch(sql("list_expired_holds"), now, limit)
     expired = 0
@@ -178,21 +177,19 @@ async def expire_holds(
     return expired
 
 
-async def get_hold(db: asyncpg.Connection, person_id: UUID, hold_id: UUID) -> Hold:
+async def get_hold(db: Connection, person_id: UUID, hold_id: UUID) -> Hold:
     row = await db.fetchrow(sql("get_hold"), hold_id, person_id)
     if row is None:
         raise HoldNotFound()
     return _hold(row)
 
 
-async def list_holds(
-    db: asyncpg.Connection, person_id: UUID, limit: int = HOLDS_LISTED_MAX
-) -> list[Hold]:
+async def list_holds(db: Connection, person_id: UUID, limit: int = HOLDS_LISTED_MAX) -> list[Hold]:
     rows = await db.fetch(sql("list_holds"), person_id, min(limit, HOLDS_LISTED_MAX))
     return [_hold(row) for row in rows]
 
 
-def _atomic(db: asyncpg.Connection) -> AbstractAsyncContextManager[Any]:
+def _atomic(db: Connection) -> AbstractAsyncContextManager[Any]:
     """A transaction of its own, or none inside the caller's (an HTTP write, an idempotent
     run): a savepoint there would cost two round trips while the person's lock is held, and
     a failure rolls the caller's transaction back anyway."""
@@ -217,7 +214,7 @@ def _check_new_hold(new: NewHold, now: dt.datetime) -> None:
         )
 
 
-async def release_lapsed_holds(db: asyncpg.Connection, person_id: UUID, now: dt.datetime) -> int:
+async def release_lapsed_holds(db: Connection, person_id: UUID, now: dt.datetime) -> int:
     """Release the person's holds past their expiry now, as the sweep would; how many."""
     rows = await db.fetch(sql("list_person_expired_holds"), person_id, now)
     for row in rows:
@@ -232,7 +229,7 @@ _KIND = {"posted": "hold_void", "voided": "hold_void", "expired": "hold_expire"}
 
 
 async def _close(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     hold_id: UUID,
     status: Final,
@@ -241,7 +238,7 @@ async def _close(
     provenance: Provenance,
 ) -> Hold:
     async with _atomic(db):
-        await journal.lock_account(db, person_id)
+        await lock_person_ledger(db, person_id)
         hold = await _locked_hold(db, person_id, hold_id)
         _check_closable(hold, posted_cents, now, provenance)
         await _write_close(db, hold, status, posted_cents or 0, now, provenance)
@@ -249,11 +246,9 @@ async def _close(
     return msgspec.structs.replace(hold, status=status, posted_cents=posted_cents, closed_at=now)
 
 
-async def _expire_one(
-    db: asyncpg.Connection, person_id: UUID, hold_id: UUID, now: dt.datetime
-) -> bool:
+async def _expire_one(db: Connection, person_id: UUID, hold_id: UUID, now: dt.datetime) -> bool:
     async with db.transaction():
-        await journal.lock_account(db, person_id)
+        await lock_person_ledger(db, person_id)
         hold = await _locked_hold(db, person_id, hold_id)
         if hold.status != "pending" or hold.expires_at > now:
             return False  # another transaction closed it meanwhile
@@ -262,7 +257,7 @@ async def _expire_one(
     return True
 
 
-async def _locked_hold(db: asyncpg.Connection, person_id: UUID, hold_id: UUID) -> Hold:
+async def _locked_hold(db: Connection, person_id: UUID, hold_id: UUID) -> Hold:
     if await db.fetchval(sql("lock_hold"), hold_id, person_id) is None:
         raise HoldNotFound()
     return await get_hold(db, person_id, hold_id)
@@ -285,7 +280,7 @@ def _check_closable(
 
 
 async def _write_close(
-    db: asyncpg.Connection,
+    db: Connection,
     hold: Hold,
     status: Final,
     posted_cents: int,
@@ -295,7 +290,7 @@ async def _write_close(
     closed = await db.fetchval(sql("close_hold"), hold.id, status, posted_cents or None, now)
     assert closed is not None, "a locked pending hold closes"
     entries = _close_entries(hold, status, posted_cents, now.date())
-    await journal.append(db, entries, provenance)
+    await append_entries(db, entries, provenance)
 
 
 def _close_entries(hold: Hold, status: Final, posted_cents: int, on: dt.date) -> list[NewEntry]:

@@ -12,13 +12,15 @@ from uuid import UUID
 
 import msgspec
 
+from cpa.linked_services.models import (
+    LinkedServiceView as LinkedServiceView,  # the account shows them
+)
 from cpa.provenance import SYSTEM as SYSTEM  # kernel; re-exported for the ledger's writes
 from cpa.provenance import Provenance as Provenance
 from cpa.rules import C2pUse, Trace
 from cpa.rules.accounts import POT_UNITS as POT_UNITS  # the one pot → unit map (re-exported)
 from cpa.rules.accounts import Pot as Pot  # re-exported: the ledger speaks of pots
 from cpa.rules.accounts import Unit as Unit
-from cpa.services.models import LinkedServiceView as LinkedServiceView  # the account shows them
 
 EntryKind = Literal[
     "accrual",

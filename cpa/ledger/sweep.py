@@ -26,7 +26,7 @@ async def sweep_lapsed_holds(database: Database, now: dt.datetime) -> int:
     released = 0
     while True:
         async with database.acquire() as db:
-            batch = await expire_holds(db, now, EXPIRY_BATCH_MAX)  # type: ignore[arg-type]
+            batch = await expire_holds(db, now, EXPIRY_BATCH_MAX)
         released += batch
         if batch < EXPIRY_BATCH_MAX:
             return released

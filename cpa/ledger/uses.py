@@ -12,15 +12,14 @@ from __future__ import annotations
 import datetime as dt
 from uuid import UUID, uuid4
 
-import asyncpg
 import msgspec
 import structlog
 
-from cpa.accounts import PersonNotFound
 from cpa.db.constraints import domain_errors
+from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
-from cpa.ledger import journal
+from cpa.ledger.entries import append_entries, lock_person_ledger
 from cpa.ledger.errors import InvalidAmount
 from cpa.ledger.models import (
     SYSTEM,
@@ -31,6 +30,7 @@ from cpa.ledger.models import (
     NewGrant,
     Provenance,
 )
+from cpa.persons import PersonNotFound
 from cpa.rules import Trace, c2p_conversion, c2p_points_reserved_remaining
 
 log = structlog.get_logger(__name__)
@@ -41,7 +41,7 @@ C2P_FINANCER = "c2p"
 
 
 async def add_grant(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     new: NewGrant,
     *,
@@ -51,7 +51,7 @@ async def add_grant(
     """Credit an abondement or a dotation to the person's CPF, in a sub-pot of its own."""
     _check_grant(new, today)
     async with db.transaction():
-        await journal.lock_account(db, person_id)
+        await lock_person_ledger(db, person_id)
         grant = await _insert_grant(db, person_id, new)
         entry = NewEntry(
             person_id=person_id,
@@ -62,13 +62,13 @@ async def add_grant(
             effective_on=today,
             correlation_id=uuid4(),
         )
-        await journal.append(db, [entry], provenance)
+        await append_entries(db, [entry], provenance)
     log.info("grant_added", pot=new.pot, amount_cents=new.amount_cents)
     return grant
 
 
 async def convert_c2p(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     request: C2pConversionRequest,
     *,
@@ -82,7 +82,7 @@ async def convert_c2p(
             errors=[{"field": "training_reference", "message": "required for training"}],
         )
     async with db.transaction():
-        await journal.lock_account(db, person_id)
+        await lock_person_ledger(db, person_id)
         state = await db.fetchrow(sql("get_c2p_state"), person_id)
         if state is None:
             raise PersonNotFound()
@@ -113,7 +113,7 @@ async def convert_c2p(
 
 
 async def _fund_training(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     request: C2pConversionRequest,
     amount_cents: int | None,
@@ -134,7 +134,7 @@ async def _fund_training(
 
 
 async def _record_conversion(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     request: C2pConversionRequest,
     result: C2pConversionResult,
@@ -167,7 +167,7 @@ async def _record_conversion(
             result.grant_id,
             result.converted_on,
         )
-    await journal.append(db, entries, provenance)
+    await append_entries(db, entries, provenance)
 
 
 def _check_grant(new: NewGrant, today: dt.date) -> None:
@@ -179,7 +179,7 @@ def _check_grant(new: NewGrant, today: dt.date) -> None:
         raise InvalidInput("use_by is in the past")
 
 
-async def _insert_grant(db: asyncpg.Connection, person_id: UUID, new: NewGrant) -> Grant:
+async def _insert_grant(db: Connection, person_id: UUID, new: NewGrant) -> Grant:
     earmarked = new.earmarked or new.training_reference is not None
     with domain_errors():
         row = await db.fetchrow(

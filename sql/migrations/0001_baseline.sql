@@ -263,9 +263,9 @@ $$;
 --
 -- The ledger's rows reference this row, not the person: a foreign key to persons made each
 -- inserted entry, hold and balance row lock the person's row too (FOR KEY SHARE), a WAL record
--- and a dirtied page of persons per hold. The same key on ledger_accounts finds that row
+-- and a dirtied page of persons per hold. The same key on ledger_locks finds that row
 -- already locked, more strongly, by the same transaction, and writes nothing.
-create table ledger_accounts (
+create table ledger_locks (
     person_id uuid primary key references persons (id),
     created_at timestamptz not null default now()
 );
@@ -288,7 +288,7 @@ create index ledger_grants_person_idx on ledger_grants (person_id);
 -- Append-only: a balance changes only by appending an entry (trigger below).
 create table ledger_entries (
     id bigint generated always as identity primary key,
-    person_id uuid not null references ledger_accounts (person_id),
+    person_id uuid not null references ledger_locks (person_id),
     pot text not null,
     grant_id uuid references ledger_grants (id),
     kind text not null,
@@ -340,7 +340,7 @@ create trigger ledger_entries_no_truncate
 -- entries; `python -m cpa ledger verify` proves the two agree. Statutory, CEC and C2P
 -- balances may be negative: a debt left by a negative adjustment (OQ-5).
 create table ledger_balances (
-    person_id uuid not null references ledger_accounts (person_id),
+    person_id uuid not null references ledger_locks (person_id),
     pot text not null,
     grant_id uuid references ledger_grants (id),
     balance bigint not null,
@@ -354,7 +354,7 @@ create table ledger_balances (
 -- Two-phase debits of CPF rights: pending → posted | voided | expired, never back.
 create table cpf_holds (
     id uuid primary key,
-    person_id uuid not null references ledger_accounts (person_id),
+    person_id uuid not null references ledger_locks (person_id),
     amount_cents bigint not null,
     training_reference text not null,
     expires_at timestamptz not null,
@@ -609,7 +609,7 @@ declare
     v_response bytea;
 begin
     -- 1. The person's lock, then (a new snapshot) the key, their holder status and sources.
-    perform 1 from ledger_accounts a where a.person_id = p_person_id for update;
+    perform 1 from ledger_locks a where a.person_id = p_person_id for update;
     v_locked := found;  -- no ledger yet: no rights to hold
 
     -- 2. The key: a repeat (or a clash) answers from the store and writes nothing.

@@ -29,7 +29,7 @@ from cpa.db.database import ConnectionDatabase
 from cpa.db.pool import _init_connection
 from cpa.declarations import ExposureDeclaration, declare_exposures
 from cpa.ledger import credit_year
-from cpa.services import load_catalogue
+from cpa.linked_services import load_catalogue
 from tests.auth import support
 from tests.conftest import RUN_ID
 from tests.ledger.support import declare_year

@@ -22,8 +22,8 @@ import httpx
 import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 
-from cpa.accounts import NirVault
 from cpa.db.pool import _init_connection
+from cpa.persons import NirVault
 from tests.auth import support
 from tests.support.processes import cpa_env, free_port, start_server, wait_ready
 

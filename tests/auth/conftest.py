@@ -8,10 +8,10 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from cpa.accounts import NirVault
 from cpa.app import create_app
 from cpa.config import Settings
 from cpa.db.database import ConnectionDatabase
+from cpa.persons import NirVault
 from tests.auth import support
 
 

@@ -19,9 +19,9 @@ import httpx2
 from authlib.integrations.httpx_client import AsyncOAuth2Client
 from litestar import Litestar
 
-from cpa.accounts import NewPerson, NirVault, nir_key, register_person
 from cpa.auth.clients import NewClient, register_client
 from cpa.auth.login import set_password
+from cpa.persons import NewPerson, NirVault, nir_key, register_person
 
 ISSUER = "http://127.0.0.1:8000"
 REDIRECT_URI = "https://portal.example/callback"

@@ -26,8 +26,8 @@ from cpa.api.account import AccountView
 from cpa.api.holds import CreateHold, HoldView
 from cpa.api.me import Me, load_me
 from cpa.api.writes import IdempotencyKey, strictly
+from cpa.auth.access_log import read_access_log
 from cpa.auth.guard import requires
-from cpa.auth.journal import reads_journal
 from cpa.auth.principal import Principal
 from cpa.db.queries import sql
 
@@ -68,7 +68,7 @@ class BenchFloorController(Controller):
         """The account read's floor: guard, one round trip, the read's journal line."""
         async with request.app.state.db.acquire() as db:
             await db.fetchval(sql("check_ready"))
-            await reads_journal(request).record(db, principal, route="/v1/bench/read-floor")
+            await read_access_log(request).record(db, principal, route="/v1/bench/read-floor")
         return AccountView(as_of=dt.datetime.now(dt.UTC), sub=principal.sub)
 
     @post(

@@ -16,9 +16,9 @@ from urllib.parse import urlencode
 import asyncpg
 import httpx
 
-from cpa.accounts import NirVault
 from cpa.auth.clients import NewClient, register_client
 from cpa.db.pool import _init_connection
+from cpa.persons import NirVault
 from tests.auth import support
 from tests.bench.harness import BenchContext, Scenario
 

@@ -35,7 +35,6 @@ from uuid import UUID
 import asyncpg
 import httpx
 
-from cpa.accounts import NewPerson, NirVault, find_person_by_nir, nir_key, register_person
 from cpa.db.pool import _init_connection
 from cpa.declarations import (
     BATCH_LINES_MAX,
@@ -45,6 +44,7 @@ from cpa.declarations import (
 )
 from cpa.demo import DEMO_PERSONS
 from cpa.ledger import credit_year
+from cpa.persons import NewPerson, NirVault, find_person_by_nir, nir_key, register_person
 from cpa.rules.debit import debit_order
 from tests.bench.harness import BenchContext, Scenario
 from tests.support.tokens import Minter, register_partner

@@ -10,9 +10,9 @@ from __future__ import annotations
 import signal
 import sys
 
-from cpa.accounts import NirVault
 from cpa.config import get_settings
 from cpa.log import configure_logging
+from cpa.persons import NirVault
 from cpa.server import build_server
 
 BENCH_APP_FACTORY = "tests.bench.app:create_bench_app"

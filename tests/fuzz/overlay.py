@@ -28,7 +28,7 @@ from cpa.declarations.models import (
     ExposureDeclaration,
 )
 from cpa.demo import DEMO_PERSONS
-from cpa.services import DEMO_CATALOGUE
+from cpa.linked_services import DEMO_CATALOGUE
 from cpa.simulation.models import Scenario
 
 FORM = "application/x-www-form-urlencoded"

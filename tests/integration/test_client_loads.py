@@ -10,10 +10,10 @@ from pathlib import Path
 import asyncpg
 import pytest
 
-from cpa.accounts import NirVault
 from cpa.auth.server import given
 from cpa.auth.state import AuthState
 from cpa.db.database import Connection
+from cpa.persons import NirVault
 
 WAITERS = 8
 ANSWER_S = 1.0

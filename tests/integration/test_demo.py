@@ -2,10 +2,10 @@
 
 import asyncpg
 
-from cpa.accounts import NirVault
 from cpa.config import Settings
 from cpa.demo import DEMO_PERSONS, load_demo
-from cpa.ledger.journal import verify_ledger
+from cpa.ledger.entries import verify_ledger
+from cpa.persons import NirVault
 
 
 async def test_demo_loads_once_with_credentials(db: asyncpg.Connection, settings: Settings) -> None:

@@ -3,7 +3,7 @@ import datetime as dt
 import asyncpg
 import pytest
 
-from cpa.accounts import (
+from cpa.persons import (
     NewPerson,
     NirVault,
     PersonAlreadyRegistered,

@@ -12,12 +12,12 @@ from uuid import UUID
 import asyncpg
 import msgspec
 
-from cpa.accounts import NewPerson, NirVault, Person, nir_key, register_person
 from cpa.declarations import (
     ActivityDeclaration,
     DeclaredActivity,
     declare_activities,
 )
+from cpa.persons import NewPerson, NirVault, Person, nir_key, register_person
 
 TODAY = dt.date(2026, 6, 1)
 NOW = dt.datetime(2026, 6, 1, 9, 0, tzinfo=dt.UTC)

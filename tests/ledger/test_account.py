@@ -26,8 +26,8 @@ from cpa.ledger import (
     verify_ledger,
 )
 from cpa.ledger.errors import InvalidCursor
+from cpa.linked_services import link_service, load_catalogue, unlink_service
 from cpa.rules import ReservedPointsNotUsable
-from cpa.services import link_service, load_catalogue, unlink_service
 from tests.ledger.support import NOW, TODAY, declare_year, new_person
 
 EVERYTHING = ("cpf:read", "cec:read", "c2p:read", "services:read")

@@ -18,7 +18,7 @@ from cpa.ledger import (
     get_account,
     verify_ledger,
 )
-from cpa.services import (
+from cpa.linked_services import (
     LinkedService,
     link_service,
     list_services,

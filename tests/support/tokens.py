@@ -12,13 +12,13 @@ from uuid import UUID
 
 import asyncpg
 
-from cpa.accounts import NirVault
 from cpa.auth.clients import NewClient, find_client, register_client
 from cpa.auth.consents import grant_consent
 from cpa.auth.crypto import new_token
 from cpa.auth.login import ACR_PASSWORD
 from cpa.auth.principal import ClientKind
 from cpa.auth.state import AuthState
+from cpa.persons import NirVault
 
 UNLIMITED_PER_MINUTE = 100_000_000
 

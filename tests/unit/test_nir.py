@@ -2,7 +2,7 @@
 
 import pytest
 
-from cpa.accounts import InvalidNir, NirVault, nir_key, normalise_nir
+from cpa.persons import InvalidNir, NirVault, nir_key, normalise_nir
 
 VALID = [
     ("180057512345627", "mainland, key computed by hand: 1800575123456 mod 97 = 70"),

@@ -2,9 +2,9 @@
 payslip safe, job search…) and the links a consenting partner creates on a person's account
 (CT L5151-6: the CPA platform gives access to these services); the person removes them."""
 
-from cpa.services.errors import ServiceAlreadyLinked, ServiceLinkNotFound, ServiceNotFound
-from cpa.services.models import LinkedService, NewLink, ServiceCategory
-from cpa.services.service import (
+from cpa.linked_services.errors import ServiceAlreadyLinked, ServiceLinkNotFound, ServiceNotFound
+from cpa.linked_services.models import LinkedService, NewLink, ServiceCategory
+from cpa.linked_services.service import (
     DEMO_CATALOGUE,
     link_service,
     list_links,

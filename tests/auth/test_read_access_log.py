@@ -1,4 +1,4 @@
-"""The batch writer of reads' journal lines (``cpa.auth.journal.ReadJournal``), on a real pool
+"""The batch writer of reads' journal lines (``cpa.auth.access_log.ReadAccessLog``), on a real pool
 and database: lines are written in order, a clean stop loses none, lines wait while the
 database refuses them, and reads are refused once too many wait."""
 
@@ -12,8 +12,8 @@ from uuid import UUID
 import asyncpg
 import pytest
 
-from cpa.auth import journal as journal_module
-from cpa.auth.journal import JournalBacklogFull, ReadJournal
+from cpa.auth import access_log as journal_module
+from cpa.auth.access_log import AccessLogBacklogFull, ReadAccessLog
 from cpa.auth.principal import Principal
 from cpa.config import Settings
 from cpa.db.database import PoolDatabase
@@ -53,7 +53,7 @@ async def lines(database: PoolDatabase, person_id: UUID) -> list[asyncpg.Record]
 
 async def test_reads_are_written_in_batches_in_their_order(database: PoolDatabase) -> None:
     person_id = await person(database)
-    journal = ReadJournal()
+    journal = ReadAccessLog()
     journal.start(database)
     try:
         before = dt.datetime.now(dt.UTC)
@@ -73,7 +73,7 @@ async def test_reads_are_written_in_batches_in_their_order(database: PoolDatabas
 
 async def test_a_clean_stop_writes_what_waits(database: PoolDatabase) -> None:
     person_id = await person(database)
-    journal = ReadJournal()
+    journal = ReadAccessLog()
     journal.start(database)
     async with database.acquire() as db:
         await journal.record(db, reader(person_id), route="/read/last")
@@ -85,7 +85,7 @@ async def test_lines_wait_while_the_database_refuses_them(database: PoolDatabase
     person_id = await person(database)
     async with database.acquire() as db:
         await db.execute("alter table access_journal rename to access_journal_away")
-    journal = ReadJournal()
+    journal = ReadAccessLog()
     journal.start(database)
     try:
         async with database.acquire() as db:
@@ -105,13 +105,13 @@ async def test_reads_are_refused_when_too_many_lines_wait(
 ) -> None:
     person_id = await person(database)
     monkeypatch.setattr(journal_module, "BACKLOG_LINES_MAX", 2)
-    journal = ReadJournal()
+    journal = ReadAccessLog()
     journal.start(database)
     try:
         async with database.acquire() as db:
             await journal.record(db, reader(person_id), route="/read/1")
             await journal.record(db, reader(person_id), route="/read/2")
-            with pytest.raises(JournalBacklogFull):
+            with pytest.raises(AccessLogBacklogFull):
                 await journal.record(db, reader(person_id), route="/read/3")
     finally:
         await journal.stop(database)
@@ -121,7 +121,7 @@ async def test_reads_are_refused_when_too_many_lines_wait(
 async def test_without_a_writer_a_read_is_journaled_at_once(db: asyncpg.Connection) -> None:
     """Tests and command-line tools: the line is written with the caller's connection."""
     person_id = (await new_person(db)).id
-    await ReadJournal().record(db, reader(person_id), route="/read/now")
+    await ReadAccessLog().record(db, reader(person_id), route="/read/now")
     assert await db.fetchval(
         "select count(*) from access_journal where person_id = $1", person_id
     ) == 1  # fmt: skip

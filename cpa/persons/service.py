@@ -7,11 +7,11 @@ from uuid import UUID
 
 import asyncpg
 
-from cpa.accounts.errors import PersonAlreadyRegistered, PersonNotFound
-from cpa.accounts.models import NewPerson, Person
-from cpa.accounts.nir import NirVault, normalise_nir
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.persons.errors import PersonAlreadyRegistered, PersonNotFound
+from cpa.persons.models import NewPerson, Person
+from cpa.persons.nir import NirVault, normalise_nir
 
 
 def _person(row: Any) -> Person:

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from cpa.accounts.errors import InvalidNir
+from cpa.persons.errors import InvalidNir
 
 _SHAPE = re.compile(r"^[1-478][0-9]{4}(?:[0-9]{2}|2A|2B)[0-9]{6}[0-9]{2}$")
 _NONCE_BYTES = 12

@@ -5,15 +5,15 @@ from __future__ import annotations
 import datetime as dt
 from uuid import UUID
 
-import asyncpg
 import structlog
 
 from cpa.db.constraints import domain_errors
+from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.errors import InvalidInput
+from cpa.linked_services.errors import ServiceLinkNotFound, ServiceNotFound
+from cpa.linked_services.models import LinkedService, LinkedServiceView
 from cpa.provenance import SYSTEM, Provenance
-from cpa.services.errors import ServiceLinkNotFound, ServiceNotFound
-from cpa.services.models import LinkedService, LinkedServiceView
 
 log = structlog.get_logger(__name__)
 
@@ -33,7 +33,7 @@ DEMO_CATALOGUE = [
 ]  # fmt: skip
 
 
-async def register_service(db: asyncpg.Connection, service: LinkedService) -> LinkedService:
+async def register_service(db: Connection, service: LinkedService) -> LinkedService:
     """Add a service to the catalogue (or update it)."""
     if not 0 < len(service.id) <= SERVICE_ID_LENGTH_MAX or not service.url.startswith("https://"):
         raise InvalidInput("a service has an id of 1 to 64 characters and an https URL")
@@ -49,7 +49,7 @@ async def register_service(db: asyncpg.Connection, service: LinkedService) -> Li
     return service
 
 
-async def list_services(db: asyncpg.Connection) -> list[LinkedService]:
+async def list_services(db: Connection) -> list[LinkedService]:
     rows = await db.fetch(sql("list_linked_services"))
     return [
         LinkedService(
@@ -64,7 +64,7 @@ async def list_services(db: asyncpg.Connection) -> list[LinkedService]:
 
 
 async def link_service(
-    db: asyncpg.Connection,
+    db: Connection,
     person_id: UUID,
     service_id: str,
     *,
@@ -83,14 +83,14 @@ async def link_service(
     raise ServiceNotFound()  # pragma: no cover - the link was just written
 
 
-async def unlink_service(db: asyncpg.Connection, person_id: UUID, service_id: str) -> None:
+async def unlink_service(db: Connection, person_id: UUID, service_id: str) -> None:
     """The person removes a link."""
     if await db.fetchval(sql("delete_service_link"), person_id, service_id) is None:
         raise ServiceLinkNotFound()
     log.info("service_unlinked", service_id=service_id)
 
 
-async def list_links(db: asyncpg.Connection, person_id: UUID) -> list[LinkedServiceView]:
+async def list_links(db: Connection, person_id: UUID) -> list[LinkedServiceView]:
     rows = await db.fetch(sql("list_service_links"), person_id)
     return [
         LinkedServiceView(
@@ -104,6 +104,6 @@ async def list_links(db: asyncpg.Connection, person_id: UUID) -> list[LinkedServ
     ]
 
 
-async def load_catalogue(db: asyncpg.Connection) -> None:
+async def load_catalogue(db: Connection) -> None:
     for service in DEMO_CATALOGUE:
         await register_service(db, service)

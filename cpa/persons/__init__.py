@@ -5,10 +5,10 @@ keyed hash for lookup), and the status dates that stop CPF crediting (death, ful
 retirement: CT L5151-2, L6323-2).
 """
 
-from cpa.accounts.errors import InvalidNir, PersonAlreadyRegistered, PersonNotFound
-from cpa.accounts.models import NewPerson, Person
-from cpa.accounts.nir import NirVault, nir_key, normalise_nir
-from cpa.accounts.service import find_person_by_nir, get_person, register_person
+from cpa.persons.errors import InvalidNir, PersonAlreadyRegistered, PersonNotFound
+from cpa.persons.models import NewPerson, Person
+from cpa.persons.nir import NirVault, nir_key, normalise_nir
+from cpa.persons.service import find_person_by_nir, get_person, register_person
 
 __all__ = [
     "InvalidNir",

@@ -7,7 +7,7 @@ A change appends its line inside its own transaction, with the connection it alr
         await link_service(db, ...)
         await record_access(db, principal, route="/v1/me/services/links", action="change")
 
-A read hands its line to the process's :class:`ReadJournal` once the data is read, which
+A read hands its line to the process's :class:`ReadAccessLog` once the data is read, which
 writes the lines of all reads in batches (issue 4 allows "batch or same-transaction insert"):
 a journal line inserted by the read made every read a write transaction, with its own
 transaction id and commit record, ~60 µs of PostgreSQL time against ~50 µs for the whole
@@ -60,7 +60,7 @@ class AccessEntry(msgspec.Struct, kw_only=True):
     route: str
 
 
-def journal_fields(principal: Principal, action: Action, route: str) -> list[str | None]:
+def access_log_fields(principal: Principal, action: Action, route: str) -> list[str | None]:
     """Who touched the data, and how, as an access journal line records it (client id, kind,
     name, advisor id, purpose, action, route): the one spelling of these columns, for
     ``record_access``, the read journal and ``create_hold`` (which writes its line in its
@@ -92,7 +92,7 @@ async def record_access(
     person = person_id or principal.person_id
     assert person is not None, "an access journal entry names the person whose data was touched"
     await db.execute(
-        sql("insert_access_journal_entry"), person, *journal_fields(principal, action, route)
+        sql("insert_access_journal_entry"), person, *access_log_fields(principal, action, route)
     )
 
 
@@ -103,13 +103,13 @@ async def list_access(
     return [AccessEntry(**dict(row)) for row in rows]
 
 
-def reads_journal(request: Any) -> ReadJournal:
-    """The process's :class:`ReadJournal` (``app.state.read_journal``, set by create_app)."""
-    journal: ReadJournal = request.app.state.read_journal
+def read_access_log(request: Any) -> ReadAccessLog:
+    """The process's :class:`ReadAccessLog` (``app.state.read_journal``, set by create_app)."""
+    journal: ReadAccessLog = request.app.state.read_journal
     return journal
 
 
-class JournalBacklogFull(Unavailable):
+class AccessLogBacklogFull(Unavailable):
     """The access journal cannot be written: reads are refused until it can."""
 
     slug = "access-journal-unavailable"
@@ -118,7 +118,7 @@ class JournalBacklogFull(Unavailable):
 _Line = tuple[UUID, dt.datetime, str, str, str, str | None, str | None, str, str]
 
 
-class ReadJournal:
+class ReadAccessLog:
     """The lines of reads, written in batches (see the module doc).
 
     The first line to wait schedules a write FLUSH_INTERVAL_S later, which takes every line
@@ -146,10 +146,10 @@ class ReadJournal:
             await record_access(db, principal, route=route, person_id=person_id)
             return
         if len(self._lines) >= BACKLOG_LINES_MAX:
-            raise JournalBacklogFull()
+            raise AccessLogBacklogFull()
         person = person_id or principal.person_id
         assert person is not None, "an access journal entry names the person whose data was read"
-        fields = journal_fields(principal, "read", route)
+        fields = access_log_fields(principal, "read", route)
         self._lines.append((person, dt.datetime.now(dt.UTC), *fields))  # type: ignore[arg-type]
         self._schedule(FLUSH_INTERVAL_S)
 

@@ -6,10 +6,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from uuid import UUID
 
-import asyncpg
 import msgspec
 
 from cpa.db.constraints import domain_errors
+from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.ledger.models import (
     LedgerMismatch,
@@ -22,15 +22,15 @@ from cpa.ledger.models import (
 NON_NEGATIVE_POTS = frozenset({"abondement", "dotation", "cpf_held"})
 
 
-async def lock_account(db: asyncpg.Connection, person_id: UUID) -> None:
+async def lock_person_ledger(db: Connection, person_id: UUID) -> None:
     """Take the person's ledger lock until the end of the transaction (creating the row)."""
     with domain_errors():
         await db.execute(sql("ensure_ledger_account"), person_id)
     await db.execute(sql("lock_ledger_account"), person_id)
 
 
-async def append(
-    db: asyncpg.Connection, entries: Sequence[NewEntry], provenance: Provenance
+async def append_entries(
+    db: Connection, entries: Sequence[NewEntry], provenance: Provenance
 ) -> dict[tuple[str, UUID | None], int]:
     """Append ``entries`` and update their balances; return the new balances they touched."""
     if not entries:
@@ -67,7 +67,7 @@ async def append(
     return balances
 
 
-async def verify_ledger(db: asyncpg.Connection) -> LedgerReport:
+async def verify_ledger(db: Connection) -> LedgerReport:
     """Every balance equals the sum of its entries, held euros equal the pending holds, and
     every account summary equals a fresh build from the tables."""
     mismatches = [

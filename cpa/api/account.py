@@ -41,8 +41,11 @@ from cpa.ledger.models import (
     LinkedServiceView,
     Pot,
 )
+from cpa.scopes import Scope
 
-READ_SCOPES = frozenset({"account:read", "cpf:read", "cec:read", "c2p:read", "services:read"})
+READ_SCOPES: frozenset[Scope] = frozenset(
+    {"account:read", "cpf:read", "cec:read", "c2p:read", "services:read"}
+)
 ADVISOR_SCOPES = READ_SCOPES
 """What an advisor sees of the person they looked up: the whole account."""
 

@@ -1,31 +1,22 @@
-"""Scopes, what each kind of partner may ask for, and how a citizen reads them: the one place
-a scope is defined (the guard, the client registry, the Authlib server, the metadata and the
-consent page all read it from here)."""
+"""What each kind of partner may ask for, and how a citizen reads each scope; the scopes
+themselves are defined once, in ``cpa.scopes`` (re-exported here for the authorization server)."""
 
 from __future__ import annotations
 
 from cpa.auth.principal import ClientKind
+from cpa.scopes import MACHINE_SCOPES, PERSON_SCOPES, SCOPES, Scope
 
-SCOPES = (
-    "account:read",
-    "cpf:read",
-    "c2p:read",
-    "cec:read",
-    "services:read",
-    "services:write",
-    "cpf:hold",
-    "c2p:convert",
-    "advisor:read",
-    "declarations:write",
-)
-"""Every scope cpa knows, in the order the metadata lists them."""
+__all__ = [
+    "KIND_GRANT_TYPES",
+    "KIND_SCOPES",
+    "MACHINE_SCOPES",
+    "PERSON_SCOPES",
+    "SCOPES",
+    "SCOPE_WORDS",
+    "Scope",
+]
 
-MACHINE_SCOPES = frozenset({"advisor:read", "declarations:write"})
-"""Scopes a client holds on its own (client credentials): no person is involved."""
-PERSON_SCOPES = frozenset(SCOPES) - MACHINE_SCOPES
-"""Scopes that touch a person's data: only through the person's consent (code flow)."""
-
-KIND_SCOPES: dict[ClientKind, tuple[str, ...]] = {
+KIND_SCOPES: dict[ClientKind, tuple[Scope, ...]] = {
     "portal": (
         "account:read",
         "cpf:read",

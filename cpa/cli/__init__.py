@@ -3,3 +3,5 @@
 ``common`` (a database for one command, JSON output), ``commands`` (serve, migrate, db,
 persons, demo, simulate, openapi), ``auth`` (clients, keys), ``ledger`` (credit, ledger).
 """
+
+__all__: list[str] = []  # modules are imported by name (cpa.cli.common …)

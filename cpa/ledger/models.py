@@ -21,6 +21,7 @@ from cpa.rules import C2pUse, Trace
 from cpa.rules.accounts import POT_UNITS as POT_UNITS  # the one pot → unit map (re-exported)
 from cpa.rules.accounts import Pot as Pot  # re-exported: the ledger speaks of pots
 from cpa.rules.accounts import Unit as Unit
+from cpa.scopes import Scope
 
 EntryKind = Literal[
     "accrual",
@@ -39,7 +40,7 @@ GrantPot = Literal["abondement", "dotation"]
 CreditAccount = Literal["cpf", "cec", "c2p"]
 
 # Scopes are data masks: which scope shows which pots (entries) and sections (account).
-POT_SCOPES: dict[str, str] = {
+POT_SCOPES: dict[str, Scope] = {
     "cpf_statutory": "cpf:read",
     "cpf_hours": "cpf:read",
     "abondement": "cpf:read",

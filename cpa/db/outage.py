@@ -37,9 +37,25 @@ _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
+CAUSES_FOLLOWED_MAX = 5
+
+
 def is_outage(error: BaseException) -> bool:
-    """Whether ``error`` says the database cannot be reached now (not a broken invariant)."""
-    return isinstance(error, _OUTAGE_ERRORS)
+    """Whether ``error`` says the database cannot be reached now (not a broken invariant).
+
+    Follows what it was raised from or while handling: a transaction whose connection was
+    lost mid-way ends with asyncpg's ``InterfaceError`` ("the underlying connection is
+    closed") raised by its exit, over the connection error itself (a 500, seen once in forty
+    kills of the embedded postmaster).
+    """
+    seen: BaseException | None = error
+    for _ in range(CAUSES_FOLLOWED_MAX):
+        if seen is None:
+            return False
+        if isinstance(seen, _OUTAGE_ERRORS):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 class Outage:

@@ -100,6 +100,8 @@ async def test_a_killed_embedded_postgres_is_restarted_and_nothing_is_lost(
     acknowledged = assert_no_hold_lost_or_doubled(load, held)
     print(f"\npostgres killed, /health/ready 200 again {back_s:.1f} s later;", load.summary(),
           f"acknowledged holds={acknowledged}, in the ledger={len(held)}")  # fmt: skip
+    server_errors = [o for o in load.outcomes if o.status is not None and o.status >= 500]
+    assert all(o.status == 503 for o in server_errors), server_errors[:3]  # never a 500
     late = [o for o in load.outcomes if o.started_s > recovered_s + 0.5]
     assert late and all(o.status in (200, 201) for o in late), load.failed()
 

@@ -44,6 +44,24 @@ def test_outage_errors_are_told_from_programmer_errors(error: Exception, outage:
     assert is_outage(error) is outage
 
 
+def _raised_while_handling(error: Exception, cause: Exception) -> Exception:
+    try:
+        try:
+            raise cause
+        except Exception:
+            raise error  # noqa: B904 - the implicit context is what asyncpg leaves
+    except Exception as raised:
+        return raised
+
+
+def test_a_transaction_lost_with_its_connection_is_an_outage() -> None:
+    """asyncpg's transaction exit raises InterfaceError over the lost connection's error."""
+    closed = asyncpg.exceptions.InterfaceError("the underlying connection is closed")
+    lost = asyncpg.exceptions.ConnectionDoesNotExistError("connection was closed")
+    assert is_outage(_raised_while_handling(closed, lost))
+    assert not is_outage(_raised_while_handling(closed, KeyError("partner")))
+
+
 def test_an_outage_is_logged_when_it_starts_and_when_it_ends() -> None:
     outage = Outage()
     with capture_logs() as logs:

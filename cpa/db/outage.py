@@ -45,8 +45,8 @@ def is_outage(error: BaseException) -> bool:
 
     Follows what it was raised from or while handling: a transaction whose connection was
     lost mid-way ends with asyncpg's ``InterfaceError`` ("the underlying connection is
-    closed") raised by its exit, over the connection error itself (a 500, seen once in forty
-    kills of the embedded postmaster).
+    closed") raised by its exit, over the connection error itself (a 500, seen in one of about a
+    dozen kills of the embedded postmaster under load).
     """
     seen: BaseException | None = error
     for _ in range(CAUSES_FOLLOWED_MAX):

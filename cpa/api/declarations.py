@@ -75,24 +75,24 @@ async def _run(
     by = provenance(principal, key)
     vault: NirVault = request.app.state.vault
 
-    async def work() -> BatchResult:
+    async def work(db: Connection) -> BatchResult:
         touched: set[UUID] = set()
         result = await declare(db, lines, now, by, vault, touched)
         for person_id in sorted(touched):
             await record_access(db, principal, route=route, action="change", person_id=person_id)
         return result
 
-    async with request.app.state.db.acquire() as db:
-        return await run_once(
-            db,
-            principal,
-            key,
-            operation=f"declare {kind}",
-            request=hashlib.sha256(bytes(ndjson) + body).hexdigest(),
-            now=now,
-            work=work,
-            result_type=BatchResult,
-        )
+    return await run_once(
+        request,
+        principal,
+        key,
+        operation=f"declare {kind}",
+        asked=hashlib.sha256(bytes(ndjson) + body).hexdigest(),
+        now=now,
+        route=None,  # one line per person the batch changed, written by work
+        work=work,
+        result_type=BatchResult,
+    )
 
 
 def _declaring(declare_lines: Callable[..., Awaitable[BatchResult]]) -> Declare:

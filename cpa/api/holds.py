@@ -58,17 +58,8 @@ class HoldView(msgspec.Struct, kw_only=True):
 
 
 def hold_view(hold: Hold) -> HoldView:
-    return HoldView(
-        id=hold.id,
-        amount_cents=hold.amount_cents,
-        training_reference=hold.training_reference,
-        expires_at=hold.expires_at,
-        status=hold.status,
-        posted_cents=hold.posted_cents,
-        created_at=hold.created_at,
-        closed_at=hold.closed_at,
-        allocations=hold.allocations,
-    )
+    """The hold without what stays inside (its person, its client): its fields by name."""
+    return msgspec.convert(hold, HoldView, from_attributes=True)
 
 
 _HOLDER = requires("cpf:hold", kinds=("training_body",))

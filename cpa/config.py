@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 
@@ -59,18 +60,27 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
         return self.nir_key_file or self.data_dir / "nir.key"
 
 
-_INT_FIELDS = {field.name for field in msgspec.structs.fields(Settings) if field.type is int}
+def environ_values(
+    prefix: str, struct: type[msgspec.Struct], environ: Mapping[str, str] | None = None
+) -> dict[str, object]:
+    """The ``<prefix><FIELD>`` variables set for ``struct``'s fields (unset or empty ones
+    left out): integers and booleans (``1``, ``true``, ``yes``) parsed, the rest as text."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, object] = {}
+    for field in msgspec.structs.fields(struct):
+        value = env.get(prefix + field.name.upper())
+        if not value:
+            continue
+        if field.type is bool:
+            raw[field.name] = value.lower() in ("1", "true", "yes")
+        else:
+            raw[field.name] = int(value) if field.type is int else value
+    return raw
 
 
 def from_environ(environ: dict[str, str] | None = None) -> Settings:
     """Build Settings from ``CPA_<FIELD>`` variables; unknown ``CPA_*`` names are ignored."""
-    env = os.environ if environ is None else environ
-    raw: dict[str, object] = {}
-    for name in Settings.__struct_fields__:
-        value = env.get("CPA_" + name.upper())
-        if value is None or value == "":
-            continue
-        raw[name] = int(value) if name in _INT_FIELDS else value
+    raw = environ_values("CPA_", Settings, environ)
     settings = msgspec.convert(raw, Settings, strict=False, dec_hook=_decode_path)
     if "issuer" not in raw:
         settings = msgspec.structs.replace(

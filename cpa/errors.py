@@ -1,7 +1,8 @@
 """Operating errors: the failures cpa expects and answers as RFC 9457 problems.
 
 Each subclass's docstring is its title; ``slug`` is the stable last part of the problem
-``type`` (``urn:cpa:problem:<slug>``) and ``status`` its HTTP status. Raise them anywhere
+``type`` (``urn:cpa:problem:<slug>``) and ``status`` its HTTP status, both given as class
+keywords (``class X(NotFound, slug="x")``) and inherited when left out. Raise them anywhere
 (domain code never imports the web layer); ``cpa.api.problems`` turns them into
 ``application/problem+json``, the CLI prints them on standard error and exits with 2.
 Programmer errors (broken invariants) are ``assert``s, never ``CpaError``s.
@@ -19,6 +20,16 @@ class CpaError(Exception):
 
     slug: ClassVar[str] = "error"
     status: ClassVar[int] = 400
+
+    def __init_subclass__(
+        cls, slug: str | None = None, status: int | None = None, **kwargs: Any
+    ) -> None:
+        """``class X(CpaError, slug="x", status=404)``: a subclass names its problem in its head."""
+        super().__init_subclass__(**kwargs)
+        if slug is not None:
+            cls.slug = slug
+        if status is not None:
+            cls.status = status
 
     def __init__(self, detail: str | None = None, **extensions: Any) -> None:
         self.detail = detail or self.title
@@ -47,29 +58,17 @@ class CpaError(Exception):
         return body
 
 
-class InvalidInput(CpaError):
+class InvalidInput(CpaError, slug="invalid-input", status=422):
     """The input is not valid."""
 
-    slug = "invalid-input"
-    status = 422
 
-
-class NotFound(CpaError):
+class NotFound(CpaError, slug="not-found", status=404):
     """The resource does not exist."""
 
-    slug = "not-found"
-    status = 404
 
-
-class Conflict(CpaError):
+class Conflict(CpaError, slug="conflict", status=409):
     """The request conflicts with the current state."""
 
-    slug = "conflict"
-    status = 409
 
-
-class Unavailable(CpaError):
+class Unavailable(CpaError, slug="unavailable", status=503):
     """A dependency of the service is unavailable."""
-
-    slug = "unavailable"
-    status = 503

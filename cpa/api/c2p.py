@@ -18,7 +18,6 @@ from litestar.di import NamedDependency
 from litestar.params import JSONBody
 
 from cpa.api.writes import IdempotencyKey, provenance, run_once, strictly
-from cpa.auth.access_log import record_access
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
 from cpa.ledger import C2pConversionRequest, C2pConversionResult, convert_c2p
@@ -64,26 +63,15 @@ class C2pController(Controller):
             training_reference=data.training_reference,
             reduction_basis_points=data.reduction_basis_points,
         )
-
-        async def work() -> C2pConversionResult:
-            result = await convert_c2p(
-                db,
-                person_id,
-                asked,
-                today=now.date(),
-                provenance=provenance(principal, idempotency_key),
-            )
-            await record_access(db, principal, route="/v1/me/c2p/conversions", action="change")
-            return result
-
-        async with request.app.state.db.acquire() as db:
-            return await run_once(
-                db,
-                principal,
-                idempotency_key,
-                operation=f"convertC2p {person_id}",
-                request=data,
-                now=now,
-                work=work,
-                result_type=C2pConversionResult,
-            )
+        by = provenance(principal, idempotency_key)
+        return await run_once(
+            request,
+            principal,
+            idempotency_key,
+            operation=f"convertC2p {person_id}",
+            asked=data,
+            now=now,
+            route="/v1/me/c2p/conversions",
+            work=lambda db: convert_c2p(db, person_id, asked, today=now.date(), provenance=by),
+            result_type=C2pConversionResult,
+        )

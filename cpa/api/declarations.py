@@ -23,6 +23,7 @@ from uuid import UUID
 
 from litestar import Controller, Request, post
 from litestar.di import NamedDependency
+from litestar.handlers import HTTPRouteHandler
 
 from cpa.api.simulations import UnsupportedMediaType
 from cpa.api.writes import IdempotencyKey, provenance, run_once
@@ -75,24 +76,24 @@ async def _run(
     by = provenance(principal, key)
     vault: NirVault = request.app.state.vault
 
-    async def work() -> BatchResult:
+    async def work(db: Connection) -> BatchResult:
         touched: set[UUID] = set()
         result = await declare(db, lines, now, by, vault, touched)
         for person_id in sorted(touched):
             await record_access(db, principal, route=route, action="change", person_id=person_id)
         return result
 
-    async with request.app.state.db.acquire() as db:
-        return await run_once(
-            db,
-            principal,
-            key,
-            operation=f"declare {kind}",
-            request=hashlib.sha256(bytes(ndjson) + body).hexdigest(),
-            now=now,
-            work=work,
-            result_type=BatchResult,
-        )
+    return await run_once(
+        request,
+        principal,
+        key,
+        operation=f"declare {kind}",
+        asked=hashlib.sha256(bytes(ndjson) + body).hexdigest(),
+        now=now,
+        route=None,  # one line per person the batch changed, written by work
+        work=work,
+        result_type=BatchResult,
+    )
 
 
 def _declaring(declare_lines: Callable[..., Awaitable[BatchResult]]) -> Declare:
@@ -113,36 +114,46 @@ def _declaring(declare_lines: Callable[..., Awaitable[BatchResult]]) -> Declare:
     return declare
 
 
-async def _decisions(
-    db: Connection,
-    lines: Sequence[bytes],
-    now: dt.datetime,
-    by: Provenance,
-    vault: NirVault,
-    touched: set[UUID],
-) -> BatchResult:
-    return await decide_engagements(
-        db,
-        lines,
-        now=now,
-        provenance=by,
-        touched=touched,
-    )
+def _batch_route(
+    name: str, kind: str, declare: Declare, *, operation_id: str, summary: str, description: str
+) -> HTTPRouteHandler:
+    """One ``POST /v1/declarations/<kind>`` route: its handler runs ``declare`` on the batch.
 
+    The four batch routes differ only by path, service function and documentation; the
+    handler is written once here and each route is one call in the controller.
+    """
 
-_BATCH = {
-    "request_max_body_size": DECLARATION_BODY_MAX_BYTES,
-    "opt": _OPERATOR,
-    "status_code": 200,
-}
+    async def handler(
+        self: Controller,
+        request: Request[Any, Any, Any],
+        principal: NamedDependency[Principal],
+        idempotency_key: IdempotencyKey = None,
+    ) -> BatchResult:
+        return await _run(request, principal, idempotency_key, kind, declare)
+
+    # Named as a method of the controller: Litestar orders a controller's routes, and so the
+    # spec, by their handlers' qualified names.
+    handler.__name__ = name
+    handler.__qualname__ = f"DeclarationController.{name}"
+    return post(
+        f"/{kind}",
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request_max_body_size=DECLARATION_BODY_MAX_BYTES,
+        opt=_OPERATOR,
+        status_code=200,
+    )(handler)
 
 
 class DeclarationController(Controller):
     path = "/v1/declarations"
     tags = ("declarations",)
 
-    @post(
-        "/activities",
+    activities = _batch_route(
+        "activities",
+        "activities",
+        _declaring(declare_activities),
         operation_id="declareActivities",
         summary="Yearly activities: employee hours, independent months, ESAT (per line)",
         description=(
@@ -150,20 +161,11 @@ class DeclarationController(Controller):
             "reference_centihours, months_active}], low_qualified, disability}. A new line "
             "for the same person and year is a correction (next revision)."
         ),
-        **_BATCH,  # type: ignore[arg-type]
     )
-    async def activities(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
-    ) -> BatchResult:
-        return await _run(
-            request, principal, idempotency_key, "activities", _declaring(declare_activities)
-        )
-
-    @post(
-        "/exposures",
+    exposures = _batch_route(
+        "exposures",
+        "exposures",
+        _declaring(declare_exposures),
         operation_id="declareExposures",
         summary="C2P exposures, one contract and year per line",
         description=(
@@ -171,20 +173,11 @@ class DeclarationController(Controller):
             "factors: {factor: intensity}}. A new line for the same contract and year is a "
             "correction."
         ),
-        **_BATCH,  # type: ignore[arg-type]
     )
-    async def exposures(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
-    ) -> BatchResult:
-        return await _run(
-            request, principal, idempotency_key, "exposures", _declaring(declare_exposures)
-        )
-
-    @post(
-        "/engagements",
+    engagements = _batch_route(
+        "engagements",
+        "engagements",
+        _declaring(declare_engagements),
         operation_id="declareEngagements",
         summary="CEC engagements as declared (credited once the organisation validates them)",
         description=(
@@ -192,35 +185,14 @@ class DeclarationController(Controller):
             "hours_in_one_organisation, days, months, years, interventions, role}; which "
             "amounts count depends on the kind. Answers each engagement's id, for the decision."
         ),
-        **_BATCH,  # type: ignore[arg-type]
     )
-    async def engagements(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
-    ) -> BatchResult:
-        return await _run(
-            request, principal, idempotency_key, "engagements", _declaring(declare_engagements)
-        )
-
-    @post(
-        "/engagements/decisions",
+    decisions = _batch_route(
+        "decisions",
+        "engagements/decisions",
+        lambda db, lines, now, by, _vault, touched: decide_engagements(
+            db, lines, now=now, provenance=by, touched=touched
+        ),
         operation_id="decideEngagements",
         summary="The organisation validates or refuses declared CEC engagements (per line)",
         description="Lines: {engagement_id, decision: validated | refused}.",
-        **_BATCH,  # type: ignore[arg-type]
     )
-    async def decisions(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
-    ) -> BatchResult:
-        return await _run(
-            request,
-            principal,
-            idempotency_key,
-            "engagements/decisions",
-            _decisions,
-        )

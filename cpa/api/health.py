@@ -23,10 +23,8 @@ class Health(msgspec.Struct):
 _LIVE = Health(status="ok")
 
 
-class DatabaseUnavailable(Unavailable):
+class DatabaseUnavailable(Unavailable, slug="database-unavailable"):
     """The database does not answer."""
-
-    slug = "database-unavailable"
 
 
 _LIVE_BODY = msgspec.json.encode(_LIVE)

@@ -19,10 +19,10 @@ from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.writes import IdempotencyKey, provenance, run_once, strictly
-from cpa.auth.access_log import access_log_fields, read_access_log, record_access
+from cpa.auth.access_log import access_log_fields, read_access_log
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
-from cpa.db.database import transaction
+from cpa.db.database import Connection, transaction
 from cpa.idempotency import claim as claim_key
 from cpa.ledger import HoldNotFound, create_hold, get_hold, post_hold, void_hold
 from cpa.ledger.models import Allocation, Hold, HoldStatus, NewHold
@@ -58,17 +58,8 @@ class HoldView(msgspec.Struct, kw_only=True):
 
 
 def hold_view(hold: Hold) -> HoldView:
-    return HoldView(
-        id=hold.id,
-        amount_cents=hold.amount_cents,
-        training_reference=hold.training_reference,
-        expires_at=hold.expires_at,
-        status=hold.status,
-        posted_cents=hold.posted_cents,
-        created_at=hold.created_at,
-        closed_at=hold.closed_at,
-        allocations=hold.allocations,
-    )
+    """The hold without what stays inside (its person, its client): its fields by name."""
+    return msgspec.convert(hold, HoldView, from_attributes=True)
 
 
 _HOLDER = requires("cpf:hold", kinds=("training_body",))
@@ -195,23 +186,21 @@ class HoldController(Controller):
         by = provenance(principal, idempotency_key)
         action = "void" if posted_cents is None else "post"
 
-        async def work() -> HoldView:
-            route = f"/v1/me/cpf/holds/{{id}}/{action}"
-            await record_access(db, principal, route=route, action="change")  # before the lock
+        async def work(db: Connection) -> HoldView:
             if posted_cents is None:
                 hold = await void_hold(db, person_id, hold_id, now=now, provenance=by)
             else:
                 hold = await post_hold(db, person_id, hold_id, posted_cents, now=now, provenance=by)
             return hold_view(hold)
 
-        async with request.app.state.db.acquire() as db:
-            return await run_once(
-                db,
-                principal,
-                idempotency_key,
-                operation=f"{action}Hold {person_id} {hold_id}",
-                request={"amount_cents": posted_cents},
-                now=now,
-                work=work,
-                result_type=HoldView,
-            )
+        return await run_once(
+            request,
+            principal,
+            idempotency_key,
+            operation=f"{action}Hold {person_id} {hold_id}",
+            asked={"amount_cents": posted_cents},
+            now=now,
+            route=f"/v1/me/cpf/holds/{{id}}/{action}",
+            work=work,
+            result_type=HoldView,
+        )

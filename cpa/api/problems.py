@@ -134,11 +134,8 @@ class DatabaseDown(Unavailable):
     """The service is unavailable for a moment: retry shortly."""
 
 
-class TooDeep(CpaError):
+class TooDeep(CpaError, slug="malformed-body", status=400):
     """The body nests too deep."""
-
-    slug = "malformed-body"
-    status = 400
 
 
 def on_outage(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

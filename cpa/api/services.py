@@ -92,29 +92,18 @@ class ServiceLinkController(Controller):
         assert principal.person_id is not None
         person_id = principal.person_id
         now = dt.datetime.now(dt.UTC)
-
-        async def work() -> LinkedServiceView:
-            link = await link_service(
-                db,
-                person_id,
-                data.service_id,
-                now=now,
-                provenance=provenance(principal, idempotency_key),
-            )
-            await record_access(db, principal, route="/v1/me/services/links", action="change")
-            return link
-
-        async with request.app.state.db.acquire() as db:
-            return await run_once(
-                db,
-                principal,
-                idempotency_key,
-                operation=f"linkService {person_id}",
-                request=data,
-                now=now,
-                work=work,
-                result_type=LinkedServiceView,
-            )
+        by = provenance(principal, idempotency_key)
+        return await run_once(
+            request,
+            principal,
+            idempotency_key,
+            operation=f"linkService {person_id}",
+            asked=data,
+            now=now,
+            route="/v1/me/services/links",
+            work=lambda db: link_service(db, person_id, data.service_id, now=now, provenance=by),
+            result_type=LinkedServiceView,
+        )
 
     @delete(
         "/{service_id:str}",

@@ -1,4 +1,5 @@
-"""What every POST that changes a person's account shares: ``Idempotency-Key`` and provenance.
+"""What every POST that changes a person's account shares: ``Idempotency-Key``, provenance,
+the access-journal line and the transaction.
 
 A write runs once per (client, key) through :func:`cpa.idempotency.run_idempotent`: the same
 key with the same request answers the stored response and writes nothing (no entry, no
@@ -18,6 +19,7 @@ import msgspec
 from litestar import Request
 from litestar.params import HeaderParameter
 
+from cpa.auth.access_log import record_access
 from cpa.auth.principal import Principal
 from cpa.db.database import Connection
 from cpa.errors import InvalidInput
@@ -61,27 +63,39 @@ def provenance(principal: Principal, key: str | None) -> Provenance:
 
 
 async def run_once(
-    db: Connection,
+    request: Request[Any, Any, Any],
     principal: Principal,
     key: str | None,
     *,
     operation: str,
-    request: Any,
+    asked: Any,
     now: dt.datetime,
-    work: Callable[[], Awaitable[T]],
+    route: str | None,
+    work: Callable[[Connection], Awaitable[T]],
     result_type: type[T],
 ) -> T:
-    """``work()`` in one transaction, at most once per idempotency key when one is given."""
-    if key is None:
-        async with db.transaction():
-            return await work()
-    return await run_idempotent(
-        db,
-        client_id=principal.client_id,
-        key=key,
-        operation=operation,
-        request=request,
-        now=now,
-        work=work,
-        result_type=result_type,
-    )
+    """``work(db)`` in one transaction, at most once per idempotency key when one is given.
+
+    ``route`` (the person's access-journal line) is written first, before ``work`` takes the
+    person's lock; ``None`` when ``work`` journals the persons it touched itself.
+    """
+
+    async def journaled() -> T:
+        if route is not None:
+            await record_access(db, principal, route=route, action="change")
+        return await work(db)
+
+    async with request.app.state.db.acquire() as db:
+        if key is None:
+            async with db.transaction():
+                return await journaled()
+        return await run_idempotent(
+            db,
+            client_id=principal.client_id,
+            key=key,
+            operation=operation,
+            request=asked,
+            now=now,
+            work=journaled,
+            result_type=result_type,
+        )

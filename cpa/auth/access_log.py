@@ -109,10 +109,8 @@ def read_access_log(request: Any) -> ReadAccessLog:
     return journal
 
 
-class AccessLogBacklogFull(Unavailable):
+class AccessLogBacklogFull(Unavailable, slug="access-journal-unavailable"):
     """The access journal cannot be written: reads are refused until it can."""
-
-    slug = "access-journal-unavailable"
 
 
 _Line = tuple[UUID, dt.datetime, str, str, str, str | None, str | None, str, str]

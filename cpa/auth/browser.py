@@ -15,7 +15,7 @@ from typing import Any
 
 import structlog
 from authlib.oauth2.rfc6749 import OAuth2Error
-from litestar import Request, Response, get, post
+from litestar import Request, Response
 from litestar.datastructures import Cookie
 
 from cpa.auth.clients import Client, find_client
@@ -34,7 +34,7 @@ from cpa.auth.pages import (
     text,
 )
 from cpa.auth.ratelimit import address_key
-from cpa.auth.responses import auth_state, authlib_request, oauth_response
+from cpa.auth.responses import auth_state, authlib_request, oauth_response, oauth_route
 from cpa.auth.scopes import SCOPES
 from cpa.auth.server import (
     CpaRequest,
@@ -161,12 +161,7 @@ def _validate(state: AuthState, oauth_request: CpaRequest, exchange: Exchange, l
         raise _Refused(_html(error_page(lang=lang, detail=detail), 400)) from error
 
 
-@get(
-    "/oauth/authorize",
-    tags=["oauth"],
-    operation_id="getAuthorize",
-    summary="Login and consent page (HTML)",
-)
+@oauth_route("GET", "/oauth/authorize", "getAuthorize", "Login and consent page (HTML)")
 async def authorize_page(request: Request[Any, Any, Any]) -> Response[Any]:
     state = auth_state(request)
     pairs = list(request.query_params.multi_items())
@@ -190,13 +185,7 @@ async def authorize_page(request: Request[Any, Any, Any]) -> Response[Any]:
     return _html(page, cookie=_csrf_cookie(state, csrf))
 
 
-@post(
-    "/oauth/authorize",
-    tags=["oauth"],
-    operation_id="postAuthorize",
-    summary="Login and consent decisions (HTML form)",
-    status_code=200,
-)
+@oauth_route("POST", "/oauth/authorize", "postAuthorize", "Login and consent decisions (HTML form)")
 async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     state = auth_state(request)
     form_pairs = parse_form(await request.body())

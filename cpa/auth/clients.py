@@ -33,6 +33,7 @@ from cpa.auth.principal import ClientKind
 from cpa.auth.scopes import KIND_GRANT_TYPES, KIND_SCOPES, MACHINE_SCOPES, SCOPES
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.db.rows import from_row
 
 AuthMethod = Literal["client_secret_basic", "private_key_jwt"]
 CLIENT_KINDS: tuple[ClientKind, ...] = ("portal", "training_body", "advisor_tool", "operator")
@@ -91,18 +92,13 @@ def pairwise_subject(salt: bytes, person_id: UUID) -> str:
 
 
 def client_from_row(row: Any) -> Client:
-    return Client(
-        id=row["id"],
-        kind=row["kind"],
-        name=row["name"],
+    return from_row(
+        Client,
+        row,
         redirect_uris=tuple(row["redirect_uris"]),
         scopes=frozenset(row["scopes"]),
         grant_types=frozenset(row["grant_types"]),
-        auth_method=row["auth_method"],
-        secret_hash=row["secret_hash"],
-        jwks=row["jwks"],
         pairwise_salt=bytes(row["pairwise_salt"]),
-        rate_limit_per_minute=row["rate_limit_per_minute"],
         disabled=row["disabled_at"] is not None,
     )
 

@@ -18,6 +18,7 @@ from cpa.auth.revocation import RevocationList
 from cpa.auth.settings import AuthSettings
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.db.rows import from_row
 
 
 class Consent(msgspec.Struct, kw_only=True):
@@ -55,14 +56,7 @@ async def grant_consent(
     expires_at = now + dt.timedelta(days=settings.consent_lifetime_days)
     row = await db.fetchrow(sql("insert_consent"), person_id, client_id, scopes, expires_at, acr)
     assert row is not None
-    return GrantedConsent(
-        id=row["id"],
-        person_id=row["person_id"],
-        client_id=row["client_id"],
-        scopes=tuple(row["scopes"]),
-        expires_at=row["expires_at"],
-        acr=row["acr"],
-    )
+    return from_row(GrantedConsent, row, scopes=tuple(row["scopes"]))
 
 
 def _status(row: asyncpg.Record, now: dt.datetime) -> str:
@@ -75,20 +69,7 @@ async def list_consents(
     db: Connection, person_id: UUID, *, limit: int, now: dt.datetime
 ) -> list[Consent]:
     rows = await db.fetch(sql("list_person_consents"), person_id, limit)
-    return [
-        Consent(
-            id=r["id"],
-            client_id=r["client_id"],
-            client_name=r["client_name"],
-            client_kind=r["client_kind"],
-            scopes=list(r["scopes"]),
-            granted_at=r["granted_at"],
-            expires_at=r["expires_at"],
-            revoked_at=r["revoked_at"],
-            status=_status(r, now),
-        )
-        for r in rows
-    ]
+    return [from_row(Consent, r, scopes=list(r["scopes"]), status=_status(r, now)) for r in rows]
 
 
 async def revoke_consent(

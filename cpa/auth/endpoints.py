@@ -19,11 +19,11 @@ import structlog
 from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Error
 from joserfc import jws
 from joserfc.errors import JoseError
-from litestar import Request, Response, post
+from litestar import Request, Response
 
 from cpa.auth.crypto import new_token, token_hash
 from cpa.auth.ratelimit import Quota, address_key
-from cpa.auth.responses import auth_state, authlib_request, oauth_response
+from cpa.auth.responses import auth_state, authlib_request, oauth_response, oauth_route
 from cpa.auth.server import (
     AUTH_METHODS,
     CodeRow,
@@ -303,58 +303,43 @@ def _decide_par(state: AuthState, oauth_request: CpaRequest) -> OAuthResponse:
     return OAuthResponse(201, {"request_uri": uri, "expires_in": lifetime}, [])
 
 
-@post(
-    "/oauth/token",
-    tags=["oauth"],
-    operation_id="postToken",
-    summary="Token endpoint (RFC 6749 §3.2)",
-    status_code=200,
-)
+@oauth_route("POST", "/oauth/token", "postToken", "Token endpoint (RFC 6749 §3.2)")
 async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _client_endpoint(
         request, _load_grant, lambda state, r: state.server.create_token_response(r)
     )
 
 
-@post(
-    "/oauth/introspect",
-    tags=["oauth"],
-    operation_id="postIntrospect",
-    summary="Token introspection (RFC 7662)",
-    status_code=200,
-)
+async def _presented_token_endpoint(
+    request: Request[Any, Any, Any],
+    endpoint: str,
+    after: Callable[[AuthState, Exchange], None] | None = None,
+) -> Response[bytes]:
+    """/introspect and /revoke: a client presents a token to Authlib's ``endpoint``."""
+    return await _client_endpoint(
+        request,
+        _load_presented(auth_state(request)),
+        lambda s, r: s.server.create_endpoint_response(endpoint, r),
+        after,
+    )
+
+
+@oauth_route("POST", "/oauth/introspect", "postIntrospect", "Token introspection (RFC 7662)")
 async def introspect(request: Request[Any, Any, Any]) -> Response[bytes]:
-    state = auth_state(request)
-    return await _client_endpoint(
-        request,
-        _load_presented(state),
-        lambda s, r: s.server.create_endpoint_response("introspection", r),
-    )
+    return await _presented_token_endpoint(request, "introspection")
 
 
-@post(
-    "/oauth/revoke",
-    tags=["oauth"],
-    operation_id="postRevoke",
-    summary="Token revocation (RFC 7009)",
-    status_code=200,
-)
+@oauth_route("POST", "/oauth/revoke", "postRevoke", "Token revocation (RFC 7009)")
 async def revoke(request: Request[Any, Any, Any]) -> Response[bytes]:
-    state = auth_state(request)
-    return await _client_endpoint(
-        request,
-        _load_presented(state),
-        lambda s, r: s.server.create_endpoint_response("revocation", r),
-        _apply_local_revocation,
-    )
+    return await _presented_token_endpoint(request, "revocation", _apply_local_revocation)
 
 
-@post(
+@oauth_route(
+    "POST",
     "/oauth/par",
-    tags=["oauth"],
-    operation_id="postPushedAuthorizationRequest",
-    summary="Pushed authorization request (RFC 9126)",
-    status_code=201,
+    "postPushedAuthorizationRequest",
+    "Pushed authorization request (RFC 9126)",
+    201,
 )
 async def par(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _client_endpoint(request, _noop_load, _decide_par)

@@ -12,81 +12,52 @@ from cpa.db.constraints import register
 from cpa.errors import Conflict, CpaError, InvalidInput, NotFound
 
 
-class Unauthorized(CpaError):
+class Unauthorized(CpaError, slug="unauthorized", status=401):
     """A valid access token is required."""
 
-    slug = "unauthorized"
-    status = 401
 
-
-class InsufficientScope(CpaError):
+class InsufficientScope(CpaError, slug="insufficient-scope", status=403):
     """The access token does not grant this operation."""
 
-    slug = "insufficient-scope"
-    status = 403
 
-
-class NotAPersonToken(CpaError):
+class NotAPersonToken(CpaError, slug="person-token-required", status=403):
     """This route acts for a person: use a token obtained with the person's consent."""
 
-    slug = "person-token-required"
-    status = 403
 
-
-class WrongClientKind(CpaError):
+class WrongClientKind(CpaError, slug="client-kind-refused", status=403):
     """This kind of partner may not use this route."""
 
-    slug = "client-kind-refused"
-    status = 403
 
-
-class RateLimited(CpaError):
+class RateLimited(CpaError, slug="too-many-requests", status=429):
     """Too many requests for this client: retry later."""
 
-    slug = "too-many-requests"
-    status = 429
 
-
-class ConsentNotFound(NotFound):
+class ConsentNotFound(NotFound, slug="consent-not-found"):
     """The person has no consent with this identifier."""
 
-    slug = "consent-not-found"
 
-
-class PersonRefNotFound(NotFound):
+class PersonRefNotFound(NotFound, slug="person-ref-not-found"):
     """This person reference is unknown, expired, or was issued to another client."""
 
-    slug = "person-ref-not-found"
 
-
-class UnknownPurpose(InvalidInput):
+class UnknownPurpose(InvalidInput, slug="unknown-purpose"):
     """The purpose is not one of the declared purposes."""
 
-    slug = "unknown-purpose"
 
-
-class ClientAlreadyRegistered(Conflict):
+class ClientAlreadyRegistered(Conflict, slug="client-already-registered"):
     """A client with this identifier is already registered."""
 
-    slug = "client-already-registered"
 
-
-class ClientNotFound(NotFound):
+class ClientNotFound(NotFound, slug="client-not-found"):
     """No client is registered with this identifier."""
 
-    slug = "client-not-found"
 
-
-class InvalidClientRegistration(InvalidInput):
+class InvalidClientRegistration(InvalidInput, slug="invalid-client-registration"):
     """The client registration is not valid."""
 
-    slug = "invalid-client-registration"
 
-
-class ConsentIsPermanentRecord(Conflict):
+class ConsentIsPermanentRecord(Conflict, slug="consent-append-only"):
     """A consent is never deleted nor edited: it can only be revoked, once."""
-
-    slug = "consent-append-only"
 
 
 register(

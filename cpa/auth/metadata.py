@@ -6,9 +6,9 @@ from __future__ import annotations
 from typing import Any
 
 import msgspec
-from litestar import Request, Response, get
+from litestar import Request, Response
 
-from cpa.auth.responses import auth_state
+from cpa.auth.responses import auth_state, oauth_route
 from cpa.auth.scopes import SCOPES
 from cpa.auth.server import AUTH_METHODS
 
@@ -16,12 +16,7 @@ JWKS_MAX_AGE_S = 60
 """How long a partner may cache the key set: a rotated-in key is served this soon."""
 
 
-@get(
-    "/oauth/jwks",
-    tags=["oauth"],
-    operation_id="getJwks",
-    summary="Public keys that sign access tokens (RFC 7517)",
-)
+@oauth_route("GET", "/oauth/jwks", "getJwks", "Public keys that sign access tokens (RFC 7517)")
 async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = auth_state(request)
     if state.keys.stale():
@@ -34,11 +29,11 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
     )
 
 
-@get(
+@oauth_route(
+    "GET",
     "/.well-known/oauth-authorization-server",
-    operation_id="getAuthorizationServerMetadata",
-    summary="Authorization server metadata (RFC 8414)",
-    tags=["oauth"],
+    "getAuthorizationServerMetadata",
+    "Authorization server metadata (RFC 8414)",
 )
 async def authorization_server_metadata(request: Request[Any, Any, Any]) -> dict[str, Any]:
     state = auth_state(request)

@@ -4,13 +4,28 @@ problem documents; ``Cache-Control: no-store`` on every one)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 import msgspec
-from litestar import Request, Response
+from litestar import Request, Response, get, post
+from litestar.handlers import HTTPRouteHandler
 
 from cpa.auth.server import CpaRequest, OAuthResponse
 from cpa.auth.state import AuthState
+
+
+def oauth_route(
+    method: Literal["GET", "POST"],
+    path: str,
+    operation_id: str,
+    summary: str,
+    status_code: int = 200,
+) -> HTTPRouteHandler:
+    """The decorator of an OAuth route: documented under the ``oauth`` tag, 200 unless told."""
+    route = get if method == "GET" else post
+    return route(
+        path, tags=["oauth"], operation_id=operation_id, summary=summary, status_code=status_code
+    )
 
 
 def auth_state(request: Request[Any, Any, Any]) -> AuthState:

@@ -6,9 +6,9 @@ issuer comes from the main settings (``CPA_ISSUER``).
 
 from __future__ import annotations
 
-import os
-
 import msgspec
+
+from cpa.config import environ_values
 
 
 class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
@@ -64,12 +64,4 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
 
 
 def auth_settings_from_environ(environ: dict[str, str] | None = None) -> AuthSettings:
-    env = os.environ if environ is None else environ
-    raw: dict[str, object] = {}
-    for name, field in zip(
-        AuthSettings.__struct_fields__, msgspec.structs.fields(AuthSettings), strict=True
-    ):
-        value = env.get("CPA_AUTH_" + name.upper())
-        if value:
-            raw[name] = value.lower() in ("1", "true", "yes") if field.type is bool else int(value)
-    return msgspec.convert(raw, AuthSettings)
+    return msgspec.convert(environ_values("CPA_AUTH_", AuthSettings, environ), AuthSettings)

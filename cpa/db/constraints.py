@@ -41,16 +41,12 @@ def domain_error(error: asyncpg.PostgresError) -> CpaError | None:
     return kind() if kind is not None else None
 
 
-class ConstraintViolated(Conflict):
+class ConstraintViolated(Conflict, slug="constraint-violated"):
     """The request conflicts with data already recorded."""
 
-    slug = "constraint-violated"
 
-
-class ConstraintRefused(InvalidInput):
+class ConstraintRefused(InvalidInput, slug="constraint-refused"):
     """The database refused a value of the request."""
-
-    slug = "constraint-refused"
 
 
 def refusal(error: asyncpg.IntegrityConstraintViolationError) -> CpaError:
@@ -65,10 +61,8 @@ def refusal(error: asyncpg.IntegrityConstraintViolationError) -> CpaError:
     return ConstraintRefused(f"refused by {name}")
 
 
-class UnstorableValue(InvalidInput):
+class UnstorableValue(InvalidInput, slug="invalid-input"):
     """A value of the request cannot be stored (a NUL character, a number out of range)."""
-
-    slug = "invalid-input"
 
 
 _UNSTORABLE = (

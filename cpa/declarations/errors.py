@@ -6,42 +6,28 @@ from cpa.db.constraints import register
 from cpa.errors import Conflict, InvalidInput, NotFound
 
 
-class ConcurrentDeclaration(Conflict):
+class ConcurrentDeclaration(Conflict, slug="concurrent-declaration"):
     """Another declaration for the same person and year was recorded at the same time."""
 
-    slug = "concurrent-declaration"
 
-
-class DeclarationInFuture(InvalidInput):
+class DeclarationInFuture(InvalidInput, slug="declaration-in-future"):
     """A declaration cannot be made for a year in the future."""
 
-    slug = "declaration-in-future"
 
-
-class BatchUnreadable(InvalidInput):
+class BatchUnreadable(InvalidInput, slug="malformed-body", status=400):
     """The body is not a batch of JSON lines."""
 
-    slug = "malformed-body"
-    status = 400
 
-
-class BatchTooLarge(InvalidInput):
+class BatchTooLarge(InvalidInput, slug="batch-too-large", status=413):
     """The batch has too many lines."""
 
-    slug = "batch-too-large"
-    status = 413
 
-
-class EngagementNotFound(NotFound):
+class EngagementNotFound(NotFound, slug="engagement-not-found"):
     """No such CEC engagement."""
 
-    slug = "engagement-not-found"
 
-
-class EngagementAlreadyDecided(Conflict):
+class EngagementAlreadyDecided(Conflict, slug="engagement-already-decided"):
     """This engagement was already validated or refused."""
-
-    slug = "engagement-already-decided"
 
 
 register(

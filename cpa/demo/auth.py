@@ -12,39 +12,32 @@ from typing import Any
 from cpa.auth.clients import NewClient, register_client
 from cpa.auth.errors import ClientAlreadyRegistered
 from cpa.auth.login import set_password
+from cpa.auth.principal import ClientKind
 from cpa.config import Settings
 from cpa.db.database import Connection
 from cpa.demo.persons import DEMO_PERSONS
 from cpa.persons import NirVault, find_person_by_nir
 
 DEMO_REDIRECT_URI = "http://127.0.0.1:8000/demo/callback"
+
+
+def _demo_client(name: str, title: str, kind: ClientKind, *, browser: bool) -> NewClient:
+    """``demo-<name>`` with the secret ``demo-<name>-secret``; ``browser``: it runs the
+    authorization-code flow, so it has the demo redirect URI."""
+    return NewClient(
+        client_id=f"demo-{name}",
+        client_secret=f"demo-{name}-secret",
+        name=title,
+        kind=kind,
+        redirect_uris=[DEMO_REDIRECT_URI] if browser else (),
+    )
+
+
 DEMO_CLIENTS = [
-    NewClient(
-        client_id="demo-portal",
-        client_secret="demo-portal-secret",
-        name="Mon Compte Formation (démo)",
-        kind="portal",
-        redirect_uris=[DEMO_REDIRECT_URI],
-    ),
-    NewClient(
-        client_id="demo-training-body",
-        client_secret="demo-training-body-secret",
-        name="Organisme de formation (démo)",
-        kind="training_body",
-        redirect_uris=[DEMO_REDIRECT_URI],
-    ),
-    NewClient(
-        client_id="demo-advisor-tool",
-        client_secret="demo-advisor-tool-secret",
-        name="Outil conseiller (démo)",
-        kind="advisor_tool",
-    ),
-    NewClient(
-        client_id="demo-operator",
-        client_secret="demo-operator-secret",
-        name="Opérateur déclarations (démo)",
-        kind="operator",
-    ),
+    _demo_client("portal", "Mon Compte Formation (démo)", "portal", browser=True),
+    _demo_client("training-body", "Organisme de formation (démo)", "training_body", browser=True),
+    _demo_client("advisor-tool", "Outil conseiller (démo)", "advisor_tool", browser=False),
+    _demo_client("operator", "Opérateur déclarations (démo)", "operator", browser=False),
 ]
 
 

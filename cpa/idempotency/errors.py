@@ -6,10 +6,8 @@ from cpa.db.constraints import register
 from cpa.errors import Conflict, InvalidInput
 
 
-class IdempotencyConflict(Conflict):
+class IdempotencyConflict(Conflict, slug="idempotency-conflict"):
     """This idempotency key was already used for another request."""
-
-    slug = "idempotency-conflict"
 
 
 register({"idempotency_keys_key_length": InvalidInput})

@@ -20,6 +20,7 @@ import msgspec
 
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.db.rows import from_row
 from cpa.ledger.errors import EntryNotFound, InvalidCursor
 from cpa.ledger.holds import release_lapsed_holds
 from cpa.ledger.models import (
@@ -196,22 +197,7 @@ async def explain_entry(
 
 
 def _entry(row: Any) -> Entry:
-    return Entry(
-        id=row["id"],
-        pot=row["pot"],
-        kind=row["kind"],
-        amount=row["amount"],
-        unit=row["unit"],
-        effective_on=row["effective_on"],
-        correlation_id=row["correlation_id"],
-        grant_id=row["grant_id"],
-        hold_id=row["hold_id"],
-        credit_year=row["credit_year"],
-        rule_id=row["rule_id"],
-        legal_reference=row["legal_reference"],
-        declaration_id=row["declaration_id"],
-        created_at=row["created_at"],
-    )
+    return from_row(Entry, row)
 
 
 def _encode_cursor(entry_id: int) -> str:

@@ -290,16 +290,8 @@ async def _exposures(
 
 
 def _engagement_of(declared: EngagementDeclaration) -> Engagement:
-    return Engagement(
-        kind=declared.kind,
-        hours=declared.hours,
-        hours_in_one_organisation=declared.hours_in_one_organisation,
-        days=declared.days,
-        months=declared.months,
-        years=declared.years,
-        interventions=declared.interventions,
-        role=declared.role,
-    )
+    """The measures the rule reads, taken by name from the engagement as declared."""
+    return msgspec.convert(declared, Engagement, from_attributes=True)
 
 
 # -- hours → euros -------------------------------------------------------------------------

@@ -11,6 +11,7 @@ import msgspec
 from cpa.db.constraints import domain_errors
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.db.rows import from_row
 from cpa.ledger.models import (
     LedgerMismatch,
     LedgerReport,
@@ -71,14 +72,7 @@ async def verify_ledger(db: Connection) -> LedgerReport:
     """Every balance equals the sum of its entries, held euros equal the pending holds, and
     every account summary equals a fresh build from the tables."""
     mismatches = [
-        LedgerMismatch(
-            person_id=row["person_id"],
-            pot=row["pot"],
-            grant_id=row["grant_id"],
-            balance=row["balance"],
-            entries_sum=row["entries_sum"],
-        )
-        for row in await db.fetch(sql("list_balance_mismatches"))
+        from_row(LedgerMismatch, row) for row in await db.fetch(sql("list_balance_mismatches"))
     ]
     mismatches += [
         LedgerMismatch(

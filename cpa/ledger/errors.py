@@ -6,59 +6,40 @@ from cpa.db.constraints import register
 from cpa.errors import Conflict, InvalidInput, NotFound
 
 
-class InsufficientRights(Conflict):
+class InsufficientRights(Conflict, slug="insufficient-rights", status=422):
     """Not enough CPF rights for this amount."""
 
-    slug = "insufficient-rights"
-    status = 422
 
-
-class InvalidAmount(InvalidInput):
+class InvalidAmount(InvalidInput, slug="invalid-amount"):
     """The amount must be a positive whole number of cents."""
 
-    slug = "invalid-amount"
 
-
-class HoldNotFound(NotFound):
+class HoldNotFound(NotFound, slug="hold-not-found"):
     """No such hold on this account."""
 
-    slug = "hold-not-found"
 
-
-class HoldNotPending(Conflict):
+class HoldNotPending(Conflict, slug="hold-not-pending"):
     """The hold was already posted, voided or expired: it cannot change again."""
 
-    slug = "hold-not-pending"
 
-
-class HoldExpired(Conflict):
+class HoldExpired(Conflict, slug="hold-expired"):
     """The hold has expired: its rights are released."""
 
-    slug = "hold-expired"
 
-
-class AmountBeyondHeld(InvalidInput):
+class AmountBeyondHeld(InvalidInput, slug="amount-beyond-held"):
     """The amount is larger than what the hold reserves."""
 
-    slug = "amount-beyond-held"
 
-
-class YearNotClosed(InvalidInput):
+class YearNotClosed(InvalidInput, slug="year-not-closed"):
     """Rights for a year are credited from the next year on."""
 
-    slug = "year-not-closed"
 
-
-class EntryNotFound(NotFound):
+class EntryNotFound(NotFound, slug="entry-not-found"):
     """No such entry on this account."""
 
-    slug = "entry-not-found"
 
-
-class InvalidCursor(InvalidInput):
+class InvalidCursor(InvalidInput, slug="invalid-cursor"):
     """The pagination cursor is not valid."""
-
-    slug = "invalid-cursor"
 
 
 register(

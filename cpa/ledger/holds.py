@@ -29,6 +29,7 @@ import structlog
 from cpa.db.constraints import domain_errors
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.db.rows import from_row
 from cpa.errors import InvalidInput
 from cpa.idempotency import Claim, conflict
 from cpa.ledger.allocation import consume
@@ -324,16 +325,4 @@ def _close_entries(hold: Hold, status: Final, posted_cents: int, on: dt.date) ->
 
 
 def _hold(row: asyncpg.Record) -> Hold:
-    return Hold(
-        id=row["id"],
-        person_id=row["person_id"],
-        amount_cents=row["amount_cents"],
-        training_reference=row["training_reference"],
-        expires_at=row["expires_at"],
-        status=row["status"],
-        posted_cents=row["posted_cents"],
-        created_at=row["created_at"],
-        closed_at=row["closed_at"],
-        allocations=_allocations.decode(row["allocations"]),
-        client_id=row["client_id"],
-    )
+    return from_row(Hold, row, allocations=_allocations.decode(row["allocations"]))

@@ -18,6 +18,7 @@ import structlog
 from cpa.db.constraints import domain_errors
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.db.rows import from_row
 from cpa.errors import InvalidInput
 from cpa.ledger.entries import append_entries, lock_person_ledger
 from cpa.ledger.errors import InvalidAmount
@@ -192,12 +193,4 @@ async def _insert_grant(db: Connection, person_id: UUID, new: NewGrant) -> Grant
             new.use_by,
         )
     assert row is not None, "an insert returns its row"
-    return Grant(
-        id=row["id"],
-        person_id=row["person_id"],
-        pot=row["pot"],
-        financer=row["financer"],
-        earmarked=row["earmarked"],
-        training_reference=row["training_reference"],
-        use_by=row["use_by"],
-    )
+    return from_row(Grant, row)

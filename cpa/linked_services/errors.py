@@ -6,23 +6,16 @@ from cpa.db.constraints import register
 from cpa.errors import Conflict, CpaError, InvalidInput, NotFound
 
 
-class ServiceNotFound(CpaError):
+class ServiceNotFound(CpaError, slug="service-not-found", status=404):
     """No such service in the catalogue."""
 
-    slug = "service-not-found"
-    status = 404
 
-
-class ServiceAlreadyLinked(Conflict):
+class ServiceAlreadyLinked(Conflict, slug="service-already-linked"):
     """This service is already linked to the account."""
 
-    slug = "service-already-linked"
 
-
-class ServiceLinkNotFound(NotFound):
+class ServiceLinkNotFound(NotFound, slug="service-link-not-found"):
     """This service is not linked to the account."""
-
-    slug = "service-link-not-found"
 
 
 register(

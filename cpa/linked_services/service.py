@@ -10,6 +10,7 @@ import structlog
 from cpa.db.constraints import domain_errors
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.db.rows import from_row
 from cpa.errors import InvalidInput
 from cpa.linked_services.errors import ServiceLinkNotFound, ServiceNotFound
 from cpa.linked_services.models import LinkedService, LinkedServiceView
@@ -51,16 +52,7 @@ async def register_service(db: Connection, service: LinkedService) -> LinkedServ
 
 async def list_services(db: Connection) -> list[LinkedService]:
     rows = await db.fetch(sql("list_linked_services"))
-    return [
-        LinkedService(
-            id=row["id"],
-            name=row["name"],
-            category=row["category"],
-            url=row["url"],
-            provider_client_id=row["provider_client_id"],
-        )
-        for row in rows
-    ]
+    return [from_row(LinkedService, row) for row in rows]
 
 
 async def link_service(
@@ -92,16 +84,7 @@ async def unlink_service(db: Connection, person_id: UUID, service_id: str) -> No
 
 async def list_links(db: Connection, person_id: UUID) -> list[LinkedServiceView]:
     rows = await db.fetch(sql("list_service_links"), person_id)
-    return [
-        LinkedServiceView(
-            id=row["id"],
-            name=row["name"],
-            category=row["category"],
-            url=row["url"],
-            linked_at=row["linked_at"],
-        )
-        for row in rows
-    ]
+    return [from_row(LinkedServiceView, row) for row in rows]
 
 
 async def load_catalogue(db: Connection) -> None:

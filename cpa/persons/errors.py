@@ -4,22 +4,16 @@ from cpa.db.constraints import register
 from cpa.errors import Conflict, InvalidInput, NotFound
 
 
-class InvalidNir(InvalidInput):
+class InvalidNir(InvalidInput, slug="invalid-nir"):
     """The NIR is not valid."""
 
-    slug = "invalid-nir"
 
-
-class PersonAlreadyRegistered(Conflict):
+class PersonAlreadyRegistered(Conflict, slug="person-already-registered"):
     """A person with this NIR is already registered."""
 
-    slug = "person-already-registered"
 
-
-class PersonNotFound(NotFound):
+class PersonNotFound(NotFound, slug="person-not-found"):
     """No person is registered with this identifier."""
-
-    slug = "person-not-found"
 
 
 # Every table naming a person refers to persons(id): an unknown id is that person missing.

@@ -9,19 +9,14 @@ import asyncpg
 
 from cpa.db.database import Connection
 from cpa.db.queries import sql
+from cpa.db.rows import from_row
 from cpa.persons.errors import PersonAlreadyRegistered, PersonNotFound
 from cpa.persons.models import NewPerson, Person
 from cpa.persons.nir import NirVault, normalise_nir
 
 
 def _person(row: Any) -> Person:
-    return Person(
-        id=row["id"],
-        birth_date=row["birth_date"],
-        death_on=row["death_on"],
-        full_rate_retirement_on=row["full_rate_retirement_on"],
-        created_at=row["created_at"],
-    )
+    return from_row(Person, row)
 
 
 async def register_person(db: Connection, vault: NirVault, new: NewPerson) -> Person:

@@ -75,25 +75,16 @@ C2pUse = Literal["training", "reconversion", "part_time", "retirement"]
 RESERVE_USES: frozenset[str] = frozenset({"training", "reconversion"})
 
 
-class ReservedPointsNotUsable(CpaError):
+class ReservedPointsNotUsable(CpaError, slug="reserved-points-not-usable", status=422):
     """Reserved points can only fund training or reconversion."""
 
-    slug = "reserved-points-not-usable"
-    status = 422
 
-
-class InsufficientPoints(CpaError):
+class InsufficientPoints(CpaError, slug="insufficient-points", status=422):
     """Not enough C2P points."""
 
-    slug = "insufficient-points"
-    status = 422
 
-
-class UseNotAvailable(CpaError):
+class UseNotAvailable(CpaError, slug="c2p-use-not-available", status=422):
     """This use of C2P points is not available on that date or at that age."""
-
-    slug = "c2p-use-not-available"
-    status = 422
 
 
 class Exposure(msgspec.Struct, frozen=True):

@@ -12,8 +12,8 @@ own entry.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Literal
+from collections.abc import Callable, Mapping, Sequence
+from typing import Literal, Protocol
 
 import msgspec
 
@@ -149,30 +149,33 @@ def _accrue(inputs: YearInputs, account: CreditAccount, hours: bool, balance: in
     return ce.amount_cents, ce.gross_cents, ce.ceiling_cents, ce.capped, ce.trace
 
 
+class _Converted(Protocol):
+    """What a pot's hours → euros conversion gives (CPF and CEC alike)."""
+
+    @property
+    def amount_cents(self) -> int: ...
+    @property
+    def trace(self) -> Trace: ...
+
+
 def hours_conversions(cpf_hours: int, cec_hours: int) -> list[HoursConversion]:
     """The conversion of whatever hours stock is left, once the euro era has begun: CPF at
     15 €/h (décret 2018-1153), CEC at 12 €/h (décret 2018-1349); nothing for an empty stock."""
+    stocks: tuple[tuple[Pot, Pot, int, Callable[[int], _Converted]], ...] = (
+        ("cpf_hours", "cpf_statutory", cpf_hours, convert_hours_to_cents),
+        ("cec_hours", "cec", cec_hours, cec_convert_hours_to_cents),
+    )
     conversions = []
-    if cpf_hours:
-        cpf = convert_hours_to_cents(cpf_hours)
-        conversions.append(
-            HoursConversion(
-                source="cpf_hours",
-                target="cpf_statutory",
-                hours=cpf_hours,
-                amount_cents=cpf.amount_cents,
-                trace=cpf.trace,
+    for source, target, hours, convert in stocks:
+        if hours:
+            converted = convert(hours)
+            conversions.append(
+                HoursConversion(
+                    source=source,
+                    target=target,
+                    hours=hours,
+                    amount_cents=converted.amount_cents,
+                    trace=converted.trace,
+                )
             )
-        )
-    if cec_hours:
-        cec = cec_convert_hours_to_cents(cec_hours)
-        conversions.append(
-            HoursConversion(
-                source="cec_hours",
-                target="cec",
-                hours=cec_hours,
-                amount_cents=cec.amount_cents,
-                trace=cec.trace,
-            )
-        )
     return conversions

@@ -118,9 +118,18 @@ def validate_scenario(scenario: Scenario) -> ErrorList:
     last_year = scenario.as_of.year - 1
     errors += _check_periods("$.person.low_qualified", scenario.person.low_qualified)
     errors += _check_periods("$.person.disability", scenario.person.disability)
-    errors += _check_activities(scenario.activity, last_year)
+    errors += _check_yearly(
+        scenario.activity, "$.activity", "kind", FIRST_CPF_YEAR, last_year, _check_activity_fields
+    )
     errors += _check_exposures(scenario.exposures, last_year)
-    errors += _check_engagements(scenario.engagements, last_year)
+    errors += _check_yearly(
+        scenario.engagements,
+        "$.engagements",
+        "activity",
+        FIRST_CEC_YEAR,
+        last_year,
+        _check_measures,
+    )
     return errors
 
 
@@ -139,18 +148,25 @@ def _check_periods(field: str, periods: Sequence[Period]) -> ErrorList:
     ]
 
 
-def _check_activities(items: Sequence[ActivityItem], last_year: int) -> ErrorList:
+def _check_yearly(
+    items: Sequence[_Item],
+    path: str,
+    key: str,
+    first_year: int,
+    last_year: int,
+    check_fields: Callable[[str, _Item], ErrorList],
+) -> ErrorList:
+    """Each item of a yearly list: its year in bounds, its ``key`` once a year, its fields."""
     errors: ErrorList = []
     seen: set[tuple[int, str]] = set()
     for i, item in enumerate(items):
-        at = f"$.activity[{i}]"
-        errors += _check_year(f"{at}.year", item.year, last_year, FIRST_CPF_YEAR)
-        if (item.year, item.kind) in seen:
-            errors.append(
-                {"field": f"{at}.kind", "message": f"duplicate {item.kind} in {item.year}"}
-            )
-        seen.add((item.year, item.kind))
-        errors += _check_activity_fields(at, item)
+        at = f"{path}[{i}]"
+        errors += _check_year(f"{at}.year", item.year, last_year, first_year)
+        value = getattr(item, key)
+        if (item.year, value) in seen:
+            errors.append({"field": f"{at}.{key}", "message": f"duplicate {value} in {item.year}"})
+        seen.add((item.year, value))
+        errors += check_fields(at, item)
     return errors
 
 
@@ -205,20 +221,6 @@ def _check_factors(at: str, item: ExposureItem, start: dt.date, end: dt.date) ->
         for factor in item.factors
         if factor_threshold(factor, start, end) is None
     ]
-
-
-def _check_engagements(items: Sequence[EngagementItem], last_year: int) -> ErrorList:
-    errors: ErrorList = []
-    seen: set[tuple[int, str]] = set()
-    for i, item in enumerate(items):
-        at = f"$.engagements[{i}]"
-        errors += _check_year(f"{at}.year", item.year, last_year, FIRST_CEC_YEAR)
-        if (item.year, item.activity) in seen:
-            message = f"duplicate {item.activity} in {item.year}"
-            errors.append({"field": f"{at}.activity", "message": message})
-        seen.add((item.year, item.activity))
-        errors += _check_measures(at, item)
-    return errors
 
 
 def _check_measures(at: str, item: EngagementItem) -> ErrorList:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import asyncpg
 
-from cpa.db.outage import OUTAGE
+from cpa.db.outage import OUTAGE, is_outage
 
 # A pooled connection is a proxy with the Connection interface.
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -49,9 +49,16 @@ class _BoundedAcquire:
             self.connection = await self.pool.acquire()
         return self.connection
 
-    async def __aexit__(self, error_type: type[BaseException] | None, *exc: object) -> None:
+    async def __aexit__(
+        self, error_type: type[BaseException] | None, error: BaseException | None, *tb: object
+    ) -> None:
         assert self.connection is not None
         connection, self.connection = self.connection, None
+        if error is not None and is_outage(error):
+            # A connection that failed us this way is not handed out again: after an abrupt
+            # loss asyncpg may not know it is broken yet (seen: the next requests on it got
+            # "another operation is in progress"). The pool opens a new one when needed.
+            connection.terminate()
         await self.pool.release(connection)
         # A unit of work that went through proves the database answers again. Not at acquire:
         # during an outage the pool still hands out connections not yet seen to be broken.

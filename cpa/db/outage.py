@@ -34,6 +34,9 @@ _OUTAGE_ERRORS: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.AdminShutdownError,
     asyncpg.exceptions.CrashShutdownError,
     asyncpg.exceptions.TooManyConnectionsError,
+    # asyncpg's protocol on a connection lost mid-operation before it noticed ("cannot switch
+    # to state …; another operation is in progress"): seen when the postmaster was killed.
+    asyncpg.exceptions.InternalClientError,
 )
 
 

@@ -33,6 +33,7 @@ def _violation(kind: type[asyncpg.PostgresError], constraint: str) -> asyncpg.Po
         (asyncpg.exceptions.AdminShutdownError("terminating"), True),
         (asyncpg.exceptions.ConnectionDoesNotExistError("closed"), True),
         (asyncpg.exceptions.TooManyConnectionsError("too many"), True),
+        (asyncpg.exceptions.InternalClientError("another operation (2) is in progress"), True),
         (AssertionError("broken invariant"), False),
         (KeyError("partner"), False),
         (FileNotFoundError("nir.key"), False),

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
-import asyncpg
 import msgspec
 from litestar import Controller, Request, get
 
-from cpa.db.outage import RETRY_AFTER_S
 from cpa.db.queries import sql
-from cpa.errors import Unavailable
 from cpa.types import ASGIApp, Receive, Scope, Send
 
 READY_TIMEOUT_S = 2.0
@@ -21,10 +18,6 @@ class Health(msgspec.Struct):
 
 
 _LIVE = Health(status="ok")
-
-
-class DatabaseUnavailable(Unavailable, slug="database-unavailable"):
-    """The database does not answer."""
 
 
 _LIVE_BODY = msgspec.json.encode(_LIVE)
@@ -66,10 +59,9 @@ class HealthController(Controller):
 
     @get("/ready", operation_id="getReadiness", summary="The process and its database answer")
     async def ready(self, request: Request) -> Health:  # type: ignore[type-arg]
-        try:
-            async with asyncio.timeout(READY_TIMEOUT_S):
-                async with request.app.state.db.acquire() as connection:
-                    await connection.fetchval(sql("check_ready"))
-        except (OSError, TimeoutError, asyncpg.PostgresError, asyncpg.InterfaceError) as error:
-            raise DatabaseUnavailable(headers={"Retry-After": str(RETRY_AFTER_S)}) from error
+        # An unreachable database is an outage like any other (cpa.api.problems): a 503
+        # problem with Retry-After, logged once per outage, not once per probe.
+        async with asyncio.timeout(READY_TIMEOUT_S):
+            async with request.app.state.db.acquire() as connection:
+                await connection.fetchval(sql("check_ready"))
         return _LIVE

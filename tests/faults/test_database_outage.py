@@ -17,7 +17,6 @@ import os
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from collections import Counter
@@ -25,7 +24,6 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import asyncpg
 import httpx
 import pytest
 from litestar.testing import AsyncTestClient
@@ -34,11 +32,15 @@ from cpa.app import create_app
 from cpa.config import Settings
 from cpa.db.admin import create_database, migrate_database, with_database
 from cpa.db.embedded import EmbeddedPostgres
-from cpa.db.pool import _init_connection
 from tests.conftest import TEST_PG_SETTINGS
-from tests.ledger.test_holds import funded
+from tests.faults.support import (
+    HOLD_KEY_PREFIX,
+    assert_ledger_verified,
+    hold_token,
+    holds_by_key,
+    partner_token,
+)
 from tests.support.processes import PROJECT, cpa_env, free_port, start_server, wait_ready
-from tests.support.tokens import Minter, register_partner
 
 WORKERS = 2
 READERS = 16
@@ -100,7 +102,7 @@ class Load:
     async def hold(self, http: httpx.AsyncClient, token: str, loop: int, until: float) -> None:
         """Holds with a key each; after a 503 the same key is sent again (never a second hold)."""
         attempt = 0
-        key = f"outage-{loop}-{attempt}"
+        key = f"{HOLD_KEY_PREFIX}{loop}-{attempt}"
         expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
         body = {"amount_cents": HOLD_CENTS, "training_reference": "RNCP-1",
                 "expires_at": expires_at}  # fmt: skip
@@ -111,7 +113,7 @@ class Load:
             if outcome.status == 201:
                 self.acknowledged.append(key)
                 attempt += 1
-                key = f"outage-{loop}-{attempt}"
+                key = f"{HOLD_KEY_PREFIX}{loop}-{attempt}"
             else:
                 await asyncio.sleep(0.1)
 
@@ -159,37 +161,10 @@ def server(dsn: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
 
 
 async def _tokens(dsn: str, base_url: str, data_dir: Path) -> tuple[list[str], list[str]]:
-    db = await asyncpg.connect(dsn)
-    try:
-        await _init_connection(db)
-        portal = await register_partner(db, "portal", "outage portal")
-        training = await register_partner(db, "training_body", "outage training body")
-        minter = Minter(base_url, data_dir, lifetime_s=600)
-        await minter.load_keys(db)
-        readers = []
-        for _ in range(READERS):
-            person_id = await funded(db)
-            readers.append(await minter.token(db, portal, person_id, ["account:read"]))
-        holders = []
-        for _ in range(HOLDERS):
-            person_id = await funded(db)
-            holders.append(await minter.token(db, training, person_id, ["cpf:read", "cpf:hold"]))
-        return readers, holders
-    finally:
-        await db.close()
-
-
-async def _holds_by_key(dsn: str, keys: list[str]) -> Counter[str]:
-    db = await asyncpg.connect(dsn)
-    try:
-        rows = await db.fetch(
-            "select idempotency_key, count(distinct hold_id) as holds from ledger_entries"
-            " where idempotency_key = any($1::text[]) group by idempotency_key",
-            keys,
-        )
-        return Counter({row["idempotency_key"]: row["holds"] for row in rows})
-    finally:
-        await db.close()
+    readers = [await partner_token(base_url, dsn, data_dir, "portal", ["account:read"])
+               for _ in range(READERS)]  # fmt: skip
+    holders = [await hold_token(base_url, dsn, data_dir) for _ in range(HOLDERS)]
+    return readers, holders
 
 
 def _log_events(log_path: Path) -> tuple[Counter[str], str]:
@@ -261,17 +236,11 @@ async def test_every_request_is_answered_through_a_database_outage(
     assert 1 <= events["database_available_again"] <= WORKERS, events
     assert "Traceback" not in text and events["request_failed"] == 0
 
-    verify = await asyncio.to_thread(
-        subprocess.run,
-        [sys.executable, "-m", "cpa", "ledger", "verify"],
-        env=cpa_env(database_url=dsn), cwd=PROJECT, capture_output=True, timeout=120,
-        check=False,
-    )  # fmt: skip
-    assert verify.returncode == 0, verify.stdout + verify.stderr
+    await asyncio.to_thread(assert_ledger_verified, cpa_env(database_url=dsn))
     assert load.acknowledged, "no hold was acknowledged"
-    holds = await _holds_by_key(dsn, load.acknowledged)
-    assert all(holds[key] == 1 for key in load.acknowledged), [
-        (key, holds[key]) for key in load.acknowledged if holds[key] != 1
+    holds = await holds_by_key(dsn)
+    assert all(holds.get(key) == 1 for key in load.acknowledged), [
+        (key, holds.get(key)) for key in load.acknowledged if holds.get(key) != 1
     ]
 
 

@@ -37,14 +37,16 @@ class _BoundedAcquire:
     in a task of its own (``asyncio.wait_for`` on Python 3.11) even when a connection is idle.
     """
 
-    __slots__ = ("connection", "pool", "timeout_s")
+    __slots__ = ("began", "connection", "pool", "timeout_s")
 
     def __init__(self, pool: asyncpg.Pool, timeout_s: float) -> None:
         self.pool = pool
         self.timeout_s = timeout_s
         self.connection: asyncpg.pool.PoolConnectionProxy | None = None
+        self.began: float | None = None
 
     async def __aenter__(self) -> asyncpg.pool.PoolConnectionProxy:
+        self.began = OUTAGE.started_at
         async with asyncio.timeout(self.timeout_s):
             self.connection = await self.pool.acquire()
         return self.connection
@@ -63,9 +65,10 @@ class _BoundedAcquire:
         # A unit of work that went through proves the database answers again. Not at acquire:
         # during an outage the pool still hands out connections not yet seen to be broken.
         # Needed beside the reconnect in ``cpa.db.pool``: a 503 for a pool exhausted a moment
-        # (acquire timeout) starts an outage that no new connection may end.
+        # (acquire timeout) starts an outage that no new connection may end. Only a unit begun
+        # during the outage counts: one begun before may end after it started.
         if error_type is None and OUTAGE.ongoing:
-            OUTAGE.connected()
+            OUTAGE.connected(self.began)
 
 
 class PoolDatabase:

@@ -83,9 +83,15 @@ class Outage:
             self.started_at = time.monotonic()
             log.warning("database_unavailable", error=type(error).__name__)
 
-    def connected(self) -> None:
-        """A connection was made: the outage, if any, is over."""
-        if self.started_at is None:
+    def connected(self, began: float | None) -> None:
+        """Something started while this outage was under way (``began``: ``started_at`` read
+        before it started) went through: the outage is over.
+
+        Only then: a statement already running when PostgreSQL began to shut down may still
+        succeed after the first refusal (its backend not yet terminated), which would end an
+        outage just begun and log it twice (seen in CI: three outages logged for one stop).
+        """
+        if self.started_at is None or began != self.started_at:
             return
         log.warning(
             "database_available_again",

@@ -45,11 +45,12 @@ async def _keep_session(connection: asyncpg.Connection) -> None:
 async def _connect(*args: Any, **kwargs: Any) -> asyncpg.Connection:
     """asyncpg's connect, its network failures named as one error (a plain ``OSError``,
     ``Multiple exceptions: …``, when every address of the host refuses)."""
+    began = OUTAGE.started_at
     try:
         connection: asyncpg.Connection = await asyncpg.connect(*args, **kwargs)
     except OSError as error:
         raise DatabaseUnreachable(f"cannot connect: {type(error).__name__}") from error
-    OUTAGE.connected()
+    OUTAGE.connected(began)
     return connection
 
 

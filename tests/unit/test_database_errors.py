@@ -68,13 +68,32 @@ def test_an_outage_is_logged_when_it_starts_and_when_it_ends() -> None:
     with capture_logs() as logs:
         for _ in range(100):
             outage.refuse(ConnectionRefusedError())
-        outage.connected()
-        outage.connected()
+        began = outage.started_at
+        outage.connected(began)
+        outage.connected(began)
     assert [entry["event"] for entry in logs] == [
         "database_unavailable",
         "database_available_again",
     ]
     assert logs[1]["requests_refused"] == 100
+
+
+def test_what_began_before_an_outage_does_not_end_it() -> None:
+    """A statement running when PostgreSQL began to shut down may still succeed after the
+    first refusal: that is no recovery (it logged one stop as several outages)."""
+    outage = Outage()
+    with capture_logs() as logs:
+        began_before = outage.started_at
+        outage.refuse(ConnectionResetError())
+        outage.connected(began_before)
+        outage.refuse(ConnectionResetError())
+        assert outage.ongoing
+        outage.connected(outage.started_at)
+    assert [entry["event"] for entry in logs] == [
+        "database_unavailable",
+        "database_available_again",
+    ]
+    assert logs[1]["requests_refused"] == 2
 
 
 def test_registered_and_unregistered_constraints_are_problems() -> None:

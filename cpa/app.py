@@ -15,6 +15,7 @@ from litestar.types import ControllerRouterHandler
 from cpa.api.account import AccountController, AdvisorAccountController
 from cpa.api.advisor import AdvisorController
 from cpa.api.c2p import C2pController
+from cpa.api.call import provide_call
 from cpa.api.declarations import DeclarationController
 from cpa.api.health import HealthController, LivenessShortcut
 from cpa.api.holds import HoldController
@@ -27,7 +28,6 @@ from cpa.auth import (
     AuthState,
     TokenGuardMiddleware,
     add_rate_limit_headers,
-    provide_principal,
 )
 from cpa.auth.access_log import ReadAccessLog
 from cpa.auth.expiry import PURGE_INTERVAL_S, purge_expired_auth_rows
@@ -150,7 +150,7 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=[_lifespan(settings, database)],
         # Every /v1 route is refused unless its token grants what the route declares.
         middleware=[TokenGuardMiddleware],  # type: ignore[list-item]  # cpa.types ASGI aliases
-        dependencies={"principal": Provide(provide_principal, sync_to_thread=False)},
+        dependencies={"call": Provide(provide_call, sync_to_thread=False)},
         before_send=[add_rate_limit_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),

@@ -14,19 +14,19 @@ to the process's batch writer (:class:`~cpa.auth.access_log.ReadAccessLog`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
+from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, get
-from litestar.di import NamedDependency
+from litestar import Controller, get
 from litestar.params import FromPath, Parameter
 
-from cpa.auth.access_log import ReadAccessLog, read_access_log
+from cpa.api.call import Call, Caller
 from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.errors import InsufficientScope
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
-from cpa.db.database import Connection, transaction
+from cpa.db.database import Connection
 from cpa.ledger import explain_entry, get_account, list_entries
 from cpa.ledger.account import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, visible_pots
 from cpa.ledger.models import (
@@ -120,54 +120,42 @@ LimitParam = Annotated[int, Parameter(ge=1, le=PAGE_SIZE_MAX, description="page 
 
 
 async def _account(
-    db: Connection,
-    journal: ReadAccessLog,
-    principal: Principal,
-    scopes: frozenset[str],
-    route: str,
-    sub: str | None,
+    call: Call, db: Connection, reader: Principal, scopes: frozenset[str], route: str
 ) -> AccountView:
-    assert principal.person_id is not None
+    """The account ``reader`` may see (``reader``: the caller, or an advisor's view of the
+    person looked up), and the read's journal line. ``sub`` only for the person's partner."""
     now = dt.datetime.now(dt.UTC)
-    account = await get_account(db, principal.person_id, scopes, now=now)
-    await journal.record(db, principal, route=route)
-    return account_view(account, sub)
+    account = await get_account(db, _person_of(reader), scopes, now=now)
+    await call.journal_read(db, route, reader)
+    return account_view(account, None if reader.advisor_id else reader.sub)
 
 
 async def _entries(
+    call: Call,
     db: Connection,
-    journal: ReadAccessLog,
-    principal: Principal,
+    reader: Principal,
     scopes: frozenset[str],
     route: str,
-    filters: EntryFilter,
-    cursor: str | None,
-    limit: int,
+    page: tuple[EntryFilter, str | None, int],
 ) -> EntryPage:
-    assert principal.person_id is not None
-    page = await list_entries(
-        db,
-        principal.person_id,
-        scopes,
-        filters=filters,
-        cursor=cursor,
-        limit=limit,
+    filters, cursor, limit = page
+    found = await list_entries(
+        db, _person_of(reader), scopes, filters=filters, cursor=cursor, limit=limit
     )
-    await journal.record(db, principal, route=route)
-    return page
+    await call.journal_read(db, route, reader)
+    return found
 
 
 async def _explanation(
+    call: Call,
     db: Connection,
-    journal: ReadAccessLog,
-    principal: Principal,
+    reader: Principal,
     scopes: frozenset[str],
     route: str,
     entry_id: int,
 ) -> EntryExplanation:
-    assert principal.person_id is not None
-    explanation = await explain_entry(db, principal.person_id, entry_id, scopes)
-    await journal.record(db, principal, route=route)
+    explanation = await explain_entry(db, _person_of(reader), entry_id, scopes)
+    await call.journal_read(db, route, reader)
     declaration = explanation.declaration
     if declaration is None or "person_id" not in declaration.body:
         return explanation
@@ -176,6 +164,11 @@ async def _explanation(
     return msgspec.structs.replace(
         explanation, declaration=msgspec.structs.replace(declaration, body=body)
     )
+
+
+def _person_of(reader: Principal) -> UUID:
+    assert reader.person_id is not None, "person routes and person references name a person"
+    return reader.person_id
 
 
 class AccountController(Controller):
@@ -193,14 +186,10 @@ class AccountController(Controller):
         ),
         opt=requires(),
     )
-    async def account(
-        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-    ) -> AccountView:
-        scopes = _readable(principal)
-        async with request.app.state.db.acquire() as db:  # one statement: no BEGIN/COMMIT
-            return await _account(
-                db, read_access_log(request), principal, scopes, "/v1/me/account", principal.sub
-            )
+    async def account(self, call: Caller) -> AccountView:
+        scopes = _readable(call.principal)
+        async with call.db.acquire() as db:  # one statement: no BEGIN/COMMIT
+            return await _account(call, db, call.principal, scopes, "/v1/me/account")
 
     @get(
         "/entries",
@@ -210,8 +199,7 @@ class AccountController(Controller):
     )
     async def entries(
         self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        call: Caller,
         pot: PotParam = None,
         kind: KindParam = None,
         effective_from: FromParam = None,
@@ -219,19 +207,11 @@ class AccountController(Controller):
         cursor: CursorParam = None,
         limit: LimitParam = PAGE_SIZE_DEFAULT,
     ) -> EntryPage:
-        scopes = _readable(principal)
+        scopes = _readable(call.principal)
         filters = _entry_filter(pot, kind, effective_from, effective_until, scopes)
-        async with transaction(request.app.state.db) as db:
-            return await _entries(
-                db,
-                read_access_log(request),
-                principal,
-                scopes,
-                "/v1/me/entries",
-                filters,
-                cursor,
-                limit,
-            )
+        async with call.transaction() as db:
+            page = (filters, cursor, limit)
+            return await _entries(call, db, call.principal, scopes, "/v1/me/entries", page)
 
     @get(
         "/entries/{entry_id:str}/explanation",
@@ -239,18 +219,11 @@ class AccountController(Controller):
         summary="Why an entry is there: rule, parameter date, legal reference, declaration",
         opt=requires(),
     )
-    async def explanation(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        entry_id: EntryIdParam,
-    ) -> EntryExplanation:
-        scopes = _readable(principal)
+    async def explanation(self, call: Caller, entry_id: EntryIdParam) -> EntryExplanation:
+        scopes = _readable(call.principal)
         route = "/v1/me/entries/{id}/explanation"
-        async with transaction(request.app.state.db) as db:
-            return await _explanation(
-                db, read_access_log(request), principal, scopes, route, entry_id
-            )
+        async with call.transaction() as db:
+            return await _explanation(call, db, call.principal, scopes, route, entry_id)
 
 
 _ADVISOR = requires("advisor:read", person=False, kinds=("advisor_tool",))
@@ -268,18 +241,11 @@ class AdvisorAccountController(Controller):
         summary="A looked-up person's whole account (journaled with the purpose)",
         opt=_ADVISOR,
     )
-    async def account(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        ref: FromPath[str],
-    ) -> AccountView:
-        async with transaction(request.app.state.db) as db:
-            advisor = await resolve_person_ref(db, principal, ref)
-            route = "/v1/advisor/persons/{ref}/account"
-            return await _account(
-                db, read_access_log(request), advisor, ADVISOR_SCOPES, route, None
-            )
+    async def account(self, call: Caller, ref: FromPath[str]) -> AccountView:
+        route = "/v1/advisor/persons/{ref}/account"
+        async with call.transaction() as db:
+            advisor = await resolve_person_ref(db, call.principal, ref)
+            return await _account(call, db, advisor, ADVISOR_SCOPES, route)
 
     @get(
         "/entries",
@@ -289,8 +255,7 @@ class AdvisorAccountController(Controller):
     )
     async def entries(
         self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        call: Caller,
         ref: FromPath[str],
         pot: PotParam = None,
         kind: KindParam = None,
@@ -300,12 +265,11 @@ class AdvisorAccountController(Controller):
         limit: LimitParam = PAGE_SIZE_DEFAULT,
     ) -> EntryPage:
         filters = _entry_filter(pot, kind, effective_from, effective_until, ADVISOR_SCOPES)
-        async with transaction(request.app.state.db) as db:
-            advisor = await resolve_person_ref(db, principal, ref)
-            route = "/v1/advisor/persons/{ref}/entries"
-            return await _entries(
-                db, read_access_log(request), advisor, ADVISOR_SCOPES, route, filters, cursor, limit
-            )
+        route = "/v1/advisor/persons/{ref}/entries"
+        async with call.transaction() as db:
+            advisor = await resolve_person_ref(db, call.principal, ref)
+            page = (filters, cursor, limit)
+            return await _entries(call, db, advisor, ADVISOR_SCOPES, route, page)
 
     @get(
         "/entries/{entry_id:str}/explanation",
@@ -314,15 +278,9 @@ class AdvisorAccountController(Controller):
         opt=_ADVISOR,
     )
     async def explanation(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        ref: FromPath[str],
-        entry_id: EntryIdParam,
+        self, call: Caller, ref: FromPath[str], entry_id: EntryIdParam
     ) -> EntryExplanation:
-        async with transaction(request.app.state.db) as db:
-            advisor = await resolve_person_ref(db, principal, ref)
-            route = "/v1/advisor/persons/{ref}/entries/{id}/explanation"
-            return await _explanation(
-                db, read_access_log(request), advisor, ADVISOR_SCOPES, route, entry_id
-            )
+        route = "/v1/advisor/persons/{ref}/entries/{id}/explanation"
+        async with call.transaction() as db:
+            advisor = await resolve_person_ref(db, call.principal, ref)
+            return await _explanation(call, db, advisor, ADVISOR_SCOPES, route, entry_id)

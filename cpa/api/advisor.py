@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
-from cpa.auth.access_log import read_access_log
+from cpa.api.call import Caller
 from cpa.auth.advisor import Lookup, look_up_person, ref_expiry, resolve_person_ref
 from cpa.auth.guard import requires
-from cpa.auth.principal import Principal
-from cpa.auth.state import AuthState
-from cpa.db.database import transaction
 from cpa.text import Identifier
 
 
@@ -45,19 +40,13 @@ class AdvisorController(Controller):
         summary="A short-lived reference to a person, for a declared purpose",
         opt=_ADVISOR,
     )
-    async def lookup(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        data: JSONBody[LookupRequest],
-    ) -> Lookup:
-        state: AuthState = request.app.state.auth
-        async with request.app.state.db.acquire() as db:
+    async def lookup(self, call: Caller, data: JSONBody[LookupRequest]) -> Lookup:
+        async with call.db.acquire() as db:
             return await look_up_person(
                 db,
-                request.app.state.vault,
-                state.settings,
-                principal,
+                call.vault,
+                call.auth.settings,
+                call.principal,
                 nir=data.nir,
                 advisor_id=data.advisor_id,
                 purpose=data.purpose,
@@ -69,16 +58,11 @@ class AdvisorController(Controller):
         summary="What a person reference grants (journaled)",
         opt=_ADVISOR,
     )
-    async def person(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        ref: FromPath[str],
-    ) -> AdvisorPerson:
-        async with transaction(request.app.state.db) as db:
-            advisor = await resolve_person_ref(db, principal, ref)
-            expires_at = await ref_expiry(db, principal, ref)
-            await read_access_log(request).record(db, advisor, route="/v1/advisor/persons/{ref}")
+    async def person(self, call: Caller, ref: FromPath[str]) -> AdvisorPerson:
+        async with call.transaction() as db:
+            advisor = await resolve_person_ref(db, call.principal, ref)
+            expires_at = await ref_expiry(db, call.principal, ref)
+            await call.journal_read(db, "/v1/advisor/persons/{ref}", reader=advisor)
         assert advisor.advisor_id is not None and advisor.purpose is not None
         return AdvisorPerson(
             advisor_id=advisor.advisor_id, purpose=advisor.purpose, expires_at=expires_at

@@ -10,16 +10,14 @@ to the person's access journal in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, post
-from litestar.di import NamedDependency
+from litestar import Controller, post
 from litestar.params import JSONBody
 
-from cpa.api.writes import IdempotencyKey, provenance, run_once, strictly
+from cpa.api.call import Caller
+from cpa.api.writes import IdempotencyKey, run_once
 from cpa.auth.guard import requires
-from cpa.auth.principal import Principal
 from cpa.ledger import C2pConversionRequest, C2pConversionResult, convert_c2p
 from cpa.rules import C2pUse
 from cpa.text import Reference
@@ -47,15 +45,10 @@ class C2pController(Controller):
         status_code=201,
     )
     async def convert(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        data: JSONBody[ConvertPoints],
-        idempotency_key: IdempotencyKey = None,
+        self, call: Caller, data: JSONBody[ConvertPoints], idempotency_key: IdempotencyKey = None
     ) -> C2pConversionResult:
-        assert principal.person_id is not None
-        person_id = principal.person_id
-        data = await strictly(request, data)
+        person_id = call.person_id
+        data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)
         asked = C2pConversionRequest(
             use=data.use,
@@ -63,10 +56,9 @@ class C2pController(Controller):
             training_reference=data.training_reference,
             reduction_basis_points=data.reduction_basis_points,
         )
-        by = provenance(principal, idempotency_key)
+        by = call.provenance(idempotency_key)
         return await run_once(
-            request,
-            principal,
+            call,
             idempotency_key,
             operation=f"convertC2p {person_id}",
             asked=data,

@@ -22,14 +22,13 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Controller, Request, post
-from litestar.di import NamedDependency
 from litestar.handlers import HTTPRouteHandler
 
+from cpa.api.call import Call, Caller
 from cpa.api.simulations import UnsupportedMediaType
-from cpa.api.writes import IdempotencyKey, provenance, run_once
+from cpa.api.writes import IdempotencyKey, run_once
 from cpa.auth.access_log import record_access
 from cpa.auth.guard import requires
-from cpa.auth.principal import Principal
 from cpa.db.database import Connection
 from cpa.declarations import (
     BatchResult,
@@ -61,20 +60,14 @@ def _is_ndjson(request: Request[Any, Any, Any]) -> bool:
     raise UnsupportedMediaType(detail=f"send the batch as {NDJSON} or an application/json array")
 
 
-async def _run(
-    request: Request[Any, Any, Any],
-    principal: Principal,
-    key: str | None,
-    kind: str,
-    declare: Declare,
-) -> BatchResult:
-    ndjson = _is_ndjson(request)
-    body = await request.body()
+async def _run(call: Call, key: str | None, kind: str, declare: Declare) -> BatchResult:
+    ndjson = _is_ndjson(call.request)
+    body = await call.request.body()
     lines = split_batch(body, ndjson=ndjson)
     now = dt.datetime.now(dt.UTC)
     route = f"/v1/declarations/{kind}"
-    by = provenance(principal, key)
-    vault: NirVault = request.app.state.vault
+    by = call.provenance(key)
+    vault, principal = call.vault, call.principal
 
     async def work(db: Connection) -> BatchResult:
         touched: set[UUID] = set()
@@ -84,8 +77,7 @@ async def _run(
         return result
 
     return await run_once(
-        request,
-        principal,
+        call,
         key,
         operation=f"declare {kind}",
         asked=hashlib.sha256(bytes(ndjson) + body).hexdigest(),
@@ -124,12 +116,9 @@ def _batch_route(
     """
 
     async def handler(
-        self: Controller,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        idempotency_key: IdempotencyKey = None,
+        self: Controller, call: Caller, idempotency_key: IdempotencyKey = None
     ) -> BatchResult:
-        return await _run(request, principal, idempotency_key, kind, declare)
+        return await _run(call, idempotency_key, kind, declare)
 
     # Named as a method of the controller: Litestar orders a controller's routes, and so the
     # spec, by their handlers' qualified names.

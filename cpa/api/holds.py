@@ -10,19 +10,17 @@ every call is written to the person's access journal, in the same transaction as
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
-from cpa.api.writes import IdempotencyKey, provenance, run_once, strictly
-from cpa.auth.access_log import access_log_fields, read_access_log
+from cpa.api.call import Call, Caller
+from cpa.api.writes import IdempotencyKey, run_once
+from cpa.auth.access_log import access_log_fields
 from cpa.auth.guard import requires
-from cpa.auth.principal import Principal
-from cpa.db.database import Connection, transaction
+from cpa.db.database import Connection
 from cpa.idempotency import claim as claim_key
 from cpa.ledger import HoldNotFound, create_hold, get_hold, post_hold, void_hold
 from cpa.ledger.models import Allocation, Hold, HoldStatus, NewHold
@@ -83,15 +81,10 @@ class HoldController(Controller):
         status_code=201,
     )
     async def create(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        data: JSONBody[CreateHold],
-        idempotency_key: IdempotencyKey = None,
+        self, call: Caller, data: JSONBody[CreateHold], idempotency_key: IdempotencyKey = None
     ) -> HoldView:
-        assert principal.person_id is not None
-        person_id = principal.person_id
-        data = await strictly(request, data)
+        principal, person_id = call.principal, call.person_id
+        data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)
         new = NewHold(
             amount_cents=data.amount_cents,
@@ -106,13 +99,13 @@ class HoldController(Controller):
             )
         journal = access_log_fields(principal, "change", "/v1/me/cpf/holds")
         # One statement (key, lock, hold, entries, journal, stored response): no BEGIN/COMMIT.
-        async with request.app.state.db.acquire() as db:
+        async with call.db.acquire() as db:
             hold = await create_hold(
                 db,
                 person_id,
                 new,
                 now=now,
-                provenance=provenance(principal, idempotency_key),
+                provenance=call.provenance(idempotency_key),
                 journal=journal,
                 claim=claim,
             )
@@ -124,18 +117,12 @@ class HoldController(Controller):
         summary="One of this training body's holds on the person's CPF rights",
         opt=_HOLDER,
     )
-    async def read(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        hold_id: FromPath[UUID],
-    ) -> HoldView:
-        assert principal.person_id is not None
-        async with transaction(request.app.state.db) as db:
-            hold = await get_hold(db, principal.person_id, hold_id)
-            if hold.client_id != principal.client_id:
+    async def read(self, call: Caller, hold_id: FromPath[UUID]) -> HoldView:
+        async with call.transaction() as db:
+            hold = await get_hold(db, call.person_id, hold_id)
+            if hold.client_id != call.principal.client_id:
                 raise HoldNotFound()  # a training body sees only its own holds
-            await read_access_log(request).record(db, principal, route="/v1/me/cpf/holds/{id}")
+            await call.journal_read(db, "/v1/me/cpf/holds/{id}")
         return hold_view(hold)
 
     @post(
@@ -147,14 +134,13 @@ class HoldController(Controller):
     )
     async def debit(
         self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        call: Caller,
         hold_id: FromPath[UUID],
         data: JSONBody[PostHold],
         idempotency_key: IdempotencyKey = None,
     ) -> HoldView:
-        data = await strictly(request, data)
-        return await self._close(request, principal, hold_id, data.amount_cents, idempotency_key)
+        data = await call.strictly(data)
+        return await _close(call, hold_id, data.amount_cents, idempotency_key)
 
     @post(
         "/{hold_id:uuid}/void",
@@ -164,43 +150,34 @@ class HoldController(Controller):
         status_code=200,
     )
     async def void(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        hold_id: FromPath[UUID],
-        idempotency_key: IdempotencyKey = None,
+        self, call: Caller, hold_id: FromPath[UUID], idempotency_key: IdempotencyKey = None
     ) -> HoldView:
-        return await self._close(request, principal, hold_id, None, idempotency_key)
+        return await _close(call, hold_id, None, idempotency_key)
 
-    async def _close(
-        self,
-        request: Request[Any, Any, Any],
-        principal: Principal,
-        hold_id: UUID,
-        posted_cents: int | None,
-        idempotency_key: str | None,
-    ) -> HoldView:
-        assert principal.person_id is not None
-        person_id = principal.person_id
-        now = dt.datetime.now(dt.UTC)
-        by = provenance(principal, idempotency_key)
-        action = "void" if posted_cents is None else "post"
 
-        async def work(db: Connection) -> HoldView:
-            if posted_cents is None:
-                hold = await void_hold(db, person_id, hold_id, now=now, provenance=by)
-            else:
-                hold = await post_hold(db, person_id, hold_id, posted_cents, now=now, provenance=by)
-            return hold_view(hold)
+async def _close(
+    call: Call, hold_id: UUID, posted_cents: int | None, idempotency_key: str | None
+) -> HoldView:
+    """Post (``posted_cents``) or void (``None``) one of the caller's holds."""
+    person_id = call.person_id
+    now = dt.datetime.now(dt.UTC)
+    by = call.provenance(idempotency_key)
+    action = "void" if posted_cents is None else "post"
 
-        return await run_once(
-            request,
-            principal,
-            idempotency_key,
-            operation=f"{action}Hold {person_id} {hold_id}",
-            asked={"amount_cents": posted_cents},
-            now=now,
-            route=f"/v1/me/cpf/holds/{{id}}/{action}",
-            work=work,
-            result_type=HoldView,
-        )
+    async def work(db: Connection) -> HoldView:
+        if posted_cents is None:
+            hold = await void_hold(db, person_id, hold_id, now=now, provenance=by)
+        else:
+            hold = await post_hold(db, person_id, hold_id, posted_cents, now=now, provenance=by)
+        return hold_view(hold)
+
+    return await run_once(
+        call,
+        idempotency_key,
+        operation=f"{action}Hold {person_id} {hold_id}",
+        asked={"amount_cents": posted_cents},
+        now=now,
+        route=f"/v1/me/cpf/holds/{{id}}/{action}",
+        work=work,
+        result_type=HoldView,
+    )

@@ -8,21 +8,20 @@ reserved to portal clients; reading them is not itself journaled.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, Request, delete, get
-from litestar.di import NamedDependency
+from litestar import Controller, delete, get
 from litestar.params import FromPath, Parameter
 
 from cpa.api.account import ROW_ID_MAX
+from cpa.api.call import Caller
 from cpa.auth.access_log import AccessEntry, list_access
 from cpa.auth.consents import Consent, list_consents, revoke_consent
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
-from cpa.auth.state import AuthState
-from cpa.db.database import Database, transaction
+from cpa.db.database import Database
 from cpa.db.queries import sql
 
 
@@ -75,10 +74,8 @@ class MeController(Controller):
         summary="The person's pseudonymous profile for this client",
         opt=requires(),
     )
-    async def me(
-        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-    ) -> Me:
-        return await load_me(request.app.state.db, principal)
+    async def me(self, call: Caller) -> Me:
+        return await load_me(call.db, call.principal)
 
     @get(
         "/consents",
@@ -86,18 +83,11 @@ class MeController(Controller):
         summary="The person's consents, revoked and expired ones included",
         opt=requires("account:read", kinds=("portal",)),
     )
-    async def consents(
-        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-    ) -> Consents:
-        state: AuthState = request.app.state.auth
-        assert principal.person_id is not None
-        async with request.app.state.db.acquire() as db:
-            found = await list_consents(
-                db,
-                principal.person_id,
-                limit=state.settings.page_size_max,
-                now=dt.datetime.now(dt.UTC),
-            )
+    async def consents(self, call: Caller) -> Consents:
+        limit = call.auth.settings.page_size_max
+        now = dt.datetime.now(dt.UTC)
+        async with call.db.acquire() as db:
+            found = await list_consents(db, call.person_id, limit=limit, now=now)
         return Consents(consents=found)
 
     @delete(
@@ -107,20 +97,14 @@ class MeController(Controller):
         opt=requires(kinds=("portal",)),
         status_code=200,
     )
-    async def revoke(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        consent_id: FromPath[UUID],
-    ) -> ConsentRevoked:
-        state: AuthState = request.app.state.auth
-        assert principal.person_id is not None
-        async with transaction(request.app.state.db) as db:
+    async def revoke(self, call: Caller, consent_id: FromPath[UUID]) -> ConsentRevoked:
+        state = call.auth
+        async with call.transaction() as db:
             revoked_at = await revoke_consent(
                 db,
                 state.revocations,
                 state.settings,
-                person_id=principal.person_id,
+                person_id=call.person_id,
                 consent_id=consent_id,
             )
         return ConsentRevoked(id=consent_id, revoked_at=revoked_at)
@@ -133,16 +117,14 @@ class MeController(Controller):
     )
     async def access_log(
         self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
+        call: Caller,
         before: Annotated[
             int, Parameter(ge=0, le=ROW_ID_MAX, description="entries older than this id")
         ] = 0,
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
     ) -> AccessLog:
-        assert principal.person_id is not None
-        async with request.app.state.db.acquire() as db:
-            entries = await list_access(db, principal.person_id, before_id=before, limit=limit)
+        async with call.db.acquire() as db:
+            entries = await list_access(db, call.person_id, before_id=before, limit=limit)
         return AccessLog(
             entries=entries, next_before=entries[-1].id if len(entries) == limit else None
         )

@@ -9,18 +9,15 @@ access journal.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
 import msgspec
-from litestar import Controller, Request, delete, get, post
-from litestar.di import NamedDependency
+from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
-from cpa.api.writes import IdempotencyKey, provenance, run_once
-from cpa.auth.access_log import read_access_log, record_access
+from cpa.api.call import Caller
+from cpa.api.writes import IdempotencyKey, run_once
+from cpa.auth.access_log import record_access
 from cpa.auth.guard import requires
-from cpa.auth.principal import Principal
-from cpa.db.database import transaction
 from cpa.linked_services import LinkedService, NewLink, link_service, list_links, list_services
 from cpa.linked_services import unlink_service as remove_link
 from cpa.linked_services.models import LinkedServiceView
@@ -49,10 +46,8 @@ class ServiceCatalogueController(Controller):
         summary="The catalogue of services a person's account can be linked to",
         opt=requires(person=False),
     )
-    async def catalogue(
-        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-    ) -> Catalogue:
-        async with request.app.state.db.acquire() as db:
+    async def catalogue(self, call: Caller) -> Catalogue:
+        async with call.db.acquire() as db:
             return Catalogue(services=await list_services(db))
 
 
@@ -66,13 +61,10 @@ class ServiceLinkController(Controller):
         summary="The services linked to the person's account",
         opt=requires("services:read"),
     )
-    async def links(
-        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-    ) -> Links:
-        assert principal.person_id is not None
-        async with transaction(request.app.state.db) as db:
-            found = await list_links(db, principal.person_id)
-            await read_access_log(request).record(db, principal, route="/v1/me/services/links")
+    async def links(self, call: Caller) -> Links:
+        async with call.transaction() as db:
+            found = await list_links(db, call.person_id)
+            await call.journal_read(db, "/v1/me/services/links")
         return Links(links=found)
 
     @post(
@@ -83,19 +75,13 @@ class ServiceLinkController(Controller):
         status_code=201,
     )
     async def link(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        data: JSONBody[NewLink],
-        idempotency_key: IdempotencyKey = None,
+        self, call: Caller, data: JSONBody[NewLink], idempotency_key: IdempotencyKey = None
     ) -> LinkedServiceView:
-        assert principal.person_id is not None
-        person_id = principal.person_id
+        person_id = call.person_id
         now = dt.datetime.now(dt.UTC)
-        by = provenance(principal, idempotency_key)
+        by = call.provenance(idempotency_key)
         return await run_once(
-            request,
-            principal,
+            call,
             idempotency_key,
             operation=f"linkService {person_id}",
             asked=data,
@@ -112,15 +98,9 @@ class ServiceLinkController(Controller):
         opt=requires("services:write", kinds=("portal",)),
         status_code=200,
     )
-    async def unlink(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        service_id: FromPath[str],
-    ) -> LinkRemoved:
-        assert principal.person_id is not None
-        async with transaction(request.app.state.db) as db:
-            await remove_link(db, principal.person_id, service_id)
+    async def unlink(self, call: Caller, service_id: FromPath[str]) -> LinkRemoved:
+        async with call.transaction() as db:
+            await remove_link(db, call.person_id, service_id)
             route = "/v1/me/services/links/{id}"
-            await record_access(db, principal, route=route, action="change")
+            await record_access(db, call.principal, route=route, action="change")
         return LinkRemoved(service_id=service_id, removed_at=dt.datetime.now(dt.UTC))

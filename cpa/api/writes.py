@@ -15,19 +15,14 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
-import msgspec
-from litestar import Request
 from litestar.params import HeaderParameter
 
+from cpa.api.call import Call
 from cpa.auth.access_log import record_access
-from cpa.auth.principal import Principal
 from cpa.db.database import Connection
-from cpa.errors import InvalidInput
 from cpa.idempotency import run_idempotent
-from cpa.provenance import Provenance
 
 T = TypeVar("T")
-S = TypeVar("S", bound=msgspec.Struct)
 
 IDEMPOTENCY_KEY_LENGTH_MAX = 255
 
@@ -47,24 +42,8 @@ IdempotencyKey = Annotated[
 ]
 
 
-async def strictly(request: Request[Any, Any, Any], data: S) -> S:
-    """``data`` decoded again without coercion: Litestar converts JSON bodies leniently
-    (``"100"`` becomes ``100``), and an amount of money sent as a string is refused here.
-    The body is already in memory; the second decode costs microseconds."""
-    try:
-        return msgspec.json.decode(await request.body(), type=type(data), strict=True)
-    except msgspec.ValidationError as error:
-        raise InvalidInput(str(error), errors=[{"field": "$", "message": str(error)}]) from None
-
-
-def provenance(principal: Principal, key: str | None) -> Provenance:
-    """Who causes the write, as the ledger records it on every entry."""
-    return Provenance(client_id=principal.client_id, token_jti=principal.jti, idempotency_key=key)
-
-
 async def run_once(
-    request: Request[Any, Any, Any],
-    principal: Principal,
+    call: Call,
     key: str | None,
     *,
     operation: str,
@@ -82,16 +61,16 @@ async def run_once(
 
     async def journaled() -> T:
         if route is not None:
-            await record_access(db, principal, route=route, action="change")
+            await record_access(db, call.principal, route=route, action="change")
         return await work(db)
 
-    async with request.app.state.db.acquire() as db:
+    async with call.db.acquire() as db:
         if key is None:
             async with db.transaction():
                 return await journaled()
         return await run_idempotent(
             db,
-            client_id=principal.client_id,
+            client_id=call.principal.client_id,
             key=key,
             operation=operation,
             request=asked,

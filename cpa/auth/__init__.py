@@ -23,22 +23,21 @@ Protecting a route (every handler under ``/v1/`` is refused unless it declares i
     from cpa.auth import Principal, requires
 
     @get("/v1/me/account", operation_id="getMyAccount", opt=requires("account:read"))
-    async def my_account(request: Request, principal: NamedDependency[Principal]) -> Account:
-        async with request.app.state.db.acquire() as db:
-            account = await load_account(db, principal.person_id)
-            await read_access_log(request).record(db, principal, route="/v1/me/account")
+    async def my_account(call: Caller) -> Account:
+        async with call.db.acquire() as db:
+            account = await load_account(db, call.person_id)
+            await call.journal_read(db, "/v1/me/account")
         return account
 
 - ``requires(*scopes, person=True, kinds=None)`` builds the route's ``opt``: all the scopes
   must be in the token; ``person=True`` (always so under ``/v1/me``) demands a token issued
   with a person's consent; ``kinds`` restricts the client kinds (``("training_body",)``).
-- ``principal: NamedDependency[Principal]`` (``litestar.di``) is a dependency (registered
-  app-wide) holding the verified token:
-  ``person_id`` (None for machine tokens), ``client_id``, ``client_kind``, ``scopes``,
-  ``consent_id``. Under ``/v1/me`` use ``principal.person_id`` only: never take a person
-  from the path or the body.
+- ``call: Caller`` (``cpa.api.call``, a dependency registered app-wide) holds the request
+  and its ``principal``, the verified token: ``person_id`` (None for machine tokens),
+  ``client_id``, ``client_kind``, ``scopes``, ``consent_id``. Under ``/v1/me`` use
+  ``call.person_id`` only: never take a person from the path or the body.
 - Reads hand their access journal line to ``read_access_log(request)`` (a ``ReadAccessLog``,
-  written in batches); changes call ``record_access(db, principal, route=…, action="change")``
+  written in batches; ``call.journal_read``); changes call ``record_access(db, principal, route=…, action="change")``
   on the connection of their own transaction (``cpa.auth.access_log`` says why).
 - Advisor routes ``/v1/advisor/persons/{ref}/…``: ``requires("advisor:read", person=False,
   kinds=("advisor_tool",))``, then ``advisor = await resolve_person_ref(db, principal, ref)``

@@ -19,14 +19,13 @@ from typing import Any
 from uuid import UUID, uuid4
 
 from litestar import Controller, Request, get, post
-from litestar.di import NamedDependency
 from litestar.params import FromQuery, JSONBody
 
 from cpa.api.account import AccountView
+from cpa.api.call import Caller
 from cpa.api.holds import CreateHold, HoldView
 from cpa.api.me import Me, load_me
-from cpa.api.writes import IdempotencyKey, strictly
-from cpa.auth.access_log import read_access_log
+from cpa.api.writes import IdempotencyKey
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
 from cpa.db.queries import sql
@@ -62,14 +61,12 @@ class BenchFloorController(Controller):
     include_in_schema = False
 
     @get("/read-floor", operation_id="benchReadFloor", opt=requires("account:read"))
-    async def read_floor(
-        self, request: Request[Any, Any, Any], principal: NamedDependency[Principal]
-    ) -> AccountView:
+    async def read_floor(self, call: Caller) -> AccountView:
         """The account read's floor: guard, one round trip, the read's journal line."""
-        async with request.app.state.db.acquire() as db:
+        async with call.db.acquire() as db:
             await db.fetchval(sql("check_ready"))
-            await read_access_log(request).record(db, principal, route="/v1/bench/read-floor")
-        return AccountView(as_of=dt.datetime.now(dt.UTC), sub=principal.sub)
+            await call.journal_read(db, "/v1/bench/read-floor")
+        return AccountView(as_of=dt.datetime.now(dt.UTC), sub=call.principal.sub)
 
     @post(
         "/hold-floor",
@@ -78,15 +75,11 @@ class BenchFloorController(Controller):
         status_code=201,
     )
     async def hold_floor(
-        self,
-        request: Request[Any, Any, Any],
-        principal: NamedDependency[Principal],
-        data: JSONBody[CreateHold],
-        idempotency_key: IdempotencyKey = None,
+        self, call: Caller, data: JSONBody[CreateHold], idempotency_key: IdempotencyKey = None
     ) -> HoldView:
         """The hold's floor: guard, the same body and header parsing, one round trip."""
-        data = await strictly(request, data)
-        async with request.app.state.db.acquire() as db:
+        data = await call.strictly(data)
+        async with call.db.acquire() as db:
             await db.fetchval(sql("check_ready"))
         return HoldView(
             id=uuid4(),

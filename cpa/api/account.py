@@ -19,6 +19,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, get
+from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
 from cpa.api.call import Call, Caller
@@ -88,20 +89,6 @@ def _readable(principal: Principal) -> frozenset[str]:
     return granted
 
 
-def _entry_filter(
-    pot: Pot | None,
-    kind: EntryKind | None,
-    effective_from: dt.date | None,
-    effective_until: dt.date | None,
-    scopes: frozenset[str],
-) -> EntryFilter:
-    if pot is not None and pot not in visible_pots(scopes):
-        raise InsufficientScope(f"the token's scopes do not show the {pot} pot")
-    return EntryFilter(
-        pot=pot, kind=kind, effective_from=effective_from, effective_until=effective_until
-    )
-
-
 # Query parameters shared by both entry listings.
 ROW_ID_MAX = 2**53 - 1
 """Row ids are PostgreSQL bigints, far below this; a larger number names no row (past 2**63
@@ -117,6 +104,39 @@ CursorParam = Annotated[
     str | None, Parameter(max_length=64, description="``next_cursor`` of the previous page")
 ]
 LimitParam = Annotated[int, Parameter(ge=1, le=PAGE_SIZE_MAX, description="page size")]
+
+
+class EntryQuery(msgspec.Struct, frozen=True):
+    """The query of an entry listing: which entries, and which page of them."""
+
+    filters: EntryFilter
+    cursor: str | None
+    limit: int
+
+    def seen_with(self, scopes: frozenset[str]) -> EntryQuery:
+        """This query, refused when it asks for a pot the token's scopes hide."""
+        pot = self.filters.pot
+        if pot is not None and pot not in visible_pots(scopes):
+            raise InsufficientScope(f"the token's scopes do not show the {pot} pot")
+        return self
+
+
+def _entry_query(
+    pot: PotParam = None,
+    kind: KindParam = None,
+    effective_from: FromParam = None,
+    effective_until: UntilParam = None,
+    cursor: CursorParam = None,
+    limit: LimitParam = PAGE_SIZE_DEFAULT,
+) -> EntryQuery:
+    """The ``listing`` dependency of both entry listings (their query parameters)."""
+    filters = EntryFilter(
+        pot=pot, kind=kind, effective_from=effective_from, effective_until=effective_until
+    )
+    return EntryQuery(filters, cursor, limit)
+
+
+_ENTRY_QUERY = {"listing": Provide(_entry_query, sync_to_thread=False)}
 
 
 async def _account(
@@ -136,11 +156,15 @@ async def _entries(
     reader: Principal,
     scopes: frozenset[str],
     route: str,
-    page: tuple[EntryFilter, str | None, int],
+    query: EntryQuery,
 ) -> EntryPage:
-    filters, cursor, limit = page
     found = await list_entries(
-        db, _person_of(reader), scopes, filters=filters, cursor=cursor, limit=limit
+        db,
+        _person_of(reader),
+        scopes,
+        filters=query.filters,
+        cursor=query.cursor,
+        limit=query.limit,
     )
     await call.journal_read(db, route, reader)
     return found
@@ -196,22 +220,13 @@ class AccountController(Controller):
         operation_id="listMyEntries",
         summary="The account's ledger entries, newest first (cursor pagination)",
         opt=requires(),
+        dependencies=_ENTRY_QUERY,
     )
-    async def entries(
-        self,
-        call: Caller,
-        pot: PotParam = None,
-        kind: KindParam = None,
-        effective_from: FromParam = None,
-        effective_until: UntilParam = None,
-        cursor: CursorParam = None,
-        limit: LimitParam = PAGE_SIZE_DEFAULT,
-    ) -> EntryPage:
+    async def entries(self, call: Caller, listing: NamedDependency[EntryQuery]) -> EntryPage:
         scopes = _readable(call.principal)
-        filters = _entry_filter(pot, kind, effective_from, effective_until, scopes)
+        listing = listing.seen_with(scopes)
         async with call.transaction() as db:
-            page = (filters, cursor, limit)
-            return await _entries(call, db, call.principal, scopes, "/v1/me/entries", page)
+            return await _entries(call, db, call.principal, scopes, "/v1/me/entries", listing)
 
     @get(
         "/entries/{entry_id:str}/explanation",
@@ -252,24 +267,15 @@ class AdvisorAccountController(Controller):
         operation_id="listAdvisorPersonEntries",
         summary="A looked-up person's ledger entries (journaled with the purpose)",
         opt=_ADVISOR,
+        dependencies=_ENTRY_QUERY,
     )
     async def entries(
-        self,
-        call: Caller,
-        ref: FromPath[str],
-        pot: PotParam = None,
-        kind: KindParam = None,
-        effective_from: FromParam = None,
-        effective_until: UntilParam = None,
-        cursor: CursorParam = None,
-        limit: LimitParam = PAGE_SIZE_DEFAULT,
+        self, call: Caller, ref: FromPath[str], listing: NamedDependency[EntryQuery]
     ) -> EntryPage:
-        filters = _entry_filter(pot, kind, effective_from, effective_until, ADVISOR_SCOPES)
         route = "/v1/advisor/persons/{ref}/entries"
         async with call.transaction() as db:
             advisor = await resolve_person_ref(db, call.principal, ref)
-            page = (filters, cursor, limit)
-            return await _entries(call, db, advisor, ADVISOR_SCOPES, route, page)
+            return await _entries(call, db, advisor, ADVISOR_SCOPES, route, listing)
 
     @get(
         "/entries/{entry_id:str}/explanation",

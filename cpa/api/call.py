@@ -10,7 +10,7 @@ takes from the partner (path, query, body, ``Idempotency-Key``).
 from __future__ import annotations
 
 from contextlib import AbstractAsyncContextManager
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 from uuid import UUID
 
 import msgspec
@@ -32,26 +32,20 @@ S = TypeVar("S", bound=msgspec.Struct)
 class Call:
     """One guarded request: who calls (``principal``) and what serves it."""
 
-    __slots__ = ("principal", "request")
+    __slots__ = ("db", "principal", "request")
 
     def __init__(self, request: Request[Any, Any, Any], principal: Principal) -> None:
         self.request = request
         self.principal = principal
-
-    @property
-    def db(self) -> Database:
-        database: Database = self.request.app.state.db
-        return database
+        self.db: Database = request.app.state.db  # every handler's; the rest read on demand
 
     @property
     def auth(self) -> AuthState:
-        state: AuthState = self.request.app.state.auth
-        return state
+        return cast("AuthState", self.request.app.state.auth)
 
     @property
     def vault(self) -> NirVault:
-        vault: NirVault = self.request.app.state.vault
-        return vault
+        return cast("NirVault", self.request.app.state.vault)
 
     @property
     def person_id(self) -> UUID:

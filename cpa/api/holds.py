@@ -23,7 +23,7 @@ from cpa.auth.guard import requires
 from cpa.db.database import Connection
 from cpa.idempotency import claim as claim_key
 from cpa.ledger import HoldNotFound, create_hold, get_hold, post_hold, void_hold
-from cpa.ledger.models import Allocation, Hold, HoldStatus, NewHold
+from cpa.ledger.models import Hold, HoldView, NewHold
 from cpa.text import Reference
 
 
@@ -39,20 +39,6 @@ class CreateHold(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
 class PostHold(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     amount_cents: int
     """Euro cents debited for good (> 0, at most what the hold reserves)."""
-
-
-class HoldView(msgspec.Struct, kw_only=True):
-    """A hold, as its training body sees it; ``allocations`` say which pots the euros left."""
-
-    id: UUID
-    amount_cents: int
-    training_reference: str
-    expires_at: dt.datetime
-    status: HoldStatus
-    posted_cents: int | None
-    created_at: dt.datetime
-    closed_at: dt.datetime | None
-    allocations: list[Allocation]
 
 
 def hold_view(hold: Hold) -> HoldView:

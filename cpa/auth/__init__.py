@@ -37,8 +37,9 @@ Protecting a route (every handler under ``/v1/`` is refused unless it declares i
   ``client_id``, ``client_kind``, ``scopes``, ``consent_id``. Under ``/v1/me`` use
   ``call.person_id`` only: never take a person from the path or the body.
 - Reads hand their access journal line to ``read_access_log(request)`` (a ``ReadAccessLog``,
-  written in batches; ``call.journal_read``); changes call ``record_access(db, principal, route=…, action="change")``
-  on the connection of their own transaction (``cpa.auth.access_log`` says why).
+  written in batches; ``call.journal_read``); changes call ``record_access(db, principal,
+  route=…, action="change")`` on the connection of their own transaction
+  (``cpa.auth.access_log`` says why).
 - Advisor routes ``/v1/advisor/persons/{ref}/…``: ``requires("advisor:read", person=False,
   kinds=("advisor_tool",))``, then ``advisor = await resolve_person_ref(db, principal, ref)``
   gives a principal narrowed to that person, with ``advisor_id`` and ``purpose`` for the

@@ -17,15 +17,8 @@ __all__ = [
 ]
 
 KIND_SCOPES: dict[ClientKind, tuple[Scope, ...]] = {
-    "portal": (
-        "account:read",
-        "cpf:read",
-        "c2p:read",
-        "cec:read",
-        "services:read",
-        "services:write",
-        "c2p:convert",
-    ),
+    # Every person scope but reserving rights for a training (a training body's):
+    "portal": tuple(scope for scope in SCOPES if scope in PERSON_SCOPES - {"cpf:hold"}),
     "training_body": ("cpf:read", "cpf:hold"),
     "advisor_tool": ("advisor:read",),
     "operator": ("declarations:write",),

@@ -134,6 +134,10 @@ _CLAIM_REFUSALS = {
 """What each refused claim is answered with (the same words as before the registry)."""
 
 
+_CLAIMS_PRESENT = ("sub", "client_id", "scope", "jti", "iat", "exp")
+"""Claims every access token carries whatever their value (``iss`` and ``aud`` must match)."""
+
+
 def _claims_registry(
     kind: type[JWTClaimsRegistry],
     issuer: str,
@@ -149,12 +153,7 @@ def _claims_registry(
         leeway=leeway,
         iss={"essential": True, "value": issuer},
         aud={"essential": True, "value": audience},
-        sub=present,
-        client_id=present,
-        scope=present,
-        jti=present,
-        iat=present,
-        exp=present,
+        **dict.fromkeys(_CLAIMS_PRESENT, present),
     )
 
 

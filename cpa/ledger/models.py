@@ -133,9 +133,10 @@ class Allocation(msgspec.Struct, frozen=True, kw_only=True):
     amount_cents: int
 
 
-class Hold(msgspec.Struct, frozen=True, kw_only=True):
+class HoldView(msgspec.Struct, frozen=True, kw_only=True):
+    """A hold, as its training body sees it; ``allocations`` say which pots the euros left."""
+
     id: UUID
-    person_id: UUID
     amount_cents: int
     training_reference: str
     expires_at: dt.datetime
@@ -144,6 +145,12 @@ class Hold(msgspec.Struct, frozen=True, kw_only=True):
     created_at: dt.datetime
     closed_at: dt.datetime | None
     allocations: list[Allocation]
+
+
+class Hold(HoldView, frozen=True, kw_only=True):
+    """A hold with what stays inside: its person and the client that placed it."""
+
+    person_id: UUID
     client_id: str | None = None
 
 

@@ -22,6 +22,7 @@ from litestar import Controller, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, Parameter
 
+from cpa.api.advisor import ADVISOR
 from cpa.api.call import Call, Caller
 from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.errors import InsufficientScope
@@ -241,9 +242,6 @@ class AccountController(Controller):
             return await _explanation(call, db, call.principal, scopes, route, entry_id)
 
 
-_ADVISOR = requires("advisor:read", person=False, kinds=("advisor_tool",))
-
-
 class AdvisorAccountController(Controller):
     """The same views for an advisor, through a person reference (``POST /v1/advisor/lookups``)."""
 
@@ -254,7 +252,7 @@ class AdvisorAccountController(Controller):
         "/account",
         operation_id="getAdvisorPersonAccount",
         summary="A looked-up person's whole account (journaled with the purpose)",
-        opt=_ADVISOR,
+        opt=ADVISOR,
     )
     async def account(self, call: Caller, ref: FromPath[str]) -> AccountView:
         route = "/v1/advisor/persons/{ref}/account"
@@ -266,7 +264,7 @@ class AdvisorAccountController(Controller):
         "/entries",
         operation_id="listAdvisorPersonEntries",
         summary="A looked-up person's ledger entries (journaled with the purpose)",
-        opt=_ADVISOR,
+        opt=ADVISOR,
         dependencies=_ENTRY_QUERY,
     )
     async def entries(
@@ -281,7 +279,7 @@ class AdvisorAccountController(Controller):
         "/entries/{entry_id:str}/explanation",
         operation_id="explainAdvisorPersonEntry",
         summary="Why an entry of a looked-up person is there (journaled with the purpose)",
-        opt=_ADVISOR,
+        opt=ADVISOR,
     )
     async def explanation(
         self, call: Caller, ref: FromPath[str], entry_id: EntryIdParam

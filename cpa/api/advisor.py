@@ -27,7 +27,8 @@ class AdvisorPerson(msgspec.Struct, kw_only=True):
     expires_at: dt.datetime
 
 
-_ADVISOR = requires("advisor:read", person=False, kinds=("advisor_tool",))
+ADVISOR = requires("advisor:read", person=False, kinds=("advisor_tool",))
+"""What every advisor route requires: an advisor tool's own token (no person's consent)."""
 
 
 class AdvisorController(Controller):
@@ -38,7 +39,7 @@ class AdvisorController(Controller):
         "/lookups",
         operation_id="createAdvisorLookup",
         summary="A short-lived reference to a person, for a declared purpose",
-        opt=_ADVISOR,
+        opt=ADVISOR,
     )
     async def lookup(self, call: Caller, data: JSONBody[LookupRequest]) -> Lookup:
         async with call.db.acquire() as db:
@@ -56,7 +57,7 @@ class AdvisorController(Controller):
         "/persons/{ref:str}",
         operation_id="getAdvisorPerson",
         summary="What a person reference grants (journaled)",
-        opt=_ADVISOR,
+        opt=ADVISOR,
     )
     async def person(self, call: Caller, ref: FromPath[str]) -> AdvisorPerson:
         async with call.transaction() as db:

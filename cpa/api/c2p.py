@@ -50,12 +50,7 @@ class C2pController(Controller):
         person_id = call.person_id
         data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)
-        asked = C2pConversionRequest(
-            use=data.use,
-            points=data.points,
-            training_reference=data.training_reference,
-            reduction_basis_points=data.reduction_basis_points,
-        )
+        asked = C2pConversionRequest(**msgspec.structs.asdict(data))  # the same fields
         by = call.provenance(idempotency_key)
         return await run_once(
             call,

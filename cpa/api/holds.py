@@ -72,11 +72,7 @@ class HoldController(Controller):
         principal, person_id = call.principal, call.person_id
         data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)
-        new = NewHold(
-            amount_cents=data.amount_cents,
-            training_reference=data.training_reference,
-            expires_at=data.expires_at,
-        )
+        new = NewHold(**msgspec.structs.asdict(data))  # the same fields
         claim = None
         if idempotency_key is not None:
             operation = f"createHold {person_id}"

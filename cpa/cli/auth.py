@@ -18,7 +18,7 @@ from cpa.auth.clients import CLIENT_KINDS, NewClient, disable_client, list_clien
 from cpa.auth.crypto import master_key
 from cpa.auth.errors import InvalidClientRegistration
 from cpa.auth.keys import encryption_key, rotate_signing_key
-from cpa.cli.common import one_shot_database, print_json, with_connection
+from cpa.cli.common import command, command_group, one_shot_database, print_json, with_connection
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.pool import _init_connection
@@ -84,9 +84,11 @@ def cmd_keys_rotate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def register(subparsers: Any) -> None:
-    clients = subparsers.add_parser("clients", help="partner clients of the OAuth server")
-    commands = clients.add_subparsers(dest="clients_command", required=True)
-    add = commands.add_parser("add", help="register a client; prints its id (and secret, once)")
+    """Add the authorization server's commands to the ``python -m cpa`` parser."""
+    clients = command_group(subparsers, "clients", "partner clients of the OAuth server")
+    add = command(
+        clients, "add", cmd_clients_add, "register a client; prints its id (and secret, once)"
+    )
     add.add_argument("--name", required=True)
     add.add_argument("--kind", required=True, choices=CLIENT_KINDS)
     add.add_argument("--redirect-uri", action="append", help="exact redirect URI (repeatable)")
@@ -96,18 +98,14 @@ def register(subparsers: Any) -> None:
     add.add_argument("--jwks-file", help="public JWKS: private_key_jwt instead of a secret")
     add.add_argument("--client-id", help="a chosen client id (default: generated)")
     add.add_argument("--rate-limit-per-minute", type=int, default=6_000)
-    add.set_defaults(run=cmd_clients_add)
-    listing = commands.add_parser("list", help="every client (no secrets)")
-    listing.set_defaults(run=cmd_clients_list)
-    disable = commands.add_parser(
-        "disable", help="disable a client: no more tokens, its tokens refused"
+    command(clients, "list", cmd_clients_list, "every client (no secrets)")
+    disable = command(
+        clients,
+        "disable",
+        cmd_clients_disable,
+        "disable a client: no more tokens, its tokens refused",
     )
     disable.add_argument("client_id")
-    disable.set_defaults(run=cmd_clients_disable)
 
-    keys = subparsers.add_parser("keys", help="access-token signing keys")
-    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
-    rotate = keys_commands.add_parser(
-        "rotate", help="new current key; the previous one stays served"
-    )
-    rotate.set_defaults(run=cmd_keys_rotate)
+    keys = command_group(subparsers, "keys", "access-token signing keys")
+    command(keys, "rotate", cmd_keys_rotate, "new current key; the previous one stays served")

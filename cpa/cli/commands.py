@@ -14,7 +14,15 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from cpa.cli.common import database_dsn, embedded, one_shot_database, print_json, with_connection
+from cpa.cli.common import (
+    command,
+    command_group,
+    database_dsn,
+    embedded,
+    one_shot_database,
+    print_json,
+    with_connection,
+)
 from cpa.config import Settings, get_settings
 from cpa.db.admin import migrate_database
 from cpa.db.embedded import EmbeddedPostgres
@@ -175,35 +183,25 @@ def _date(text: str) -> dt.date:
 
 def register(commands: Any) -> None:
     """Add these commands to the ``python -m cpa`` parser."""
-    serve = commands.add_parser("serve", help="run the HTTP API (embedded PostgreSQL if needed)")
+    serve = command(
+        commands, "serve", cmd_serve, "run the HTTP API (embedded PostgreSQL if needed)"
+    )
     serve.add_argument("--no-demo", action="store_true", help="do not load the demo data set")
-    serve.set_defaults(run=cmd_serve)
-
-    migrate = commands.add_parser("migrate", help="apply pending migrations")
-    migrate.set_defaults(run=cmd_migrate)
-
-    db = commands.add_parser("db", help="start or stop the embedded PostgreSQL")
+    command(commands, "migrate", cmd_migrate, "apply pending migrations")
+    db = command(commands, "db", cmd_db, "start or stop the embedded PostgreSQL")
     db.add_argument("action", choices=["start", "stop"])
-    db.set_defaults(run=cmd_db)
 
-    persons = commands.add_parser("persons", help="the persons registry")
-    persons_commands = persons.add_subparsers(dest="persons_command", required=True)
-    add = persons_commands.add_parser("add", help="register a person; prints it as JSON")
+    persons = command_group(commands, "persons", "the persons registry")
+    add = command(persons, "add", cmd_persons_add, "register a person; prints it as JSON")
     add.add_argument("--nir", required=True, help="15 characters, control key included")
     add.add_argument("--birth-date", required=True, type=_date)
     add.add_argument("--death-on", type=_date)
     add.add_argument("--full-rate-retirement-on", type=_date)
-    add.set_defaults(run=cmd_persons_add)
 
-    demo = commands.add_parser("demo", help="load the demo data set into an empty database")
+    demo = command(commands, "demo", cmd_demo, "load the demo data set into an empty database")
     demo.add_argument(
         "--announce", action="store_true", help="print the credentials for people, on stderr"
     )
-    demo.set_defaults(run=cmd_demo)
-
-    simulate = commands.add_parser(
-        "simulate", help="scenario JSON on stdin -> rights JSON on stdout (no database)"
-    )
-    simulate.set_defaults(run=cmd_simulate)
-    openapi = commands.add_parser("openapi", help="print the OpenAPI document of the app")
-    openapi.set_defaults(run=cmd_openapi)
+    simulate_help = "scenario JSON on stdin -> rights JSON on stdout (no database)"
+    command(commands, "simulate", cmd_simulate, simulate_help)
+    command(commands, "openapi", cmd_openapi, "print the OpenAPI document of the app")

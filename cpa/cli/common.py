@@ -1,7 +1,9 @@
-"""What every command shares: a database for one command, a connection, JSON on stdout."""
+"""What every command shares: its place in the parser, a database for one command, a
+connection, JSON on stdout."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterator
@@ -16,6 +18,21 @@ from cpa.db.admin import create_database
 from cpa.db.embedded import EmbeddedPostgres
 
 DATABASE_NAME = "cpa"
+
+Run = Callable[[argparse.Namespace, Settings], int]
+
+
+def command(commands: Any, name: str, run: Run, help: str) -> argparse.ArgumentParser:
+    """``python -m cpa … <name>``: a parser whose arguments go to ``run``."""
+    parser: argparse.ArgumentParser = commands.add_parser(name, help=help)
+    parser.set_defaults(run=run)
+    return parser
+
+
+def command_group(commands: Any, name: str, help: str) -> Any:
+    """``python -m cpa <name> <command>``: where the group's commands are added."""
+    group = commands.add_parser(name, help=help)
+    return group.add_subparsers(dest=f"{name}_command", required=True)
 
 
 def print_json(value: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from cpa.cli.common import one_shot_database, print_json, with_connection
+from cpa.cli.common import command, command_group, one_shot_database, print_json, with_connection
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.database import ConnectionDatabase
@@ -21,8 +21,11 @@ from cpa.ledger.sweep import sweep_lapsed_holds
 
 def register(subparsers: Any) -> None:
     """Add the ledger's commands to the ``python -m cpa`` parser."""
-    credit = subparsers.add_parser(
-        "credit", help="credit everyone with declarations for a year (idempotent, crash-safe)"
+    credit = command(
+        subparsers,
+        "credit",
+        cmd_credit,
+        "credit everyone with declarations for a year (idempotent, crash-safe)",
     )
     credit.add_argument("--year", type=int, required=True)
     credit.add_argument(
@@ -31,17 +34,11 @@ def register(subparsers: Any) -> None:
         default=None,
         help="the campaign date (default: today)",
     )
-    credit.set_defaults(run=cmd_credit)
-    ledger = subparsers.add_parser("ledger", help="ledger checks")
-    ledger_commands = ledger.add_subparsers(dest="ledger_command", required=True)
-    verify = ledger_commands.add_parser(
-        "verify", help="prove every balance equals the sum of its entries (exit 1 if not)"
-    )
-    verify.set_defaults(run=cmd_verify)
-    expire = ledger_commands.add_parser(
-        "expire", help="release the holds past their expiry now (the server sweeps them too)"
-    )
-    expire.set_defaults(run=cmd_expire)
+    ledger = command_group(subparsers, "ledger", "ledger checks")
+    verify_help = "prove every balance equals the sum of its entries (exit 1 if not)"
+    command(ledger, "verify", cmd_verify, verify_help)
+    expire_help = "release the holds past their expiry now (the server sweeps them too)"
+    command(ledger, "expire", cmd_expire, expire_help)
 
 
 def cmd_credit(args: argparse.Namespace, settings: Settings) -> int:

@@ -179,9 +179,17 @@ def _not_counted(year: int, engagements: Sequence[Engagement]) -> str:
     """Say which engagements earn nothing because their activity does not count that year."""
     counted = value_at("cec.activities.counted", dt.date(year, 1, 1))
     kinds = sorted({e.kind for e in engagements} - set(names_value(counted)))
-    if not kinds:
-        return ""
-    return f"{', '.join(kinds)}: not counted for activities of {year} ({counted.reference.article})"
+    return "; ".join(
+        f"{kind}: not counted for activities of {year}{_since(kind)}" for kind in kinds
+    )
+
+
+def _since(kind: str) -> str:
+    """From when an activity counts, with the text that says so, or nothing if it never does."""
+    for value in filter(None, PARAMETERS.series["cec.activities.counted"].values):
+        if kind in names_value(value):
+            return f", only from {value.effective_from} ({value.reference.text.split(':')[0]})"
+    return ""
 
 
 def _facts(year: int, engagements: Sequence[Engagement], balance: int) -> dict[str, Fact]:

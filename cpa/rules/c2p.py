@@ -14,6 +14,10 @@ Choices where domain.md is silent:
   2023-09-01, 1 point per period (2 when at least two factors are above threshold over the year,
   OQ-12) and at most 8 a year; from then, 1 point per factor and period. The 100-point career
   ceiling applies to points of the old regime only.
+- Factors are the law's (CT L4163-1: 4 in 2015, 10 from 2016-07-01, 6 from 2017-10-01), not the
+  input keys: noise is one factor measured by two criteria (``noise_daily``, ``noise_peak``,
+  D4163-2 2° c), so meeting either or both is one exposure, for polyexposure and per-factor points
+  alike.
 - Doubling (born before 1956-07-01, OQ-10) applies after the yearly maximum.
 """
 
@@ -53,9 +57,11 @@ __all__ = [
     "c2p_reserved_points",
     "c2p_year_points",
     "factor_threshold",
+    "legal_factor",
     "whole_months",
 ]
 
+# The input keys of exposures: one per criterion (noise has two, see legal_factor).
 Factor = Literal[
     "night_work",
     "alternating_shifts",
@@ -100,7 +106,7 @@ class C2pYearPoints(msgspec.Struct, frozen=True):
     points: int  # acquired after the career ceiling
     gross_points: int
     capped: bool
-    factors_above_threshold: tuple[str, ...]
+    factors_above_threshold: tuple[str, ...]  # legal factors (noise once), see legal_factor
     trace: Trace
 
 
@@ -124,9 +130,16 @@ def whole_months(start: dt.date, end: dt.date) -> int:
 
 
 def c2p_factors_in_force(on: dt.date) -> tuple[str, ...]:
-    return tuple(
-        kind for kind, doc in PARAMETERS.factors.items() if value_or_none(doc.threshold, on)
+    """The legal factors (CT L4163-1) in force on ``on``: noise once, whatever its criteria."""
+    in_force = (
+        d.legal_factor for d in PARAMETERS.factors.values() if value_or_none(d.threshold, on)
     )
+    return tuple(dict.fromkeys(in_force))
+
+
+def legal_factor(criterion: str) -> str:
+    """The factor an exposure key measures: ``noise_daily`` and ``noise_peak`` are ``noise``."""
+    return _factor(criterion).legal_factor
 
 
 def factor_threshold(factor: str, start: dt.date, end: dt.date) -> ParamValue | None:
@@ -198,16 +211,20 @@ def _add_exposure(
     ):
         return
     regime = new if value_or_none("c2p.points.per_quarter", end) else old
-    exposed = 0
-    for factor, intensity in exposure.factors.items():
-        threshold = factor_threshold(factor, start, end)
+    months_by_factor: dict[str, int] = {}
+    for criterion, intensity in exposure.factors.items():
+        threshold = factor_threshold(criterion, start, end)
         if threshold is None or intensity < int_value(threshold):
             continue
         used[threshold.id] = threshold
-        months = _months_in_force(_factor(factor), start, end)
+        doc = _factor(criterion)
+        months = _months_in_force(doc, start, end)
+        # One factor however many of its criteria are met (D4163-2 2° c: noise).
+        factor = doc.legal_factor
+        months_by_factor[factor] = max(months_by_factor.get(factor, 0), months)
+    for factor, months in months_by_factor.items():
         regime.months_by_factor[factor] = regime.months_by_factor.get(factor, 0) + months
-        exposed = max(exposed, months)
-    regime.contract_months += exposed
+    regime.contract_months += max(months_by_factor.values(), default=0)
 
 
 def _months_in_force(doc: FactorDoc, start: dt.date, end: dt.date) -> int:
@@ -363,8 +380,10 @@ def _part_time(
             "the part-time reduction must be between 20 % and 80 %",
             errors=[{"field": "reduction_basis_points", "message": "must be 2000..8000"}],
         )
-    max_before_60 = value_at("c2p.use.part_time.max_points_before_60", on)
-    if _age(birth_date, on) < 60 and points > int_value(max_before_60):
+    # No limit before décret 2023-760 (2023-09-01): the parameter starts that day.
+    max_before_60 = value_or_none("c2p.use.part_time.max_points_before_60", on)
+    limits = (max_before_60,) if max_before_60 is not None else ()
+    if max_before_60 and _age(birth_date, on) < 60 and points > int_value(max_before_60):
         raise UseNotAvailable(f"at most {max_before_60.value} points for part time before 60")
     days_param = value_at("c2p.use.part_time.days_per_tranche", on)
     months_param = value_at("c2p.use.part_time.months_at_half_time_per_tranche", on)
@@ -373,7 +392,7 @@ def _part_time(
     num, den = tranches * int_value(days_param) * 10_000, reduction_basis_points
     days = (2 * num + den - 1) // (2 * den)
     facts["reduction_basis_points"] = reduction_basis_points
-    trace = Trace(days_param.id, (days_param, months_param, tranche, max_before_60), facts)
+    trace = Trace(days_param.id, (days_param, months_param, tranche, *limits), facts)
     months = tranches * int_value(months_param)
     return C2pConversion(
         "part_time", points, 0, trace, part_time_days=days, part_time_months_at_half_time=months

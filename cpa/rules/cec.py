@@ -3,12 +3,17 @@ on 2019-01-01, then 240 € per activity per year (ceiling 720 €).
 
 Law: CT L5151-7 to L5151-12, D5151-14; décret 2016-1970; décret 2018-1349 (conversion at 12 €).
 Unlike the CPF, the CEC is still credited after retirement (L5151-9): no retirement check here.
+An activity counts only for the years ``cec.activities.counted`` lists it: réserve civique,
+réserve citoyenne de la police nationale and réserve citoyenne de l'Éducation nationale from 2018
+(décret 2017-1058), the others from 2017.
 
 Choices where domain.md is silent: each activity kind counts once per year whatever the number of
 declarations; the declarant's figures are taken as measured over the activity's assessment period
 (e.g. 6 months of service civique over the last two calendar years); thresholds are those in
-force on 1 January of the year; the réserve sanitaire threshold is the current 30 days since
-2017 (OQ-8); the police reserve's 75 "vacations" a year are counted as days.
+force on 1 January of the year, and so is the list of activities counted (an engagement assessed
+over two calendar years counts when its year is one the activity is listed for); the réserve
+sanitaire threshold is the current 30 days since 2017 and the police reserve's 75 "vacations" a
+year are counted as days (cpa decisions stated in ``cec.toml``).
 """
 
 from __future__ import annotations
@@ -19,7 +24,14 @@ from typing import Literal, get_args
 
 import msgspec
 
-from cpa.rules.params import PARAMETERS, CecActivityDoc, ParamValue, int_value, value_at
+from cpa.rules.params import (
+    PARAMETERS,
+    CecActivityDoc,
+    ParamValue,
+    int_value,
+    names_value,
+    value_at,
+)
 from cpa.rules.trace import Fact, Trace
 
 __all__ = [
@@ -99,16 +111,20 @@ def cec_activities() -> dict[str, CecActivityDoc]:
 
 
 def cec_qualifies(engagement: Engagement, year: int) -> tuple[bool, tuple[ParamValue, ...]]:
-    """Whether an engagement reaches every threshold of its activity for ``year``."""
+    """Whether an engagement of ``year`` counts for the CEC: its activity is counted that year
+    (``cec.activities.counted``) and it reaches every threshold of its activity."""
     doc = PARAMETERS.activities[engagement.kind]
     on = dt.date(year, 1, 1)
+    counted = value_at("cec.activities.counted", on)
+    if engagement.kind not in names_value(counted):
+        return False, (counted,)
     used = tuple(value_at(t.parameter, on) for t in doc.thresholds)
     reached = all(
         getattr(engagement, t.measure) >= p.value for t, p in zip(doc.thresholds, used, strict=True)
     )
     if doc.roles and engagement.role not in doc.roles:
         reached = False
-    return reached, used
+    return reached, (counted, *used)
 
 
 def cec_year_accrual(
@@ -120,7 +136,8 @@ def cec_year_accrual(
     qualifying, used = _qualifying(year, engagements)
     gross = len(qualifying) * int_value(rate)
     amount = min(gross, max(0, int_value(cap) - cec_balance_cents))
-    trace = Trace(rate.id, (rate, cap, *used), _facts(year, engagements, cec_balance_cents))
+    facts = _facts(year, engagements, cec_balance_cents)
+    trace = Trace(rate.id, (rate, cap, *used), facts, _not_counted(year, engagements))
     return CecAccrual(year, amount, gross, int_value(cap), amount < gross, qualifying, trace)
 
 
@@ -133,7 +150,8 @@ def cec_hours_year_accrual(
     qualifying, used = _qualifying(year, engagements)
     gross = len(qualifying) * int_value(rate)
     amount = min(gross, max(0, int_value(cap) - cec_balance_hours))
-    trace = Trace(rate.id, (rate, cap, *used), _facts(year, engagements, cec_balance_hours))
+    facts = _facts(year, engagements, cec_balance_hours)
+    trace = Trace(rate.id, (rate, cap, *used), facts, _not_counted(year, engagements))
     return CecHoursAccrual(year, amount, gross, int_value(cap), amount < gross, qualifying, trace)
 
 
@@ -151,10 +169,27 @@ def _qualifying(
     used: list[ParamValue] = []
     for engagement in engagements:
         reached, params = cec_qualifies(engagement, year)
-        used.extend(params)
+        used.extend(p for p in params if p not in used)  # the counted list once
         if reached and engagement.kind not in kinds:  # once per activity kind and year
             kinds.append(engagement.kind)
     return tuple(sorted(kinds)), tuple(used)
+
+
+def _not_counted(year: int, engagements: Sequence[Engagement]) -> str:
+    """Say which engagements earn nothing because their activity does not count that year."""
+    counted = value_at("cec.activities.counted", dt.date(year, 1, 1))
+    kinds = sorted({e.kind for e in engagements} - set(names_value(counted)))
+    return "; ".join(
+        f"{kind}: not counted for activities of {year}{_since(kind)}" for kind in kinds
+    )
+
+
+def _since(kind: str) -> str:
+    """From when an activity counts, with the text that says so, or nothing if it never does."""
+    for value in filter(None, PARAMETERS.series["cec.activities.counted"].values):
+        if kind in names_value(value):
+            return f", only from {value.effective_from} ({value.reference.text.split(':')[0]})"
+    return ""
 
 
 def _facts(year: int, engagements: Sequence[Engagement], balance: int) -> dict[str, Fact]:

@@ -5,11 +5,18 @@ spirit of OpenFisca: an ``id``, a ``unit``, a ``description`` and ``values``, ea
 ``from`` date until the next one; a row with ``stop = true`` ends the parameter. Every row carries
 its legal reference and evidence tag. Loading is strict: any mistake raises
 ``ParameterFileError`` at import, so a service with a broken file refuses to start.
+
+Where the texts are silent, the value is a cpa decision, and its reference says so with
+``decision``: either the name of a decision of domain.md §6b (``"domain.md §6b OQ-12"``) or the
+decision itself with its reasoning. A reference tagged as a cpa decision (``cpa decision``,
+``cpa choice`` or an open question ``OQ-n`` in its text or note) without one is refused, and so
+is a §6b name §6b does not decide. docs/decisions.md lists the decisions stated here.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from bisect import bisect_right
 from collections.abc import Mapping
 from importlib import resources
@@ -19,6 +26,8 @@ from typing import Literal, TypeVar
 import msgspec
 
 __all__ = [
+    "DECISION_MIN_WORDS",
+    "DOMAIN_DECISIONS",
     "PARAMETERS",
     "UNITS",
     "CecActivityDoc",
@@ -47,6 +56,7 @@ ParamScalar = int | bool | dt.date | tuple[str, ...]
 
 # Unit → Python type of the value. An unknown unit is refused, so a typo cannot slip through.
 UNITS: Mapping[str, type] = {
+    "activities": tuple,  # names of CEC activities (kinds of the [[activity]] tables)
     "boolean": bool,
     "date": dt.date,
     "basis_points": int,
@@ -71,6 +81,16 @@ UNITS: Mapping[str, type] = {
 
 _T = TypeVar("_T")
 
+# The decisions domain.md §6b takes (open questions it settles, and its rounding rule): a
+# reference may rest on one of them, by name, instead of stating its own.
+DOMAIN_DECISIONS = frozenset(
+    {"OQ-1", "OQ-2", "OQ-3", "OQ-5", "OQ-7", "OQ-10", "OQ-11", "OQ-12", "Rounding"}
+)
+# A decision stated in a parameter file gives its reasoning: a label is too short to.
+DECISION_MIN_WORDS = 12
+_DOMAIN_DECISION = re.compile(r"^domain\.md §6b (?P<name>[^ ]+)(?: \([^)]*\))?$")
+_DECISION_TAG = re.compile(r"cpa (?:decision|choice)|\bOQ-\d+", re.IGNORECASE)
+
 PACKAGED_FILES = ("cpf.toml", "cec.toml", "c2p.toml", "copayment.toml")
 
 
@@ -89,7 +109,9 @@ class Reference(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     text: str
     evidence: Literal["V", "V3", "R", "D"]
     url: str = ""
-    decision: str = ""  # "cpa decision OQ-n" when domain.md §6b settles an open question
+    # A cpa decision: "domain.md §6b OQ-n" (a decision of domain.md §6b), or the decision
+    # itself with its reasoning where the texts and §6b are silent (checked at load).
+    decision: str = ""
     note: str = ""
 
 
@@ -128,12 +150,19 @@ class CecActivityDoc(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class FactorDoc(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
-    """A C2P hardship factor: its threshold parameter (whose life is the factor's life)."""
+    """A criterion of a C2P hardship factor: its threshold parameter (whose life is the
+    criterion's life). Most factors have one criterion, named like the factor; noise has two
+    (D4163-2 2° c), each naming ``factor = "noise"``: meeting either or both is one exposure."""
 
     kind: str
     label: str
     threshold: str
     transition: str = ""  # 2023 threshold for contracts straddling 2023-09-01
+    factor: str = ""  # the legal factor this criterion measures; "" = the factor named kind
+
+    @property
+    def legal_factor(self) -> str:
+        return self.factor or self.kind
 
 
 class ParameterFile(msgspec.Struct, forbid_unknown_fields=True):
@@ -212,6 +241,8 @@ def load_parameters(documents: Mapping[str, bytes]) -> ParameterSet:
     factors: dict[str, FactorDoc] = {}
     for name, raw in documents.items():
         parsed = _decode(name, raw)
+        for activity in parsed.activity:
+            _check_decision(f"{name}: activity {activity.kind}", activity.reference)
         for doc in parsed.parameter:
             if doc.id in series:
                 raise ParameterFileError(f"{name}: parameter {doc.id} defined twice")
@@ -252,6 +283,7 @@ def _build_series(name: str, doc: ParameterDoc) -> _Series:
 def _row_value(
     where: str, doc: ParameterDoc, expected: type, row: ValueRow, end: dt.date | None
 ) -> ParamValue | None:
+    _check_decision(f"{where}: row {row.from_}", row.reference)
     if row.stop:
         if row.value is not None:
             raise ParameterFileError(f"{where}: row {row.from_} has both a value and stop")
@@ -262,6 +294,23 @@ def _row_value(
     if isinstance(row.value, int) and not isinstance(row.value, bool) and row.value < 0:
         raise ParameterFileError(f"{where}: row {row.from_} is negative")
     return ParamValue(doc.id, doc.unit, row.value, row.from_, end, row.reference)
+
+
+def _check_decision(where: str, reference: Reference) -> None:
+    """A cpa decision names a decision of domain.md §6b or states its own, with its reasoning."""
+    if not reference.decision:
+        tag = _DECISION_TAG.search(f"{reference.text} {reference.note}")
+        if tag:
+            raise ParameterFileError(f"{where}: tagged '{tag[0]}' without a decision")
+        return
+    named = _DOMAIN_DECISION.match(reference.decision)
+    if named and named["name"] not in DOMAIN_DECISIONS:
+        raise ParameterFileError(f"{where}: domain.md §6b has no decision {named['name']}")
+    if not named and len(reference.decision.split()) < DECISION_MIN_WORDS:
+        raise ParameterFileError(
+            f"{where}: a decision names one of domain.md §6b or states its reasoning"
+            f" (at least {DECISION_MIN_WORDS} words)"
+        )
 
 
 def _add_unique(name: str, into: dict[str, _T], new: dict[str, _T], what: str) -> None:
@@ -282,6 +331,26 @@ def _check_links(
     for param_id in linked:
         if param_id not in series:
             raise ParameterFileError(f"link to unknown parameter {param_id}")
+    for param_id, one in series.items():
+        if one.doc.unit == "activities":
+            _check_activity_list(param_id, one, series, activities)
+
+
+def _check_activity_list(
+    param_id: str, one: _Series, series: dict[str, _Series], activities: dict[str, CecActivityDoc]
+) -> None:
+    """Each activity a list names exists and has its thresholds in force from the list's date."""
+    for value in filter(None, one.values):
+        assert isinstance(value.value, tuple)  # the unit's type, checked by _row_value
+        for kind in value.value:
+            if kind not in activities:
+                raise ParameterFileError(f"{param_id}: unknown activity {kind}")
+            on = value.effective_from
+            late = [
+                t.parameter for t in activities[kind].thresholds if not series[t.parameter].at(on)
+            ]
+            if late:
+                raise ParameterFileError(f"{param_id}: {kind} counted on {on} before {late}")
 
 
 def packaged_parameters() -> ParameterSet:

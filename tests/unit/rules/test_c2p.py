@@ -13,8 +13,10 @@ from cpa.rules.c2p import (
     ReservedPointsNotUsable,
     UseNotAvailable,
     c2p_conversion,
+    c2p_factors_in_force,
     c2p_reserved_points,
     c2p_year_points,
+    legal_factor,
     whole_months,
 )
 
@@ -333,3 +335,114 @@ def test_refused_uses(
 def test_training_consumes_reserved_points_first() -> None:
     result = c2p_conversion("training", 25, D(2024, 1, 1), BORN, 30, 20)
     assert (result.reserved_points_used, result.amount_cents) == (20, 1250000)
+
+
+# Noise is one factor with two criteria (CT L4163-1; D4163-2 2° c: 81 dB(A) for 600 h a year, or
+# 135 dB(C) peaks 120 times a year): either or both is one exposure, counted once for
+# polyexposure before 2023-09-01 and earning one factor's points from then (R4163-9).
+# (year, exposures, points, factors above threshold, source) — born 1980, nothing before.
+N, NIGHT = ("noise",), ("night_work", "noise")
+NOISE_CASES = [
+    (2022, [full_year(2022, noise_daily=600, noise_peak=120)], 4, N, "both criteria: 1 factor"),
+    (2022, [full_year(2022, noise_daily=600)], 4, N, "daily criterion only"),
+    (2022, [full_year(2022, noise_peak=120)], 4, N, "peak criterion only"),
+    (2022, [full_year(2022, noise_daily=599, noise_peak=119)], 0, (), "neither criterion"),
+    (2022, [full_year(2022, noise_daily=600, noise_peak=120, night_work=120)], 8, NIGHT, "poly"),
+    (2024, [full_year(2024, noise_daily=600, noise_peak=120)], 4, N, "2024: one factor's points"),
+    (2024, [full_year(2024, noise_peak=120)], 4, N, "2024: peak only"),
+    (2024, [full_year(2024, noise_daily=599, noise_peak=119)], 0, (), "2024: neither"),
+    (2024, [full_year(2024, noise_daily=600, noise_peak=120, night_work=100)], 8, NIGHT, "2024+"),
+    (2016, [full_year(2016, noise_daily=600, noise_peak=120)], 2, N, "from 2016-07-01: 6 months"),
+    (2017, [full_year(2017, noise_daily=600, noise_peak=120)], 4, N, "kept on 2017-10-01"),
+    (
+        2023,
+        [full_year(2023, noise_daily=600, noise_peak=120, night_work=113)],
+        8,
+        NIGHT,
+        "2023 contract to December: per factor, night (113) + noise",
+    ),
+    (
+        2024,
+        [
+            Exposure(D(2024, 1, 1), D(2024, 5, 31), {"noise_daily": 600}),
+            Exposure(D(2024, 6, 1), D(2024, 10, 31), {"noise_peak": 120}),
+        ],
+        3,
+        N,
+        "one factor over two contracts: 5 + 5 months = 3 periods",
+    ),
+    (
+        2024,
+        [Exposure(D(2024, 1, 1), D(2024, 5, 31), {"noise_daily": 600, "noise_peak": 120})],
+        1,
+        N,
+        "both criteria on a 5-month contract: 1 period",
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("year", "exposures", "points", "above", "source"),
+    NOISE_CASES,
+    ids=[c[-1] for c in NOISE_CASES],
+)
+def test_noise_is_one_factor(
+    year: int, exposures: list[Exposure], points: int, above: tuple[str, ...], source: str
+) -> None:
+    result = c2p_year_points(year, exposures, BORN, 0)
+    assert (result.points, result.factors_above_threshold) == (points, above)
+
+
+# (date, number of factors, source: CT L4163-1 / L4161-1 (old))
+FACTOR_COUNTS = [
+    (D(2015, 1, 1), 4, "loi 2014-40: 4 factors"),
+    (D(2016, 6, 30), 4, "day before décret 2015-1888"),
+    (D(2016, 7, 1), 10, "décret 2015-1888: 10 factors, noise one of them"),
+    (D(2017, 9, 30), 10, "day before ordonnance 2017-1389"),
+    (D(2017, 10, 1), 6, "ordonnance 2017-1389: 6 factors"),
+    (D(2030, 1, 1), 6, "6 factors since"),
+]
+
+
+@pytest.mark.parametrize(
+    ("on", "count", "source"), FACTOR_COUNTS, ids=[c[-1] for c in FACTOR_COUNTS]
+)
+def test_number_of_factors(on: dt.date, count: int, source: str) -> None:
+    factors = c2p_factors_in_force(on)
+    assert len(factors) == count
+    assert len(set(factors)) == count
+
+
+def test_the_six_factors_since_2017_10_01() -> None:
+    assert set(c2p_factors_in_force(D(2017, 10, 1))) == {
+        "night_work",
+        "alternating_shifts",
+        "repetitive_work",
+        "hyperbaric",
+        "extreme_temperatures",
+        "noise",
+    }
+    assert (legal_factor("noise_daily"), legal_factor("noise_peak")) == ("noise", "noise")
+
+
+# The 80-point limit on part time before 60 comes with décret 2023-760 (in force 2023-09-01,
+# CT D4163-26); before, no limit. (points, on, allowed, source) — born 1980-05-01.
+PART_TIME_LIMIT = [
+    (90, D(2023, 8, 31), True, "no limit before décret 2023-760"),
+    (90, D(2023, 9, 1), False, "décret 2023-760: at most 80 points before 60"),
+    (80, D(2023, 9, 1), True, "80 points allowed"),
+    (90, D(2040, 4, 30), False, "the day before the 60th birthday"),
+    (90, D(2040, 5, 1), True, "from the 60th birthday"),
+]
+
+
+@pytest.mark.parametrize(
+    ("points", "on", "allowed", "source"), PART_TIME_LIMIT, ids=[c[-1] for c in PART_TIME_LIMIT]
+)
+def test_part_time_limit_before_60(points: int, on: dt.date, allowed: bool, source: str) -> None:
+    if allowed:
+        result = c2p_conversion("part_time", points, on, BORN, 100, 0)
+        assert result.part_time_days is not None and result.part_time_days > 0
+    else:
+        with pytest.raises(UseNotAvailable):
+            c2p_conversion("part_time", points, on, BORN, 100, 0)

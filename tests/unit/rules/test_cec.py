@@ -8,11 +8,13 @@ import pytest
 
 from cpa.rules.cec import (
     Engagement,
+    cec_activities,
     cec_convert_hours_to_cents,
     cec_hours_year_accrual,
     cec_qualifies,
     cec_year_accrual,
 )
+from cpa.rules.params import names_value, value_at
 
 VOLUNTEER = Engagement(
     "associative_volunteering", hours=200, hours_in_one_organisation=100, role="board_member"
@@ -126,3 +128,72 @@ def test_conversion_at_12_euros() -> None:
     """décret 2018-1349: 12 € per CEC hour, not the CPF's 15 €."""
     assert cec_convert_hours_to_cents(60).amount_cents == 72000
     assert cec_convert_hours_to_cents(20, dt.date(2019, 1, 1)).amount_cents == 24000
+
+
+CIVIC = Engagement("civic_reserve", hours=200, hours_in_one_organisation=100)
+POLICE_CITIZEN = Engagement("police_citizen_reserve", years=3, hours=350)
+EDUCATION = Engagement("education_citizen_reserve", years=1, interventions=25)
+POLICE = Engagement("police_reserve", years=3, days=75)
+
+# Réserve civique, réserve citoyenne de la police nationale and réserve citoyenne de l'Éducation
+# nationale count for activities from 2018-01-01 (décret 2017-1058); the other activities from
+# 2017-01-01 (sapeurs-pompiers volontaires: décret 2017-828; réserve opérationnelle de la police
+# nationale: décret 2017-1058). Each engagement meets its thresholds.
+# (year, engagement, hours credited, source)
+RESERVE_CASES = [
+    (2017, CIVIC, 0, "réserve civique: not for activities of 2017"),
+    (2018, CIVIC, 20, "réserve civique: from 2018-01-01"),
+    (2017, POLICE_CITIZEN, 0, "réserve citoyenne police: not for 2017"),
+    (2018, POLICE_CITIZEN, 20, "réserve citoyenne police: from 2018-01-01"),
+    (2017, EDUCATION, 0, "réserve citoyenne Éducation nationale: not for 2017"),
+    (2018, EDUCATION, 20, "réserve citoyenne Éducation nationale: from 2018-01-01"),
+    (2017, POLICE, 20, "réserve opérationnelle police (décret 2017-1058): from 2017"),
+    (2017, FIREFIGHTER, 20, "sapeur-pompier volontaire (décret 2017-828): from 2017"),
+    (2017, VOLUNTEER, 20, "bénévolat associatif: from 2017"),
+]
+
+
+@pytest.mark.parametrize(
+    ("year", "engagement", "hours", "source"), RESERVE_CASES, ids=[c[-1] for c in RESERVE_CASES]
+)
+def test_activities_counted_by_year(
+    year: int, engagement: Engagement, hours: int, source: str
+) -> None:
+    result = cec_hours_year_accrual(year, [engagement], 0)
+    assert result.amount_hours == hours
+    assert cec_qualifies(engagement, year)[0] is (hours > 0)
+    counted = [p for p in result.trace.parameters if p.id == "cec.activities.counted"]
+    assert counted and counted[0].effective_from.year == min(year, 2018)
+    assert (engagement.kind in result.trace.note) is (hours == 0)
+
+
+def test_reserves_in_the_euro_era() -> None:
+    """The three reserves count every year from 2018: 3 × 240 € in 2019."""
+    result = cec_year_accrual(2019, [CIVIC, POLICE_CITIZEN, EDUCATION], 0)
+    assert (result.amount_cents, result.trace.note) == (72000, "")
+
+
+@pytest.mark.parametrize(
+    ("day", "reserves_counted"),
+    [(dt.date(2017, 12, 31), False), (dt.date(2018, 1, 1), True)],
+)
+def test_counted_list_changes_on_2018_01_01(day: dt.date, reserves_counted: bool) -> None:
+    counted = names_value(value_at("cec.activities.counted", day))
+    reserves = {"civic_reserve", "police_citizen_reserve", "education_citizen_reserve"}
+    assert (reserves <= set(counted)) is reserves_counted
+    assert len(counted) == (12 if reserves_counted else 9)
+    assert "2017-1058" in value_at("cec.activities.counted", day).reference.text
+
+
+@pytest.mark.parametrize(
+    ("kind", "decree"),
+    [
+        ("volunteer_firefighter", "décret 2017-828"),
+        ("police_reserve", "décret 2017-1058"),
+        ("police_citizen_reserve", "décret 2017-1058"),
+        ("education_citizen_reserve", "décret 2017-1058"),
+        ("civic_reserve", "décret 2017-1058"),
+    ],
+)
+def test_activity_citations(kind: str, decree: str) -> None:
+    assert decree in cec_activities()[kind].reference.text

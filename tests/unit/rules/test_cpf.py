@@ -224,7 +224,7 @@ def test_trace_cites_rule_parameter_and_facts() -> None:
     assert "L6323-11-1" in trace.legal_reference
     assert trace.facts["employee.worked_centihours"] == 64280
     assert trace.facts["statutory_balance_before"] == 1000
-    assert any(p.reference.decision == "cpa decision OQ-3" for p in trace.parameters)
+    assert any(p.reference.decision == "domain.md §6b OQ-3" for p in trace.parameters)
 
 
 def test_euro_function_refuses_hours_years() -> None:

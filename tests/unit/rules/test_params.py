@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
+from pathlib import Path
 
 import pytest
 
@@ -92,6 +94,105 @@ def test_every_packaged_row_has_a_reference_and_known_unit() -> None:
             assert row.reference.article and row.reference.text, param_id
 
 
+def _with_reference(**fields: str) -> str:
+    text = fields.pop("text", "t")
+    extra = "".join(f', {k} = "{v}"' for k, v in fields.items())
+    reference = REF.replace('text = "t"', f'text = "{text}"').replace(" }", extra + " }")
+    return GOOD.replace(REF, reference, 1)
+
+
+REASONED = (
+    "No text found says which day this value starts: cpa takes the first day of the year,"
+    " the day the rights of the year start"
+)
+
+
+@pytest.mark.parametrize(
+    ("fields", "why"),
+    [
+        ({"note": "counted as days (cpa decision)"}, "tagged in the note, no decision"),
+        ({"text": "a cpa choice"}, "tagged in the text, no decision"),
+        ({"note": "OQ-8: the 2017 press said 3 years"}, "an open question, no decision"),
+        ({"decision": "cpa decision: ESAT hours era"}, "a label, not a decision"),
+        ({"decision": "domain.md §6b OQ-8"}, "§6b has no decision OQ-8"),
+        ({"decision": "domain.md §6b OQ-99 (ceiling)"}, "§6b has no decision OQ-99"),
+    ],
+)
+def test_loader_refuses_a_decision_tag_without_a_decision(fields: dict[str, str], why: str) -> None:
+    with pytest.raises(ParameterFileError, match="decision"):
+        _load(_with_reference(**fields))
+
+
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"decision": "domain.md §6b OQ-12"},
+        {"decision": "domain.md §6b OQ-2 (ceiling)"},
+        {"decision": "domain.md §6b Rounding"},
+        {"decision": REASONED},
+        {"note": "OQ-9 is open", "decision": REASONED},
+    ],
+)
+def test_loader_accepts_a_decision_of_6b_or_a_stated_one(fields: dict[str, str]) -> None:
+    _load(_with_reference(**fields))
+
+
+def test_a_decision_of_the_activities_is_checked_too() -> None:
+    activity = (
+        '[[activity]]\nkind = "k"\nlabel = "l"\nassessment_period = "calendar_year"\n'
+        "thresholds = []\n"
+        'reference = { article = "CT X", text = "t", evidence = "V", note = "cpa decision" }\n'
+    )
+    with pytest.raises(ParameterFileError, match="activity k"):
+        _load(GOOD + activity)
+
+
+COUNTED = """
+account = "cec"
+[[parameter]]
+id = "x.hours"
+unit = "hours"
+description = "d"
+[[parameter.values]]
+from = 2018-01-01
+value = 200
+{ref}
+[[parameter]]
+id = "x.counted"
+unit = "activities"
+description = "d"
+[[parameter.values]]
+from = {since}
+value = ["{kind}"]
+{ref}
+[[activity]]
+kind = "a"
+label = "l"
+assessment_period = "calendar_year"
+{ref}
+[[activity.thresholds]]
+measure = "hours"
+parameter = "x.hours"
+"""
+
+
+@pytest.mark.parametrize(
+    ("since", "kind", "loads"),
+    [
+        ("2018-01-01", "a", True),
+        ("2017-01-01", "a", False),  # counted before its threshold is in force
+        ("2018-01-01", "b", False),  # not an activity
+    ],
+)
+def test_counted_activities_are_checked(since: str, kind: str, loads: bool) -> None:
+    text = COUNTED.format(ref=REF, since=since, kind=kind)
+    if loads:
+        _load(text)
+    else:
+        with pytest.raises(ParameterFileError):
+            _load(text)
+
+
 def test_decisions_are_parameters() -> None:
     """Each open question settled in domain.md §6b is cited by a parameter row."""
     decisions = {
@@ -100,7 +201,27 @@ def test_decisions_are_parameters() -> None:
         for row in PARAMETERS.doc(param_id).values
     }
     for oq in ("OQ-2", "OQ-3", "OQ-10", "OQ-11", "OQ-12"):
-        assert any(oq in d for d in decisions), oq
+        assert any(d.startswith(f"domain.md §6b {oq}") for d in decisions), oq
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "decisions.md"
+
+
+def _stated_decisions() -> set[tuple[str, str]]:
+    """(parameter id, first day) of every row whose decision is stated in the files."""
+    return {
+        (param_id, row.from_.isoformat())
+        for param_id in PARAMETERS.ids()
+        for row in PARAMETERS.doc(param_id).values
+        if row.reference.decision and not row.reference.decision.startswith("domain.md §6b")
+    }
+
+
+def test_every_stated_decision_is_documented() -> None:
+    """docs/decisions.md has a line for each decision the files state (id and date), no more."""
+    section = DOCS.read_text().split("\n## Decisions stated")[1].split("\n## ")[0]
+    rows = re.findall(r"^\| `([a-z0-9_.]+)` \| (\d{4}-\d\d-\d\d) \|", section, re.MULTILINE)
+    assert set(rows) == _stated_decisions()
 
 
 def _raw_rows_on(param_id: str, day: dt.date) -> list[object]:
@@ -157,6 +278,11 @@ def test_temporal_coverage_2015_to_2030() -> None:
         ("c2p.use.training.hours_per_point", dt.date(2018, 12, 31), 25),
         ("c2p.use.training.cents_per_point", dt.date(2019, 1, 1), 37500),
         ("c2p.use.training.cents_per_point", dt.date(2023, 9, 1), 50000),
+        ("c2p.use.part_time.max_points_before_60", dt.date(2023, 8, 31), None),
+        ("c2p.use.part_time.max_points_before_60", dt.date(2023, 9, 1), 80),
+        ("cec.activity.civic_reserve.hours", dt.date(2017, 12, 31), None),
+        ("cec.activity.civic_reserve.hours", dt.date(2018, 1, 1), 200),
+        ("cec.activity.police_reserve.days", dt.date(2017, 1, 1), 75),
         ("cpf.pfo.amount", dt.date(2024, 5, 1), None),
         ("cpf.pfo.amount", dt.date(2024, 5, 2), 10000),
         ("cpf.pfo.amount", dt.date(2025, 1, 1), 10223),
@@ -166,21 +292,6 @@ def test_temporal_coverage_2015_to_2030() -> None:
 def test_date_changes(param_id: str, day: dt.date, expected: int | None) -> None:
     found = PARAMETERS.value_or_none(param_id, day)
     assert (found.value if found else None) == expected
-
-
-def test_factor_sets_by_date() -> None:
-    """4 factors in 2015, 10 from 2016-07-01, 6 from 2017-10-01 (noise has two criteria)."""
-    from cpa.rules.c2p import c2p_factors_in_force
-
-    def legal_factors(on: dt.date) -> set[str]:
-        return {k.removesuffix("_daily").removesuffix("_peak") for k in c2p_factors_in_force(on)}
-
-    assert len(legal_factors(dt.date(2015, 1, 1))) == 4
-    assert len(legal_factors(dt.date(2016, 6, 30))) == 4
-    assert len(legal_factors(dt.date(2016, 7, 1))) == 10
-    assert len(legal_factors(dt.date(2017, 9, 30))) == 10
-    assert len(legal_factors(dt.date(2017, 10, 1))) == 6
-    assert len(legal_factors(dt.date(2030, 1, 1))) == 6
 
 
 def test_twelve_cec_activities() -> None:

@@ -10,7 +10,7 @@ Where the texts are silent, the value is a cpa decision, and its reference says 
 ``decision``: either the name of a decision of domain.md §6b (``"domain.md §6b OQ-12"``) or the
 decision itself with its reasoning. A reference tagged as a cpa decision (``cpa decision``,
 ``cpa choice`` or an open question ``OQ-n`` in its text or note) without one is refused, and so
-is a §6b name §6b does not decide. docs/decisions.md lists the decisions stated here.
+is a §6b name §6b does not decide. cpa/rules/decisions.md lists the decisions stated here.
 """
 
 from __future__ import annotations

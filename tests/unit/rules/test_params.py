@@ -204,7 +204,7 @@ def test_decisions_are_parameters() -> None:
         assert any(d.startswith(f"domain.md §6b {oq}") for d in decisions), oq
 
 
-DOCS = Path(__file__).resolve().parents[3] / "docs" / "decisions.md"
+DOCS = Path(__file__).resolve().parents[3] / "cpa" / "rules" / "decisions.md"
 
 
 def _stated_decisions() -> set[tuple[str, str]]:
@@ -218,7 +218,7 @@ def _stated_decisions() -> set[tuple[str, str]]:
 
 
 def test_every_stated_decision_is_documented() -> None:
-    """docs/decisions.md has a line for each decision the files state (id and date), no more."""
+    """cpa/rules/decisions.md has a line per decision the files state (id and date), no more."""
     section = DOCS.read_text().split("\n## Decisions stated")[1].split("\n## ")[0]
     rows = re.findall(r"^\| `([a-z0-9_.]+)` \| (\d{4}-\d\d-\d\d) \|", section, re.MULTILINE)
     assert set(rows) == _stated_decisions()

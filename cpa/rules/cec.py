@@ -131,28 +131,29 @@ def cec_year_accrual(
     year: int, engagements: Sequence[Engagement], cec_balance_cents: int
 ) -> CecAccrual:
     """Euro-era CEC credit for ``year`` (240 € per qualifying activity kind, 720 € ceiling)."""
-    on = dt.date(year, 1, 1)
-    rate, cap = value_at("cec.eur.per_activity", on), value_at("cec.eur.cap", on)
-    qualifying, used = _qualifying(year, engagements)
-    gross = len(qualifying) * int_value(rate)
-    amount = min(gross, max(0, int_value(cap) - cec_balance_cents))
-    facts = _facts(year, engagements, cec_balance_cents)
-    trace = Trace(rate.id, (rate, cap, *used), facts, _not_counted(year, engagements))
-    return CecAccrual(year, amount, gross, int_value(cap), amount < gross, qualifying, trace)
+    return CecAccrual(*_accrual("cec.eur", year, engagements, cec_balance_cents))
 
 
 def cec_hours_year_accrual(
     year: int, engagements: Sequence[Engagement], cec_balance_hours: int
 ) -> CecHoursAccrual:
     """Hours-era CEC credit for ``year`` (2017–2018: 20 h per activity kind, 60 h ceiling)."""
+    return CecHoursAccrual(*_accrual("cec.h", year, engagements, cec_balance_hours))
+
+
+def _accrual(
+    unit: str, year: int, engagements: Sequence[Engagement], balance: int
+) -> tuple[int, int, int, int, bool, tuple[str, ...], Trace]:
+    """The year's credit in ``unit`` (``cec.eur`` or ``cec.h`` parameters), as the fields of
+    both accrual types: a rate per qualifying activity kind, up to a ceiling on the balance."""
     on = dt.date(year, 1, 1)
-    rate, cap = value_at("cec.h.per_activity", on), value_at("cec.h.cap", on)
+    rate, cap = value_at(f"{unit}.per_activity", on), value_at(f"{unit}.cap", on)
     qualifying, used = _qualifying(year, engagements)
     gross = len(qualifying) * int_value(rate)
-    amount = min(gross, max(0, int_value(cap) - cec_balance_hours))
-    facts = _facts(year, engagements, cec_balance_hours)
+    amount = min(gross, max(0, int_value(cap) - balance))
+    facts = _facts(year, engagements, balance)
     trace = Trace(rate.id, (rate, cap, *used), facts, _not_counted(year, engagements))
-    return CecHoursAccrual(year, amount, gross, int_value(cap), amount < gross, qualifying, trace)
+    return year, amount, gross, int_value(cap), amount < gross, qualifying, trace
 
 
 def cec_convert_hours_to_cents(hours: int, on: dt.date = dt.date(2019, 1, 1)) -> CecHoursConversion:

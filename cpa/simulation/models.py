@@ -91,7 +91,9 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class Entry(msgspec.Struct, omit_defaults=True):
-    """One credited (or refused) amount with its explanation."""
+    """One credited (or refused) amount with its explanation. ``projected``: an amount of the
+    year in progress (the year of ``as_of``), not in the balances, which the campaign of the
+    next spring is expected to credit by ``credit_expected_on``."""
 
     kind: Literal["accrual", "conversion"]
     rule_id: str
@@ -109,6 +111,8 @@ class Entry(msgspec.Struct, omit_defaults=True):
     points: int | None = None
     gross_points: int | None = None
     note: str = ""
+    projected: bool = False
+    credit_expected_on: dt.date | None = None
     parameters: list[ParamValue] = []
     facts: dict[str, Fact] = {}
 
@@ -116,13 +120,13 @@ class Entry(msgspec.Struct, omit_defaults=True):
 class CpfRights(msgspec.Struct):
     balance_cents: int
     entries: list[Entry]
-    hours_balance: int = 0  # hours of 2015–2018 (converted to euros when as_of >= 2019-01-01)
+    hours_balance: int = 0  # 2015–2018 hours not yet converted: 0 once as_of >= 2019-01-01
 
 
 class CecRights(msgspec.Struct):
     balance_cents: int
     entries: list[Entry]
-    hours_balance: int = 0
+    hours_balance: int = 0  # 2017–2018 CEC hours not yet converted: 0 once as_of >= 2019-01-01
 
 
 class C2pRights(msgspec.Struct):

@@ -48,10 +48,10 @@ from cpa.simulation.models import (
     CecRights,
     CpfRights,
     EngagementItem,
-    Entry,
     ExposureItem,
     Period,
     Rights,
+    RightsEntry,
     Scenario,
 )
 
@@ -319,7 +319,7 @@ class _PaperLedger:
 
     def __init__(self) -> None:
         self.balances: dict[str, int] = defaultdict(int)
-        self.entries: dict[str, list[Entry]] = defaultdict(list)
+        self.entries: dict[str, list[RightsEntry]] = defaultdict(list)
 
     def ceiling_balances(self, year: int) -> dict[str, int]:
         accounts: tuple[CreditAccount, ...] = ("cpf", "cec", "c2p")
@@ -437,30 +437,30 @@ def _base(trace: Trace, capped: bool) -> dict[str, Any]:
     }
 
 
-def _hours_entry(c: YearCredit) -> Entry:
-    return Entry(kind="accrual", year=c.year, hours=c.amount, gross_hours=c.gross,
+def _hours_entry(c: YearCredit) -> RightsEntry:
+    return RightsEntry(kind="accrual", year=c.year, hours=c.amount, gross_hours=c.gross,
                  ceiling_hours=c.ceiling, **_base(c.trace, c.capped))  # fmt: skip
 
 
-def _euro_entry(c: YearCredit) -> Entry:
-    return Entry(kind="accrual", year=c.year, amount_cents=c.amount, gross_cents=c.gross,
+def _euro_entry(c: YearCredit) -> RightsEntry:
+    return RightsEntry(kind="accrual", year=c.year, amount_cents=c.amount, gross_cents=c.gross,
                  ceiling_cents=c.ceiling, **_base(c.trace, c.capped))  # fmt: skip
 
 
-def _points_entry(c: YearCredit) -> Entry:
-    return Entry(kind="accrual", year=c.year, points=c.amount, gross_points=c.gross,
+def _points_entry(c: YearCredit) -> RightsEntry:
+    return RightsEntry(kind="accrual", year=c.year, points=c.amount, gross_points=c.gross,
                  **_base(c.trace, c.capped))  # fmt: skip
 
 
-_ENTRY_OF_UNIT: dict[str, Callable[[YearCredit], Entry]] = {
+_ENTRY_OF_UNIT: dict[str, Callable[[YearCredit], RightsEntry]] = {
     "hours": _hours_entry,
     "cents": _euro_entry,
     "points": _points_entry,
 }
 
 
-def _conversion_entry(conversion: HoursConversion) -> Entry:
-    return Entry(
+def _conversion_entry(conversion: HoursConversion) -> RightsEntry:
+    return RightsEntry(
         kind="conversion",
         date=CONVERSION_DATE,
         hours=conversion.hours,

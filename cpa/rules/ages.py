@@ -20,7 +20,7 @@ import datetime as dt
 
 import msgspec
 
-from cpa.rules.params import ParamValue, int_value, value_at
+from cpa.rules.params import ParamValue, first_value, int_value, value_at, value_or_none
 
 __all__ = [
     "CareerProblem",
@@ -51,16 +51,23 @@ class CareerProblem(msgspec.Struct, frozen=True, gc=False):
 
 
 def age_reached_on(birth_date: dt.date, months: int) -> dt.date:
-    """The day a person born on ``birth_date`` is ``months`` months old."""
+    """The day a person born on ``birth_date`` is ``months`` months old (``date.max`` when
+    that day is past the calendar: never, as far as any rule can tell)."""
     total = birth_date.month - 1 + months
     year, month = birth_date.year + total // _MONTHS_PER_YEAR, total % _MONTHS_PER_YEAR + 1
+    if year > dt.MAXYEAR:
+        return dt.date.max
     last_day = calendar.monthrange(year, month)[1]
     if birth_date.day <= last_day:
         return dt.date(year, month, birth_date.day)
-    next_month = value_at("cpa.age.missing_birthday_next_month", birth_date).value  # since 1900
-    if next_month:
+    if _by_cohort("cpa.age.missing_birthday_next_month", birth_date).value:
         return dt.date(year, month, last_day) + dt.timedelta(days=1)
     return dt.date(year, month, last_day)
+
+
+def _by_cohort(param_id: str, birth_date: dt.date) -> ParamValue:
+    """A parameter whose rows are birth cohorts; a birth before the first row is in it."""
+    return value_or_none(param_id, birth_date) or first_value(param_id)
 
 
 def cpf_credit_stop(
@@ -72,7 +79,7 @@ def cpf_credit_stop(
     if full_rate_retirement_on is not None:
         stops.append(CreditStop(full_rate_retirement_on, "full_rate_retirement", None))
     if birth_date is not None:
-        age = value_at("cpf.stop.full_rate_age_months", birth_date)  # rows are birth cohorts
+        age = _by_cohort("cpf.stop.full_rate_age_months", birth_date)
         stops.append(CreditStop(age_reached_on(birth_date, int_value(age)), "full_rate_age", age))
     return min(stops, key=lambda stop: stop.on, default=None)
 

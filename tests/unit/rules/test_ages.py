@@ -187,3 +187,12 @@ def test_campaign_date(year: int, expected: dt.date) -> None:
     on, parameters = campaign_date(year)
     assert on == expected
     assert [p.id for p in parameters] == ["cpf.campaign.last_month", "cpf.campaign.last_day"]
+
+
+def test_ages_at_the_edges_of_the_calendar() -> None:
+    """Any birth date a scenario may carry gives an answer, never an error: past year 9999 an
+    age is never reached, and a birth before the first cohort row belongs to that cohort."""
+    assert age_reached_on(D(9999, 1, 1), 180) == dt.date.max
+    assert career_problem(D(9999, 12, 31), 2020) is not None
+    old = cpf_credit_stop(D(1800, 1, 1), None)
+    assert old is not None and old.on == D(1865, 1, 1)

@@ -282,11 +282,10 @@ async def _check_career(
     problem = career_problem(birth_date, line.year)
     if problem is not None:
         raise _impossible("$.year", problem)
-    if contract is not None:
-        problem = contract_problem(birth_date, *contract)
+    problem = None if contract is None else contract_problem(birth_date, *contract)
+    if contract is not None and problem is not None:
         field = "$.contract_start" if contract[0] < birth_date else "$.contract_end"
-        if problem is not None:
-            raise _impossible(field, problem)
+        raise _impossible(field, problem)
 
 
 def _impossible(field: str, problem: CareerProblem) -> ImpossibleCareer:

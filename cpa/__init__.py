@@ -17,5 +17,8 @@ Glossary (French term ↔ code name ↔ legal reference):
 - Participation forfaitaire (co-payment) ↔ ``copayment`` ↔ CT L6323-7.
 - Abondement / dotation ↔ ``abondement`` / ``dotation`` ↔ CT L6323-4.
 - Campagne d'alimentation (yearly crediting) ↔ ``campaign`` / ``credit_year``.
-- Retraite à taux plein ↔ ``full_rate_retirement_on`` ↔ CT L5421-4 1°–3°, L6323-2.
+- Retraite à taux plein ↔ ``full_rate_retirement_on`` ↔ CT L5421-4 1°–3°, L6323-3 al. 3.
+- Âge du taux plein automatique ↔ ``cpf.stop.full_rate_age_months`` (``cpa.rules.ages``) ↔
+  CT L5421-4 1°, CSS L351-8 1°: the CPF stops being credited at it, pension claimed or not.
+- Âge minimum d'activité ↔ ``cpa.career.min_age_years`` ↔ CT L4153-1 1°, L5151-2.
 """

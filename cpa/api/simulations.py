@@ -11,10 +11,12 @@ from typing import Any
 
 from litestar import Controller, Request, Response, post
 from litestar.exceptions import HTTPException
+from litestar.openapi.datastructures import ResponseSpec
 
 from cpa.auth.errors import RateLimited
 from cpa.auth.guard import public
 from cpa.auth.ratelimit import RateLimiter
+from cpa.simulation.models import Rights
 from cpa.simulation.service import simulate_json
 
 SIMULATION_BODY_MAX_BYTES = 64 * 1024
@@ -43,9 +45,14 @@ class SimulationController(Controller):
         description=(
             "Takes a scenario (see the simulation contract: as_of, person, activity, exposures, "
             "engagements) and returns the CPF, CEC and C2P rights it produces, each entry with "
-            "its rule, parameter date and legal reference. Bad input is refused as a whole "
-            "with a 422 problem."
+            "its rule, parameter date and legal reference. Items of the year of as_of are "
+            "not in the balances: they come back as entries with projected: true and the date "
+            "their campaign is expected by (credit_expected_on). Bad input (a year outside "
+            "2015..as_of, a career before birth or before the youngest working age…) is "
+            "refused as a whole with a 422 problem naming the field."
         ),
+        # The body is encoded by simulate_json (shared with the CLI): document its Struct here.
+        responses={200: ResponseSpec(Rights, generate_examples=False, description="The rights")},
         request_max_body_size=SIMULATION_BODY_MAX_BYTES,
         opt=public(),
         status_code=200,

@@ -14,6 +14,11 @@ class DeclarationInFuture(InvalidInput, slug="declaration-in-future"):
     """A declaration cannot be made for a year in the future."""
 
 
+class ImpossibleCareer(InvalidInput, slug="impossible-career"):
+    """The line is dated before the person could work (before birth, or before the youngest
+    age of CT L4153-1 and L5151-2)."""
+
+
 class BatchUnreadable(InvalidInput, slug="malformed-body", status=400):
     """The body is not a batch of JSON lines."""
 

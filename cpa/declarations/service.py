@@ -24,6 +24,7 @@ from cpa.declarations.errors import (
     DeclarationInFuture,
     EngagementAlreadyDecided,
     EngagementNotFound,
+    ImpossibleCareer,
 )
 from cpa.declarations.models import (
     ActivityDeclaration,
@@ -35,9 +36,10 @@ from cpa.declarations.models import (
     PersonLine,
 )
 from cpa.errors import CpaError, InvalidInput
-from cpa.persons import NirVault, find_person_by_nir
+from cpa.persons import NirVault, find_person_by_nir, get_person
 from cpa.provenance import SYSTEM, Provenance
 from cpa.rules.accounts import FIRST_C2P_YEAR, FIRST_CEC_YEAR, FIRST_CPF_YEAR
+from cpa.rules.ages import CareerProblem, career_problem, contract_problem
 
 log = structlog.get_logger(__name__)
 
@@ -90,6 +92,7 @@ async def declare_activities(
     async def write(line: ActivityDeclaration) -> Written:
         _check_year(line.year, today, FIRST_CPF_YEAR)
         _check_activities(line)
+        await _check_career(db, line)
         return await _insert_revision(
             db,
             "insert_activity_declaration",
@@ -118,6 +121,7 @@ async def declare_exposures(
     async def write(line: ExposureDeclaration) -> Written:
         _check_year(line.year, today, FIRST_C2P_YEAR)
         _check_exposure(line)
+        await _check_career(db, line, (line.contract_start, line.contract_end))
         return await _insert_revision(
             db,
             "insert_exposure_declaration",
@@ -147,6 +151,7 @@ async def declare_engagements(
     async def write(line: EngagementDeclaration) -> Written:
         _check_year(line.year, today, FIRST_CEC_YEAR)
         _check_engagement(line)
+        await _check_career(db, line)
         engagement_id = await db.fetchval(
             sql("insert_cec_engagement"),
             _person_id(line),
@@ -264,6 +269,29 @@ def _check_year(year: int, today: dt.date, first: int) -> None:
         raise InvalidInput(
             f"no rights before {first}", errors=[{"field": "year", "message": f">= {first}"}]
         )
+
+
+async def _check_career(
+    db: Connection,
+    line: ActivityDeclaration | ExposureDeclaration | EngagementDeclaration,
+    contract: tuple[dt.date, dt.date] | None = None,
+) -> None:
+    """The line's year (and contract) within the person's possible career: after birth, from
+    the youngest working age (``cpa.rules.ages``, the rule the simulation applies too)."""
+    birth_date = (await get_person(db, _person_id(line))).birth_date
+    problem = career_problem(birth_date, line.year)
+    if problem is not None:
+        raise _impossible("$.year", problem)
+    problem = None if contract is None else contract_problem(birth_date, *contract)
+    if contract is not None and problem is not None:
+        field = "$.contract_start" if contract[0] < birth_date else "$.contract_end"
+        raise _impossible(field, problem)
+
+
+def _impossible(field: str, problem: CareerProblem) -> ImpossibleCareer:
+    return ImpossibleCareer(
+        f"{field[2:]}: {problem.message}", errors=[{"field": field, "message": problem.message}]
+    )
 
 
 def _check_activities(line: ActivityDeclaration) -> None:

@@ -251,7 +251,9 @@ async def _activities(
         disability=declaration.disability,
         full_rate_retirement_on=person.full_rate_retirement_on,
     )
-    sources["cpf"] = _Source(_digest("cpf", year, activities, status), row["id"])
+    # The birth date gives the age the CPF stops at (L5421-4 1°): a corrected one recomputes.
+    digest = _digest("cpf", year, activities, status, person.birth_date)
+    sources["cpf"] = _Source(digest, row["id"])
     return activities, status
 
 

@@ -14,6 +14,8 @@ simulation and the purchase flow all call these same functions (one implementati
 - ``c2p``: C2P — CT L4163-1 ff., D4163-2, R4163-9, R4163-11, D4163-26; factors, points, uses.
 - ``copayment``: participation forfaitaire — CT L6323-7, décret 2024-394.
 - ``accounts``: the first year each account counts and the unit of each ledger pot.
+- ``ages``: the youngest age of a career (CT L4153-1 1°, L5151-2) and the CPF's stop at the
+  automatic full-rate age of the holder's cohort (CT L6323-3 al. 3, L5421-4 1°, CSS L351-8 1°).
 - ``debit``: the order a CPF debit draws on the pots — CT R6333-3, décret 2025-1156.
 - ``yearly``: a person's year of declarations → each account's credit, and the conversion of
   the hours stocks: the one campaign the ledger runs for real and the simulation on paper.

@@ -1,7 +1,8 @@
 """CPF yearly accrual: hours era (2015–2018), one-off conversion (2019-01-01), euro era (2019–).
 
 Law: CT L6323-11, L6323-11-1, R6323-1 (old and current), R6323-3-1, R6323-22, L6323-33/34,
-L6323-2 and L5421-4 (end of crediting at full-rate retirement); décret 2018-1153 (conversion).
+L6323-3 al. 3 and L5421-4 1° (end of crediting at full-rate retirement or at the automatic
+full-rate age, CSS L351-8 1°: ``cpa.rules.ages``); décret 2018-1153 (conversion).
 
 Choices where domain.md is silent (each one a parameter in ``cpf.toml`` or documented here):
 
@@ -12,7 +13,8 @@ Choices where domain.md is silent (each one a parameter in ``cpf.toml`` or docum
 - Independents accrue from 2018 (hours era: pro rata of months); ESAT workers from 2017 (hours era:
   full-time rate, no pro rata). The low-qualified and disability majorations apply to employees
   (the algorithm of domain.md §2.2); an ESAT or independent activity has its own rate and ceiling.
-- Full-rate retirement inside year N: N is credited pro rata of its days before that date
+- Crediting stopping inside year N (full-rate retirement, or the day the automatic full-rate
+  age is reached, whichever first): N is credited pro rata of its days before that date
   (``cpf.retirement.year_pro_rata_days``); no credit for any later year.
 - Every pro rata is kept as an exact fraction and rounded once, up, at the end.
 """
@@ -25,6 +27,7 @@ from typing import Any, Literal
 
 import msgspec
 
+from cpa.rules.ages import cpf_credit_stop
 from cpa.rules.params import ParamValue, int_value, value_at, value_or_none
 from cpa.rules.trace import Fact, Trace
 
@@ -60,11 +63,13 @@ class Activity(msgspec.Struct, frozen=True, gc=False):
 
 
 class PersonYearStatus(msgspec.Struct, frozen=True, gc=False):
-    """What the holder is, for the year being credited."""
+    """What the holder is, for the year being credited. ``birth_date`` gives the automatic
+    full-rate age that stops the crediting (``cpa.rules.yearly`` fills it from the person)."""
 
     low_qualified: bool = False
     disability: bool = False
     full_rate_retirement_on: dt.date | None = None
+    birth_date: dt.date | None = None
 
 
 class CpfAccrual(msgspec.Struct, frozen=True):
@@ -215,14 +220,14 @@ def cpf_year_accrual(
             best = candidate
     if best is None:
         return _nothing(year, p.rate_base, int_value(p.cap_base), status, statutory_balance_cents)
-    num, den, note = _retirement_share(year, best.num, best.den, p.retirement, status)
+    num, den, note, stop_used = _stop_share(year, best.num, best.den, p.retirement, status)
     step = p.rounding.value
     assert isinstance(step, int)
     gross = _ceil_div(num, den * step) * step
     room = max(0, ceiling - statutory_balance_cents)
     amount = min(gross, room)
     facts = _facts(year, activities, status, statutory_balance_cents, best.kind)
-    trace = Trace(best.rule.id, best.used, facts, note)
+    trace = Trace(best.rule.id, best.used + stop_used, facts, note)
     return CpfAccrual(year, amount, gross, ceiling, amount < gross, trace)
 
 
@@ -291,12 +296,12 @@ def cpf_hours_year_accrual(
         cap = int_value(value_at("cpf.h.cap", on))
         return _nothing_hours(year, rate_base, cap, activities, status, statutory_balance_hours)
     retirement = value_at("cpf.retirement.year_pro_rata_days", on)
-    num, den, note = _retirement_share(year, best.num, best.den, retirement, status)
+    num, den, note, stop_used = _stop_share(year, best.num, best.den, retirement, status)
     step = int_value(value_at("cpf.h.rounding_step", on))
     gross = _ceil_div(num, den * step) * step
     amount = min(gross, max(0, ceiling - statutory_balance_hours))
     facts = _facts(year, activities, status, statutory_balance_hours, best.kind)
-    trace = Trace(best.rule.id, best.used, facts, note)
+    trace = Trace(best.rule.id, best.used + stop_used, facts, note)
     return CpfHoursAccrual(year, amount, gross, ceiling, amount < gross, trace)
 
 
@@ -358,22 +363,30 @@ def convert_hours_to_cents(hours: int, on: dt.date = CONVERSION_DATE) -> HoursCo
 # ------------------------------------------------------------------------------- shared
 
 
-def _retirement_share(
+_STOP_CAUSES = {
+    "full_rate_retirement": "full-rate retirement",
+    "full_rate_age": "automatic full-rate age reached",
+}
+
+
+def _stop_share(
     year: int, num: int, den: int, rule: ParamValue, status: PersonYearStatus
-) -> tuple[int, int, str]:
-    """Scale a credit by the share of the year before full-rate retirement (L6323-2)."""
-    retired_on = status.full_rate_retirement_on
-    if retired_on is None or retired_on.year > year:
-        return num, den, ""
-    start = dt.date(year, 1, 1)
-    if retired_on <= start:
-        return 0, 1, "full-rate retirement before the year: not credited (CT L6323-2)"
+) -> tuple[int, int, str, tuple[ParamValue, ...]]:
+    """Scale a credit by the share of the year before the CPF stops being credited (CT L6323-3
+    al. 3: full-rate retirement or the automatic full-rate age); also the parameters used."""
+    stop = cpf_credit_stop(status.birth_date, status.full_rate_retirement_on)
+    if stop is None or stop.on.year > year:
+        return num, den, "", ()
+    used = (rule,) if stop.rule is None else (stop.rule, rule)
+    cause, start = _STOP_CAUSES[stop.reason], dt.date(year, 1, 1)
+    if stop.on <= start:
+        return 0, 1, f"{cause} on {stop.on.isoformat()}, before the year: not credited", used
     if not rule.value:
-        return 0, 1, "full-rate retirement during the year: not credited (cpa decision)"
-    days = (retired_on - start).days
+        return 0, 1, f"{cause} during the year: not credited (cpa decision)", used
+    days = (stop.on - start).days
     year_days = (dt.date(year + 1, 1, 1) - start).days
-    note = f"full-rate retirement on {retired_on.isoformat()}: {days}/{year_days} of the year"
-    return num * days, den * year_days, note
+    note = f"{cause} on {stop.on.isoformat()}: {days}/{year_days} of the year"
+    return num * days, den * year_days, note, used
 
 
 def _facts(

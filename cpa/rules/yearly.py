@@ -3,10 +3,12 @@ yearly campaign, run for real by ``cpa.ledger.crediting`` and on paper by ``cpa.
 
 For each account the year has inputs for, the pot it credits (the hours pots before 2019, the
 euro pots from then, points for the C2P) and the accrual rule applied against the balance its
-ceiling reads (CT L6323-11 ff., L5151-9 ff., R4163-9); then, once the euro era has begun, the
-one-off conversion of the hours stocks (décrets 2018-1153 and 2018-1349). Pure: the caller gives
-the balances (the ledger's, or the simulation's running sums) and turns each credit into its
-own entry.
+ceiling reads (CT L6323-11 ff., L5151-9 ff., R4163-9), the CPF's stopping by retirement or age
+included (CT L6323-3 al. 3, ``cpa.rules.ages``); then, once the euro era has begun, the one-off
+conversion of the hours stocks (décrets 2018-1153 and 2018-1349). Pure: the caller gives the
+balances (the ledger's, or the simulation's running sums) and turns each credit into its own
+entry. A year's rights are credited by the campaign of spring N+1 (``campaign_date``): the
+simulation shows the year in progress as projected credits expected on that date.
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from cpa.rules.cpf import (
     cpf_hours_year_accrual,
     cpf_year_accrual,
 )
+from cpa.rules.params import ParamValue, int_value, value_at
 from cpa.rules.trace import Trace
 
 __all__ = [
@@ -40,6 +43,7 @@ __all__ = [
     "HoursConversion",
     "YearCredit",
     "YearInputs",
+    "campaign_date",
     "credit_pot",
     "hours_conversions",
     "year_credit",
@@ -105,6 +109,14 @@ def credit_pot(account: CreditAccount, year: int) -> Pot:
     return "cec_hours" if hours else "cec"
 
 
+def campaign_date(year: int) -> tuple[dt.date, tuple[ParamValue, ...]]:
+    """The day by which the campaign of N+1 credits the rights of ``year`` (CPF, and the CEC
+    inscribed on it, CT L6323-11; the C2P in the same run of cpa's ledger), and its parameters."""
+    on = dt.date(year + 1, 1, 1)
+    month, day = value_at("cpf.campaign.last_month", on), value_at("cpf.campaign.last_day", on)
+    return dt.date(year + 1, int_value(month), int_value(day)), (month, day)
+
+
 def year_credits(inputs: YearInputs, balances: Mapping[str, int]) -> list[YearCredit]:
     """Every account's credit for the year; ``balances``: per account, what its ceiling reads."""
     return [year_credit(inputs, account, balances[account]) for account in inputs.accounts()]
@@ -136,11 +148,13 @@ def _accrue(inputs: YearInputs, account: CreditAccount, hours: bool, balance: in
     if account == "c2p":
         p = c2p_year_points(year, inputs.exposures or (), inputs.birth_date, balance)
         return p.points, p.gross_points, None, p.points < p.gross_points, p.trace
+    # The CPF stops at the automatic full-rate age of the person's birth cohort (L5421-4 1°).
+    status = msgspec.structs.replace(inputs.status, birth_date=inputs.birth_date)
     if account == "cpf" and hours:
-        h = cpf_hours_year_accrual(year, activities, inputs.status, balance)
+        h = cpf_hours_year_accrual(year, activities, status, balance)
         return h.amount_hours, h.gross_hours, h.ceiling_hours, h.capped, h.trace
     if account == "cpf":
-        e = cpf_year_accrual(year, activities, inputs.status, balance)
+        e = cpf_year_accrual(year, activities, status, balance)
         return e.amount_cents, e.gross_cents, e.ceiling_cents, e.capped, e.trace
     if hours:
         ch = cec_hours_year_accrual(year, engagements, balance)

@@ -8,7 +8,7 @@ error names the exact field. Cross-field checks (year range, one item per year a
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -16,7 +16,6 @@ from cpa.rules.c2p import Factor
 from cpa.rules.cec import EngagementKind
 from cpa.rules.cpf import ActivityKind
 from cpa.rules.params import ParamValue
-from cpa.rules.trace import Fact
 
 __all__ = [
     "MAX_ITEMS",
@@ -25,11 +24,11 @@ __all__ = [
     "CecRights",
     "CpfRights",
     "EngagementItem",
-    "Entry",
     "ExposureItem",
     "Period",
     "Person",
     "Rights",
+    "RightsEntry",
     "Scenario",
 ]
 
@@ -90,8 +89,10 @@ class Scenario(msgspec.Struct, forbid_unknown_fields=True):
 # ------------------------------------------------------------------------------- output
 
 
-class Entry(msgspec.Struct, omit_defaults=True):
-    """One credited (or refused) amount with its explanation."""
+class RightsEntry(msgspec.Struct, omit_defaults=True):
+    """One credited (or refused) amount with its explanation. ``projected``: an amount of the
+    year in progress (the year of ``as_of``), not in the balances, which the campaign of the
+    next spring is expected to credit by ``credit_expected_on``."""
 
     kind: Literal["accrual", "conversion"]
     rule_id: str
@@ -109,26 +110,30 @@ class Entry(msgspec.Struct, omit_defaults=True):
     points: int | None = None
     gross_points: int | None = None
     note: str = ""
+    projected: bool = False
+    credit_expected_on: dt.date | None = None
     parameters: list[ParamValue] = []
-    facts: dict[str, Fact] = {}
+    # Values are Facts (int, bool, str, date or null); Any for the spec, which cannot describe a
+    # union of two string-like types (str and date).
+    facts: dict[str, Any] = {}
 
 
 class CpfRights(msgspec.Struct):
     balance_cents: int
-    entries: list[Entry]
-    hours_balance: int = 0  # hours of 2015–2018 (converted to euros when as_of >= 2019-01-01)
+    entries: list[RightsEntry]
+    hours_balance: int = 0  # 2015–2018 hours not yet converted: 0 once as_of >= 2019-01-01
 
 
 class CecRights(msgspec.Struct):
     balance_cents: int
-    entries: list[Entry]
-    hours_balance: int = 0
+    entries: list[RightsEntry]
+    hours_balance: int = 0  # 2017–2018 CEC hours not yet converted: 0 once as_of >= 2019-01-01
 
 
 class C2pRights(msgspec.Struct):
     points: int
     points_reserved_for_training: int
-    entries: list[Entry]
+    entries: list[RightsEntry]
 
 
 class Rights(msgspec.Struct):

@@ -2,7 +2,10 @@
 
 Credits every year strictly before the year of ``as_of`` (rights for N are credited in spring N+1),
 converts the 2015–2018 hour stocks on 2019-01-01 when ``as_of`` is on or after it, and applies the
-parameters in force on each date by calling ``cpa.rules`` — never a copy of the law.
+parameters in force on each date by calling ``cpa.rules`` — never a copy of the law. The year of
+``as_of`` is computed the same way but not credited: its entries are marked projected, with the
+date its campaign is expected by. Items from before the person could work (``cpa.rules.ages``)
+are refused, like years outside 2015..as_of.
 Inputs are sorted before computing, so the order of the scenario's lists never changes the result.
 """
 
@@ -19,6 +22,7 @@ import msgspec
 
 from cpa.errors import InvalidInput
 from cpa.rules.accounts import FIRST_C2P_YEAR, FIRST_CEC_YEAR, FIRST_CPF_YEAR, FIRST_YEAR, LAST_YEAR
+from cpa.rules.ages import career_problem, contract_problem
 from cpa.rules.c2p import (
     Exposure,
     c2p_points_reserved_remaining,
@@ -33,6 +37,7 @@ from cpa.rules.yearly import (
     HoursConversion,
     YearCredit,
     YearInputs,
+    campaign_date,
     credit_pot,
     hours_conversions,
     year_credits,
@@ -43,10 +48,10 @@ from cpa.simulation.models import (
     CecRights,
     CpfRights,
     EngagementItem,
-    Entry,
     ExposureItem,
     Period,
     Rights,
+    RightsEntry,
     Scenario,
 )
 
@@ -67,6 +72,7 @@ _PATH = re.compile(r" - at `(?P<path>[^`]*)`(?: in `(?P<outer>[^`]*)`)?$")
 _NAMED = re.compile(r"(?:unknown|missing required) field `(?P<name>[^`]+)`")
 
 ErrorList = list[dict[str, str]]
+_Bounds = tuple[int, int, dt.date]  # first year, last year (as_of's), the person's birth date
 _Item = TypeVar("_Item", ActivityItem, ExposureItem, EngagementItem)
 
 
@@ -115,19 +121,23 @@ def validate_scenario(scenario: Scenario) -> ErrorList:
     errors: ErrorList = []
     if not dt.date(FIRST_YEAR, 1, 1) <= scenario.as_of <= LAST_AS_OF:
         errors.append({"field": "$.as_of", "message": f"must be in {FIRST_YEAR}..{LAST_YEAR}"})
-    last_year = scenario.as_of.year - 1
+    last_year = scenario.as_of.year  # the year in progress is valid: projected, not credited
+    birth = scenario.person.birth_date
     errors += _check_periods("$.person.low_qualified", scenario.person.low_qualified)
     errors += _check_periods("$.person.disability", scenario.person.disability)
     errors += _check_yearly(
-        scenario.activity, "$.activity", "kind", FIRST_CPF_YEAR, last_year, _check_activity_fields
+        scenario.activity,
+        "$.activity",
+        "kind",
+        (FIRST_CPF_YEAR, last_year, birth),
+        _check_activity_fields,
     )
-    errors += _check_exposures(scenario.exposures, last_year)
+    errors += _check_exposures(scenario.exposures, last_year, birth)
     errors += _check_yearly(
         scenario.engagements,
         "$.engagements",
         "activity",
-        FIRST_CEC_YEAR,
-        last_year,
+        (FIRST_CEC_YEAR, last_year, birth),
         _check_measures,
     )
     return errors
@@ -136,8 +146,16 @@ def validate_scenario(scenario: Scenario) -> ErrorList:
 def _check_year(field: str, year: int, last_year: int, first_year: int) -> ErrorList:
     if first_year <= year <= last_year:
         return []
-    message = f"{year} is outside {first_year}..{last_year} (years before the year of as_of)"
+    message = f"{year} is outside {first_year}..{last_year} (up to the year of as_of)"
     return [{"field": field, "message": message}]
+
+
+def _check_career_year(field: str, year: int, bounds: _Bounds) -> ErrorList:
+    """The year in bounds, then in the person's possible career (after birth, old enough)."""
+    first_year, last_year, birth = bounds
+    errors = _check_year(field, year, last_year, first_year)
+    problem = None if errors else career_problem(birth, year)
+    return errors if problem is None else [{"field": field, "message": problem.message}]
 
 
 def _check_periods(field: str, periods: Sequence[Period]) -> ErrorList:
@@ -152,16 +170,16 @@ def _check_yearly(
     items: Sequence[_Item],
     path: str,
     key: str,
-    first_year: int,
-    last_year: int,
+    bounds: _Bounds,
     check_fields: Callable[[str, _Item], ErrorList],
 ) -> ErrorList:
-    """Each item of a yearly list: its year in bounds, its ``key`` once a year, its fields."""
+    """Each item of a yearly list: its year in bounds and in the person's career, its ``key``
+    once a year, its fields."""
     errors: ErrorList = []
     seen: set[tuple[int, str]] = set()
     for i, item in enumerate(items):
         at = f"{path}[{i}]"
-        errors += _check_year(f"{at}.year", item.year, last_year, first_year)
+        errors += _check_career_year(f"{at}.year", item.year, bounds)
         value = getattr(item, key)
         if (item.year, value) in seen:
             errors.append({"field": f"{at}.{key}", "message": f"duplicate {value} in {item.year}"})
@@ -196,20 +214,25 @@ def _check_hours(field: str, value: int | float, positive: bool) -> ErrorList:
     return []
 
 
-def _check_exposures(items: Sequence[ExposureItem], last_year: int) -> ErrorList:
+def _check_exposures(items: Sequence[ExposureItem], last_year: int, birth: dt.date) -> ErrorList:
     errors: ErrorList = []
+    bounds = (FIRST_C2P_YEAR, last_year, birth)
     for i, item in enumerate(items):
         at = f"$.exposures[{i}]"
-        year_errors = _check_year(f"{at}.year", item.year, last_year, FIRST_C2P_YEAR)
+        year_errors = _check_career_year(f"{at}.year", item.year, bounds)
         if year_errors:  # no calendar for a year out of range (year 0 is not a date)
             errors += year_errors
             continue
         start = max(item.contract_start, dt.date(item.year, 1, 1))
         end = min(item.contract_end, dt.date(item.year, 12, 31))
+        problem = contract_problem(birth, item.contract_start, item.contract_end)
         if item.contract_end < item.contract_start:
             errors.append({"field": f"{at}.contract_end", "message": "before contract_start"})
         elif start > end:
             errors.append({"field": at, "message": f"the contract does not cover {item.year}"})
+        elif problem is not None:
+            field = "contract_start" if item.contract_start < birth else "contract_end"
+            errors.append({"field": f"{at}.{field}", "message": problem.message})
         else:
             errors += _check_factors(at, item, start, end)
     return errors
@@ -259,6 +282,9 @@ def simulate(scenario: Scenario) -> Rights:
             paper.credit(credit)
     if scenario.as_of >= CONVERSION_DATE:
         paper.convert()
+    in_progress = scenario.as_of.year  # credited by next spring's campaign: shown, not counted
+    for credit in year_credits(years.inputs(in_progress), paper.ceiling_balances(in_progress)):
+        paper.project(credit)
     return paper.rights(scenario)
 
 
@@ -293,8 +319,7 @@ class _PaperLedger:
 
     def __init__(self) -> None:
         self.balances: dict[str, int] = defaultdict(int)
-        self.hours_accrued: dict[str, int] = defaultdict(int)  # 2015–2018 hours, kept after
-        self.entries: dict[str, list[Entry]] = defaultdict(list)
+        self.entries: dict[str, list[RightsEntry]] = defaultdict(list)
 
     def ceiling_balances(self, year: int) -> dict[str, int]:
         accounts: tuple[CreditAccount, ...] = ("cpf", "cec", "c2p")
@@ -302,9 +327,16 @@ class _PaperLedger:
 
     def credit(self, credit: YearCredit) -> None:
         self.balances[credit.pot] += credit.amount
-        if credit.unit == "hours":
-            self.hours_accrued[credit.account] += credit.amount
         self.entries[credit.account].append(_ENTRY_OF_UNIT[credit.unit](credit))
+
+    def project(self, credit: YearCredit) -> None:
+        """An entry of the year in progress: what its campaign should credit, not counted."""
+        expected_on, parameters = campaign_date(credit.year)
+        entry = _ENTRY_OF_UNIT[credit.unit](credit)
+        self.entries[credit.account].append(msgspec.structs.replace(
+            entry, projected=True, credit_expected_on=expected_on,
+            parameters=[*entry.parameters, *parameters],
+        ))  # fmt: skip
 
     def convert(self) -> None:
         cpf_hours, cec_hours = self.balances["cpf_hours"], self.balances["cec_hours"]
@@ -321,9 +353,9 @@ class _PaperLedger:
         return Rights(
             as_of=scenario.as_of,
             cpf=CpfRights(balance_cents=self.balances["cpf_statutory"],
-                          entries=self.entries["cpf"], hours_balance=self.hours_accrued["cpf"]),
+                          entries=self.entries["cpf"], hours_balance=self.balances["cpf_hours"]),
             cec=CecRights(balance_cents=self.balances["cec"], entries=self.entries["cec"],
-                          hours_balance=self.hours_accrued["cec"]),
+                          hours_balance=self.balances["cec_hours"]),
             c2p=C2pRights(points=points, points_reserved_for_training=reserved,
                           entries=self.entries["c2p"]),
         )  # fmt: skip
@@ -405,30 +437,30 @@ def _base(trace: Trace, capped: bool) -> dict[str, Any]:
     }
 
 
-def _hours_entry(c: YearCredit) -> Entry:
-    return Entry(kind="accrual", year=c.year, hours=c.amount, gross_hours=c.gross,
+def _hours_entry(c: YearCredit) -> RightsEntry:
+    return RightsEntry(kind="accrual", year=c.year, hours=c.amount, gross_hours=c.gross,
                  ceiling_hours=c.ceiling, **_base(c.trace, c.capped))  # fmt: skip
 
 
-def _euro_entry(c: YearCredit) -> Entry:
-    return Entry(kind="accrual", year=c.year, amount_cents=c.amount, gross_cents=c.gross,
+def _euro_entry(c: YearCredit) -> RightsEntry:
+    return RightsEntry(kind="accrual", year=c.year, amount_cents=c.amount, gross_cents=c.gross,
                  ceiling_cents=c.ceiling, **_base(c.trace, c.capped))  # fmt: skip
 
 
-def _points_entry(c: YearCredit) -> Entry:
-    return Entry(kind="accrual", year=c.year, points=c.amount, gross_points=c.gross,
+def _points_entry(c: YearCredit) -> RightsEntry:
+    return RightsEntry(kind="accrual", year=c.year, points=c.amount, gross_points=c.gross,
                  **_base(c.trace, c.capped))  # fmt: skip
 
 
-_ENTRY_OF_UNIT: dict[str, Callable[[YearCredit], Entry]] = {
+_ENTRY_OF_UNIT: dict[str, Callable[[YearCredit], RightsEntry]] = {
     "hours": _hours_entry,
     "cents": _euro_entry,
     "points": _points_entry,
 }
 
 
-def _conversion_entry(conversion: HoursConversion) -> Entry:
-    return Entry(
+def _conversion_entry(conversion: HoursConversion) -> RightsEntry:
+    return RightsEntry(
         kind="conversion",
         date=CONVERSION_DATE,
         hours=conversion.hours,

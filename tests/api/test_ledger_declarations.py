@@ -219,3 +219,27 @@ async def test_operators_name_persons_by_nir_which_is_never_stored(
         ACTIVITIES,
     )
     assert [row["person_id"] for row in journal] == [world.alice.id]
+
+
+async def test_an_impossible_career_is_refused_with_its_field(
+    world: World, api: httpx.AsyncClient, wdb: asyncpg.Connection
+) -> None:
+    """A contract starting before the person was born (alice: 1985) is refused, the field
+    named, by the rule the simulation applies (cpa.rules.ages)."""
+    exposure = {
+        "person_id": str(world.alice.id),
+        "year": 2016,
+        "contract_ref": "N-0",
+        "contract_start": "1980-01-01",
+        "contract_end": "2016-12-31",
+        "factors": {"night_work": 130},
+    }
+    answer = await api.post("/v1/declarations/exposures", json=[exposure], headers=operator(world))
+    (line,) = answer.json()["lines"]
+    assert line["status"] == "rejected"
+    assert line["problem"]["type"] == PROBLEM + "impossible-career"
+    assert line["problem"]["status"] == 422
+    assert line["problem"]["errors"] == [
+        {"field": "$.contract_start", "message": line["problem"]["errors"][0]["message"]}
+    ]
+    assert "before the person's birth" in line["problem"]["errors"][0]["message"]

@@ -12,7 +12,7 @@ import pytest
 
 from cpa.auth.ratelimit import RateLimiter
 from tests.support.processes import PROJECT, cpa_env
-from tests.unit.simulation.test_simulation import BAD, EXAMPLE, _with
+from tests.unit.simulation.test_simulation import BAD, EXAMPLE, IN_PROGRESS, _with
 
 GOOD: list[tuple[str, dict[str, Any]]] = [
     ("example of the contract", EXAMPLE),
@@ -43,6 +43,7 @@ GOOD: list[tuple[str, dict[str, Any]]] = [
         _with(person={"birth_date": "1958-01-01", "full_rate_retirement_on": "2022-07-01"}),
     ),
     ("empty career", {"as_of": "2026-11-25", "person": {"birth_date": "2000-01-01"}}),
+    ("year in progress projected", IN_PROGRESS),
 ]
 BAD_SAMPLE = [
     b
@@ -55,6 +56,8 @@ BAD_SAMPLE = [
         "unknown kind",
         "year after as_of",
         "negative count",
+        "activity before birth",
+        "exposure contract ending before 15",
     }
 ]
 
@@ -113,6 +116,52 @@ async def test_cli_and_http_refuse_alike_and_print_nothing(
     http_problem.pop("instance", None)
     assert cli_problem == http_problem
     assert http_problem["errors"][0]["field"] == field
+
+
+async def test_year_in_progress_over_http(client: httpx.AsyncClient) -> None:
+    """POST /v1/simulations in November: this year's work is shown as projected entries,
+    expected in the campaign of next spring, and kept out of the balances."""
+    response = await _post(client, _raw(IN_PROGRESS))
+    assert response.status_code == 200, response.text
+    rights = response.json()
+    assert rights["cpf"]["balance_cents"] == 50000  # 2025 only
+    projected = [e for e in rights["cpf"]["entries"] if e.get("projected")]
+    assert [(e["year"], e["amount_cents"], e["credit_expected_on"]) for e in projected] == [
+        (2026, 50000, "2027-06-15")
+    ]
+    assert rights["cec"]["entries"][0]["projected"] is True
+    assert rights["c2p"]["entries"][0]["projected"] is True
+
+
+async def test_impossible_career_over_http(client: httpx.AsyncClient) -> None:
+    """Work before birth or before 15 (CT L4153-1 1°) is refused as a whole, field named."""
+    scenario = _with(
+        person={"birth_date": "2005-03-01"},
+        activity=[
+            {"year": 2019, "kind": "employee", "worked_hours": 200},
+            {"year": 2020, "kind": "employee", "worked_hours": 200},
+        ],
+        exposures=[],
+        engagements=[],
+    )
+    response = await _post(client, _raw(scenario))
+    assert response.status_code == 422
+    errors = response.json()["errors"]
+    assert [e["field"] for e in errors] == ["$.activity[0].year"]
+    assert "before the person is 15" in errors[0]["message"]
+
+
+async def test_no_hours_left_after_conversion_over_http(client: httpx.AsyncClient) -> None:
+    """From 2019-01-01 the 2015–2018 hours are euros (décrets 2018-1153, 2018-1349)."""
+    scenario = {
+        "as_of": "2019-01-01",
+        "person": {"birth_date": "1980-01-01"},
+        "activity": [{"year": 2018, "kind": "employee", "worked_hours": 1607}],
+        "engagements": [{"year": 2018, "activity": "military_reserve", "days": 90}],
+    }
+    rights = (await _post(client, _raw(scenario))).json()
+    assert (rights["cpf"]["hours_balance"], rights["cpf"]["balance_cents"]) == (0, 24 * 1500)
+    assert (rights["cec"]["hours_balance"], rights["cec"]["balance_cents"]) == (0, 20 * 1200)
 
 
 async def test_simulations_are_rate_limited(client: httpx.AsyncClient) -> None:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import uuid
 
 import asyncpg
 import msgspec
 import pytest
 
-from cpa.declarations import BATCH_LINES_MAX, BatchTooLarge, declare_activities, split_batch
+from cpa.declarations import (
+    BATCH_LINES_MAX,
+    BatchTooLarge,
+    EngagementDeclaration,
+    ExposureDeclaration,
+    declare_activities,
+    declare_engagements,
+    declare_exposures,
+    split_batch,
+)
 from tests.ledger.support import TODAY, activity_line, new_person
 
 
@@ -37,3 +47,36 @@ def test_a_json_array_is_split_and_bounded() -> None:
     assert split_batch(b'[{"a": 1}, {"b": [2]}]', ndjson=False) == [b'{"a": 1}', b'{"b": [2]}']
     with pytest.raises(BatchTooLarge):
         split_batch(b"{}\n" * (BATCH_LINES_MAX + 1), ndjson=True)
+
+
+async def test_declarations_before_the_person_could_work_are_refused(
+    db: asyncpg.Connection,
+) -> None:
+    """The rule the simulation applies (cpa.rules.ages): nothing dated before the person is 15
+    (CT L4153-1 1°, L5151-2) or before birth; the line is refused with its field named."""
+    teen = await new_person(db, dt.date(2009, 7, 1))  # 15 on 2024-07-01
+    activities = await declare_activities(
+        db, [activity_line(teen.id, 2023), activity_line(teen.id, 2024)], today=TODAY
+    )
+    assert [line.status for line in activities.lines] == ["rejected", "accepted"]
+    exposure = ExposureDeclaration(
+        person_id=teen.id, year=2024, contract_ref="C-1", contract_start=dt.date(2024, 1, 1),
+        contract_end=dt.date(2024, 6, 30), factors={"night_work": 130},
+    )  # fmt: skip
+    adult_contract = msgspec.structs.replace(exposure, contract_end=dt.date(2024, 12, 31))
+    exposures = await declare_exposures(db, [exposure, adult_contract], today=TODAY)
+    assert [line.status for line in exposures.lines] == ["rejected", "accepted"]
+    engagement = EngagementDeclaration(
+        person_id=teen.id, year=2023, organisation="Armée", kind="military_reserve", days=90
+    )
+    engagements = await declare_engagements(db, [engagement], today=TODAY)
+    refused = [activities.lines[0], exposures.lines[0], engagements.lines[0]]
+    assert [line.problem["type"].rsplit(":", 1)[1] for line in refused if line.problem] == [
+        "impossible-career"
+    ] * 3
+    fields = [line.problem["errors"][0]["field"] for line in refused if line.problem]
+    assert fields == ["$.year", "$.contract_end", "$.year"]
+    before_birth = await new_person(db, dt.date(2016, 2, 1))
+    born_later = await declare_activities(db, [activity_line(before_birth.id, 2015)], today=TODAY)
+    problem = born_later.lines[0].problem
+    assert problem is not None and "before the person's birth" in problem["detail"]

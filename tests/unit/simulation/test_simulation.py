@@ -82,10 +82,12 @@ def test_hours_converted_from_2019() -> None:
         "engagements": [{"year": 2018, "activity": "military_reserve", "days": 90}],
     }
     rights = run(scenario)
-    assert rights["cpf"]["hours_balance"] == 96
+    conversion = rights["cpf"]["entries"][-1]
+    assert (conversion["kind"], conversion["hours"]) == ("conversion", 96)
     assert rights["cpf"]["balance_cents"] == 96 * 1500
-    assert rights["cpf"]["entries"][-1]["kind"] == "conversion"
     assert rights["cec"]["balance_cents"] == 20 * 1200
+    # décrets 2018-1153 and 2018-1349: the hours became euros, no hours are left to show.
+    assert (rights["cpf"]["hours_balance"], rights["cec"]["hours_balance"]) == (0, 0)
 
 
 def test_no_conversion_before_2019() -> None:
@@ -124,6 +126,89 @@ def test_retirement_stops_cpf_not_cec() -> None:
     assert rights["cec"]["balance_cents"] == 24000
 
 
+def test_cpf_stops_at_the_automatic_full_rate_age() -> None:
+    """CT L6323-3 al. 3 → L5421-4 1°: born 1958-03-15, 67 on 2025-03-15, no pension claimed:
+    2024 in full (500 €), 2025 for 73/365 days (100 €), nothing for 2026; the CEC goes on."""
+    scenario = {
+        "as_of": "2027-01-10",
+        "person": {"birth_date": "1958-03-15"},
+        "activity": [
+            {"year": y, "kind": "employee", "worked_hours": 1607} for y in (2024, 2025, 2026)
+        ],
+        "engagements": [{"year": 2026, "activity": "military_reserve", "days": 90}],
+    }
+    rights = run(scenario)
+    assert [e["amount_cents"] for e in rights["cpf"]["entries"]] == [50000, 10000, 0]
+    assert rights["cpf"]["balance_cents"] == 60000
+    assert "automatic full-rate age reached on 2025-03-15" in rights["cpf"]["entries"][1]["note"]
+    assert rights["cec"]["balance_cents"] == 24000
+
+
+# The year of as_of (here 2026) is shown, not credited: 500 € (CT L6323-11), 240 € (D5151-14)
+# and 4 points (R4163-9: 130 nights > 100, a full year) expected by 15 June 2027.
+IN_PROGRESS = {
+    "as_of": "2026-11-25",
+    "person": {"birth_date": "1980-05-01"},
+    "activity": [{"year": y, "kind": "employee", "worked_hours": 1607} for y in (2025, 2026)],
+    "engagements": [{"year": 2026, "activity": "military_reserve", "days": 90}],
+    "exposures": [{"year": 2026, "contract_start": "2026-01-01", "contract_end": "2026-12-31",
+                   "factors": {"night_work": 130}}],
+}  # fmt: skip
+
+
+def test_year_in_progress_is_projected_not_credited() -> None:
+    rights = run(IN_PROGRESS)
+    assert (rights["cpf"]["balance_cents"], rights["cec"]["balance_cents"]) == (50000, 0)
+    assert rights["c2p"]["points"] == 0
+    credited, projected = rights["cpf"]["entries"]
+    assert "projected" not in credited and "credit_expected_on" not in credited
+    assert (projected["year"], projected["amount_cents"], projected["projected"]) == (
+        2026,
+        50000,
+        True,
+    )
+    assert projected["credit_expected_on"] == "2027-06-15"
+    assert projected["rule_id"] == "cpf.eur.rate_base"
+    assert {"cpf.campaign.last_month", "cpf.campaign.last_day"} <= {
+        p["id"] for p in projected["parameters"]
+    }
+    for account, amount in (("cec", ("amount_cents", 24000)), ("c2p", ("points", 4))):
+        (entry,) = rights[account]["entries"]
+        assert (entry[amount[0]], entry["projected"]) == (amount[1], True), account
+        assert entry["credit_expected_on"] == "2027-06-15"
+
+
+@pytest.mark.parametrize(
+    ("as_of", "year", "credited_cents", "projected_years"),
+    [
+        ("2025-12-31", 2025, 0, [2025]),  # the last day of the year: still in progress
+        ("2026-01-01", 2025, 50000, []),  # the next day: credited (its campaign is next spring)
+        ("2026-01-01", 2026, 0, [2026]),  # the first day of a year: already shown
+    ],
+)
+def test_year_in_progress_boundaries(
+    as_of: str, year: int, credited_cents: int, projected_years: list[int]
+) -> None:
+    scenario = {"as_of": as_of, "person": {"birth_date": "1980-01-01"},
+                "activity": [{"year": year, "kind": "employee", "worked_hours": 1607}]}  # fmt: skip
+    rights = run(scenario)
+    assert rights["cpf"]["balance_cents"] == credited_cents
+    assert [e["year"] for e in rights["cpf"]["entries"] if e.get("projected")] == projected_years
+
+
+def test_year_in_progress_of_the_hours_era() -> None:
+    """as_of in 2018: 2018's hours are projected, not in the hours balance, and not converted."""
+    scenario = {"as_of": "2018-10-01", "person": {"birth_date": "1980-01-01"},
+                "activity": [{"year": y, "kind": "employee", "worked_hours": 1607}
+                             for y in (2017, 2018)]}  # fmt: skip
+    rights = run(scenario)
+    assert (rights["cpf"]["hours_balance"], rights["cpf"]["balance_cents"]) == (24, 0)
+    assert [(e["hours"], e.get("projected", False)) for e in rights["cpf"]["entries"]] == [
+        (24, False),
+        (24, True),
+    ]
+
+
 def _with(**changes: Any) -> dict[str, Any]:
     scenario: dict[str, Any] = json.loads(json.dumps(EXAMPLE))
     scenario.update(changes)
@@ -137,7 +222,47 @@ BAD: list[tuple[str, bytes | dict[str, Any], str]] = [
     ("missing as_of", {"person": {"birth_date": "1980-01-01"}}, "$.as_of"),
     ("wrong type", _with(activity=[{"year": "2020", "kind": "esat"}]), "$.activity[0].year"),
     ("unknown kind", _with(activity=[{"year": 2020, "kind": "teacher"}]), "$.activity[0].kind"),
-    ("year after as_of", _with(activity=[{"year": 2026, "kind": "esat"}]), "$.activity[0].year"),
+    ("year after as_of", _with(activity=[{"year": 2027, "kind": "esat"}]), "$.activity[0].year"),
+    (
+        "activity before birth",
+        _with(person={"birth_date": "2016-05-01"}, activity=[{"year": 2015, "kind": "esat"}]),
+        "$.activity[0].year",
+    ),
+    (
+        "activity at 14 (CT L4153-1)",
+        _with(
+            person={"birth_date": "2005-01-01"},
+            activity=[{"year": 2019, "kind": "employee", "worked_hours": 300}],
+        ),
+        "$.activity[0].year",
+    ),
+    (
+        "engagement before 15",
+        _with(
+            person={"birth_date": "2010-06-01"},
+            activity=[],
+            exposures=[],
+            engagements=[{"year": 2024, "activity": "military_reserve", "days": 90}],
+        ),
+        "$.engagements[0].year",
+    ),
+    (
+        "exposure contract ending before 15",
+        _with(
+            person={"birth_date": "2009-07-01"},
+            activity=[],
+            exposures=[{**EXAMPLE["exposures"][0], "contract_end": "2024-06-30"}],
+        ),
+        "$.exposures[0].contract_end",
+    ),
+    (
+        "exposure contract starting before birth",
+        _with(
+            person={"birth_date": "1980-05-01"},
+            exposures=[{**EXAMPLE["exposures"][0], "contract_start": "1980-04-30"}],
+        ),
+        "$.exposures[0].contract_start",
+    ),
     ("year before 2015", _with(activity=[{"year": 2014, "kind": "esat"}]), "$.activity[0].year"),
     (
         "negative hours",

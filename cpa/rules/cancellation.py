@@ -25,6 +25,7 @@ from cpa.errors import InvalidInput
 from cpa.rules.params import (
     PARAMETERS,
     ParameterFileError,
+    ParameterSet,
     ParamValue,
     date_value,
     int_value,
@@ -44,6 +45,7 @@ __all__ = [
     "DueRule",
     "Settlement",
     "cancellation_cost",
+    "check_policy",
     "classify_holder_cancel",
     "classify_holder_exit",
     "policy_version_on",
@@ -249,16 +251,19 @@ def _assert_split(settlement: Settlement, held_cents: int) -> None:
 
 def _due_rule(param: ParamValue) -> DueRule:
     (name,) = names_value(param)
-    assert name in DUE_RULES, param  # checked at import by _check_policy
+    assert name in DUE_RULES, param  # checked at import by check_policy
     return name
 
 
-def _check_policy() -> None:
+def check_policy(params: ParameterSet) -> None:
     """Every case has a known due rule and a refund flag on every day of the policy's life, and
-    a case that makes an amount due keeps the card payment (it pays that amount first)."""
+    a case that makes an amount due keeps the card payment (it pays that amount first).
+
+    Run at import on the packaged files: a broken policy stops the service from starting.
+    """
     for case in CASES:
-        due_series = PARAMETERS.series.get(f"training.cancel.{case}.due")
-        refund_series = PARAMETERS.series.get(f"training.cancel.{case}.copayment_refunded")
+        due_series = params.series.get(f"training.cancel.{case}.due")
+        refund_series = params.series.get(f"training.cancel.{case}.copayment_refunded")
         if due_series is None or refund_series is None:
             raise ParameterFileError(f"cancellation.toml: case {case} is missing")
         for day in sorted({*due_series.starts, *refund_series.starts}):
@@ -272,4 +277,4 @@ def _check_policy() -> None:
                 raise ParameterFileError(f"cancellation.toml: {case} refunds a card payment due")
 
 
-_check_policy()
+check_policy(PARAMETERS)

@@ -145,10 +145,7 @@ def settle(
     refunded = refund_param.value is True
     outside_first = value_at("training.settle.paid_outside_hold_first", on)
     kept_outside = 0 if refunded else price_cents - held_cents
-    if outside_first.value is True:
-        posted = min(held_cents, max(0, due - kept_outside))
-    else:
-        posted = min(held_cents, due)
+    posted = _posted(due, held_cents, kept_outside, outside_first.value is True)
     version = value_at("training.cgu.version", on)
     facts: dict[str, Fact] = {
         "case": case,
@@ -224,6 +221,12 @@ def _due(
     else:
         rate = max(completion, int_value(minimum))
     return _share(price_cents, rate), rate, (minimum, full_from)
+
+
+def _posted(due: int, held_cents: int, kept_outside: int, outside_first: bool) -> int:
+    """The held rights debited: what is due, less the kept card payment when it pays first."""
+    from_hold = max(0, due - kept_outside) if outside_first else due
+    return min(held_cents, from_hold)
 
 
 def _share(price_cents: int, basis_points: int) -> int:

@@ -32,146 +32,26 @@ SQL receives what these rules decide as data (an argument, or a generated consta
 tests/ledger/test_rules_in_sql.py proves equal to the rule), never a copy of the rule.
 """
 
-from cpa.rules.c2p import (
-    C2pConversion,
-    C2pUse,
-    C2pYearPoints,
-    Exposure,
-    Factor,
-    InsufficientPoints,
-    ReservedPointsNotUsable,
-    UseNotAvailable,
-    c2p_conversion,
-    c2p_factors_in_force,
-    c2p_points_reserved_remaining,
-    c2p_reserved_points,
-    c2p_year_points,
-)
-from cpa.rules.cancellation import (
-    CancellationCost,
-    Case,
-    Settlement,
-    cancellation_cost,
-    classify_holder_cancel,
-    classify_holder_exit,
-    policy_version_on,
-    settle,
-)
-from cpa.rules.cec import (
-    CecAccrual,
-    CecHoursAccrual,
-    CecHoursConversion,
-    Engagement,
-    EngagementKind,
-    cec_convert_hours_to_cents,
-    cec_hours_year_accrual,
-    cec_year_accrual,
-)
-from cpa.rules.copayment import Copayment, CopaymentSituation, copayment
-from cpa.rules.cpf import (
-    Activity,
-    ActivityKind,
-    CpfAccrual,
-    CpfHoursAccrual,
-    HoursConversion,
-    PersonYearStatus,
-    convert_hours_to_cents,
-    cpf_hours_year_accrual,
-    cpf_year_accrual,
-)
-from cpa.rules.params import (
-    PARAMETERS,
-    ParameterFileError,
-    ParameterNotInForce,
-    ParamValue,
-    Reference,
-    load_parameters,
-    value_at,
-    value_or_none,
-)
-from cpa.rules.trace import Trace
-from cpa.rules.trainings import (
-    Deadlines,
-    body_answer_due,
-    day_reached,
-    deadline_passed,
-    deadlines_on,
-    declaration_due,
-    earliest_start,
-    holder_acceptance_due,
-    open_request_allowed,
-    service_done_validated_on,
-    start_allowed,
-    withdrawal_due,
-    within_withdrawal,
-)
-from cpa.rules.workdays import add_working_days, is_working_day, working_days_between
+# The face of the package is the faces of its rule modules, each listed once (in its module).
+from cpa.rules import c2p, cancellation, cec, cpf, params, trace, trainings, workdays
+from cpa.rules import copayment as copayment_rules  # its function is named copayment
+from cpa.rules.c2p import *  # noqa: F403
+from cpa.rules.cancellation import *  # noqa: F403
+from cpa.rules.cec import *  # noqa: F403
+from cpa.rules.copayment import *  # noqa: F403
+from cpa.rules.cpf import *  # noqa: F403
+from cpa.rules.params import *  # noqa: F403
+from cpa.rules.trace import *  # noqa: F403
+from cpa.rules.trainings import *  # noqa: F403
+from cpa.rules.workdays import *  # noqa: F403
 
-__all__ = [
-    "PARAMETERS",
-    "Activity",
-    "ActivityKind",
-    "C2pConversion",
-    "C2pUse",
-    "C2pYearPoints",
-    "CancellationCost",
-    "Case",
-    "CecAccrual",
-    "CecHoursAccrual",
-    "CecHoursConversion",
-    "Copayment",
-    "CopaymentSituation",
-    "CpfAccrual",
-    "CpfHoursAccrual",
-    "Deadlines",
-    "Engagement",
-    "EngagementKind",
-    "Exposure",
-    "Factor",
-    "HoursConversion",
-    "InsufficientPoints",
-    "ParamValue",
-    "ParameterFileError",
-    "ParameterNotInForce",
-    "PersonYearStatus",
-    "Reference",
-    "ReservedPointsNotUsable",
-    "Settlement",
-    "Trace",
-    "UseNotAvailable",
-    "add_working_days",
-    "body_answer_due",
-    "c2p_conversion",
-    "c2p_factors_in_force",
-    "c2p_points_reserved_remaining",
-    "c2p_reserved_points",
-    "c2p_year_points",
-    "cancellation_cost",
-    "cec_convert_hours_to_cents",
-    "cec_hours_year_accrual",
-    "cec_year_accrual",
-    "classify_holder_cancel",
-    "classify_holder_exit",
-    "convert_hours_to_cents",
-    "copayment",
-    "cpf_hours_year_accrual",
-    "cpf_year_accrual",
-    "day_reached",
-    "deadline_passed",
-    "deadlines_on",
-    "declaration_due",
-    "earliest_start",
-    "holder_acceptance_due",
-    "is_working_day",
-    "load_parameters",
-    "open_request_allowed",
-    "policy_version_on",
-    "service_done_validated_on",
-    "settle",
-    "start_allowed",
-    "value_at",
-    "value_or_none",
-    "withdrawal_due",
-    "within_withdrawal",
-    "working_days_between",
-]
+__all__: list[str] = []
+__all__ += c2p.__all__
+__all__ += cancellation.__all__
+__all__ += cec.__all__
+__all__ += copayment_rules.__all__
+__all__ += cpf.__all__
+__all__ += params.__all__
+__all__ += trace.__all__
+__all__ += trainings.__all__
+__all__ += workdays.__all__

@@ -9,7 +9,6 @@ from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
 from litestar.di import Provide
 from litestar.openapi import OpenAPIConfig
-from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.types import ControllerRouterHandler
 
 from cpa.api.account import AccountController, AdvisorAccountController
@@ -17,6 +16,7 @@ from cpa.api.advisor import AdvisorController
 from cpa.api.c2p import C2pController
 from cpa.api.call import provide_call
 from cpa.api.declarations import DeclarationController
+from cpa.api.docs import docs_assets_router, docs_render_plugins
 from cpa.api.health import HealthController, LivenessShortcut
 from cpa.api.holds import HoldController
 from cpa.api.me import MeController
@@ -54,7 +54,7 @@ def openapi_config() -> OpenAPIConfig:
             "of one person, behind one authenticated API. Errors are RFC 9457 problems."
         ),
         path="/docs",
-        render_plugins=[SwaggerRenderPlugin(path="/"), ScalarRenderPlugin(path="/scalar")],
+        render_plugins=docs_render_plugins(),
         use_handler_docstrings=True,
     )
 
@@ -116,6 +116,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         ServiceCatalogueController,
         ServiceLinkController,
         DeclarationController,
+        docs_assets_router(),
     ]
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import signal
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -19,33 +18,16 @@ from urllib.parse import urlencode
 
 import asyncpg
 import httpx
-import pytest
 from authlib.integrations.httpx_client import OAuth2Client
 
 from cpa.db.pool import _init_connection
 from cpa.persons import NirVault
 from tests.auth import support
+from tests.support.browser import browser as open_browser
+from tests.support.browser import needs_chromium
 from tests.support.processes import cpa_env, free_port, start_server, wait_ready
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-CHROMEDRIVER = shutil.which("chromedriver")
-CHROMIUM_FLAGS = (
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-)
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (CHROMIUM and CHROMEDRIVER) and not os.environ.get("CI"),
-        reason="chromium and chromium-driver are not installed (.ci/system-packages installs them)",
-    ),
-]
+pytestmark = needs_chromium
 
 
 class _Callback(BaseHTTPRequestHandler):
@@ -71,22 +53,6 @@ async def _prepare(dsn: str, vault: NirVault, redirect_uri: str) -> tuple[dict[s
     finally:
         await db.close()
     return creds, nir_value
-
-
-def _browser(profile: Path) -> Any:
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM or "/usr/bin/chromium"
-    for flag in CHROMIUM_FLAGS:
-        options.add_argument(flag)
-    options.add_argument(f"--user-data-dir={profile}")
-    options.add_argument("--lang=fr-FR")
-    options.add_experimental_option("prefs", {"intl.accept_languages": "fr-FR,fr"})
-    return webdriver.Chrome(
-        options=options, service=Service(CHROMEDRIVER or "/usr/bin/chromedriver")
-    )
 
 
 def test_login_and_consent_in_chromium(fresh_dsn: str, tmp_path: Path) -> None:
@@ -119,7 +85,7 @@ def test_login_and_consent_in_chromium(fresh_dsn: str, tmp_path: Path) -> None:
                 "code_challenge_method": "S256",
             }
         )
-        browser = _browser(tmp_path / "profile")
+        browser = open_browser(tmp_path / "profile")
         browser.set_page_load_timeout(30)
         # Each click navigates: wait for the next page's elements (a loaded machine is slow).
         browser.implicitly_wait(20)

@@ -85,6 +85,22 @@ select coalesce(h.person_id, p.person_id) as person_id, h.balance, p.held
 from held h full join pending p on p.person_id = h.person_id
 where coalesce(h.balance, 0) <> coalesce(p.held, 0);
 
+-- name: list_overdrawn_balances
+-- Balances below zero in a pot that may not owe (an abondement, a dotation, the held euros):
+-- only the accounts' own pots may carry a debt (domain.md OQ-5). The constraint
+-- ledger_balances_no_overdraft refuses them; this proves no row escaped it.
+select person_id, pot, grant_id, balance
+from ledger_balances
+where balance < 0 and not (pot = any($1::text[]));
+
+-- name: list_unbalanced_holds
+-- Holds whose allocations do not add up to the amount they reserve.
+select h.id
+from cpf_holds h
+left join cpf_hold_allocations a on a.hold_id = h.id
+group by h.id, h.amount_cents
+having coalesce(sum(a.amount_cents), 0) <> h.amount_cents;
+
 -- name: count_ledger
 -- How many balance rows and entries the ledger holds.
 select (select count(*) from ledger_balances) as balances,

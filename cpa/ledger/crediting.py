@@ -40,7 +40,7 @@ from cpa.ledger.models import (
 )
 from cpa.persons import Person, get_person
 from cpa.rules import Activity, Engagement, Exposure, PersonYearStatus
-from cpa.rules.accounts import FIRST_CEC_YEAR, POT_UNITS
+from cpa.rules.accounts import FIRST_CEC_YEAR, FIRST_YEAR, POT_UNITS
 from cpa.rules.cpf import CONVERSION_DATE
 from cpa.rules.yearly import (
     CreditAccount,
@@ -83,8 +83,7 @@ async def credit_year(
     provenance: Provenance = SYSTEM,
 ) -> CreditResult:
     """Credit ``year`` (CPF, CEC, C2P) from the person's current declarations; re-runnable."""
-    if year >= today.year:
-        raise YearNotClosed(f"rights for {year} are credited from {year + 1}")
+    check_creditable(year, today)
     async with db.transaction():
         await lock_person_ledger(db, person_id)
         person = await get_person(db, person_id)
@@ -103,12 +102,22 @@ async def credit_year(
     return result
 
 
+def check_creditable(year: int, today: dt.date) -> None:
+    """A year's rights are credited from the next year on, and none before the accounts."""
+    if year >= today.year:
+        raise YearNotClosed(f"rights for {year} are credited from {year + 1}")
+    if year < FIRST_YEAR:
+        raise YearNotClosed(f"no account counted rights in {year} (the first year is {FIRST_YEAR})")
+
+
 async def credit_all(dsn: str, year: int, *, today: dt.date) -> CreditRunReport:
     """Credit everyone with a declaration for ``year``, one transaction per person.
 
     Persons are walked in a stable order; a re-run (after a crash, or just twice) skips what
-    is already credited, so it ends with the same ledger as one uninterrupted run.
+    is already credited, so it ends with the same ledger as one uninterrupted run. A year not
+    yet closed (or before the accounts) is refused, whether anyone declared it or not.
     """
+    check_creditable(year, today)
     connection = await asyncpg.connect(dsn)
     try:
         persons = [row[0] for row in await connection.fetch(sql("list_persons_to_credit"), year)]

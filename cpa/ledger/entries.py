@@ -18,6 +18,7 @@ from cpa.ledger.models import (
     NewEntry,
     Provenance,
 )
+from cpa.rules.accounts import DEBT_POTS
 
 # Pots that can never go below zero; the others may carry a debt (OQ-5).
 NON_NEGATIVE_POTS = frozenset({"abondement", "dotation", "cpf_held"})
@@ -69,8 +70,9 @@ async def append_entries(
 
 
 async def verify_ledger(db: Connection) -> LedgerReport:
-    """Every balance equals the sum of its entries, held euros equal the pending holds, and
-    every account summary equals a fresh build from the tables."""
+    """Every balance equals the sum of its entries, held euros equal the pending holds, every
+    account summary equals a fresh build from the tables, no pot that may not owe is below
+    zero, and every hold's allocations add up to it."""
     mismatches = [
         from_row(LedgerMismatch, row) for row in await db.fetch(sql("list_balance_mismatches"))
     ]
@@ -84,6 +86,7 @@ async def verify_ledger(db: Connection) -> LedgerReport:
         )
         for row in await db.fetch(sql("list_held_mismatches"))
     ]
+    overdrawn = await db.fetch(sql("list_overdrawn_balances"), sorted(DEBT_POTS))
     counts = await db.fetchrow(sql("count_ledger"))
     assert counts is not None
     return LedgerReport(
@@ -93,4 +96,6 @@ async def verify_ledger(db: Connection) -> LedgerReport:
         stale_summaries=[
             row["person_id"] for row in await db.fetch(sql("list_stale_account_summaries"))
         ],
+        overdrawn=[from_row(LedgerMismatch, row, entries_sum=None) for row in overdrawn],
+        unbalanced_holds=[row["id"] for row in await db.fetch(sql("list_unbalanced_holds"))],
     )

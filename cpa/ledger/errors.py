@@ -31,7 +31,7 @@ class AmountBeyondHeld(InvalidInput, slug="amount-beyond-held"):
 
 
 class YearNotClosed(InvalidInput, slug="year-not-closed"):
-    """Rights for a year are credited from the next year on."""
+    """Rights for a year are credited from the next year on, and for no year before 2015."""
 
 
 class EntryNotFound(NotFound, slug="entry-not-found"):

@@ -221,10 +221,16 @@ class LedgerReport(msgspec.Struct, frozen=True, kw_only=True):
     mismatches: list[LedgerMismatch]
     stale_summaries: list[UUID]
     """Persons whose account summary (what the account read shows) differs from a fresh build."""
+    overdrawn: list[LedgerMismatch] = []
+    """Balances below zero in a pot that may not owe (``rules.accounts.DEBT_POTS``)."""
+    unbalanced_holds: list[UUID] = []
+    """Holds whose allocations do not add up to the amount they reserve."""
 
     @property
     def ok(self) -> bool:
-        return not self.mismatches and not self.stale_summaries
+        return not (
+            self.mismatches or self.stale_summaries or self.overdrawn or self.unbalanced_holds
+        )
 
 
 # -- C2P uses ------------------------------------------------------------------------------

@@ -21,6 +21,7 @@ from cpa.rules.params import date_value, first_value
 
 __all__ = [
     "ACCOUNT_FIRST_YEARS",
+    "DEBT_POTS",
     "FIRST_C2P_YEAR",
     "FIRST_CEC_YEAR",
     "FIRST_CPF_YEAR",
@@ -66,6 +67,10 @@ POTS: Mapping[Pot, tuple[CreditAccount, Unit]] = {
     "cpf_held": ("cpf", "cents"),
     "c2p": ("c2p", "points"),
 }
+DEBT_POTS: frozenset[Pot] = frozenset({"cpf_statutory", "cpf_hours", "cec", "cec_hours", "c2p"})
+"""The pots whose balance may fall below zero: an account's own rights, when a correction takes
+back more than is left (a debt later credits repay first, domain.md §6b OQ-5). Every other pot
+holds money received or reserved (abondements, dotations, held euros): never below zero."""
 POT_ACCOUNTS: Mapping[Pot, CreditAccount] = {pot: account for pot, (account, _) in POTS.items()}
 POT_UNITS: Mapping[Pot, Unit] = {pot: unit for pot, (_, unit) in POTS.items()}
 

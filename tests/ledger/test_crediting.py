@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+import subprocess
+import sys
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -26,6 +30,7 @@ from cpa.ledger import (
     verify_ledger,
 )
 from tests.ledger.support import FULL_TIME, NOW, TODAY, activity_line, declare_year, new_person
+from tests.support.processes import cpa_env
 
 ALL = ("cpf:read", "cec:read", "c2p:read", "services:read")
 
@@ -166,3 +171,20 @@ async def test_the_current_year_is_not_credited_yet(db: asyncpg.Connection) -> N
     person = await new_person(db)
     with pytest.raises(YearNotClosed):
         await credit_year(db, person.id, TODAY.year, today=TODAY)
+
+
+@pytest.mark.parametrize("year", [TODAY.year, TODAY.year + 4, 2014, 1990])
+def test_the_credit_command_refuses_a_year_nobody_declared_as_it_refuses_the_open_year(
+    fresh_dsn: str, tmp_path: Path, year: int
+) -> None:
+    """A future year exited 0 (nobody had declared it), the open year exit 2: both are 2."""
+    done = subprocess.run(
+        [sys.executable, "-m", "cpa", "credit", "--year", str(year), "--today", TODAY.isoformat()],
+        capture_output=True,
+        env=cpa_env(database_url=fresh_dsn, data_dir=str(tmp_path)),
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr.decode()[-2000:]
+    problem = json.loads(done.stderr.decode().strip().splitlines()[-1])
+    assert problem["type"] == "urn:cpa:problem:year-not-closed"

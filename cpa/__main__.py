@@ -13,7 +13,9 @@ import sys
 import msgspec
 
 from cpa.cli import auth, commands, ledger
+from cpa.cli.common import DatabaseNotReached
 from cpa.config import get_settings
+from cpa.db.outage import is_outage
 from cpa.errors import CpaError
 from cpa.log import configure_logging
 
@@ -43,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
         return result
     except CpaError as error:
         return _problem_exit(error)
+    except Exception as error:
+        if not is_outage(error):
+            raise
+        where = (settings.database_url and "CPA_DATABASE_URL") or f"port {settings.pg_port}"
+        return _problem_exit(DatabaseNotReached(f"{type(error).__name__} on {where}"))
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import asyncpg
@@ -16,6 +17,7 @@ import msgspec
 from cpa.config import Settings
 from cpa.db.admin import create_database
 from cpa.db.embedded import EmbeddedPostgres
+from cpa.errors import CpaError, Unavailable
 
 DATABASE_NAME = "cpa"
 
@@ -46,9 +48,37 @@ def embedded(settings: Settings) -> EmbeddedPostgres:
     )
 
 
+class WrongDatabaseServer(CpaError, slug="wrong-database-server", status=409):
+    """The PostgreSQL server reached is not the one of this data directory."""
+
+
+class DatabaseNotReached(Unavailable, slug="database-unreachable"):
+    """PostgreSQL could not be reached: is it running, and is its address right?"""
+
+
 async def _prepare_embedded_database(pg: EmbeddedPostgres) -> str:
     await create_database(pg.dsn(), DATABASE_NAME)
     return pg.dsn(DATABASE_NAME)
+
+
+async def _served_directory(pg: EmbeddedPostgres) -> str:
+    connection = await asyncpg.connect(pg.dsn())
+    try:
+        served: str = await connection.fetchval("show data_directory")
+        return served
+    finally:
+        await connection.close()
+
+
+def _check_own_server(pg: EmbeddedPostgres) -> None:
+    """Our server, never another one: refused when the server reached serves another data
+    directory (a port reused by another checkout's server) rather than used in silence."""
+    served = Path(asyncio.run(_served_directory(pg))).resolve()
+    if served != pg.data_dir.resolve():
+        raise WrongDatabaseServer(
+            f"the server on port {pg.port} serves {served}, not this data directory "
+            f"({pg.data_dir}): stop it, or set CPA_PG_PORT to a free port"
+        )
 
 
 def database_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
@@ -57,6 +87,7 @@ def database_dsn(settings: Settings) -> tuple[str, EmbeddedPostgres | None]:
         return settings.database_url, None
     pg = embedded(settings)
     pg.ensure_running()
+    _check_own_server(pg)
     return asyncio.run(_prepare_embedded_database(pg)), pg
 
 

@@ -20,6 +20,7 @@ import hashlib
 import os
 import pwd
 import shutil
+import socket
 import subprocess
 import tempfile
 from dataclasses import dataclass
@@ -37,12 +38,16 @@ RUN_AS_WHEN_ROOT = "nobody"
 START_TIMEOUT_S = 60
 
 
-class EmbeddedPostgresError(RuntimeError):
+class EmbeddedPostgresError(Unavailable, slug="embedded-postgres-failed"):
     """The embedded PostgreSQL could not be prepared or started."""
 
 
-class PostgresNotInstalled(Unavailable, EmbeddedPostgresError):
+class PostgresNotInstalled(EmbeddedPostgresError, slug="unavailable"):
     """No PostgreSQL server binaries to run an embedded database."""
+
+
+class PortTaken(EmbeddedPostgresError, slug="postgres-port-taken"):
+    """Another server listens on the embedded PostgreSQL's port."""
 
 
 NOT_INSTALLED = (
@@ -78,6 +83,22 @@ def _system_bindir() -> Path | None:
     return bindir if out.returncode == 0 and (bindir / "postgres").exists() else None
 
 
+POSTMASTER_PID_PORT_LINE = 3
+"""postmaster.pid: pid, data directory, start time, port, … (one per line, PostgreSQL ≥ 9.1)."""
+
+
+def _listening(port: int) -> bool:
+    """Whether something accepts connections on 127.0.0.1:``port``."""
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=PORT_PROBE_TIMEOUT_S):
+            return True
+    except OSError:
+        return False
+
+
+PORT_PROBE_TIMEOUT_S = 1.0
+
+
 class EmbeddedPostgres:
     """One PostgreSQL server on ``data_dir`` listening on ``127.0.0.1:port``."""
 
@@ -107,8 +128,14 @@ class EmbeddedPostgres:
         if not (self.data_dir / "PG_VERSION").exists():
             self._initdb()
         if self.is_running():
+            self.port = self._running_port()
             log.info("postgres_reused", data_dir=str(self.data_dir), port=self.port)
             return
+        if _listening(self.port):
+            raise PortTaken(
+                f"port {self.port} is taken by another server (not this data directory's): "
+                "stop it, or set CPA_PG_PORT to a free port"
+            )
         self._start()
 
     def is_running(self) -> bool:
@@ -116,6 +143,16 @@ class EmbeddedPostgres:
             return False
         status = self._run(["pg_ctl", "status", "-D", str(self.data_dir)], check=False)
         return status.returncode == 0
+
+    def _running_port(self) -> int:
+        """The port our running server listens on, as it wrote it (``postmaster.pid``, line 4):
+        not the configured one, which may have changed since it was started (``CPA_PG_PORT``),
+        and then names another server's port, or none."""
+        lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
+        port = int(lines[POSTMASTER_PID_PORT_LINE])
+        if port != self.port:
+            log.info("postgres_port_adopted", configured=self.port, running=port)
+        return port
 
     def stop(self) -> None:
         if self.is_running():

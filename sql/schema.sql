@@ -957,6 +957,7 @@ create table dossiers (
     held_cents bigint not null default 0,
     copayment_cents bigint not null default 0,
     completion_basis_points integer,
+    exit_case text,
     control_opened_at timestamptz,
     accepted_on date,
     deadline_on date,
@@ -974,7 +975,10 @@ create table dossiers (
     constraint dossiers_held_cents_range check (held_cents between 0 and price_cents),
     constraint dossiers_copayment_cents_range check (copayment_cents between 0 and price_cents),
     constraint dossiers_completion_basis_points_range
-        check (completion_basis_points is null or completion_basis_points between 0 and 10000)
+        check (completion_basis_points is null or completion_basis_points between 0 and 10000),
+    constraint dossiers_exit_case_known check (exit_case is null or exit_case in (
+        'completed', 'holder_abandon', 'body_interrupt', 'force_majeure'
+    ))
 );
 create index dossiers_person_idx on dossiers (person_id, created_at desc, id);
 create index dossiers_client_idx on dossiers (client_id, created_at desc, id);

@@ -118,8 +118,8 @@ values ($1, $2, $3, $4, $5, 'notProcessed', $6, $7, $8, $9, $10, $11, $12, $12);
 -- One dossier.
 select id, person_id, session_id, action_id, client_id, state, price_cents, starts_on, ends_on,
        financer_review, job_seeker, hold_id, held_cents, copayment_cents,
-       completion_basis_points, control_opened_at, accepted_on, deadline_on, created_at,
-       updated_at
+       completion_basis_points, exit_case, control_opened_at, accepted_on, deadline_on,
+       created_at, updated_at
 from dossiers
 where id = $1;
 
@@ -127,8 +127,8 @@ where id = $1;
 -- The dossier after a step (every field a step may change).
 update dossiers
 set state = $2, starts_on = $3, ends_on = $4, hold_id = $5, held_cents = $6,
-    copayment_cents = $7, completion_basis_points = $8, control_opened_at = $9,
-    accepted_on = $10, deadline_on = $11, updated_at = $12
+    copayment_cents = $7, completion_basis_points = $8, exit_case = $9,
+    control_opened_at = $10, accepted_on = $11, deadline_on = $12, updated_at = $13
 where id = $1;
 
 -- name: insert_dossier_state
@@ -173,8 +173,9 @@ order by created_at desc, id
 limit $3;
 
 -- name: list_due_dossiers
--- Dossiers whose deadline's last day is before $1 (the server moves them); $2 rows.
+-- Dossiers whose deadline day is $1 or before (cpa.rules.trainings says whether it is reached
+-- or passed, and the server moves them); $2 rows.
 select id from dossiers
-where deadline_on < $1 and control_opened_at is null
+where deadline_on <= $1 and control_opened_at is null
 order by deadline_on, id
 limit $2;

@@ -44,6 +44,7 @@ from cpa.trainings.models import (
     TrainingSearch,
     TrainingSession,
 )
+from cpa.trainings.money import quote
 from cpa.trainings.service import (
     DEADLINE_INTERVAL_S,
     Party,
@@ -92,6 +93,7 @@ __all__ = [
     "list_dossiers",
     "list_own_actions",
     "load_for",
+    "quote",
     "request_dossier",
     "search_actions",
     "sweep_deadlines",

@@ -9,9 +9,20 @@ integrators know them (Wedof, activepieces ``wedof.ts``).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Callable
 from typing import Final, Literal
 
 import msgspec
+
+from cpa.rules.cancellation import Case
+from cpa.rules.trainings import (
+    body_answer_due,
+    day_reached,
+    deadline_passed,
+    holder_acceptance_due,
+    service_done_validated_on,
+)
 
 State = Literal[
     "notProcessed",
@@ -53,10 +64,10 @@ Money = Literal["none", "hold", "settle"]
 """What the step does to the citizen's rights: nothing, reserve them (a hold of the price minus
 the co-payment), or settle the hold by the cancellation policy (post and/or release)."""
 
-Settlement = Literal["classify", "force_majeure", "organism", "financer", "no_show", "completion"]
-"""Which case of the policy settles the hold: ``classify`` lets the policy decide from the
-dates (withdrawal period, early or late cancellation); ``completion`` posts per the completion
-rate; the others are the named cases of domain.md §5.3."""
+Settlement = Case | Literal["classify", "exit"]
+"""Which case of the policy (``cpa.rules.cancellation``) settles the hold: ``classify`` lets the
+policy decide from the dates (withdrawal, early or late cancellation), ``exit`` is the reason
+the body declared with the exit (completed, abandoned, interrupted, force majeure)."""
 
 
 class Transition(msgspec.Struct, frozen=True, kw_only=True):
@@ -103,28 +114,50 @@ TRANSITIONS: Final[tuple[Transition, ...]] = (
         settlement="force_majeure"),
     *_t("cancel", "body", "validated waitingAcceptation", "canceledByOrganism"),
     *_t("cancel", "body", "accepted", "canceledByOrganism", money="settle",
-        settlement="organism"),
+        settlement="body_cancel"),
     *_t("cancel", "financer", "notProcessed validated waitingAcceptation", "canceledByFinancer"),
     *_t("cancel", "financer", "accepted", "canceledByFinancer", money="settle",
-        settlement="financer"),
+        settlement="financer_cancel"),
     *_t("declare_no_show", "body", "accepted", "canceledByAttendeeNotRealized", money="settle",
         settlement="no_show"),
     *_t("declare_entry", "body", "accepted", "inTraining"),
     *_t("declare_exit", "body", "inTraining", "serviceDoneDeclared", via="terminated"),
     *_t("open_control", "financer", "serviceDoneDeclared", "serviceDoneDeclared"),
     *_t("validate_service_done", "financer server", "serviceDoneDeclared",
-        "serviceDoneValidated", money="settle", settlement="completion"),
+        "serviceDoneValidated", money="settle", settlement="exit"),
     *_t("expire_request", "server", "notProcessed", "canceledByOrganism"),
     *_t("expire_proposal", "server", "validated", "rejectedWithoutTitulaireSuite"),
 )  # fmt: skip
 
-DEADLINES: Final[dict[State, tuple[str, ActionName]]] = {
-    "notProcessed": ("body_answer_days", "expire_request"),
-    "validated": ("holder_acceptance_days", "expire_proposal"),
-    "serviceDoneDeclared": ("service_done_validation_days", "validate_service_done"),
-}
-"""The deadline each state runs (a field of ``cpa.rules.trainings.Deadlines``, in working days
-from entering the state) and the server's action once it passed (§5.2, decision OQ-7)."""
+
+class Deadline(msgspec.Struct, frozen=True, kw_only=True):
+    """A deadline a state runs (§5.2, decision OQ-7), all computed by ``cpa.rules.trainings``:
+    its day from the day the state was entered, whether that day is reached today, and the
+    server's action then."""
+
+    due: Callable[[dt.date], dt.date]
+    reached: Callable[[dt.date, dt.date], bool]
+    """(today, the deadline's day) → the server acts now."""
+    action: ActionName
+
+
+def _passed(today: dt.date, due: dt.date) -> bool:
+    return deadline_passed(today=today, due=due)
+
+
+def _reached(today: dt.date, day: dt.date) -> bool:
+    return day_reached(today=today, day=day)
+
+
+DEADLINES: Final[dict[str, Deadline]] = {
+    # no answer from the body within 2 working days: the request is cancelled
+    "notProcessed": Deadline(due=body_answer_due, reached=_passed, action="expire_request"),
+    # the citizen did not accept within 4 working days: rejectedWithoutTitulaireSuite
+    "validated": Deadline(due=holder_acceptance_due, reached=_passed, action="expire_proposal"),
+    # validated on the 5th working day after the declaration, unless a control is open
+    "serviceDoneDeclared": Deadline(due=service_done_validated_on, reached=_reached,
+                                    action="validate_service_done"),
+}  # fmt: skip
 
 _BY_KEY: Final = {(t.action, t.actor, t.source): t for t in TRANSITIONS}
 

@@ -18,6 +18,7 @@ DESCRIPTION_LENGTH_MAX = 4_000
 BASIS_POINTS_FULL = 10_000  # a completion rate of 100 %
 
 Modality = Literal["on_site", "remote", "mixed"]
+ExitReason = Literal["completed", "holder_abandon", "body_interrupt", "force_majeure"]
 Title = Annotated[str, msgspec.Meta(min_length=1, max_length=200, pattern=NO_NUL)]
 CertificationCode = Annotated[str, msgspec.Meta(pattern=r"^(RNCP|RS)[0-9]{1,6}$")]
 Description = Annotated[str, msgspec.Meta(max_length=DESCRIPTION_LENGTH_MAX, pattern=NO_NUL)]
@@ -127,6 +128,9 @@ class ActionInput(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     ends_on: dt.date | None = None
     completion_basis_points: BasisPoints | None = None
     """Share of the training followed, in basis points (10000 = 100 %)."""
+    exit_reason: ExitReason | None = None
+    """Why the training ended (§5.2.10): ``completed`` (the default at 100 %), the citizen's
+    ``holder_abandon``, the body's ``body_interrupt``, or ``force_majeure``."""
 
 
 class Dossier(msgspec.Struct, frozen=True, kw_only=True):
@@ -145,6 +149,7 @@ class Dossier(msgspec.Struct, frozen=True, kw_only=True):
     held_cents: int
     copayment_cents: int
     completion_basis_points: int | None
+    exit_case: ExitReason | None
     control_opened_at: dt.datetime | None
     accepted_on: dt.date | None
     deadline_on: dt.date | None
@@ -209,5 +214,7 @@ class Quote(msgspec.Struct, frozen=True, kw_only=True):
     cancellation_case: str | None
     """The policy case a cancellation today falls in (null before acceptance: free)."""
     cancellation_cost_cents: int
-    """Rights a cancellation today would debit for good."""
+    """What a cancellation today would cost in all: rights lost and card payment kept."""
+    cancellation_rights_lost_cents: int = 0
+    """Of which rights debited for good."""
     policy_version: str | None

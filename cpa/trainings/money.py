@@ -13,25 +13,16 @@ import msgspec
 from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.ledger import NewHold, Provenance, create_hold, get_account, post_hold, void_hold
-from cpa.rules.cancellation import Case, classify_holder_cancel, settle
+from cpa.rules.cancellation import Case, cancellation_cost, classify_holder_cancel, settle
 from cpa.rules.copayment import CopaymentSituation, copayment
 from cpa.rules.debit import debit_order
 from cpa.trainings.machine import Transition
-from cpa.trainings.models import Dossier, Leg
+from cpa.trainings.models import Dossier, Leg, Quote
 
 HOLD_LIFETIME = dt.timedelta(days=366)
 """A dossier's hold lives the ledger's longest (``HOLD_LIFETIME_MAX``): the dossier settles it
 long before, unless a session starts more than a year after acceptance (then the sweep
 releases it and the settlement finds nothing to post)."""
-
-_CASES: dict[str, Case] = {
-    "force_majeure": "force_majeure",
-    "organism": "organism",
-    "financer": "financer",
-    "no_show": "no_show",
-    "completion": "completion",
-}
-"""The machine's settlement names → the policy's cases (``classify`` asks the policy)."""
 
 Recorded = tuple[Leg, int, str, str, str]
 """An amount to record: leg, cents, rule id, policy version, legal reference."""
@@ -74,14 +65,18 @@ async def reserve(
 
 
 def case_of(step: Transition, dossier: Dossier, today: dt.date) -> Case:
-    """The policy's case for this settling step (the citizen's cancellation by its dates)."""
+    """The policy's case for this settling step: the citizen's cancellation by its dates, the
+    exit by the reason the body declared, the others named by the table."""
     assert step.settlement is not None, "a settling step names its settlement"
     if step.settlement == "classify":
         assert dossier.accepted_on is not None, "an accepted dossier has its acceptance date"
         return classify_holder_cancel(
             today=today, start=dossier.starts_on, accepted_on=dossier.accepted_on
         )
-    return _CASES[step.settlement]
+    if step.settlement == "exit":
+        assert dossier.exit_case is not None, "a declared exit has its reason"
+        return dossier.exit_case
+    return step.settlement
 
 
 async def settle_hold(
@@ -89,12 +84,13 @@ async def settle_hold(
 ) -> list[Recorded]:
     """Post what the policy keeps, release the rest (``post_hold`` releases what it does not
     post); held = posted + released, to the cent."""
+    assert dossier.accepted_on is not None, "only an accepted dossier holds rights"
     done = settle(
         case,
         price_cents=dossier.price_cents,
         held_cents=dossier.held_cents,
-        completion_basis_points=dossier.completion_basis_points,
-        on=now.date(),
+        completion_basis_points=dossier.completion_basis_points or 0,
+        on=dossier.accepted_on,  # the CGU version the citizen accepted
     )
     assert done.posted_cents + done.released_cents == dossier.held_cents, "held = posted + freed"
     if dossier.hold_id is not None:
@@ -129,3 +125,36 @@ async def record_amounts(
             {"leg": leg, "amount_cents": cents, "rule_id": rule_id, "policy_version": version}
         )
     return payloads
+
+
+async def quote(db: Connection, dossier: Dossier, now: dt.datetime) -> Quote:
+    """What accepting costs the citizen (before acceptance), or what is held, and what a
+    cancellation today would cost (the policy applied to the dossier's dates)."""
+    on = now.date()
+    if dossier.accepted_on is None:
+        account = await get_account(db, dossier.person_id, ("cpf:read",), now=now)
+        assert account.cpf is not None, "asked with cpf:read"
+        situation = CopaymentSituation(job_seeker=dossier.job_seeker)
+        split = copayment(dossier.price_cents, account.cpf.available_cents, situation, on)
+        return Quote(
+            rights_used_cents=split.rights_debit_cents, copayment_cents=split.holder_pays_cents,
+            copayment_rule_id=split.trace.rule_id, cancellation_case=None,
+            cancellation_cost_cents=0, policy_version=None,
+        )  # fmt: skip
+    if dossier.state != "accepted":  # the citizen can no longer cancel: nothing to quote
+        return Quote(
+            rights_used_cents=dossier.held_cents, copayment_cents=dossier.copayment_cents,
+            copayment_rule_id="cpf.pfo.amount", cancellation_case=None,
+            cancellation_cost_cents=0, policy_version=None,
+        )  # fmt: skip
+    cost = cancellation_cost(
+        today=on, start=dossier.starts_on, accepted_on=dossier.accepted_on,
+        price_cents=dossier.price_cents, held_cents=dossier.held_cents,
+    )  # fmt: skip
+    return Quote(
+        rights_used_cents=dossier.held_cents, copayment_cents=dossier.copayment_cents,
+        copayment_rule_id="cpf.pfo.amount", cancellation_case=cost.case,
+        cancellation_cost_cents=cost.total_cents,
+        cancellation_rights_lost_cents=cost.rights_lost_cents,
+        policy_version=cost.settlement.policy_version,
+    )  # fmt: skip

@@ -24,8 +24,11 @@ from cpa.db.queries import sql
 from cpa.db.rows import from_row
 from cpa.events import lock_subject, record_event
 from cpa.provenance import SYSTEM, Provenance
-from cpa.rules.trainings import deadlines_on
-from cpa.rules.workdays import add_working_days, working_days_between
+from cpa.rules.trainings import (
+    deadlines_on,
+    earliest_start,
+    start_allowed,
+)
 from cpa.trainings import money
 from cpa.trainings.errors import (
     ControlOpen,
@@ -46,7 +49,15 @@ from cpa.trainings.machine import (
     allowed_actions,
     transition,
 )
-from cpa.trainings.models import ActionInput, Amount, Dossier, DossierView, NewDossier, StateChange
+from cpa.trainings.models import (
+    BASIS_POINTS_FULL,
+    ActionInput,
+    Amount,
+    Dossier,
+    DossierView,
+    NewDossier,
+    StateChange,
+)
 
 log = structlog.get_logger(__name__)
 
@@ -184,8 +195,11 @@ async def _apply(
 
 
 def _due(dossier: Dossier, now: dt.datetime) -> bool:
-    """The server moves a dossier only once the last day of its deadline has passed."""
-    return dossier.deadline_on is not None and dossier.deadline_on < now.date()
+    """The server moves a dossier only once its deadline is reached (cpa.rules.trainings)."""
+    running = DEADLINES.get(dossier.state)
+    if running is None or dossier.deadline_on is None or dossier.control_opened_at:
+        return False
+    return running.reached(now.date(), dossier.deadline_on)
 
 
 def _proposal(dossier: Dossier, given: ActionInput, today: dt.date) -> Dossier:
@@ -197,31 +211,37 @@ def _proposal(dossier: Dossier, given: ActionInput, today: dt.date) -> Dossier:
             "the training ends on or after its start",
             errors=[{"field": "ends_on", "message": "must be >= starts_on"}],
         )
-    least = deadlines_on(today).start_after_proposal_days
-    if working_days_between(today, starts_on) < least:
+    if not start_allowed(proposed_on=today, start=starts_on):
+        least = deadlines_on(today).start_after_proposal_days
         raise StartTooEarly(
-            f"starts_on must be at least {least} working days after today",
-            earliest_start_on=add_working_days(today, least).isoformat(),
+            f"starts_on must be at least {least} working days after the proposal",
+            earliest_start_on=earliest_start(today).isoformat(),
         )
     return msgspec.structs.replace(dossier, starts_on=starts_on, ends_on=ends_on)
 
 
 def _completion(dossier: Dossier, given: ActionInput) -> Dossier:
-    if given.completion_basis_points is None:
+    """The exit's completion rate and reason (a partial one must say why, §5.2.10)."""
+    rate = given.completion_basis_points
+    if rate is None:
         raise InvalidTrainingInput(
             "declare_exit needs the completion rate",
             errors=[{"field": "completion_basis_points", "message": "0 to 10000, required"}],
         )
-    return msgspec.structs.replace(dossier, completion_basis_points=given.completion_basis_points)
+    reason = given.exit_reason or ("completed" if rate == BASIS_POINTS_FULL else None)
+    if reason is None or (reason == "completed") != (rate == BASIS_POINTS_FULL):
+        raise InvalidTrainingInput(
+            "a partial completion gives its exit_reason; completed means 10000",
+            errors=[{"field": "exit_reason", "message": "holder_abandon, body_interrupt or "
+                     "force_majeure below 10000; completed at 10000"}],
+        )  # fmt: skip
+    return msgspec.structs.replace(dossier, completion_basis_points=rate, exit_case=reason)
 
 
 def _deadline(state: State, today: dt.date) -> dt.date | None:
     """The last day of the deadline ``state`` runs from today, or None (cpa.rules.trainings)."""
     running = DEADLINES.get(state)
-    if running is None:
-        return None
-    days: int = getattr(deadlines_on(today), running[0])
-    return add_working_days(today, days)
+    return None if running is None else running.due(today)
 
 
 async def _write(
@@ -236,7 +256,8 @@ async def _write(
         await db.execute(
             sql("update_dossier"), after.id, after.state, after.starts_on, after.ends_on,
             after.hold_id, after.held_cents, after.copayment_cents,
-            after.completion_basis_points, after.control_opened_at, after.accepted_on,
+            after.completion_basis_points, after.exit_case, after.control_opened_at,
+            after.accepted_on,
             after.deadline_on, now,
         )  # fmt: skip
     facts: dict[str, Any] = {"action": step.action, "actor": party.actor,
@@ -370,7 +391,7 @@ async def apply_deadlines(db: Connection, now: dt.datetime, limit: int = DUE_BAT
                 continue
             party = Party(actor="server", principal=SERVER, route="deadline")
             try:
-                await act(db, party, dossier.id, running[1], ActionInput(), now=now)
+                await act(db, party, dossier.id, running.action, ActionInput(), now=now)
             except TransitionNotAllowed:
                 continue
             moved += 1

@@ -20,7 +20,7 @@ from litestar.params import HeaderParameter
 from cpa.api.call import Call
 from cpa.auth.access_log import record_access
 from cpa.db.database import Connection
-from cpa.idempotency import run_idempotent
+from cpa.idempotency import claim, run_idempotent
 
 T = TypeVar("T")
 
@@ -68,13 +68,5 @@ async def run_once(
         if key is None:
             async with db.transaction():
                 return await journaled()
-        return await run_idempotent(
-            db,
-            client_id=call.principal.client_id,
-            key=key,
-            operation=operation,
-            request=asked,
-            now=now,
-            work=journaled,
-            result_type=result_type,
-        )
+        claimed = claim(call.principal.client_id, key, operation=operation, request=asked, now=now)
+        return await run_idempotent(db, claimed, now=now, work=journaled, result_type=result_type)

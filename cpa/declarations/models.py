@@ -62,13 +62,21 @@ class EngagementDeclaration(PersonLine, frozen=True, kw_only=True, forbid_unknow
     year: int
     organisation: Reference
     kind: EngagementKind
+    # The measures of D5151-14's thresholds; each activity reads its own (cpa.rules.cec).
     hours: int = 0
+    """Hours in the year, all organisations (volunteering, réserve civique: 200 h)."""
     hours_in_one_organisation: int = 0
+    """Of those, the most in one organisation (100 h)."""
     days: int = 0
+    """Days of activity (réserve militaire: 90; réserve sanitaire: 30; police vacations)."""
     months: int = 0
+    """Continuous months (service civique, maître d'apprentissage: 6)."""
     years: int = 0
+    """Continuous years of commitment (reserves of defence, communal, police: 3 or 5)."""
     interventions: int = 0
+    """Interventions in the year (réserve citoyenne de l'éducation nationale: 25)."""
     role: Role | None = None
+    """Volunteering: on the board, or supervising other volunteers."""
 
 
 class EngagementDecision(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):

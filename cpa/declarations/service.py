@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 from uuid import UUID
 
 import msgspec
@@ -48,6 +48,7 @@ TEXT_LENGTH_MAX = 200
 MONTHS_PER_YEAR = 12
 
 L = TypeVar("L", bound=msgspec.Struct)
+D = TypeVar("D", ActivityDeclaration, ExposureDeclaration, EngagementDeclaration)
 P = TypeVar("P", bound=PersonLine)
 Written = tuple[Any, int | None, UUID]  # (id, revision, the person whose data it is)
 
@@ -70,101 +71,55 @@ def split_batch(body: bytes, *, ndjson: bool) -> list[bytes]:
     return lines
 
 
-async def _insert_revision(db: Connection, query: str, *args: Any) -> Written:
-    """Insert a declaration line (``args[0]``: the person); its id and revision (a correction
-    is a new revision)."""
-    row = await db.fetchrow(sql(query), *args)
-    assert row is not None, "an insert returns its row"
-    return row["id"], row["revision"], args[0]
+class Declaring(Generic[D]):
+    """One kind of declaration line and how it is written; calling it records a batch of them,
+    line by line (each line's checks, then its insert: a correction is a new revision)."""
 
+    def __init__(
+        self,
+        line_type: type[D],
+        first_year: int,
+        check: Callable[[D], None],
+        insert: str,
+        event: str,
+        *,
+        keys: Callable[[D], tuple[Any, ...]] = lambda line: (),
+        contract: Callable[[D], tuple[dt.date, dt.date] | None] = lambda line: None,
+    ) -> None:
+        self.line_type: type[D] = line_type
+        self.first_year = first_year
+        self.check: Callable[[D], None] = check
+        self.contract: Callable[[D], tuple[dt.date, dt.date] | None] = contract
+        self.insert, self.event = insert, event
+        self.keys: Callable[[D], tuple[Any, ...]] = keys
 
-async def declare_activities(
-    db: Connection,
-    lines: Sequence[bytes | ActivityDeclaration],
-    *,
-    today: dt.date,
-    provenance: Provenance = SYSTEM,
-    vault: NirVault | None = None,
-    touched: set[UUID] | None = None,
-) -> BatchResult:
-    """Record yearly activities (employee hours, independent months, ESAT), line by line."""
+    async def __call__(
+        self,
+        db: Connection,
+        lines: Sequence[bytes | D],
+        *,
+        today: dt.date,
+        provenance: Provenance = SYSTEM,
+        vault: NirVault | None = None,
+        touched: set[UUID] | None = None,
+    ) -> BatchResult:
+        async def write(line: D) -> Written:
+            _check_year(line.year, today, self.first_year)
+            self.check(line)
+            await _check_career(db, line, self.contract(line))
+            person_id = _person_id(line)
+            row = await db.fetchrow(
+                sql(self.insert),
+                person_id,
+                line.year,
+                *self.keys(line),
+                _json(line),
+                provenance.client_id,
+            )
+            assert row is not None, "an insert returns its row"
+            return row["id"], row.get("revision"), person_id
 
-    async def write(line: ActivityDeclaration) -> Written:
-        _check_year(line.year, today, FIRST_CPF_YEAR)
-        _check_activities(line)
-        await _check_career(db, line)
-        return await _insert_revision(
-            db,
-            "insert_activity_declaration",
-            _person_id(line),
-            line.year,
-            _json(line),
-            provenance.client_id,
-        )
-
-    return await _run_batch(
-        db, lines, ActivityDeclaration, write, "activities_declared", vault, touched
-    )
-
-
-async def declare_exposures(
-    db: Connection,
-    lines: Sequence[bytes | ExposureDeclaration],
-    *,
-    today: dt.date,
-    provenance: Provenance = SYSTEM,
-    vault: NirVault | None = None,
-    touched: set[UUID] | None = None,
-) -> BatchResult:
-    """Record C2P exposures, one contract and year per line."""
-
-    async def write(line: ExposureDeclaration) -> Written:
-        _check_year(line.year, today, FIRST_C2P_YEAR)
-        _check_exposure(line)
-        await _check_career(db, line, (line.contract_start, line.contract_end))
-        return await _insert_revision(
-            db,
-            "insert_exposure_declaration",
-            _person_id(line),
-            line.year,
-            line.contract_ref,
-            _json(line),
-            provenance.client_id,
-        )
-
-    return await _run_batch(
-        db, lines, ExposureDeclaration, write, "exposures_declared", vault, touched
-    )
-
-
-async def declare_engagements(
-    db: Connection,
-    lines: Sequence[bytes | EngagementDeclaration],
-    *,
-    today: dt.date,
-    provenance: Provenance = SYSTEM,
-    vault: NirVault | None = None,
-    touched: set[UUID] | None = None,
-) -> BatchResult:
-    """Record declared CEC engagements (credited once validated by the organisation)."""
-
-    async def write(line: EngagementDeclaration) -> Written:
-        _check_year(line.year, today, FIRST_CEC_YEAR)
-        _check_engagement(line)
-        await _check_career(db, line)
-        engagement_id = await db.fetchval(
-            sql("insert_cec_engagement"),
-            _person_id(line),
-            line.year,
-            line.organisation,
-            _json(line),
-            provenance.client_id,
-        )
-        return engagement_id, None, _person_id(line)
-
-    return await _run_batch(
-        db, lines, EngagementDeclaration, write, "engagements_declared", vault, touched
-    )
+        return await _run_batch(db, lines, self.line_type, write, self.event, vault, touched)
 
 
 async def decide_engagements(
@@ -323,3 +278,26 @@ def _check_engagement(line: EngagementDeclaration) -> None:
 
 def _json(line: msgspec.Struct) -> str:
     return msgspec.json.encode(line).decode()
+
+
+# Each kind: its line, its first year, its checks, its insert and its log event.
+declare_activities = Declaring(
+    ActivityDeclaration, FIRST_CPF_YEAR, _check_activities,
+    "insert_activity_declaration", "activities_declared",
+)  # fmt: skip
+"""Record yearly activities (employee hours, independent months, ESAT), line by line."""
+
+declare_exposures = Declaring(
+    ExposureDeclaration, FIRST_C2P_YEAR, _check_exposure,
+    "insert_exposure_declaration", "exposures_declared",
+    keys=lambda line: (line.contract_ref,),
+    contract=lambda line: (line.contract_start, line.contract_end),
+)  # fmt: skip
+"""Record C2P exposures, one contract and year per line."""
+
+declare_engagements = Declaring(
+    EngagementDeclaration, FIRST_CEC_YEAR, _check_engagement,
+    "insert_cec_engagement", "engagements_declared",
+    keys=lambda line: (line.organisation,),
+)  # fmt: skip
+"""Record declared CEC engagements (credited once validated by the organisation)."""

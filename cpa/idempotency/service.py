@@ -30,8 +30,9 @@ def request_digest(operation: str, request: Any) -> bytes:
 
 
 class Claim(msgspec.Struct, frozen=True, kw_only=True):
-    """A key to claim by a write that does the claim, the work and the store in one statement
-    (``cpf_hold_create``), rather than through :func:`run_idempotent`'s three round trips."""
+    """An ``Idempotency-Key`` to claim for one request: by :func:`run_idempotent` (three round
+    trips around any work), or by a write that claims, works and stores in one statement
+    (``cpf_hold_create``)."""
 
     client_id: str
     key: str
@@ -54,40 +55,32 @@ def conflict(key: str) -> IdempotencyConflict:
 
 async def run_idempotent(
     db: Connection,
+    key: Claim,
     *,
-    client_id: str,
-    key: str,
-    operation: str,
-    request: Any,
     now: dt.datetime,
     work: Callable[[], Awaitable[T]],
     result_type: type[T],
 ) -> T:
-    """``work()`` once for this key; the stored result when the same request comes again."""
-    if not 0 < len(key) <= KEY_LENGTH_MAX:
-        raise InvalidInput("Idempotency-Key has 1 to 255 characters")
-    digest = request_digest(operation, request)
+    """``work()`` once for this key (:func:`claim`); the stored result when the same request
+    comes again, a conflict when another one does."""
     async with db.transaction():
+        row = (key.client_id, key.key, key.request_sha256, now, key.expires_at)
         with domain_errors():
-            claimed = await db.fetchval(
-                sql("claim_idempotency_key"), client_id, key, digest, now, now + KEY_LIFETIME
-            )
+            claimed = await db.fetchval(sql("claim_idempotency_key"), *row)
         if claimed is None:
-            return await _replay(db, client_id, key, digest, result_type)
+            return await _replay(db, key, result_type)
         result = await work()
         await db.execute(
-            sql("store_idempotency_response"), client_id, key, msgspec.json.encode(result)
+            sql("store_idempotency_response"), key.client_id, key.key, msgspec.json.encode(result)
         )
     return result
 
 
-async def _replay(
-    db: Connection, client_id: str, key: str, digest: bytes, result_type: type[T]
-) -> T:
-    row = await db.fetchrow(sql("get_idempotency_key"), client_id, key)
+async def _replay(db: Connection, key: Claim, result_type: type[T]) -> T:
+    row = await db.fetchrow(sql("get_idempotency_key"), key.client_id, key.key)
     assert row is not None, "a key that could not be claimed exists"
-    if bytes(row["request_sha256"]) != digest:
-        raise conflict(key)
+    if bytes(row["request_sha256"]) != key.request_sha256:
+        raise conflict(key.key)
     return msgspec.json.decode(row["response"], type=result_type)
 
 

@@ -157,17 +157,9 @@ async def _apply(
     delta = credit.amount - (record.amount if record is not None else 0)
     kind: Literal["accrual", "adjustment"] = "accrual" if record is None else "adjustment"
     if delta:
-        entry = NewEntry(
-            person_id=person_id,
-            pot=credit.pot,
-            kind=kind,
-            amount=delta,
-            effective_on=today,
-            correlation_id=uuid4(),
-            credit_year=year,
-            trace=credit.trace,
-            declaration_id=plan.source.declaration_id,
-        )
+        entry = NewEntry(person_id=person_id, pot=credit.pot, kind=kind, amount=delta,
+                         effective_on=today, correlation_id=uuid4(), credit_year=year,
+                         trace=credit.trace, declaration_id=plan.source.declaration_id)  # fmt: skip
         await append_entries(db, [entry], provenance)
     await db.execute(sql("upsert_ledger_credit"), person_id, year, account, unit, credit.amount,
                      before, plan.source.digest, today)  # fmt: skip
@@ -219,14 +211,9 @@ async def _inputs(
     activities, status = await _activities(db, person, year, sources)
     engagements = await _engagements(db, person, year, records, sources)
     exposures = await _exposures(db, person, year, records, sources)
-    inputs = YearInputs(
-        year=year,
-        birth_date=person.birth_date,
-        status=status,
-        activities=activities,
-        engagements=engagements,
-        exposures=exposures,
-    )
+    inputs = YearInputs(year=year, birth_date=person.birth_date, status=status,
+                        activities=activities, engagements=engagements,
+                        exposures=exposures)  # fmt: skip
     return inputs, sources
 
 

@@ -7,6 +7,7 @@ entry's ``amount`` is in its ``unit``, which its pot decides (``cpa.rules.accoun
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any, Literal
 from uuid import UUID
 
@@ -18,7 +19,9 @@ from cpa.linked_services.models import (
 from cpa.provenance import SYSTEM as SYSTEM  # kernel; re-exported for the ledger's writes
 from cpa.provenance import Provenance as Provenance
 from cpa.rules import C2pUse, Trace
+from cpa.rules.accounts import POT_ACCOUNTS
 from cpa.rules.accounts import POT_UNITS as POT_UNITS  # the one pot → unit map (re-exported)
+from cpa.rules.accounts import CreditAccount as CreditAccount
 from cpa.rules.accounts import Pot as Pot  # re-exported: the ledger speaks of pots
 from cpa.rules.accounts import Unit as Unit
 from cpa.scopes import Scope
@@ -37,18 +40,14 @@ EntryKind = Literal[
 ]
 HoldStatus = Literal["pending", "posted", "voided", "expired"]
 GrantPot = Literal["abondement", "dotation"]
-CreditAccount = Literal["cpf", "cec", "c2p"]
-
 # Scopes are data masks: which scope shows which pots (entries) and sections (account).
-POT_SCOPES: dict[str, Scope] = {
-    "cpf_statutory": "cpf:read",
-    "cpf_hours": "cpf:read",
-    "abondement": "cpf:read",
-    "dotation": "cpf:read",
-    "cpf_held": "cpf:read",
+ACCOUNT_SCOPES: Mapping[CreditAccount, Scope] = {
+    "cpf": "cpf:read",
     "cec": "cec:read",
-    "cec_hours": "cec:read",
     "c2p": "c2p:read",
+}
+POT_SCOPES: Mapping[Pot, Scope] = {
+    pot: ACCOUNT_SCOPES[account] for pot, account in POT_ACCOUNTS.items()
 }
 
 

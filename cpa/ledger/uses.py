@@ -54,15 +54,9 @@ async def add_grant(
     async with db.transaction():
         await lock_person_ledger(db, person_id)
         grant = await _insert_grant(db, person_id, new)
-        entry = NewEntry(
-            person_id=person_id,
-            pot=new.pot,
-            grant_id=grant.id,
-            kind=new.pot,
-            amount=new.amount_cents,
-            effective_on=today,
-            correlation_id=uuid4(),
-        )
+        entry = NewEntry(person_id=person_id, pot=new.pot, grant_id=grant.id, kind=new.pot,
+                         amount=new.amount_cents, effective_on=today,
+                         correlation_id=uuid4())  # fmt: skip
         await append_entries(db, [entry], provenance)
     log.info("grant_added", pot=new.pot, amount_cents=new.amount_cents)
     return grant
@@ -94,7 +88,7 @@ async def convert_c2p(
             request.use, request.points, today, state["birth_date"], max(points, 0), reserved,
             request.reduction_basis_points,
         )  # fmt: skip
-        grant_id = await _fund_training(db, person_id, request, conversion.amount_cents, today)
+        grant_id = await _fund_training(db, person_id, request, conversion.amount_cents)
         result = C2pConversionResult(
             id=uuid4(),
             use=request.use,
@@ -114,11 +108,7 @@ async def convert_c2p(
 
 
 async def _fund_training(
-    db: Connection,
-    person_id: UUID,
-    request: C2pConversionRequest,
-    amount_cents: int | None,
-    today: dt.date,
+    db: Connection, person_id: UUID, request: C2pConversionRequest, amount_cents: int | None
 ) -> UUID | None:
     """A training use opens an abondement earmarked to the training; nothing otherwise."""
     if request.use != "training" or not amount_cents:

@@ -17,6 +17,14 @@ simulation and the purchase flow all call these same functions (one implementati
 - ``ages``: the youngest age of a career (CT L4153-1 1°, L5151-2) and the CPF's stop at the
   automatic full-rate age of the holder's cohort (CT L6323-3 al. 3, L5421-4 1°, CSS L351-8 1°).
 - ``debit``: the order a CPF debit draws on the pots — CT R6333-3, décret 2025-1156.
+- ``workdays``: French working days (Monday–Friday except public holidays, CT L3133-1), from
+  the ``holidays`` calendar; the unit of every training-purchase deadline.
+- ``trainings``: the deadlines of a CPF training purchase (``trainings.toml``, domain.md §5.2,
+  §6b OQ-7): body answer, holder acceptance, earliest start, withdrawal, declarations,
+  automatic validation of the service done, open requests per action.
+- ``cancellation``: the money of each way a purchase ends (``cancellation.toml``, §5.3–5.4),
+  a policy versioned by the date of the operator's CGU: the split of the hold into posted and
+  released, the card payment refunded or kept, and the preview of a cancellation's cost.
 - ``yearly``: a person's year of declarations → each account's credit, and the conversion of
   the hours stocks: the one campaign the ledger runs for real and the simulation on paper.
 
@@ -38,6 +46,16 @@ from cpa.rules.c2p import (
     c2p_points_reserved_remaining,
     c2p_reserved_points,
     c2p_year_points,
+)
+from cpa.rules.cancellation import (
+    CancellationCost,
+    Case,
+    Settlement,
+    cancellation_cost,
+    classify_holder_cancel,
+    classify_holder_exit,
+    policy_version_on,
+    settle,
 )
 from cpa.rules.cec import (
     CecAccrual,
@@ -72,6 +90,22 @@ from cpa.rules.params import (
     value_or_none,
 )
 from cpa.rules.trace import Trace
+from cpa.rules.trainings import (
+    Deadlines,
+    body_answer_due,
+    day_reached,
+    deadline_passed,
+    deadlines_on,
+    declaration_due,
+    earliest_start,
+    holder_acceptance_due,
+    open_request_allowed,
+    service_done_validated_on,
+    start_allowed,
+    withdrawal_due,
+    within_withdrawal,
+)
+from cpa.rules.workdays import add_working_days, is_working_day, working_days_between
 
 __all__ = [
     "PARAMETERS",
@@ -80,6 +114,8 @@ __all__ = [
     "C2pConversion",
     "C2pUse",
     "C2pYearPoints",
+    "CancellationCost",
+    "Case",
     "CecAccrual",
     "CecHoursAccrual",
     "CecHoursConversion",
@@ -87,6 +123,7 @@ __all__ = [
     "CopaymentSituation",
     "CpfAccrual",
     "CpfHoursAccrual",
+    "Deadlines",
     "Engagement",
     "EngagementKind",
     "Exposure",
@@ -99,21 +136,42 @@ __all__ = [
     "PersonYearStatus",
     "Reference",
     "ReservedPointsNotUsable",
+    "Settlement",
     "Trace",
     "UseNotAvailable",
+    "add_working_days",
+    "body_answer_due",
     "c2p_conversion",
     "c2p_factors_in_force",
     "c2p_points_reserved_remaining",
     "c2p_reserved_points",
     "c2p_year_points",
+    "cancellation_cost",
     "cec_convert_hours_to_cents",
     "cec_hours_year_accrual",
     "cec_year_accrual",
+    "classify_holder_cancel",
+    "classify_holder_exit",
     "convert_hours_to_cents",
     "copayment",
     "cpf_hours_year_accrual",
     "cpf_year_accrual",
+    "day_reached",
+    "deadline_passed",
+    "deadlines_on",
+    "declaration_due",
+    "earliest_start",
+    "holder_acceptance_due",
+    "is_working_day",
     "load_parameters",
+    "open_request_allowed",
+    "policy_version_on",
+    "service_done_validated_on",
+    "settle",
+    "start_allowed",
     "value_at",
     "value_or_none",
+    "withdrawal_due",
+    "within_withdrawal",
+    "working_days_between",
 ]

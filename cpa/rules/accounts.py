@@ -1,5 +1,5 @@
-"""The three accounts as the law frames them: the first year each one counts, and the unit of
-every ledger pot.
+"""The three accounts as the law frames them: the first year each one counts, and the account
+and unit of every ledger pot.
 
 - First years come from the parameter files (``cpf.opened_on``: loi 2014-288, CT L6323-1;
   ``cec.opened_on``: loi 2016-1088 art. 39; ``c2p.opened_on``: loi 2014-40), so a declaration,
@@ -26,7 +26,10 @@ __all__ = [
     "FIRST_CPF_YEAR",
     "FIRST_YEAR",
     "LAST_YEAR",
+    "POTS",
+    "POT_ACCOUNTS",
     "POT_UNITS",
+    "CreditAccount",
     "Pot",
     "Unit",
 ]
@@ -49,20 +52,25 @@ Pot = Literal[
 ]
 Unit = Literal["cents", "hours", "points"]
 
-# The one map from a pot to the unit of its amounts.
-POT_UNITS: Mapping[Pot, Unit] = {
-    "cpf_statutory": "cents",
-    "cpf_hours": "hours",
-    "cec": "cents",
-    "cec_hours": "hours",
-    "abondement": "cents",
-    "dotation": "cents",
-    "cpf_held": "cents",
-    "c2p": "points",
+CreditAccount = Literal["cpf", "cec", "c2p"]
+"""The three accounts a year's rights are credited to (``ledger_credits.account``)."""
+
+# The one table of pots: the account each belongs to and the unit of its amounts.
+POTS: Mapping[Pot, tuple[CreditAccount, Unit]] = {
+    "cpf_statutory": ("cpf", "cents"),
+    "cpf_hours": ("cpf", "hours"),
+    "cec": ("cec", "cents"),
+    "cec_hours": ("cec", "hours"),
+    "abondement": ("cpf", "cents"),
+    "dotation": ("cpf", "cents"),
+    "cpf_held": ("cpf", "cents"),
+    "c2p": ("c2p", "points"),
 }
+POT_ACCOUNTS: Mapping[Pot, CreditAccount] = {pot: account for pot, (account, _) in POTS.items()}
+POT_UNITS: Mapping[Pot, Unit] = {pot: unit for pot, (_, unit) in POTS.items()}
 
 # The first year of each account, by the name SQL uses for it (``ledger_credits.account``).
-ACCOUNT_FIRST_YEARS: Mapping[str, int] = {
+ACCOUNT_FIRST_YEARS: Mapping[CreditAccount, int] = {
     "cpf": FIRST_CPF_YEAR,
     "cec": FIRST_CEC_YEAR,
     "c2p": FIRST_C2P_YEAR,

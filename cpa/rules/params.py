@@ -1,10 +1,11 @@
 """Dated legal parameters, loaded once from the packaged TOML files and looked up by date.
 
-Each file (``cpf.toml``, ``cec.toml``, ``c2p.toml``, ``copayment.toml``) lists parameters in the
-spirit of OpenFisca: an ``id``, a ``unit``, a ``description`` and ``values``, each valid from its
-``from`` date until the next one; a row with ``stop = true`` ends the parameter. Every row carries
-its legal reference and evidence tag. Loading is strict: any mistake raises
-``ParameterFileError`` at import, so a service with a broken file refuses to start.
+Each file (``cpf.toml``, ``cec.toml``, ``c2p.toml``, ``copayment.toml``, ``trainings.toml``,
+``cancellation.toml``) lists parameters in the spirit of OpenFisca: an ``id``, a ``unit``, a
+``description`` and ``values``, each valid from its ``from`` date until the next one; a row with
+``stop = true`` ends the parameter. Every row carries its legal reference and evidence tag.
+Loading is strict: any mistake raises ``ParameterFileError`` at import, so a service with a broken
+file refuses to start.
 
 Where the texts are silent, the value is a cpa decision, and its reference says so with
 ``decision``: either the name of a decision of domain.md §6b (``"domain.md §6b OQ-12"``) or the
@@ -65,6 +66,7 @@ UNITS: Mapping[str, type] = {
     "cents_per_hour": int,
     "cents_per_year": int,
     "days": int,
+    "due_rule": tuple,  # one name: how a cancellation case sets the amount due (cancellation.py)
     "hours": int,
     "hours_per_year": int,
     "interventions": int,
@@ -74,8 +76,10 @@ UNITS: Mapping[str, type] = {
     "occurrences": int,
     "points": int,
     "quarters": int,
+    "requests": int,
     "smic_hours": int,
     "sources": tuple,  # names in order
+    "working_days": int,  # Monday to Friday except public holidays (workdays.py)
     "years": int,
 }
 
@@ -91,7 +95,14 @@ DECISION_MIN_WORDS = 12
 _DOMAIN_DECISION = re.compile(r"^domain\.md §6b (?P<name>[^ ]+)(?: \([^)]*\))?$")
 _DECISION_TAG = re.compile(r"cpa (?:decision|choice)|\bOQ-\d+", re.IGNORECASE)
 
-PACKAGED_FILES = ("cpf.toml", "cec.toml", "c2p.toml", "copayment.toml")
+PACKAGED_FILES = (
+    "cpf.toml",
+    "cec.toml",
+    "c2p.toml",
+    "copayment.toml",
+    "trainings.toml",
+    "cancellation.toml",
+)
 
 
 class ParameterFileError(Exception):
@@ -166,7 +177,7 @@ class FactorDoc(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
 
 
 class ParameterFile(msgspec.Struct, forbid_unknown_fields=True):
-    account: Literal["cpf", "cec", "c2p", "copayment"]
+    account: Literal["cpf", "cec", "c2p", "copayment", "trainings", "cancellation"]
     parameter: list[ParameterDoc]
     activity: list[CecActivityDoc] = []
     factor: list[FactorDoc] = []

@@ -15,11 +15,11 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable, Mapping, Sequence
-from typing import Literal, Protocol
+from typing import NamedTuple, Protocol
 
 import msgspec
 
-from cpa.rules.accounts import FIRST_CEC_YEAR, POT_UNITS, Pot, Unit
+from cpa.rules.accounts import FIRST_CEC_YEAR, POT_UNITS, CreditAccount, Pot, Unit
 from cpa.rules.c2p import Exposure, c2p_year_points
 from cpa.rules.cec import (
     Engagement,
@@ -49,8 +49,6 @@ __all__ = [
     "year_credit",
     "year_credits",
 ]
-
-CreditAccount = Literal["cpf", "cec", "c2p"]
 
 
 class YearInputs(msgspec.Struct, frozen=True, kw_only=True):
@@ -126,41 +124,38 @@ def year_credit(inputs: YearInputs, account: CreditAccount, balance: int) -> Yea
     """One account's credit for the year against ``balance`` (hours, cents or points before)."""
     pot = credit_pot(account, inputs.year)
     unit = POT_UNITS[pot]
-    amount, gross, ceiling, capped, trace = _accrue(inputs, account, unit == "hours", balance)
-    return YearCredit(
-        account=account,
-        year=inputs.year,
-        pot=pot,
-        unit=unit,
-        amount=amount,
-        gross=gross,
-        ceiling=ceiling,
-        capped=capped,
-        trace=trace,
-    )
+    accrued = _accrue(inputs, account, unit == "hours", balance)
+    return YearCredit(account=account, year=inputs.year, pot=pot, unit=unit, **accrued._asdict())
 
 
-_Accrued = tuple[int, int, int | None, bool, Trace]
+class _Accrued(NamedTuple):
+    """What every account's rule gives for a year, by the names ``YearCredit`` uses."""
+
+    amount: int
+    gross: int
+    ceiling: int | None
+    capped: bool
+    trace: Trace
 
 
 def _accrue(inputs: YearInputs, account: CreditAccount, hours: bool, balance: int) -> _Accrued:
     year, activities, engagements = inputs.year, inputs.activities or (), inputs.engagements or ()
     if account == "c2p":
         p = c2p_year_points(year, inputs.exposures or (), inputs.birth_date, balance)
-        return p.points, p.gross_points, None, p.points < p.gross_points, p.trace
+        return _Accrued(p.points, p.gross_points, None, p.points < p.gross_points, p.trace)
     # The CPF stops at the automatic full-rate age of the person's birth cohort (L5421-4 1°).
     status = msgspec.structs.replace(inputs.status, birth_date=inputs.birth_date)
     if account == "cpf" and hours:
         h = cpf_hours_year_accrual(year, activities, status, balance)
-        return h.amount_hours, h.gross_hours, h.ceiling_hours, h.capped, h.trace
+        return _Accrued(h.amount_hours, h.gross_hours, h.ceiling_hours, h.capped, h.trace)
     if account == "cpf":
         e = cpf_year_accrual(year, activities, status, balance)
-        return e.amount_cents, e.gross_cents, e.ceiling_cents, e.capped, e.trace
+        return _Accrued(e.amount_cents, e.gross_cents, e.ceiling_cents, e.capped, e.trace)
     if hours:
         ch = cec_hours_year_accrual(year, engagements, balance)
-        return ch.amount_hours, ch.gross_hours, ch.ceiling_hours, ch.capped, ch.trace
+        return _Accrued(ch.amount_hours, ch.gross_hours, ch.ceiling_hours, ch.capped, ch.trace)
     ce = cec_year_accrual(year, engagements, balance)
-    return ce.amount_cents, ce.gross_cents, ce.ceiling_cents, ce.capped, ce.trace
+    return _Accrued(ce.amount_cents, ce.gross_cents, ce.ceiling_cents, ce.capped, ce.trace)
 
 
 class _Converted(Protocol):

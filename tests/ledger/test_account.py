@@ -10,7 +10,7 @@ import msgspec
 import pytest
 
 from cpa.declarations import ExposureDeclaration, declare_exposures
-from cpa.idempotency import IdempotencyConflict, run_idempotent
+from cpa.idempotency import IdempotencyConflict, claim, run_idempotent
 from cpa.ledger import (
     C2pConversionRequest,
     EntryFilter,
@@ -111,7 +111,7 @@ async def test_the_same_key_replays_and_another_body_conflicts(db: asyncpg.Conne
     async def attempt(body: NewHold, key: str) -> Hold:
         provenance = Provenance(client_id="of-1", idempotency_key=key)
         return await run_idempotent(
-            db, client_id="of-1", key=key, operation="create_hold", request=body, now=NOW,
+            db, claim("of-1", key, operation="create_hold", request=body, now=NOW), now=NOW,
             work=lambda: create_hold(db, person_id, body, now=NOW, provenance=provenance),
             result_type=Hold,
         )  # fmt: skip

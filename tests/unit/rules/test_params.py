@@ -200,7 +200,7 @@ def test_decisions_are_parameters() -> None:
         for param_id in PARAMETERS.ids()
         for row in PARAMETERS.doc(param_id).values
     }
-    for oq in ("OQ-2", "OQ-3", "OQ-10", "OQ-11", "OQ-12"):
+    for oq in ("OQ-2", "OQ-3", "OQ-7", "OQ-10", "OQ-11", "OQ-12"):
         assert any(d.startswith(f"domain.md §6b {oq}") for d in decisions), oq
 
 
@@ -287,6 +287,11 @@ def test_temporal_coverage_2015_to_2030() -> None:
         ("cpf.pfo.amount", dt.date(2024, 5, 2), 10000),
         ("cpf.pfo.amount", dt.date(2025, 1, 1), 10223),
         ("cpf.pfo.amount", dt.date(2026, 1, 1), 10320),
+        ("training.deadline.withdrawal", dt.date(2019, 11, 20), None),
+        ("training.deadline.withdrawal", dt.date(2021, 6, 9), 14),
+        ("training.deadline.withdrawal", dt.date(2021, 6, 10), 11),
+        ("training.deadline.start_after_proposal", dt.date(2021, 6, 9), 0),
+        ("training.deadline.start_after_proposal", dt.date(2021, 6, 10), 11),
     ],
 )
 def test_date_changes(param_id: str, day: dt.date, expected: int | None) -> None:

@@ -32,7 +32,7 @@ from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
 from cpa.events import lock_subject
-from cpa.idempotency import run_idempotent
+from cpa.idempotency import claim, run_idempotent
 from cpa.trainings import (
     ActionInput,
     Actor,
@@ -79,10 +79,11 @@ async def _step(
         await lock_subject(db, subject)
         if key is None:
             return await work(db)
+        now = _now()
+        claimed = claim(call.principal.client_id, key, operation=operation, request=asked, now=now)
         return await run_idempotent(
-            db, client_id=call.principal.client_id, key=key, operation=operation,
-            request=asked, now=_now(), work=lambda: work(db), result_type=DossierView,
-        )  # fmt: skip
+            db, claimed, now=now, work=lambda: work(db), result_type=DossierView
+        )
 
 
 async def _act(

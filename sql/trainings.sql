@@ -90,9 +90,13 @@ order by id
 limit $3;
 
 -- name: get_session_for_request
--- A session with what a request on it needs of its action.
+-- A session with what a request on it needs of its action, and how many of the citizen $2's
+-- dossiers on that action are still running (states $3).
 select s.id, s.action_id, s.starts_on, s.ends_on, s.price_cents, s.open,
-       a.client_id, a.closed_at
+       a.client_id, a.closed_at,
+       (select count(*) from dossiers d
+        where d.person_id = $2 and d.action_id = s.action_id
+          and d.state = any($3::text[])) as open_count
 from training_sessions s
 join training_actions a on a.id = s.action_id
 where s.id = $1;
@@ -102,17 +106,24 @@ where s.id = $1;
 -- open-requests limit.
 select pg_advisory_xact_lock(hashtextextended('dossiers:' || $1::uuid::text, 0));
 
--- name: count_open_dossiers
--- How many of the citizen's dossiers on this action are still running (states $3).
-select count(*) from dossiers
-where person_id = $1 and action_id = $2 and state = any($3::text[]);
-
 -- name: insert_dossier
--- A new request on a session.
-insert into dossiers (id, person_id, session_id, action_id, client_id, state, price_cents,
-                      starts_on, ends_on, financer_review, job_seeker, deadline_on,
-                      created_at, updated_at)
-values ($1, $2, $3, $4, $5, 'notProcessed', $6, $7, $8, $9, $10, $11, $12, $12);
+-- A new request on a session, with the first line of its history (by the citizen's client
+-- $13); the dossier.
+with created as (
+    insert into dossiers (id, person_id, session_id, action_id, client_id, state, price_cents,
+                          starts_on, ends_on, financer_review, job_seeker, deadline_on,
+                          created_at, updated_at)
+    values ($1, $2, $3, $4, $5, 'notProcessed', $6, $7, $8, $9, $10, $11, $12, $12)
+    returning *
+), entered as (
+    insert into dossier_states (dossier_id, seq, state, action, actor, client_id, occurred_at)
+    values ($1, 1, 'notProcessed', 'request', 'citizen', $13, $12)
+)
+select id, person_id, session_id, action_id, client_id, state, price_cents, starts_on, ends_on,
+       financer_review, job_seeker, hold_id, held_cents, copayment_cents,
+       completion_basis_points, exit_case, control_opened_at, accepted_on, deadline_on,
+       created_at, updated_at
+from created;
 
 -- name: get_dossier
 -- One dossier.
@@ -131,18 +142,38 @@ set state = $2, starts_on = $3, ends_on = $4, hold_id = $5, held_cents = $6,
     control_opened_at = $10, accepted_on = $11, deadline_on = $12, updated_at = $13
 where id = $1;
 
+-- name: update_dossier_entering
+-- The dossier after a step that entered a state ($2), with that state's line in its history
+-- (action $14, actor $15, client $16).
+with changed as (
+    update dossiers
+    set state = $2, starts_on = $3, ends_on = $4, hold_id = $5, held_cents = $6,
+        copayment_cents = $7, completion_basis_points = $8, exit_case = $9,
+        control_opened_at = $10, accepted_on = $11, deadline_on = $12, updated_at = $13
+    where id = $1
+    returning id
+)
+insert into dossier_states (dossier_id, seq, state, action, actor, client_id, occurred_at)
+select $1, coalesce(max(seq), 0) + 1, $2, $14, $15, $16, $13
+from dossier_states where dossier_id = $1;
+
 -- name: insert_dossier_state
 -- The state a dossier entered, appended to its history.
 insert into dossier_states (dossier_id, seq, state, action, actor, client_id, occurred_at)
 select $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5, $6
 from dossier_states where dossier_id = $1;
 
--- name: list_dossier_states
--- A dossier's history, oldest first.
-select state, action, actor, occurred_at
-from dossier_states
-where dossier_id = $1
-order by seq;
+-- name: get_dossier_story
+-- A dossier's history and amounts, oldest first, as two JSON arrays (one round trip).
+select coalesce((select json_agg(json_build_object(
+                     'state', state, 'action', action, 'actor', actor,
+                     'occurred_at', occurred_at) order by seq)
+                 from dossier_states where dossier_id = $1), '[]')::text as history,
+       coalesce((select json_agg(json_build_object(
+                     'leg', leg, 'amount_cents', amount_cents, 'rule_id', rule_id,
+                     'policy_version', policy_version, 'legal_reference', legal_reference,
+                     'hold_id', hold_id, 'occurred_at', occurred_at) order by seq)
+                 from dossier_amounts where dossier_id = $1), '[]')::text as amounts;
 
 -- name: insert_dossier_amount
 -- An amount a dossier's step moved or decided, with what produced it.
@@ -150,13 +181,6 @@ insert into dossier_amounts (dossier_id, seq, leg, amount_cents, rule_id, policy
                              legal_reference, hold_id, occurred_at)
 select $1, coalesce(max(seq), 0) + 1, $2, $3, $4, $5, $6, $7, $8
 from dossier_amounts where dossier_id = $1;
-
--- name: list_dossier_amounts
--- A dossier's amounts, in the order they were recorded.
-select leg, amount_cents, rule_id, policy_version, legal_reference, hold_id, occurred_at
-from dossier_amounts
-where dossier_id = $1
-order by seq;
 
 -- name: list_person_dossiers
 -- The citizen's dossiers, newest first; $2 rows.

@@ -7,12 +7,21 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from uuid import UUID
 
 import msgspec
 
 from cpa.db.database import Connection
 from cpa.db.queries import sql
-from cpa.ledger import NewHold, Provenance, create_hold, get_account, post_hold, void_hold
+from cpa.ledger import (
+    InsufficientRights,
+    NewHold,
+    Provenance,
+    create_hold,
+    get_account,
+    post_hold,
+    void_hold,
+)
 from cpa.rules.cancellation import Case, cancellation_cost, classify_holder_cancel, settle
 from cpa.rules.copayment import CopaymentSituation, copayment
 from cpa.rules.debit import debit_order
@@ -32,21 +41,22 @@ async def reserve(
     db: Connection, dossier: Dossier, by: Provenance, now: dt.datetime
 ) -> tuple[Dossier, list[Recorded]]:
     """Hold the rights the citizen uses (price minus co-payment, §2.5, in the debit order of
-    §2.4); the co-payment is its own leg, paid by card (not on the ledger)."""
+    §2.4); the co-payment is its own leg, paid by card (not on the ledger).
+
+    The split is first computed as if the rights covered the price (the co-payment is then
+    the flat amount, whatever the rights beyond it): when they do not, the hold is refused
+    with what is available, and the split is computed again on that. One statement in the
+    common case instead of reading the account first.
+    """
     on = now.date()
-    account = await get_account(db, dossier.person_id, ("cpf:read",), now=now)
-    assert account.cpf is not None, "asked with cpf:read"
     situation = CopaymentSituation(job_seeker=dossier.job_seeker)
-    split = copayment(dossier.price_cents, account.cpf.available_cents, situation, on)
-    hold_id = None
-    if split.rights_debit_cents > 0:
-        reference = f"dossier:{dossier.id}"
-        new = NewHold(
-            amount_cents=split.rights_debit_cents,
-            training_reference=reference,
-            expires_at=now + HOLD_LIFETIME,
-        )
-        hold_id = (await create_hold(db, dossier.person_id, new, now=now, provenance=by)).id
+    split = copayment(dossier.price_cents, dossier.price_cents, situation, on)
+    try:
+        hold_id = await _hold(db, dossier, split.rights_debit_cents, by, now)
+    except InsufficientRights as refused:
+        available = int(refused.extensions["available_cents"])
+        split = copayment(dossier.price_cents, available, situation, on)
+        hold_id = await _hold(db, dossier, split.rights_debit_cents, by, now)
     order = debit_order(on).trace
     recorded: list[Recorded] = [
         ("rights_held", split.rights_debit_cents, order.rule_id,
@@ -62,6 +72,20 @@ async def reserve(
         accepted_on=on,
     )
     return changed, recorded
+
+
+async def _hold(
+    db: Connection, dossier: Dossier, cents: int, by: Provenance, now: dt.datetime
+) -> UUID | None:
+    """A hold of ``cents`` for the dossier (none for nothing), named after it."""
+    if cents <= 0:
+        return None
+    new = NewHold(
+        amount_cents=cents, training_reference=f"dossier:{dossier.id}",
+        expires_at=now + HOLD_LIFETIME,
+    )  # fmt: skip
+    hold = await create_hold(db, dossier.person_id, new, now=now, provenance=by)
+    return hold.id
 
 
 def case_of(step: Transition, dossier: Dossier, today: dt.date) -> Case:

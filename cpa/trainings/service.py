@@ -27,6 +27,7 @@ from cpa.provenance import SYSTEM, Provenance
 from cpa.rules.trainings import (
     deadlines_on,
     earliest_start,
+    open_request_allowed,
     start_allowed,
 )
 from cpa.trainings import money
@@ -100,32 +101,34 @@ async def request_dossier(
     dossier_id = uuid4()
     await lock_subject(db, dossier_id)
     await db.execute(sql("lock_person_dossiers"), person_id)
-    session = await db.fetchrow(sql("get_session_for_request"), new.session_id)
+    session = await db.fetchrow(
+        sql("get_session_for_request"), new.session_id, person_id, _OPEN_STATES
+    )
     if session is None:
         raise TrainingSessionNotFound()
     if not session["open"] or session["closed_at"] is not None:
         raise SessionClosed()
-    await _check_open_requests(db, person_id, session["action_id"], now.date())
+    _check_open_requests(session["open_count"], now.date())
     await record_access(db, party.principal, route=party.route, action="change")
     with domain_errors():
-        await db.execute(
+        row = await db.fetchrow(
             sql("insert_dossier"), dossier_id, person_id, session["id"], session["action_id"],
             session["client_id"], session["price_cents"], session["starts_on"],
             session["ends_on"], new.financer_review, new.job_seeker,
-            _deadline("notProcessed", now.date()), now,
+            _deadline("notProcessed", now.date()), now, party.principal.client_id,
         )  # fmt: skip
-    dossier = await load(db, dossier_id)
-    await _history(db, party, dossier, "notProcessed", "request", now)
+    assert row is not None, "an insert returns its row"
+    dossier = from_row(Dossier, row)
     await _event(db, dossier, "notProcessed", {"action": "request", "actor": "citizen"}, now)
     return await view(db, dossier, party.actor)
 
 
-async def _check_open_requests(
-    db: Connection, person_id: UUID, action_id: UUID, today: dt.date
-) -> None:
-    most = deadlines_on(today).open_requests_max
-    count = await db.fetchval(sql("count_open_dossiers"), person_id, action_id, sorted(OPEN_STATES))
-    if count >= most:
+_OPEN_STATES = sorted(OPEN_STATES)
+
+
+def _check_open_requests(count: int, today: dt.date) -> None:
+    if not open_request_allowed(open_requests=count, on=today):
+        most = deadlines_on(today).open_requests_max
         raise TooManyOpenRequests(
             f"{count} open requests on this training action, at most {most}", open_max=most
         )
@@ -160,7 +163,7 @@ async def act(
     payloads = await money.record_amounts(db, changed, recorded, now)
     for payload in payloads:
         await _money_event(db, changed, payload, now)
-    log.info("dossier_moved", action=action, actor=party.actor, state=changed.state)
+    log.debug("dossier_moved", action=action, actor=party.actor, state=changed.state)
     return await view(db, changed, party.actor)
 
 
@@ -252,32 +255,31 @@ async def _write(
     step: Transition,
     now: dt.datetime,
 ) -> None:
-    with domain_errors():
-        await db.execute(
-            sql("update_dossier"), after.id, after.state, after.starts_on, after.ends_on,
-            after.hold_id, after.held_cents, after.copayment_cents,
-            after.completion_basis_points, after.exit_case, after.control_opened_at,
-            after.accepted_on,
-            after.deadline_on, now,
-        )  # fmt: skip
+    """The dossier after the step, the states it entered (history) and their events."""
     facts: dict[str, Any] = {"action": step.action, "actor": party.actor,
                              "previous_state": before.state}  # fmt: skip
-    if step.action == "open_control":
+    fields = (
+        after.id, after.state, after.starts_on, after.ends_on, after.hold_id, after.held_cents,
+        after.copayment_cents, after.completion_basis_points, after.exit_case,
+        after.control_opened_at, after.accepted_on, after.deadline_on, now,
+    )  # fmt: skip
+    if step.action == "open_control":  # no state entered: the control is an event
+        with domain_errors():
+            await db.execute(sql("update_dossier"), *fields)
         await _event(db, after, after.state, facts, now, kind="control_opened")
         return
-    for state in (step.via, after.state):
-        if state is not None:
-            await _history(db, party, after, state, step.action, now)
-            await _event(db, after, state, facts, now)
-
-
-async def _history(
-    db: Connection, party: Party, dossier: Dossier, state: State, action: str, now: dt.datetime
-) -> None:
     client_id = None if party.actor == "server" else party.principal.client_id
-    await db.execute(
-        sql("insert_dossier_state"), dossier.id, state, action, party.actor, client_id, now
-    )
+    if step.via is not None:
+        await db.execute(
+            sql("insert_dossier_state"), after.id, step.via, step.action, party.actor,
+            client_id, now,
+        )  # fmt: skip
+        await _event(db, after, step.via, facts, now)
+    with domain_errors():
+        await db.execute(
+            sql("update_dossier_entering"), *fields, step.action, party.actor, client_id
+        )
+    await _event(db, after, after.state, facts, now)
 
 
 def _snake(name: str) -> str:
@@ -347,9 +349,13 @@ async def load_for(db: Connection, party: Party, dossier_id: UUID) -> Dossier:
     return dossier
 
 
+_history_json = msgspec.json.Decoder(list[StateChange])
+_amounts_json = msgspec.json.Decoder(list[Amount])
+
+
 async def view(db: Connection, dossier: Dossier, actor: Actor) -> DossierView:
-    states = await db.fetch(sql("list_dossier_states"), dossier.id)
-    amounts = await db.fetch(sql("list_dossier_amounts"), dossier.id)
+    story = await db.fetchrow(sql("get_dossier_story"), dossier.id)
+    assert story is not None, "an aggregate answers one row"
     return DossierView(
         id=dossier.id, session_id=dossier.session_id, action_id=dossier.action_id,
         training_body=dossier.client_id, state=dossier.state, price_cents=dossier.price_cents,
@@ -357,8 +363,8 @@ async def view(db: Connection, dossier: Dossier, actor: Actor) -> DossierView:
         copayment_cents=dossier.copayment_cents,
         completion_basis_points=dossier.completion_basis_points,
         deadline_on=dossier.deadline_on, allowed_actions=allowed_actions(dossier.state, actor),
-        history=[from_row(StateChange, row) for row in states],
-        amounts=[from_row(Amount, row) for row in amounts],
+        history=_history_json.decode(story["history"]),
+        amounts=_amounts_json.decode(story["amounts"]),
     )  # fmt: skip
 
 

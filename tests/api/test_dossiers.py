@@ -320,3 +320,18 @@ async def test_search_pages_with_a_cursor(
     assert cheap.status_code == 200, cheap.text
     ids = {item["id"] for item in cheap.json()["items"]}
     assert str(trainings.other_action_id) in ids and str(trainings.action_id) not in ids
+
+
+async def test_a_repeated_request_with_its_key_answers_the_same_dossier_and_writes_nothing(
+    trainings: Trainings, api: httpx.AsyncClient, wdb: asyncpg.Connection
+) -> None:
+    headers = {**trainings.citizen, "Idempotency-Key": "dossier-once"}
+    body = {"session_id": str(trainings.session_id)}
+    first = await api.post(MINE, json=body, headers=headers)
+    assert first.status_code == 201, first.text
+    before = await footprint(wdb)
+    again = await api.post(MINE, json=body, headers=headers)
+    assert again.status_code == 201 and again.json()["id"] == first.json()["id"]
+    assert await footprint(wdb) == before
+    other = await api.post(MINE, json={**body, "job_seeker": True}, headers=headers)
+    assert other.status_code == 409 and other.json()["type"] == PROBLEM + "idempotency-conflict"

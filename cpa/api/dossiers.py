@@ -27,18 +27,29 @@ from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from cpa.api.advisor import ADVISOR
 from cpa.api.call import Call, Caller
+from cpa.api.documented import doc
 from cpa.api.writes import IdempotencyKey
 from cpa.auth.advisor import resolve_person_ref
+from cpa.auth.errors import PersonRefNotFound
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
 from cpa.events import lock_subject
-from cpa.idempotency import claim, run_idempotent
+from cpa.idempotency import IdempotencyConflict, claim, run_idempotent
+from cpa.ledger import InsufficientRights
 from cpa.trainings import (
     ActionInput,
     Actor,
+    ControlOpen,
+    DossierNotFound,
     DossierView,
+    InvalidTrainingInput,
     NewDossier,
     Party,
+    SessionClosed,
+    StartTooEarly,
+    TooManyOpenRequests,
+    TrainingSessionNotFound,
+    TransitionNotAllowed,
     act,
     list_dossiers,
     load_for,
@@ -141,9 +152,15 @@ class MyDossierController(Controller):
         "/",
         operation_id="requestDossier",
         summary="Request a training session (the dossier starts notProcessed)",
-        description="At most 5 open requests per training action (§5.2); the session must "
-        "be open. The training body must answer within 2 working days.",
-        opt=_CITIZEN_WRITE,
+        **doc(
+            _CITIZEN_WRITE,
+            TrainingSessionNotFound,
+            SessionClosed,
+            TooManyOpenRequests,
+            IdempotencyConflict,
+            description="At most 5 open requests per training action (§5.2); the session must "
+            "be open. The training body must answer within 2 working days.",
+        ),
         status_code=201,
     )
     async def create(
@@ -162,7 +179,7 @@ class MyDossierController(Controller):
             asked=msgspec.to_builtins(data), work=work,
         )  # fmt: skip
 
-    @get("/", operation_id="listMyDossiers", summary="The citizen's dossiers", opt=_CITIZEN_READ)
+    @get("/", operation_id="listMyDossiers", summary="The citizen's dossiers", **doc(_CITIZEN_READ))
     async def mine(self, call: Caller, limit: LimitParam = DOSSIERS_LISTED_MAX) -> Dossiers:
         party = Party(actor="citizen", principal=call.principal, route=_ROUTES["citizen"])
         async with call.transaction() as db:
@@ -170,8 +187,12 @@ class MyDossierController(Controller):
             await call.journal_read(db, party.route)
         return Dossiers(dossiers=found)
 
-    @get("/{dossier_id:uuid}", operation_id="getMyDossier", summary="One of the citizen's "
-         "dossiers, with its history, amounts and allowed actions", opt=_CITIZEN_READ)  # fmt: skip
+    @get(
+        "/{dossier_id:uuid}",
+        operation_id="getMyDossier",
+        summary="One of the citizen's dossiers, with its history, amounts and allowed actions",
+        **doc(_CITIZEN_READ, DossierNotFound),
+    )
     async def read(self, call: Caller, dossier_id: FromPath[UUID]) -> DossierView:
         return await _read(call, "citizen", dossier_id)
 
@@ -179,7 +200,7 @@ class MyDossierController(Controller):
         "/{dossier_id:uuid}/quote",
         operation_id="quoteMyDossier",
         summary="What accepting costs the citizen, and what cancelling today would cost",
-        opt=_CITIZEN_READ,
+        **doc(_CITIZEN_READ, DossierNotFound),
     )
     async def cost(self, call: Caller, dossier_id: FromPath[UUID]) -> Quote:
         party = Party(actor="citizen", principal=call.principal, route=_ROUTES["citizen"])
@@ -193,8 +214,14 @@ class MyDossierController(Controller):
         operation_id="actOnMyDossier",
         summary="Take an action on the citizen's dossier (accept, decline, cancel, "
         "cancel_force_majeure)",
-        description=_ACTION_DOC,
-        opt=_CITIZEN_WRITE,
+        **doc(
+            _CITIZEN_WRITE,
+            DossierNotFound,
+            TransitionNotAllowed,
+            InsufficientRights,
+            IdempotencyConflict,
+            description=_ACTION_DOC,
+        ),
         status_code=200,
     )
     async def take(
@@ -215,7 +242,7 @@ class BodyDossierController(Controller):
     path = "/v1/dossiers"
     tags = ("dossiers",)
 
-    @get("/", operation_id="listBodyDossiers", summary="This body's dossiers", opt=_BODY)
+    @get("/", operation_id="listBodyDossiers", summary="This body's dossiers", **doc(_BODY))
     async def mine(
         self, call: Caller, in_state: StateParam = None, limit: LimitParam = DOSSIERS_LISTED_MAX
     ) -> Dossiers:
@@ -223,8 +250,12 @@ class BodyDossierController(Controller):
         async with call.transaction() as db:
             return Dossiers(dossiers=await list_dossiers(db, party, state=in_state, limit=limit))
 
-    @get("/{dossier_id:uuid}", operation_id="getBodyDossier", summary="One of this body's "
-         "dossiers", opt=_BODY)  # fmt: skip
+    @get(
+        "/{dossier_id:uuid}",
+        operation_id="getBodyDossier",
+        summary="One of this body's dossiers",
+        **doc(_BODY, DossierNotFound),
+    )
     async def read(self, call: Caller, dossier_id: FromPath[UUID]) -> DossierView:
         return await _read(call, "body", dossier_id)
 
@@ -233,8 +264,15 @@ class BodyDossierController(Controller):
         operation_id="actOnBodyDossier",
         summary="Take an action on this body's dossier (validate, refuse, cancel, "
         "declare_no_show, declare_entry, declare_exit)",
-        description=_ACTION_DOC,
-        opt=_BODY,
+        **doc(
+            _BODY,
+            DossierNotFound,
+            TransitionNotAllowed,
+            StartTooEarly,
+            InvalidTrainingInput,
+            IdempotencyConflict,
+            description=_ACTION_DOC,
+        ),
         status_code=200,
     )
     async def take(
@@ -249,8 +287,12 @@ class FinancerDossierController(Controller):
     path = "/v1/financer/dossiers"
     tags = ("dossiers",)
 
-    @get("/{dossier_id:uuid}", operation_id="getFinancerDossier", summary="A dossier, as its "
-         "financer sees it", opt=_FINANCER)  # fmt: skip
+    @get(
+        "/{dossier_id:uuid}",
+        operation_id="getFinancerDossier",
+        summary="A dossier, as its financer sees it",
+        **doc(_FINANCER, DossierNotFound),
+    )
     async def read(self, call: Caller, dossier_id: FromPath[UUID]) -> DossierView:
         return await _read(call, "financer", dossier_id)
 
@@ -259,8 +301,15 @@ class FinancerDossierController(Controller):
         operation_id="actOnFinancerDossier",
         summary="Take a financer's action (approve_funding, refuse_funding, cancel, "
         "open_control, validate_service_done)",
-        description=_ACTION_DOC,
-        opt=_FINANCER,
+        **doc(
+            _FINANCER,
+            DossierNotFound,
+            TransitionNotAllowed,
+            ControlOpen,
+            InvalidTrainingInput,
+            IdempotencyConflict,
+            description=_ACTION_DOC,
+        ),
         status_code=200,
     )
     async def take(
@@ -275,8 +324,12 @@ class AdvisorDossierController(Controller):
     path = "/v1/advisor/persons/{ref:str}/dossiers"
     tags = ("advisor", "dossiers")
 
-    @get("/", operation_id="listAdvisorDossiers", summary="A person's dossiers, for the "
-         "advisor's declared purpose (journaled)", opt=ADVISOR)  # fmt: skip
+    @get(
+        "/",
+        operation_id="listAdvisorDossiers",
+        summary="A person's dossiers, for the advisor's declared purpose (journaled)",
+        **doc(ADVISOR, PersonRefNotFound),
+    )
     async def list_for(self, call: Caller, ref: FromPath[str]) -> Dossiers:
         async with call.transaction() as db:
             advisor = await resolve_person_ref(db, call.principal, ref)

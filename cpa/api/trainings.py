@@ -14,16 +14,20 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from cpa.api.advisor import ADVISOR
 from cpa.api.call import Call, Caller
+from cpa.api.documented import doc
 from cpa.auth.guard import requires
 from cpa.trainings import (
+    InvalidTrainingInput,
     NewSession,
     NewTrainingAction,
     SessionPatch,
     TrainingAction,
+    TrainingActionNotFound,
     TrainingActionPatch,
     TrainingPage,
     TrainingSearch,
     TrainingSession,
+    TrainingSessionNotFound,
     close_action,
     create_action,
     create_session,
@@ -63,7 +67,7 @@ class TrainingSearchController(Controller):
         "/",
         operation_id="searchTrainings",
         summary="Search open training actions (text, certification, place, dates, price)",
-        opt=requires("trainings:read"),
+        **doc(requires("trainings:read")),
     )
     async def search(
         self, call: Caller, text: Text = None, certification_code: Code = None,
@@ -81,7 +85,7 @@ class TrainingSearchController(Controller):
         "/{action_id:uuid}",
         operation_id="getTraining",
         summary="One training action with its sessions",
-        opt=requires("trainings:read"),
+        **doc(requires("trainings:read"), TrainingActionNotFound),
     )
     async def read(self, call: Caller, action_id: FromPath[UUID]) -> TrainingAction:
         async with call.db.acquire() as db:
@@ -96,7 +100,7 @@ class AdvisorTrainingController(Controller):
         "/",
         operation_id="searchTrainingsForAdvisor",
         summary="Search open training actions, as an advisor",
-        opt=ADVISOR,
+        **doc(ADVISOR),
     )
     async def search(
         self, call: Caller, text: Text = None, certification_code: Code = None,
@@ -117,12 +121,17 @@ class CatalogueController(Controller):
     path = "/v1/catalogue"
     tags = ("trainings",)
 
-    @get("/actions", operation_id="listOwnTrainings", summary="This body's actions", opt=_BODY)
+    @get("/actions", operation_id="listOwnTrainings", summary="This body's actions", **doc(_BODY))
     async def mine(self, call: Caller, after: After = None, limit: Limit = 20) -> TrainingPage:
         async with call.db.acquire() as db:
             return await list_own_actions(db, call.principal.client_id, after=after, limit=limit)
 
-    @post("/actions", operation_id="createTraining", summary="Add a training action", opt=_BODY)
+    @post(
+        "/actions",
+        operation_id="createTraining",
+        summary="Add a training action",
+        **doc(_BODY, InvalidTrainingInput),
+    )
     async def create(self, call: Caller, data: JSONBody[NewTrainingAction]) -> TrainingAction:
         data = await call.strictly(data)
         async with call.transaction() as db:
@@ -132,7 +141,7 @@ class CatalogueController(Controller):
         "/actions/{action_id:uuid}",
         operation_id="updateTraining",
         summary="Change this body's training action",
-        opt=_BODY,
+        **doc(_BODY, TrainingActionNotFound, InvalidTrainingInput),
     )
     async def update(
         self, call: Caller, action_id: FromPath[UUID], data: JSONBody[TrainingActionPatch]
@@ -145,7 +154,7 @@ class CatalogueController(Controller):
         "/actions/{action_id:uuid}/close",
         operation_id="closeTraining",
         summary="Close this body's training action to new requests",
-        opt=_BODY,
+        **doc(_BODY, TrainingActionNotFound),
         status_code=200,
     )
     async def close(self, call: Caller, action_id: FromPath[UUID]) -> TrainingAction:
@@ -156,7 +165,7 @@ class CatalogueController(Controller):
         "/actions/{action_id:uuid}/sessions",
         operation_id="createTrainingSession",
         summary="Add a session to this body's training action",
-        opt=_BODY,
+        **doc(_BODY, TrainingActionNotFound, InvalidTrainingInput),
     )
     async def add_session(
         self, call: Caller, action_id: FromPath[UUID], data: JSONBody[NewSession]
@@ -169,7 +178,7 @@ class CatalogueController(Controller):
         "/sessions/{session_id:uuid}",
         operation_id="updateTrainingSession",
         summary="Change price, seats or open/closed of this body's session",
-        opt=_BODY,
+        **doc(_BODY, TrainingSessionNotFound, InvalidTrainingInput),
     )
     async def update_session(
         self, call: Caller, session_id: FromPath[UUID], data: JSONBody[SessionPatch]

@@ -335,3 +335,21 @@ async def test_a_repeated_request_with_its_key_answers_the_same_dossier_and_writ
     assert await footprint(wdb) == before
     other = await api.post(MINE, json={**body, "job_seeker": True}, headers=headers)
     assert other.status_code == 409 and other.json()["type"] == PROBLEM + "idempotency-conflict"
+
+
+def test_the_spec_documents_each_new_route_with_its_scopes_and_problems(world: World) -> None:
+    spec = world.app.openapi_schema.to_schema()
+    prefixes = (
+        "/v1/trainings", "/v1/catalogue", "/v1/me/dossiers", "/v1/dossiers",
+        "/v1/financer/dossiers", "/v1/advisor/trainings", "/v1/advisor/persons/{ref}/dossiers",
+    )  # fmt: skip
+    routes = [(path, ops) for path, ops in spec["paths"].items() if path.startswith(prefixes)]
+    assert len(routes) >= 12
+    for path, operations in routes:
+        for method, operation in operations.items():
+            assert "scopes: `" in operation["description"], (method, path)
+            problems = operation["responses"]
+            assert {"401", "403", "422"} <= set(problems), (method, path)
+            assert problems["403"]["content"]["application/problem+json"], (method, path)
+    action = spec["paths"]["/v1/me/dossiers/{dossier_id}/actions/{action}"]["post"]
+    assert "transition-not-allowed" in action["responses"]["409"]["description"]

@@ -77,19 +77,22 @@ def _now() -> dt.datetime:
 
 async def _step(
     call: Call,
-    subject: UUID,
+    subject: UUID | None,
     key: str | None,
     *,
     operation: str,
     asked: Any,
     work: Callable[[Connection], Awaitable[DossierView]],
 ) -> DossierView:
-    """``work(db)`` in one transaction that takes the dossier's event lock before any write
-    (the idempotency key's included), at most once per key."""
+    """``work(db)`` in one transaction, at most once per key. The key is written first: a step
+    on an existing dossier (``subject``) then takes the dossier's event lock before it (the
+    step takes it itself otherwise, before its first write); a new dossier has no events yet
+    to keep in order."""
     async with call.db.acquire() as db, db.transaction():
-        await lock_subject(db, subject)
         if key is None:
             return await work(db)
+        if subject is not None:
+            await lock_subject(db, subject)
         now = _now()
         claimed = claim(call.principal.client_id, key, operation=operation, request=asked, now=now)
         return await run_idempotent(
@@ -175,7 +178,7 @@ class MyDossierController(Controller):
             return await request_dossier(db, party, data, now=_now())
 
         return await _step(
-            call, person, idempotency_key, operation=f"requestDossier {person}",
+            call, None, idempotency_key, operation=f"requestDossier {person}",
             asked=msgspec.to_builtins(data), work=work,
         )  # fmt: skip
 

@@ -353,3 +353,26 @@ def test_the_spec_documents_each_new_route_with_its_scopes_and_problems(world: W
             assert problems["403"]["content"]["application/problem+json"], (method, path)
     action = spec["paths"]["/v1/me/dossiers/{dossier_id}/actions/{action}"]["post"]
     assert "transition-not-allowed" in action["responses"]["409"]["description"]
+
+
+async def test_an_advisor_sees_the_citizens_dossiers_for_a_purpose_journaled(
+    world: World, trainings: Trainings, api: httpx.AsyncClient, wdb: asyncpg.Connection
+) -> None:
+    dossier = await request(api, trainings)
+    lookup = await api.post(
+        "/v1/advisor/lookups",
+        json={"nir": world.alice.nir, "advisor_id": "conseil-42", "purpose": "training_funding"},
+        headers=trainings.advisor,
+    )
+    assert lookup.status_code == 201, lookup.text
+    ref = lookup.json()["person_ref"]
+    listed = await api.get(f"/v1/advisor/persons/{ref}/dossiers", headers=trainings.advisor)
+    assert listed.status_code == 200, listed.text
+    assert dossier["id"] in [d["id"] for d in listed.json()["dossiers"]]
+    line = await wdb.fetchrow(
+        "select advisor_id, purpose from access_journal where route = $1 order by id desc",
+        "/v1/advisor/persons/{ref}/dossiers",
+    )
+    assert line is not None and tuple(line) == ("conseil-42", "training_funding")
+    refused = await api.get(f"/v1/advisor/persons/{ref}/dossiers", headers=trainings.body)
+    assert refused.status_code == 403

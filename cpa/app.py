@@ -17,12 +17,23 @@ from cpa.api.c2p import C2pController
 from cpa.api.call import provide_call
 from cpa.api.declarations import DeclarationController
 from cpa.api.docs import docs_assets_router, docs_render_plugins
+from cpa.api.dossiers import (
+    AdvisorDossierController,
+    BodyDossierController,
+    FinancerDossierController,
+    MyDossierController,
+)
 from cpa.api.health import HealthController, LivenessShortcut
 from cpa.api.holds import HoldController
 from cpa.api.me import MeController
 from cpa.api.problems import EXCEPTION_HANDLERS
 from cpa.api.services import ServiceCatalogueController, ServiceLinkController
 from cpa.api.simulations import SimulationController
+from cpa.api.trainings import (
+    AdvisorTrainingController,
+    CatalogueController,
+    TrainingSearchController,
+)
 from cpa.auth import (
     AUTH_ROUTE_HANDLERS,
     AuthState,
@@ -39,6 +50,7 @@ from cpa.ledger import SWEEP_INTERVAL_S, sweep_lapsed_holds
 from cpa.log import RequestLogMiddleware, configure_logging
 from cpa.periodic import Periodic
 from cpa.persons.nir import NirVault
+from cpa.trainings import DEADLINE_INTERVAL_S, sweep_deadlines
 
 API_VERSION = "0.1.0"
 
@@ -69,6 +81,9 @@ def _periodic_jobs() -> list[Periodic]:
             interval_s=KEY_PURGE_INTERVAL_S,
         ),
         Periodic(purge_expired_auth_rows, event="auth_rows_purged", interval_s=PURGE_INTERVAL_S),
+        Periodic(
+            sweep_deadlines, event="dossier_deadlines_applied", interval_s=DEADLINE_INTERVAL_S
+        ),
     ]
 
 
@@ -116,6 +131,13 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         ServiceCatalogueController,
         ServiceLinkController,
         DeclarationController,
+        TrainingSearchController,
+        AdvisorTrainingController,
+        CatalogueController,
+        MyDossierController,
+        BodyDossierController,
+        FinancerDossierController,
+        AdvisorDossierController,
         docs_assets_router(),
     ]
 

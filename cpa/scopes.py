@@ -20,12 +20,26 @@ Scope = Literal[
     "c2p:convert",
     "advisor:read",
     "declarations:write",
+    "trainings:read",
+    "trainings:write",
+    "dossiers:read",
+    "dossiers:write",
+    "dossiers:manage",
+    "dossiers:finance",
 ]
 
 SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
 """Every scope cpa knows, in the order the metadata lists them."""
 
-MACHINE_SCOPES: Final[frozenset[Scope]] = frozenset({"advisor:read", "declarations:write"})
+MACHINE_SCOPES: Final[frozenset[Scope]] = frozenset(
+    {
+        "advisor:read",
+        "declarations:write",
+        "trainings:write",
+        "dossiers:manage",
+        "dossiers:finance",
+    }
+)
 """Scopes a client holds on its own (client credentials): no person is involved."""
 PERSON_SCOPES: Final[frozenset[Scope]] = frozenset(SCOPES) - MACHINE_SCOPES
 """Scopes that touch a person's data: only through the person's consent (code flow)."""

@@ -19,9 +19,9 @@ __all__ = [
 KIND_SCOPES: dict[ClientKind, tuple[Scope, ...]] = {
     # Every person scope but reserving rights for a training (a training body's):
     "portal": tuple(scope for scope in SCOPES if scope in PERSON_SCOPES - {"cpf:hold"}),
-    "training_body": ("cpf:read", "cpf:hold"),
+    "training_body": ("cpf:read", "cpf:hold", "trainings:write", "dossiers:manage"),
     "advisor_tool": ("advisor:read",),
-    "operator": ("declarations:write",),
+    "operator": ("declarations:write", "dossiers:finance"),
 }
 KIND_GRANT_TYPES: dict[ClientKind, tuple[str, ...]] = {
     "portal": ("authorization_code", "refresh_token"),
@@ -71,5 +71,29 @@ SCOPE_WORDS: dict[str, dict[str, str]] = {
     "declarations:write": {
         "fr": "transmettre des déclarations",
         "en": "send declarations",
+    },
+    "trainings:read": {
+        "fr": "chercher des formations dans le catalogue pour vous",
+        "en": "search the training catalogue for you",
+    },
+    "trainings:write": {
+        "fr": "gérer son propre catalogue de formations",
+        "en": "manage its own training catalogue",
+    },
+    "dossiers:read": {
+        "fr": "voir vos dossiers de formation et ce qu'ils vous coûtent",
+        "en": "see your training files and what they cost you",
+    },
+    "dossiers:write": {
+        "fr": "demander une formation, accepter, refuser ou annuler une proposition pour vous",
+        "en": "request a training, accept, decline or cancel a proposal for you",
+    },
+    "dossiers:manage": {
+        "fr": "traiter les dossiers de formation de ses propres sessions",
+        "en": "process the training files of its own sessions",
+    },
+    "dossiers:finance": {
+        "fr": "décider du financement des dossiers de formation",
+        "en": "decide on the funding of training files",
     },
 }

@@ -17,6 +17,7 @@ import msgspec
 from cpa.config import Settings
 from cpa.db.admin import create_database
 from cpa.db.embedded import EmbeddedPostgres
+from cpa.db.pool import _init_connection
 from cpa.errors import CpaError, Unavailable
 
 DATABASE_NAME = "cpa"
@@ -105,6 +106,7 @@ def one_shot_database(settings: Settings) -> Iterator[str]:
 async def with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
     connection = await asyncpg.connect(dsn)
     try:
+        await _init_connection(connection)  # the server's codecs: the domains expect them
         return await work(connection)
     finally:
         await connection.close()

@@ -7,11 +7,12 @@ through the real campaign path. Never load it into a database that holds real pe
 
 An entry point (``python -m cpa demo``, ``make run``): nothing in cpa imports it but the
 command line. ``persons`` (who), ``careers`` (their declarations, credited), ``auth`` (the
-partners and the citizens' passwords).
+partners and the citizens' passwords), ``trainings`` (two bodies' catalogues, a few dossiers).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 import structlog
@@ -22,6 +23,7 @@ from cpa.db.queries import sql
 from cpa.demo.auth import load_demo_auth
 from cpa.demo.careers import load_demo_careers
 from cpa.demo.persons import DEMO_PERSONS
+from cpa.demo.trainings import load_demo_trainings
 from cpa.persons import NirVault, register_person
 
 log = structlog.get_logger(__name__)
@@ -35,6 +37,8 @@ async def load_demo(db: Connection, vault: NirVault, settings: Settings) -> dict
         persons = [await register_person(db, vault, person) for person in DEMO_PERSONS]
         await load_demo_careers(db, persons)
     credentials = await load_demo_auth(db, vault, settings)
+    async with db.transaction():
+        await load_demo_trainings(db, persons, now=dt.datetime.now(dt.UTC))
     log.info("demo_loaded", persons=len(persons), clients=len(credentials["clients"]))
     return credentials
 

@@ -36,8 +36,11 @@ def _demo_client(name: str, title: str, kind: ClientKind, *, browser: bool) -> N
 DEMO_CLIENTS = [
     _demo_client("portal", "Mon Compte Formation (démo)", "portal", browser=True),
     _demo_client("training-body", "Organisme de formation (démo)", "training_body", browser=True),
+    _demo_client("training-body-2", "Atelier soudure (démo)", "training_body", browser=True),
     _demo_client("advisor-tool", "Outil conseiller (démo)", "advisor_tool", browser=False),
-    _demo_client("operator", "Opérateur déclarations (démo)", "operator", browser=False),
+    _demo_client(
+        "operator", "Opérateur déclarations et financeur (démo)", "operator", browser=False
+    ),
 ]
 
 

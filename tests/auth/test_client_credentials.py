@@ -62,7 +62,7 @@ async def test_private_key_jwt_client(app: Litestar, db: asyncpg.Connection) -> 
         token = await oauth.fetch_token(
             support.ISSUER + "/oauth/token", grant_type="client_credentials"
         )
-    assert token["scope"] == "declarations:write"
+    assert token["scope"] == "declarations:write dossiers:finance"  # all its machine scopes
 
 
 class _CountingDatabase(ConnectionDatabase):

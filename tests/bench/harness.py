@@ -28,6 +28,9 @@ class Scenario:
     lua: str | None = None
     """A full wrk Lua script; replaces method/body/headers when given."""
     connections: int = 32
+    threads: int | None = None
+    """wrk threads (default WRK_THREADS); one per connection gives each connection its own Lua
+    state, for a script whose next request depends on the last response."""
     baseline: str | None = None
     """Name of the scenario (or 'pgbench') whose requests/s this one is divided by."""
     target: str = ""
@@ -122,7 +125,7 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S)
     out = subprocess.run(
         [
             wrk,
-            f"-t{WRK_THREADS}",
+            f"-t{scenario.threads or WRK_THREADS}",
             f"-c{scenario.connections}",
             f"-d{duration_s}s",
             "--latency",

@@ -19,6 +19,10 @@ async def test_demo_loads_once_with_credentials(db: asyncpg.Connection, settings
         "operator",
     }
     assert len(credentials["persons"]) == len(DEMO_PERSONS)
+    states = await db.fetch("select state from dossiers order by state")
+    assert [row["state"] for row in states] == [
+        "accepted", "notProcessed", "serviceDoneValidated", "validated"
+    ]  # fmt: skip
     assert await load_demo(db, vault, settings) is None
     assert await db.fetchval("select count(*) from ledger_entries") > 0
     assert (await verify_ledger(db)).ok

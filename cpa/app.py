@@ -17,12 +17,14 @@ from cpa.api.advisor import AdvisorController
 from cpa.api.c2p import C2pController
 from cpa.api.call import provide_call
 from cpa.api.declarations import DeclarationController
+from cpa.api.events import EventController
 from cpa.api.health import HealthController, LivenessShortcut
 from cpa.api.holds import HoldController
 from cpa.api.me import MeController
 from cpa.api.problems import EXCEPTION_HANDLERS
 from cpa.api.services import ServiceCatalogueController, ServiceLinkController
 from cpa.api.simulations import SimulationController
+from cpa.api.webhooks import WebhookController
 from cpa.auth import (
     AUTH_ROUTE_HANDLERS,
     AuthState,
@@ -39,6 +41,7 @@ from cpa.ledger import SWEEP_INTERVAL_S, sweep_lapsed_holds
 from cpa.log import RequestLogMiddleware, configure_logging
 from cpa.periodic import Periodic
 from cpa.persons.nir import NirVault
+from cpa.webhooks import Deliverer, DeliveryPolicy, SecretBox, fan_out_events
 
 API_VERSION = "0.1.0"
 
@@ -59,8 +62,10 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def _periodic_jobs() -> list[Periodic]:
+def _periodic_jobs(settings: Settings, webhook_secrets: SecretBox) -> list[Periodic]:
     """What each server process does on its own, every so often (see ``cpa.periodic``)."""
+    deliver = Deliverer(webhook_secrets, DeliveryPolicy.from_settings(settings))
+    webhook_poll_s = settings.webhook_poll_ms / 1000
     return [
         Periodic(sweep_lapsed_holds, event="holds_expired", interval_s=SWEEP_INTERVAL_S),
         Periodic(
@@ -69,6 +74,8 @@ def _periodic_jobs() -> list[Periodic]:
             interval_s=KEY_PURGE_INTERVAL_S,
         ),
         Periodic(purge_expired_auth_rows, event="auth_rows_purged", interval_s=PURGE_INTERVAL_S),
+        Periodic(fan_out_events, event="webhook_deliveries_queued", interval_s=webhook_poll_s),
+        Periodic(deliver, event="webhook_deliveries_sent", interval_s=webhook_poll_s),
     ]
 
 
@@ -87,7 +94,7 @@ def _lifespan(settings: Settings, database: Database | None) -> Lifespan:
             acquire_timeout_s=settings.pool_acquire_timeout_ms / 1000,
         )
         app.state.read_journal.start(app.state.db)
-        jobs = _periodic_jobs()
+        jobs = _periodic_jobs(settings, app.state.webhook_secrets)
         for job in jobs:
             job.start(app.state.db)
         try:
@@ -116,6 +123,8 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         ServiceCatalogueController,
         ServiceLinkController,
         DeclarationController,
+        EventController,
+        WebhookController,
     ]
 
 
@@ -126,6 +135,7 @@ def _set_state(app: Litestar, settings: Settings, database: Database | None) -> 
     app.state.vault = NirVault.from_key_file(settings.nir_key_path)
     app.state.auth = AuthState(settings.issuer, settings.nir_key_path, app.state.vault)
     app.state.read_journal = ReadAccessLog()
+    app.state.webhook_secrets = SecretBox.from_key_file(settings.nir_key_path)
 
 
 def _wrap_asgi(app: Litestar, settings: Settings) -> None:

@@ -20,12 +20,16 @@ Scope = Literal[
     "c2p:convert",
     "advisor:read",
     "declarations:write",
+    "events:read",
 ]
 
 SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
 """Every scope cpa knows, in the order the metadata lists them."""
 
-MACHINE_SCOPES: Final[frozenset[Scope]] = frozenset({"advisor:read", "declarations:write"})
-"""Scopes a client holds on its own (client credentials): no person is involved."""
+MACHINE_SCOPES: Final[frozenset[Scope]] = frozenset(
+    {"advisor:read", "declarations:write", "events:read"}
+)
+"""Scopes a client holds on its own (client credentials): no person is involved, or (the
+events feed) every person who consented to the client at once."""
 PERSON_SCOPES: Final[frozenset[Scope]] = frozenset(SCOPES) - MACHINE_SCOPES
 """Scopes that touch a person's data: only through the person's consent (code flow)."""

@@ -59,8 +59,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     webhook_backoff_max_ms: int = 3_600_000
     """Longest wait between two attempts of one delivery."""
     webhook_failures_max: int = 20
-    """Consecutive failed attempts after which a subscription is disabled (about half a day
-    with the defaults above)."""
+    """Failed attempts of one delivery in a row, none accepted meanwhile, after which its
+    subscription is disabled (about eight hours with the defaults above)."""
 
     @property
     def pgdata(self) -> Path:

@@ -100,19 +100,21 @@ from delivered where s.id = delivered.subscription_id
 returning s.id;
 
 -- name: mark_webhook_failed
--- A failed attempt at $2 (error $4): retried at $3; the subscription is disabled when its
--- consecutive failures reach $5.
+-- A failed attempt at $2 (error $4), retried at $3. The subscription is disabled when this
+-- delivery failed $5 times in a row with no delivery accepted meanwhile (its consecutive
+-- failures reach $5 too): a flood of parallel failures alone does not disable it.
 with failed as (
     update webhook_deliveries set next_attempt_at = $3, last_error = $4
     where id = $1 and delivered_at is null
-    returning subscription_id
+    returning subscription_id, attempts
 )
 update webhook_subscriptions s
 set failures_consecutive = s.failures_consecutive + 1,
     last_error = $4,
     last_error_at = $2,
-    status = case when s.failures_consecutive + 1 >= $5 then 'disabled' else s.status end,
-    disabled_at = case when s.failures_consecutive + 1 >= $5
+    status = case when failed.attempts >= $5 and s.failures_consecutive + 1 >= $5
+                  then 'disabled' else s.status end,
+    disabled_at = case when failed.attempts >= $5 and s.failures_consecutive + 1 >= $5
                        then coalesce(s.disabled_at, $2) else s.disabled_at end
 from failed where s.id = failed.subscription_id
-returning s.status, s.failures_consecutive;
+returning s.status, s.disabled_at = $2 as disabled_now;

@@ -6,7 +6,7 @@
 - :class:`Deliverer` claims due deliveries (``for update skip locked``, then a lease: no two
   workers send one delivery at once), POSTs each signed per Standard Webhooks, and records
   the outcome: accepted (2xx), or retried after a growing wait; the subscription is disabled
-  after ``failures_max`` consecutive failures. A subject's event is claimed only once its
+  when one delivery failed ``failures_max`` times in a row with none accepted meanwhile. A subject's event is claimed only once its
   earlier events reached that subscription: in order per dossier.
 
 The request that caused an event only wrote its outbox row: nothing here runs in it. At least
@@ -191,12 +191,12 @@ class Deliverer:
                     sql("mark_webhook_failed"), claimed.delivery_id, now, retry_at, error,
                     self._policy.failures_max,
                 )  # fmt: skip
-                _log_failure(claimed, error, row, self._policy.failures_max)
+                _log_failure(claimed, error, row)
         return delivered
 
 
-def _log_failure(claimed: Claimed, error: str, row: Any, failures_max: int) -> None:
+def _log_failure(claimed: Claimed, error: str, row: Any) -> None:
     fields = {"subscription_id": str(claimed.subscription_id), "attempts": claimed.attempts}
     log.info("webhook_attempt_failed", error=error, **fields)
-    if row is not None and row["failures_consecutive"] == failures_max:  # told once
-        log.warning("webhook_subscription_disabled", failures=failures_max, **fields)
+    if row is not None and row["disabled_now"]:  # told once, when it happens
+        log.warning("webhook_subscription_disabled", **fields)

@@ -81,7 +81,8 @@ class Subscription(msgspec.Struct, frozen=True, kw_only=True):
     url: str
     events: list[str]
     status: Status
-    """``disabled`` once ``failures_consecutive`` reached the limit: nothing more is sent."""
+    """``disabled`` once a delivery failed ``CPA_WEBHOOK_FAILURES_MAX`` times in a row with none
+    accepted meanwhile: nothing more is sent (``GET /v1/events`` replays what was missed)."""
     failures_consecutive: int
     """Failed attempts since the last delivery the endpoint accepted."""
     last_error: str | None

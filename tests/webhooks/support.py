@@ -26,8 +26,13 @@ from cpa.auth.settings import auth_settings_from_environ
 from cpa.db.pool import _init_connection
 from cpa.events import lock_subject, record_event
 from cpa.persons import NewPerson, NirVault, register_person
-from tests.support.processes import SERVER_STOP_TIMEOUT_S, cpa_env, free_port, start_server
-from tests.support.processes import wait_ready
+from tests.support.processes import (
+    SERVER_STOP_TIMEOUT_S,
+    cpa_env,
+    free_port,
+    start_server,
+    wait_ready,
+)
 
 FAST = {
     "webhook_poll_ms": "50",

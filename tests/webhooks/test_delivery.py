@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import statistics
 import time
 from collections import defaultdict
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -16,9 +18,11 @@ from uuid import UUID, uuid4
 import httpx
 from standardwebhooks import Webhook
 
+from cpa.ledger import credit_year
 from cpa.persons import NirVault
 from cpa.webhooks import EVENT_TYPES
-from tests.ledger.support import random_nir
+from tests.ledger.support import declare_year, random_nir
+from tests.support.tokens import Minter
 from tests.webhooks.support import (
     Received,
     Receiver,
@@ -151,10 +155,10 @@ async def test_retries_wait_longer_each_time(fresh_dsn: str, tmp_path: Path) -> 
             await until(lambda: len(receiver.received) == failing + 1, 20, "the fifth attempt")
             status = (await http.get(f"/v1/webhooks/{hook['id']}", headers=auth)).json()
     times = [request.at for request in receiver.received]
-    gaps = [later - earlier for earlier, later in zip(times, times[1:], strict=False)]
+    gaps = [later - earlier for earlier, later in pairwise(times)]
     print(f"backoff gaps (s): {[round(g, 3) for g in gaps]}")
     assert len({r.headers["webhook-id"] for r in receiver.received}) == 1
-    for earlier, later in zip(gaps, gaps[1:], strict=False):
+    for earlier, later in pairwise(gaps):
         assert later >= earlier - 0.15, gaps  # 0.15 s: the poll interval and its jitter
     assert gaps[-1] >= 2.5 * gaps[0], gaps
     assert status["last_error"] == "HTTP 503" and status["failures_consecutive"] == 0
@@ -219,3 +223,80 @@ async def test_two_workers_deliver_each_event_once_in_order(fresh_dsn: str, tmp_
     _assert_signed_and_same_as_replay(receiver, hook["secret"], events)
     for sequences in sequences_by_subject(receiver.received).values():
         assert sequences == list(range(1, len(STEPS) + 1))
+
+
+LATENCY_SAMPLES = 60
+RECEIVER_DELAY_S = 1.5
+"""Below the attempt timeout (2 s): deliveries succeed, each holding its endpoint 1.5 s."""
+
+
+async def _credited(db: Any, data_dir: Path) -> UUID:
+    person_id = await person(db, NirVault.from_key_file(data_dir / "nir.key"), random_nir(BIRTH))
+    for year in (2023, 2024):
+        await declare_year(db, person_id, year)
+        await credit_year(db, person_id, year, today=dt.date(2025, 4, 15))
+    return person_id
+
+
+async def _hold_latencies(
+    http: httpx.AsyncClient, headers: dict[str, str], receiver: Receiver, label: str
+) -> tuple[list[float], list[int]]:
+    """Seconds each of the POSTs took, and the deliveries in flight as each began."""
+    expires_at = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
+    latencies, in_flight = [], []
+    for index in range(LATENCY_SAMPLES):
+        hold = {
+            "amount_cents": 1,
+            "training_reference": f"{label}-{index}",
+            "expires_at": expires_at,
+        }
+        in_flight.append(receiver.in_flight)
+        started = time.perf_counter()
+        answer = await http.post("/v1/me/cpf/holds", json=hold, headers=headers)
+        latencies.append(time.perf_counter() - started)
+        assert answer.status_code == 201, answer.text
+    return latencies, in_flight
+
+
+def _figures(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    return {
+        "p50_ms": round(1000 * statistics.median(ordered), 1),
+        "p95_ms": round(1000 * ordered[int(0.95 * len(ordered)) - 1], 1),
+        "max_ms": round(1000 * ordered[-1], 1),
+    }
+
+
+async def test_a_slow_receiver_does_not_slow_the_api(fresh_dsn: str, tmp_path: Path) -> None:
+    """POST /v1/me/cpf/holds while every delivery waits 1.5 s for its endpoint: as fast as
+    with no delivery going on (the request writes rows; deliveries run beside it)."""
+    subjects = [uuid4() for _ in range(40)]
+    async with (
+        receiving(delay_s=RECEIVER_DELAY_S) as receiver,
+        cpa_server(fresh_dsn, tmp_path) as base,
+    ):
+        body, secret, person_id = await _world(fresh_dsn, tmp_path, "body-slow")
+        db = await connect(fresh_dsn)
+        try:
+            holder = await _credited(db, tmp_path)
+            minter = Minter(base, tmp_path)
+            async with httpx.AsyncClient(base_url=base, timeout=HTTP_TIMEOUT_S) as http:
+                auth = await machine_token(http, body, secret)
+                await subscribe(http, auth, receiver.url)
+                await minter.load_keys(db)
+                token = await minter.token(db, body, holder, ["cpf:read", "cpf:hold"])
+                headers = {"Authorization": f"Bearer {token}"}
+                await _hold_latencies(http, headers, receiver, "warm")  # connections, caches
+                idle, _ = await _hold_latencies(http, headers, receiver, "idle")
+                for step in STEPS[:2]:
+                    for subject in subjects:
+                        await write_event(db, subject, person_id, body, step)
+                await until(lambda: receiver.in_flight >= 10, 20, "deliveries in flight")
+                busy, in_flight = await _hold_latencies(http, headers, receiver, "busy")
+        finally:
+            await db.close()
+    flying = f"min {min(in_flight)} max {max(in_flight)}"
+    print(f"POST /v1/me/cpf/holds idle {_figures(idle)} busy {_figures(busy)}; in flight {flying}")
+    assert min(in_flight) > 0, "deliveries were waiting on the endpoint all along"
+    assert max(busy) < RECEIVER_DELAY_S / 3, "no request waited for a delivery"
+    assert statistics.median(busy) <= 1.5 * statistics.median(idle) + 0.02

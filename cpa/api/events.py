@@ -15,6 +15,7 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from cpa.api.call import Call, Caller
@@ -39,6 +40,43 @@ LimitParam = Annotated[
 ]
 
 EVENTS_READER = requires("events:read", person=False, kinds=("training_body", "portal"))
+"""Scope ``events:read``, a machine token (client credentials) of a training body or portal."""
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """An RFC 9457 problem, as ``cpa.api.problems`` answers every refusal."""
+
+    type: str
+    """``urn:cpa:problem:<slug>``, stable."""
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, str]] | None = None
+    """Input refusals: each field at fault and why."""
+
+
+_PROBLEM_WHEN = {
+    401: "No valid access token",
+    403: "The token lacks `events:read`, or is not a training body's or a portal's",
+    404: "No such subscription for this client",
+    409: "The client holds as many subscriptions as it may",
+    422: "Input refused (the fields at fault in `errors`); nothing was written",
+    429: "Too many requests from this client",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """The problem responses of a route, for the OpenAPI document."""
+    return {
+        status: ResponseSpec(
+            Problem,
+            description=_PROBLEM_WHEN[status],
+            media_type="application/problem+json",
+            generate_examples=False,
+        )
+        for status in (401, 403, 429, *statuses)
+    }
 
 
 class EventPage(msgspec.Struct, kw_only=True):
@@ -69,6 +107,7 @@ class EventController(Controller):
             "problem."
         ),
         opt=EVENTS_READER,
+        responses=problems(422),
     )
     async def list_events(
         self,

@@ -18,7 +18,7 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Call, Caller
-from cpa.api.events import EVENTS_READER
+from cpa.api.events import EVENTS_READER, problems
 from cpa.webhooks import (
     EVENT_TYPES,
     CreatedSubscription,
@@ -59,6 +59,7 @@ class WebhookController(Controller):
         ),
         opt=EVENTS_READER,
         status_code=201,
+        responses=problems(409, 422),
     )
     async def create(self, call: Caller, data: JSONBody[NewSubscription]) -> CreatedSubscription:
         data = await call.strictly(data)
@@ -68,7 +69,13 @@ class WebhookController(Controller):
                 db, secret_box(call), call.principal.client_id, data, now=now
             )
 
-    @get("/", operation_id="listWebhooks", summary="This client's subscriptions", opt=EVENTS_READER)
+    @get(
+        "/",
+        operation_id="listWebhooks",
+        summary="This client's subscriptions",
+        opt=EVENTS_READER,
+        responses=problems(),
+    )
     async def list_all(self, call: Caller) -> SubscriptionList:
         async with call.db.acquire() as db:
             return SubscriptionList(webhooks=await list_subscriptions(db, call.principal.client_id))
@@ -78,6 +85,7 @@ class WebhookController(Controller):
         operation_id="getWebhook",
         summary="One subscription and its health (enabled or disabled, failures, last error)",
         opt=EVENTS_READER,
+        responses=problems(404),
     )
     async def read(self, call: Caller, webhook_id: FromPath[UUID]) -> Subscription:
         async with call.db.acquire() as db:
@@ -89,6 +97,7 @@ class WebhookController(Controller):
         summary="End a subscription: its pending deliveries are dropped",
         opt=EVENTS_READER,
         status_code=204,
+        responses=problems(404),
     )
     async def remove(self, call: Caller, webhook_id: FromPath[UUID]) -> None:
         async with call.db.acquire() as db:

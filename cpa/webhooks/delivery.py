@@ -6,8 +6,9 @@
 - :class:`Deliverer` claims due deliveries (``for update skip locked``, then a lease: no two
   workers send one delivery at once), POSTs each signed per Standard Webhooks, and records
   the outcome: accepted (2xx), or retried after a growing wait; the subscription is disabled
-  when one delivery failed ``failures_max`` times in a row with none accepted meanwhile. A subject's event is claimed only once its
-  earlier events reached that subscription: in order per dossier.
+  when one delivery failed ``failures_max`` times in a row with none accepted meanwhile. A
+  subject's event is claimed only once its earlier events reached that subscription: in
+  order per dossier.
 
 The request that caused an event only wrote its outbox row: nothing here runs in it. At least
 once: an endpoint may see an event again (same ``webhook-id``) if its answer was lost.

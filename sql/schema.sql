@@ -930,6 +930,8 @@ create index webhook_deliveries_due_idx on webhook_deliveries (next_attempt_at)
     where delivered_at is null;
 create index webhook_deliveries_subject_idx
     on webhook_deliveries (subscription_id, subject_id, subject_seq) where delivered_at is null;
+create index webhook_deliveries_delivered_idx on webhook_deliveries (delivered_at)
+    where delivered_at is not null;
 
 -- The fan-out job's cursor (one row): the last outbox event turned into deliveries.
 create table webhook_fanout (

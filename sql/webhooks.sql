@@ -65,6 +65,12 @@ with cursor as (
 )
 select (select count(*) from batch) as events, (select count(*) from inserted) as deliveries;
 
+-- name: purge_webhook_deliveries
+-- At most $2 deliveries accepted before $1: nothing reads them any more (the fan-out never
+-- goes back), they are kept a while for whoever looks into an integrator's report.
+delete from webhook_deliveries
+where id in (select id from webhook_deliveries where delivered_at < $1 limit $2);
+
 -- name: claim_webhook_deliveries
 -- Up to $2 deliveries due at $1 whose earlier events of the same subject reached the same
 -- subscription, leased until $3 (another worker skips the locked rows, then the lease).

@@ -42,6 +42,10 @@ FAN_OUT_BATCH_MAX = 500
 """Events one fan-out statement reads."""
 FAN_OUT_ROUNDS_MAX = 20
 """Fan-out statements in one run (then the next run goes on)."""
+DELIVERED_KEEP_DAYS = 7
+"""How long an accepted delivery's row stays (then purged by the fan-out job)."""
+PURGE_BATCH_MAX = 1_000
+"""Accepted deliveries one fan-out run purges."""
 CLAIM_BATCH_MAX = 32
 """Deliveries one round claims and sends at once."""
 DELIVERY_ROUNDS_MAX = 20
@@ -77,7 +81,8 @@ class DeliveryPolicy(msgspec.Struct, frozen=True, kw_only=True):
 
 
 async def fan_out_events(database: Database, now: dt.datetime) -> int:
-    """Deliveries made from the events final at ``now``: how many this run made."""
+    """Deliveries made from the events final at ``now`` (how many this run made); accepted
+    deliveries older than ``DELIVERED_KEEP_DAYS`` purged."""
     made = 0
     for _ in range(FAN_OUT_ROUNDS_MAX):
         async with database.acquire() as db:
@@ -86,6 +91,9 @@ async def fan_out_events(database: Database, now: dt.datetime) -> int:
         made += row["deliveries"]
         if row["events"] < FAN_OUT_BATCH_MAX:
             break
+    kept_since = now - dt.timedelta(days=DELIVERED_KEEP_DAYS)
+    async with database.acquire() as db:
+        await db.execute(sql("purge_webhook_deliveries"), kept_since, PURGE_BATCH_MAX)
     return made
 
 

@@ -54,9 +54,21 @@ async def test_racing_deliverers_send_each_delivery_once(fresh_dsn: str) -> None
                 await asyncio.gather(*runs)
                 if len(receiver.received) >= SUBJECTS:
                     break
+            purged = await _kept_then_purged(connections[0])
     finally:
         for connection in connections:
             await connection.close()
     sent = Counter(request.headers["webhook-id"] for request in receiver.received)
     assert len(sent) == SUBJECTS
     assert sent.most_common(1)[0][1] == 1, "a delivery was sent twice"
+    assert purged == (SUBJECTS, 0), "accepted deliveries kept a week, then purged"
+
+
+async def _kept_then_purged(db: asyncpg.Connection) -> tuple[int, int]:
+    """Accepted deliveries left by a fan-out run 6 days later, then by one 8 days later."""
+    counts = []
+    for days in (6, 8):
+        later = dt.datetime.now(dt.UTC) + dt.timedelta(days=days)
+        await fan_out_events(ConnectionDatabase(db), later)
+        counts.append(await db.fetchval("select count(*) from webhook_deliveries"))
+    return counts[0], counts[1]

@@ -124,13 +124,17 @@ class Deliverer:
 
     async def __call__(self, database: Database, now: dt.datetime) -> int:
         """Rounds of claim, send, record until nothing is due: how many were accepted."""
+        claimed = await self._claim(database)
+        if not claimed:
+            return 0  # the usual run: no HTTP client made (its TLS context costs milliseconds)
         delivered = 0
         timeout = httpx.Timeout(self._policy.attempt_timeout_s)
         async with httpx.AsyncClient(timeout=timeout, trust_env=False) as http:
-            for _ in range(DELIVERY_ROUNDS_MAX):
-                claimed = await self._claim(database)
-                if not claimed:
-                    break
+            for round_index in range(DELIVERY_ROUNDS_MAX):
+                if round_index:  # never claim what this run will not send
+                    claimed = await self._claim(database)
+                    if not claimed:
+                        break
                 errors = await asyncio.gather(*(self._send(http, c) for c in claimed))
                 delivered += await self._record(database, list(zip(claimed, errors, strict=True)))
         return delivered
@@ -180,8 +184,10 @@ class Deliverer:
                     status = response.status_code
         except TimeoutError:
             return f"no answer within {self._policy.attempt_timeout_s:g} s"
-        except httpx.HTTPError as error:
-            return f"{type(error).__name__}"[:ERROR_LENGTH_MAX]
+        except (httpx.HTTPError, httpx.InvalidURL, OSError, ValueError) as error:
+            # Whatever a stranger's endpoint does is its failure, never the job's: a job
+            # that raised would stop for good (``cpa.periodic`` catches database errors only).
+            return type(error).__name__[:ERROR_LENGTH_MAX]
         return None if 200 <= status < 300 else f"HTTP {status}"
 
     async def _record(self, database: Database, outcomes: list[tuple[Claimed, str | None]]) -> int:

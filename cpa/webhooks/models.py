@@ -21,12 +21,14 @@ DOSSIER_STATES: Final = (
 )  # fmt: skip
 """The states of domain.md §5.1 (EDOF's camelCase codes), in the outbox's type spelling
 (``events_type_named``: lower case and underscores)."""
+DOSSIER_STEPS: Final = ("control_opened",)
+"""Steps that leave the state as it is (the financer opens a control of the service done)."""
 MONEY_MOVEMENTS: Final = ("rights_held", "rights_released", "rights_debited")
 EVENT_TYPES: Final[tuple[str, ...]] = tuple(
-    f"dossier.{name}" for name in (*DOSSIER_STATES, *MONEY_MOVEMENTS)
+    f"dossier.{name}" for name in (*DOSSIER_STATES, *DOSSIER_STEPS, *MONEY_MOVEMENTS)
 )
-"""The event types a subscription may ask for: a dossier entering each state, and each
-movement of the citizen's rights it causes."""
+"""The event types a subscription may ask for: a dossier entering each state, a control
+opened on it, and each movement of the citizen's rights it causes (cpa.trainings writes them)."""
 
 SUBSCRIPTIONS_PER_CLIENT_MAX = 20
 URL_LENGTH_MAX = 2_000

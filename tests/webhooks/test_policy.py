@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from itertools import pairwise
 from uuid import uuid4
 
@@ -9,7 +10,7 @@ import pytest
 from cryptography.exceptions import InvalidTag
 from standardwebhooks import Webhook
 
-from cpa.webhooks import DeliveryPolicy, SecretBox
+from cpa.webhooks import EVENT_TYPES, DeliveryPolicy, SecretBox
 from cpa.webhooks.crypto import check_secret, new_secret
 from cpa.webhooks.errors import InvalidWebhook
 
@@ -62,3 +63,9 @@ def test_a_sealed_secret_opens_only_for_its_subscription() -> None:
     assert box.open(owner, sealed) == secret
     with pytest.raises(InvalidTag):
         box.open(uuid4(), sealed)
+
+
+def test_every_known_event_type_is_one_the_outbox_accepts() -> None:
+    """``events_type_named`` (sql/migrations/0002_events.sql): lower case and underscores."""
+    assert all(re.fullmatch(r"[a-z_]+\.[a-z_]+", t) for t in EVENT_TYPES)
+    assert len(set(EVENT_TYPES)) == len(EVENT_TYPES) == 20

@@ -23,6 +23,7 @@ from cpa.api.dossiers import (
     FinancerDossierController,
     MyDossierController,
 )
+from cpa.api.events import EventController
 from cpa.api.health import HealthController, LivenessShortcut
 from cpa.api.holds import HoldController
 from cpa.api.me import MeController
@@ -34,6 +35,7 @@ from cpa.api.trainings import (
     CatalogueController,
     TrainingSearchController,
 )
+from cpa.api.webhooks import WebhookController
 from cpa.auth import (
     AUTH_ROUTE_HANDLERS,
     AuthState,
@@ -51,6 +53,7 @@ from cpa.log import RequestLogMiddleware, configure_logging
 from cpa.periodic import Periodic
 from cpa.persons.nir import NirVault
 from cpa.trainings import DEADLINE_INTERVAL_S, sweep_deadlines
+from cpa.webhooks import Deliverer, DeliveryPolicy, SecretBox, fan_out_events
 
 API_VERSION = "0.1.0"
 
@@ -71,8 +74,10 @@ def openapi_config() -> OpenAPIConfig:
     )
 
 
-def _periodic_jobs() -> list[Periodic]:
+def _periodic_jobs(settings: Settings, webhook_secrets: SecretBox) -> list[Periodic]:
     """What each server process does on its own, every so often (see ``cpa.periodic``)."""
+    deliver = Deliverer(webhook_secrets, DeliveryPolicy.from_settings(settings))
+    webhook_poll_s = settings.webhook_poll_ms / 1000
     return [
         Periodic(sweep_lapsed_holds, event="holds_expired", interval_s=SWEEP_INTERVAL_S),
         Periodic(
@@ -84,6 +89,8 @@ def _periodic_jobs() -> list[Periodic]:
         Periodic(
             sweep_deadlines, event="dossier_deadlines_applied", interval_s=DEADLINE_INTERVAL_S
         ),
+        Periodic(fan_out_events, event="webhook_deliveries_queued", interval_s=webhook_poll_s),
+        Periodic(deliver, event="webhook_deliveries_sent", interval_s=webhook_poll_s),
     ]
 
 
@@ -102,7 +109,7 @@ def _lifespan(settings: Settings, database: Database | None) -> Lifespan:
             acquire_timeout_s=settings.pool_acquire_timeout_ms / 1000,
         )
         app.state.read_journal.start(app.state.db)
-        jobs = _periodic_jobs()
+        jobs = _periodic_jobs(settings, app.state.webhook_secrets)
         for job in jobs:
             job.start(app.state.db)
         try:
@@ -138,6 +145,8 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         BodyDossierController,
         FinancerDossierController,
         AdvisorDossierController,
+        EventController,
+        WebhookController,
         docs_assets_router(),
     ]
 
@@ -149,6 +158,7 @@ def _set_state(app: Litestar, settings: Settings, database: Database | None) -> 
     app.state.vault = NirVault.from_key_file(settings.nir_key_path)
     app.state.auth = AuthState(settings.issuer, settings.nir_key_path, app.state.vault)
     app.state.read_journal = ReadAccessLog()
+    app.state.webhook_secrets = SecretBox.from_key_file(settings.nir_key_path)
 
 
 def _wrap_asgi(app: Litestar, settings: Settings) -> None:

@@ -50,6 +50,17 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     issuer: str = "http://127.0.0.1:8000"
     nir_key_file: Path | None = None
     """32-byte key (hex) encrypting NIRs at rest; default ``<data_dir>/nir.key``, created once."""
+    webhook_poll_ms: int = 1_000
+    """How often each process turns new events into deliveries and sends the due ones."""
+    webhook_attempt_timeout_ms: int = 10_000
+    """Longest wait for an endpoint's answer to one delivery (connect to status line)."""
+    webhook_backoff_first_ms: int = 5_000
+    """Wait after a first failed attempt; each next wait doubles (with jitter)."""
+    webhook_backoff_max_ms: int = 3_600_000
+    """Longest wait between two attempts of one delivery."""
+    webhook_failures_max: int = 20
+    """Failed attempts of one delivery in a row, none accepted meanwhile, after which its
+    subscription is disabled (about eight hours with the defaults above)."""
 
     @property
     def pgdata(self) -> Path:

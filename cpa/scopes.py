@@ -26,6 +26,7 @@ Scope = Literal[
     "dossiers:write",
     "dossiers:manage",
     "dossiers:finance",
+    "events:read",
 ]
 
 SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
@@ -38,8 +39,10 @@ MACHINE_SCOPES: Final[frozenset[Scope]] = frozenset(
         "trainings:write",
         "dossiers:manage",
         "dossiers:finance",
+        "events:read",
     }
 )
-"""Scopes a client holds on its own (client credentials): no person is involved."""
+"""Scopes a client holds on its own (client credentials): no person is involved, or (the
+events feed) every person who consented to the client at once."""
 PERSON_SCOPES: Final[frozenset[Scope]] = frozenset(SCOPES) - MACHINE_SCOPES
 """Scopes that touch a person's data: only through the person's consent (code flow)."""

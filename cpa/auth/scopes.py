@@ -18,13 +18,16 @@ __all__ = [
 
 KIND_SCOPES: dict[ClientKind, tuple[Scope, ...]] = {
     # Every person scope but reserving rights for a training (a training body's):
-    "portal": tuple(scope for scope in SCOPES if scope in PERSON_SCOPES - {"cpf:hold"}),
-    "training_body": ("cpf:read", "cpf:hold", "trainings:write", "dossiers:manage"),
+    "portal": (
+        *(scope for scope in SCOPES if scope in PERSON_SCOPES - {"cpf:hold"}),
+        "events:read",  # its consenting persons' dossiers, with a client-credentials token
+    ),
+    "training_body": ("cpf:read", "cpf:hold", "trainings:write", "dossiers:manage", "events:read"),
     "advisor_tool": ("advisor:read",),
     "operator": ("declarations:write", "dossiers:finance"),
 }
 KIND_GRANT_TYPES: dict[ClientKind, tuple[str, ...]] = {
-    "portal": ("authorization_code", "refresh_token"),
+    "portal": ("authorization_code", "refresh_token", "client_credentials"),
     "training_body": ("authorization_code", "refresh_token", "client_credentials"),
     "advisor_tool": ("client_credentials",),
     "operator": ("client_credentials",),
@@ -95,5 +98,9 @@ SCOPE_WORDS: dict[str, dict[str, str]] = {
     "dossiers:finance": {
         "fr": "décider du financement des dossiers de formation",
         "en": "decide on the funding of training files",
+    },
+    "events:read": {
+        "fr": "recevoir les événements des dossiers de formation qui le concernent",
+        "en": "receive the events of the training dossiers that concern it",
     },
 }

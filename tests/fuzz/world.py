@@ -31,7 +31,7 @@ from cpa.app import create_app
 from cpa.auth import guard
 from cpa.auth.clients import NewClient, register_client
 from cpa.auth.principal import ClientKind
-from cpa.auth.scopes import KIND_GRANT_TYPES, KIND_SCOPES
+from cpa.auth.scopes import KIND_GRANT_TYPES, KIND_SCOPES, PERSON_SCOPES
 from cpa.config import from_environ
 from cpa.db.admin import create_database, drop_database, migrate_database, with_database
 from cpa.db.embedded import EmbeddedPostgres
@@ -228,8 +228,8 @@ def real_tokens(base_url: str, partners: dict[str, Partner]) -> dict[str, str]:
     """A bearer token per role, each from the flow its partner uses in production. The
     consents person also consents to the other partners, so that it has consents to list
     and revoke besides the one its own token rests on."""
-    every = " ".join(KIND_SCOPES["portal"])
-    holder = " ".join(KIND_SCOPES["training_body"])
+    every = " ".join(s for s in KIND_SCOPES["portal"] if s in PERSON_SCOPES)  # code flow
+    holder = " ".join(s for s in KIND_SCOPES["training_body"] if s in PERSON_SCOPES)
     tokens = {
         "citizen": _code_token(base_url, partners["portal"], CITIZEN, every),
         "training": _code_token(base_url, partners["training"], HOLDER, holder),

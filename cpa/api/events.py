@@ -1,0 +1,126 @@
+"""``GET /v1/events``: a client's events replayed in order, after a cursor.
+
+The same bodies the client's webhooks receive (``cpa.webhooks.EventView``): a client that
+missed deliveries (an endpoint down, a subscription disabled) reads from the last cursor it
+stored and loses nothing. A training body reads its own dossiers' events; a portal those of
+the persons who consented to it. The person is named by the pairwise ``sub`` the client
+knows them by, never by cpa's internal id. A machine token (client credentials) of a
+training body or a portal, with ``events:read``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated, Literal
+
+import msgspec
+from litestar import Controller, get
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import Parameter
+
+from cpa.api.call import Call, Caller
+from cpa.auth.clients import Client, find_client
+from cpa.auth.guard import requires
+from cpa.db.database import Connection
+from cpa.events import CURSOR_START, EVENTS_PAGE_MAX, events_after
+from cpa.events.models import CURSOR_LENGTH_MAX
+from cpa.webhooks import EventView, event_view
+
+EVENTS_PAGE_DEFAULT = 100
+
+AfterParam = Annotated[
+    str,
+    Parameter(
+        max_length=CURSOR_LENGTH_MAX,
+        description="the `cursor` of the last event already seen (`next_cursor` of a page); "
+        f"`{CURSOR_START}` or left out: from the first event",
+    ),
+]
+LimitParam = Annotated[
+    int, Parameter(ge=1, le=EVENTS_PAGE_MAX, description="at most this many events")
+]
+
+EVENTS_READER = requires("events:read", person=False, kinds=("training_body", "portal"))
+"""Scope ``events:read``, a machine token (client credentials) of a training body or portal."""
+
+
+class Problem(msgspec.Struct, kw_only=True):
+    """An RFC 9457 problem, as ``cpa.api.problems`` answers every refusal."""
+
+    type: str
+    """``urn:cpa:problem:<slug>``, stable."""
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, str]] | None = None
+    """Input refusals: each field at fault and why."""
+
+
+_PROBLEM_WHEN = {
+    401: "No valid access token",
+    403: "The token lacks `events:read`, or is not a training body's or a portal's",
+    404: "No such subscription for this client",
+    409: "The client holds as many subscriptions as it may",
+    422: "Input refused (the fields at fault in `errors`); nothing was written",
+    429: "Too many requests from this client",
+}
+
+
+def problems(*statuses: int) -> dict[int, ResponseSpec]:
+    """The problem responses of a route, for the OpenAPI document."""
+    return {
+        status: ResponseSpec(
+            Problem,
+            description=_PROBLEM_WHEN[status],
+            media_type="application/problem+json",
+            generate_examples=False,
+        )
+        for status in (401, 403, 429, *statuses)
+    }
+
+
+class EventPage(msgspec.Struct, kw_only=True):
+    events: list[EventView]
+    next_cursor: str
+    """Where the next page starts: the last event's cursor, or ``after`` when none came."""
+
+
+async def pairwise_salt(call: Call, db: Connection) -> bytes:
+    """The calling client's salt: from the guard's cache, or read again if it expired since."""
+    client: Client | Literal[False] | None = call.auth.cached_client(call.principal.client_id)
+    if client is False:
+        client = await find_client(db, call.principal.client_id)
+    assert client is not None, "the guard admitted a registered client"
+    return client.pairwise_salt
+
+
+class EventController(Controller):
+    path = "/v1/events"
+    tags = ("events",)
+
+    @get(
+        "/",
+        operation_id="listEvents",
+        summary="The client's events after a cursor, in order (replay of its webhooks)",
+        description=(
+            "Scope `events:read`, machine token of a training body or a portal. Events are "
+            "listed once final (every earlier transaction ended), so a cursor never passes "
+            "an event committed later. A malformed cursor or a limit out of range is a 422 "
+            "problem."
+        ),
+        opt=EVENTS_READER,
+        responses=problems(422),
+    )
+    async def list_events(
+        self,
+        call: Caller,
+        after: AfterParam = CURSOR_START,
+        limit: LimitParam = EVENTS_PAGE_DEFAULT,
+    ) -> EventPage:
+        now = dt.datetime.now(dt.UTC)
+        async with call.db.acquire() as db:
+            stored = await events_after(db, call.principal.client_id, after, limit=limit, now=now)
+            salt = await pairwise_salt(call, db)
+        events = [event_view(event, salt) for event in stored]
+        return EventPage(events=events, next_cursor=events[-1].cursor if events else after)

@@ -12,7 +12,7 @@ import sys
 
 import msgspec
 
-from cpa.cli import auth, commands, ledger
+from cpa.cli import auth, campaign, commands, ledger
 from cpa.config import get_settings
 from cpa.errors import CpaError
 from cpa.log import configure_logging
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.register(subparsers)
     auth.register(subparsers)
     ledger.register(subparsers)
+    campaign.register(subparsers)
     return parser
 
 

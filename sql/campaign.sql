@@ -13,7 +13,7 @@ create temporary table if not exists campaign_intake_lines (
     year integer not null,
     key text,
     dup_key text not null,
-    body text not null
+    body jsonb not null
 ) on commit preserve rows;
 
 -- name: clear_intake_lines
@@ -42,7 +42,7 @@ returning s.file_no, s.line_no, d.first_file_no, d.first_line_no;
 -- name: insert_intake_activities
 -- Store the staged activity lines whose body differs from the year's latest revision.
 insert into activity_declarations (person_id, year, revision, body, client_id)
-select s.person_id, s.year, coalesce(c.revision, 0) + 1, s.body::jsonb, $1
+select s.person_id, s.year, coalesce(c.revision, 0) + 1, s.body, $1
 from campaign_intake_lines s
 left join lateral (
     select a.revision, a.body from activity_declarations a
@@ -50,13 +50,12 @@ left join lateral (
     order by a.revision desc
     limit 1
 ) c on true
-where s.kind = 'activities' and c.body is distinct from s.body::jsonb
-order by s.file_no, s.line_no;
+where s.kind = 'activities' and c.body is distinct from s.body;
 
 -- name: insert_intake_exposures
 -- Store the staged exposure lines whose body differs from the contract's latest revision.
 insert into c2p_exposure_declarations (person_id, year, contract_ref, revision, body, client_id)
-select s.person_id, s.year, s.key, coalesce(c.revision, 0) + 1, s.body::jsonb, $1
+select s.person_id, s.year, s.key, coalesce(c.revision, 0) + 1, s.body, $1
 from campaign_intake_lines s
 left join lateral (
     select e.revision, e.body from c2p_exposure_declarations e
@@ -64,21 +63,19 @@ left join lateral (
     order by e.revision desc
     limit 1
 ) c on true
-where s.kind = 'exposures' and c.body is distinct from s.body::jsonb
-order by s.file_no, s.line_no;
+where s.kind = 'exposures' and c.body is distinct from s.body;
 
 -- name: insert_intake_engagements
 -- Store the staged engagement lines not already declared with the same body.
 insert into cec_engagements (person_id, year, organisation, body, client_id)
-select s.person_id, s.year, s.key, s.body::jsonb, $1
+select s.person_id, s.year, s.key, s.body, $1
 from campaign_intake_lines s
 where s.kind = 'engagements'
   and not exists (
     select 1 from cec_engagements e
     where e.person_id = s.person_id and e.year = s.year and e.organisation = s.key
-      and e.body = s.body::jsonb
-  )
-order by s.file_no, s.line_no;
+      and e.body = s.body
+  );
 
 -- name: list_persons_by_nir_hmacs
 -- The persons of a batch of lines, by the keyed hashes of their NIRs (one query per batch).

@@ -16,7 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 from uuid import UUID
@@ -273,7 +273,9 @@ async def load_declarations(
                     "campaign_intake_lines", records=rows, columns=_LINE_COLUMNS
                 )
                 staged += len(rows)
+        writing = time.perf_counter()
         stored = await _write_lines(db, rejects, provenance)
+        log.info("campaign_lines_written", seconds=round(time.perf_counter() - writing, 3))
     except BaseException:
         rejects.discard()
         raise

@@ -13,7 +13,7 @@ create temporary table if not exists campaign_intake_lines (
     year integer not null,
     key text,
     dup_key text not null,
-    body jsonb not null
+    body text not null  -- text: a connection's own jsonb codec would quote a str again
 ) on commit preserve rows;
 
 -- name: clear_intake_lines
@@ -41,41 +41,52 @@ returning s.file_no, s.line_no, d.first_file_no, d.first_line_no;
 
 -- name: insert_intake_activities
 -- Store the staged activity lines whose body differs from the year's latest revision.
+with staged as materialized (  -- each body parsed once
+    select person_id, year, body::jsonb as body
+    from campaign_intake_lines where kind = 'activities'
+)
 insert into activity_declarations (person_id, year, revision, body, client_id)
 select s.person_id, s.year, coalesce(c.revision, 0) + 1, s.body, $1
-from campaign_intake_lines s
+from staged s
 left join lateral (
     select a.revision, a.body from activity_declarations a
     where a.person_id = s.person_id and a.year = s.year
     order by a.revision desc
     limit 1
 ) c on true
-where s.kind = 'activities' and c.body is distinct from s.body;
+where c.body is distinct from s.body;
 
 -- name: insert_intake_exposures
 -- Store the staged exposure lines whose body differs from the contract's latest revision.
+with staged as materialized (  -- each body parsed once
+    select person_id, year, key as contract_ref, body::jsonb as body
+    from campaign_intake_lines where kind = 'exposures'
+)
 insert into c2p_exposure_declarations (person_id, year, contract_ref, revision, body, client_id)
-select s.person_id, s.year, s.key, coalesce(c.revision, 0) + 1, s.body, $1
-from campaign_intake_lines s
+select s.person_id, s.year, s.contract_ref, coalesce(c.revision, 0) + 1, s.body, $1
+from staged s
 left join lateral (
     select e.revision, e.body from c2p_exposure_declarations e
-    where e.person_id = s.person_id and e.year = s.year and e.contract_ref = s.key
+    where e.person_id = s.person_id and e.year = s.year and e.contract_ref = s.contract_ref
     order by e.revision desc
     limit 1
 ) c on true
-where s.kind = 'exposures' and c.body is distinct from s.body;
+where c.body is distinct from s.body;
 
 -- name: insert_intake_engagements
 -- Store the staged engagement lines not already declared with the same body.
+with staged as materialized (  -- each body parsed once
+    select person_id, year, key as organisation, body::jsonb as body
+    from campaign_intake_lines where kind = 'engagements'
+)
 insert into cec_engagements (person_id, year, organisation, body, client_id)
-select s.person_id, s.year, s.key, s.body, $1
-from campaign_intake_lines s
-where s.kind = 'engagements'
-  and not exists (
+select s.person_id, s.year, s.organisation, s.body, $1
+from staged s
+where not exists (
     select 1 from cec_engagements e
-    where e.person_id = s.person_id and e.year = s.year and e.organisation = s.key
+    where e.person_id = s.person_id and e.year = s.year and e.organisation = s.organisation
       and e.body = s.body
-  );
+);
 
 -- name: list_persons_by_nir_hmacs
 -- The persons of a batch of lines, by the keyed hashes of their NIRs (one query per batch).

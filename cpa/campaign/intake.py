@@ -154,9 +154,15 @@ class _Batch(Generic[L]):
     def __init__(self, file_no: int, rejects: Rejects) -> None:
         self.file_no, self.rejects = file_no, rejects
         self.named: list[tuple[int, L, bytes | UUID]] = []
+        self.rejected: list[tuple[int, CpaError]] = []
 
     def reject(self, line_no: int, error: CpaError) -> None:
-        self.rejects.add(self.file_no, line_no, error)
+        self.rejected.append((line_no, error))
+
+    def flush(self) -> None:
+        """The batch's rejects in line order (a line may fail in either pass)."""
+        for line_no, error in sorted(self.rejected, key=lambda rejected: rejected[0]):
+            self.rejects.add(self.file_no, line_no, error)
 
 
 def _name(line: PersonLine, vault: NirVault) -> bytes | UUID:
@@ -218,6 +224,7 @@ async def _check_batch(
             )
         except CpaError as error:
             batch.reject(line_no, error)
+    batch.flush()
     return rows
 
 

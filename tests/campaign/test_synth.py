@@ -29,7 +29,7 @@ def _files(directory: Path) -> dict[str, bytes]:
 def test_the_same_seed_writes_the_same_bytes(tmp_path: Path) -> None:
     first = synthesize(300, 42, YEARS, tmp_path / "a")
     second = synthesize(300, 42, YEARS, tmp_path / "b")
-    other = synthesize(300, 43, YEARS, tmp_path / "c")
+    synthesize(300, 43, YEARS, tmp_path / "c")
     assert first == second
     assert _files(tmp_path / "a") == _files(tmp_path / "b")
     assert _files(tmp_path / "a") != _files(tmp_path / "c")

@@ -4,7 +4,14 @@ into PostgreSQL with COPY, each line checked once by the declarations API's own 
 (``cpa.declarations``), rejected lines written out with their line number and problem.
 """
 
-from cpa.campaign.intake import IntakeReport, load_declarations, load_persons
+from cpa.campaign.intake import IntakeReport, kind_of, load_declarations, load_persons
 from cpa.campaign.synth import parse_years, synthesize
 
-__all__ = ["IntakeReport", "load_declarations", "load_persons", "parse_years", "synthesize"]
+__all__ = [
+    "IntakeReport",
+    "kind_of",
+    "load_declarations",
+    "load_persons",
+    "parse_years",
+    "synthesize",
+]

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 
-from cpa.campaign import load_declarations, load_persons, parse_years, synthesize
+from cpa.campaign import kind_of, load_declarations, load_persons, parse_years, synthesize
 from cpa.cli.common import command, command_group, one_shot_database, print_json, with_connection
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
@@ -50,6 +50,8 @@ def cmd_synth(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
+    for path in args.files:
+        kind_of(path)  # a file of no known kind refused before touching any database
     vault = NirVault.from_key_file(settings.nir_key_path)
     rejects = args.rejects or Path(f"rejects-{args.year}.ndjson")
 

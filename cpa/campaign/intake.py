@@ -239,6 +239,8 @@ def _staged(
     today: dt.date,
 ) -> tuple[Any, ...]:
     if person is None:
+        if line.person_id is not None:  # the API checks such a line before looking for its id
+            declaring.check_line(line, today)
         raise PersonNotFound()
     line = msgspec.structs.replace(line, person_id=person["id"], nir=None)
     declaring.check_line(line, today)

@@ -171,3 +171,28 @@ async def test_persons_are_registered_once_and_bad_lines_rejected(
     assert conflict.stored == 0
     count = await db.fetchval("select count(*) from persons")
     assert count == 2
+
+
+async def test_lines_may_name_their_person_by_id_as_through_the_api(
+    db: asyncpg.Connection, tmp_path: Path, persons: dict[str, Any]
+) -> None:
+    def by_id(person_id: Any, year: int = YEAR) -> bytes:
+        line = {"person_id": str(person_id), "year": year, "activities": [{"kind": "esat"}]}
+        return msgspec.json.encode(line)
+
+    unknown = "00000000-0000-4000-8000-000000000000"
+    file = write(
+        tmp_path / "activities.ndjson",
+        by_id(persons[BOB]),
+        by_id(unknown),  # 2 nobody has this id
+        by_id(unknown, 2030),  # 3 the API checks the year before it looks for the id
+        msgspec.json.encode(
+            {"nir": ALICE, "person_id": str(persons[ALICE]), "year": YEAR, "activities": []}
+        ),  # 4 named twice
+    )
+    report = await load(db, tmp_path, file)
+    assert rejects(tmp_path / "rejects.ndjson") == [
+        (2, "person-not-found"), (3, "declaration-in-future"), (4, "invalid-input"),
+    ]  # fmt: skip
+    assert report.stored == 1
+    assert [row[0] for row in await stored(db)] == [persons[BOB]]

@@ -1,7 +1,7 @@
--- The campaign's bulk intake: checked lines are copied (COPY) into the session's staging tables,
--- then written set-based in one transaction: duplicates of the load refused, lines already
--- stored skipped (a second load of a file changes nothing), the others inserted as the
--- declarations API inserts them (a changed line is the next revision, a correction).
+-- The campaign's bulk intake: in one transaction, each batch of checked lines is copied (COPY)
+-- into the session's staging table, then written set-based: duplicates of the load refused,
+-- lines already stored skipped (a second load of a file changes nothing), the others inserted
+-- as the declarations API inserts them (a changed line is the next revision, a correction).
 
 -- name: create_intake_lines
 -- The session's staging table of declaration lines (checked, their person found).
@@ -17,27 +17,51 @@ create temporary table if not exists campaign_intake_lines (
 ) on commit preserve rows;
 
 -- name: clear_intake_lines
--- Empty the staging table of declaration lines before a load.
+-- Empty the staging table of declaration lines (before each batch).
 truncate campaign_intake_lines;
+
+-- name: create_intake_keys
+-- The keys of the lines a load has staged so far, the first line of each: a later line with
+-- the same key is a duplicate.
+create temporary table if not exists campaign_intake_keys (
+    kind text not null,
+    person_id uuid not null,
+    year integer not null,
+    dup_key text not null,
+    file_no integer not null,
+    line_no bigint not null,
+    constraint campaign_intake_keys_key unique (kind, person_id, year, dup_key)
+) on commit preserve rows;
+
+-- name: clear_intake_keys
+-- Forget the keys of the previous load.
+truncate campaign_intake_keys;
 
 -- name: lock_campaign_intake
 -- One bulk intake writes at a time (two would compute the same next revisions).
 select pg_advisory_xact_lock(hashtext('cpa.campaign.intake'));
 
 -- name: delete_intake_duplicates
--- Refuse the lines of the load that repeat an earlier line's key (person, year, contract or
--- organisation and kind): the first one stays; the others are returned with the first's place.
-delete from campaign_intake_lines s
-using (
-    select ctid,
-           first_value(file_no) over w as first_file_no,
-           first_value(line_no) over w as first_line_no,
-           row_number() over w as n
+-- Refuse the staged lines whose key (person, year, contract or whole engagement) an earlier
+-- line of the load has: they are removed and returned with the first line's place. (The keys
+-- inserted by this statement are seen through its returning only, as its snapshot wants.)
+with fresh as (
+    insert into campaign_intake_keys (kind, person_id, year, dup_key, file_no, line_no)
+    select kind, person_id, year, dup_key, file_no, line_no
     from campaign_intake_lines
-    window w as (partition by kind, person_id, year, dup_key order by file_no, line_no)
-) d
-where s.ctid = d.ctid and d.n > 1
-returning s.file_no, s.line_no, d.first_file_no, d.first_line_no;
+    order by file_no, line_no
+    on conflict do nothing
+    returning kind, person_id, year, dup_key, file_no, line_no
+), known as (
+    select * from fresh
+    union all
+    select kind, person_id, year, dup_key, file_no, line_no from campaign_intake_keys
+)
+delete from campaign_intake_lines s
+using known k
+where (s.kind, s.person_id, s.year, s.dup_key) = (k.kind, k.person_id, k.year, k.dup_key)
+  and (s.file_no, s.line_no) <> (k.file_no, k.line_no)
+returning s.file_no, s.line_no, k.file_no as first_file_no, k.line_no as first_line_no;
 
 -- name: insert_intake_activities
 -- Store the staged activity lines whose body differs from the year's latest revision.

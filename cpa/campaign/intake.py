@@ -2,17 +2,20 @@
 
 A file is read in batches of ``BATCH_LINES`` lines: each line is decoded and checked by the
 declarations API's own functions (``cpa.declarations``: the same decoder, the same checks, in
-the same order), its person found by the keyed hash of the NIR in one query per batch, and the
-accepted lines are copied (COPY) into a staging table of the session. Then one transaction
-refuses the load's duplicates, skips what is already stored and inserts the rest set-based, as
-the API stores them: a load is all or nothing (a crash leaves nothing, a rerun loads it all),
+the same order), its person found by the keyed hash of the NIR in one query per batch (the
+only check that reads the database, done set-based). The accepted lines of a batch are copied
+(COPY) into a staging table of the session and written set-based while the next batch is
+checked: the load's duplicates refused (a table of the keys seen so far), what is already
+stored skipped, the rest inserted as the API stores them (a changed line is the next
+revision). The whole load is one transaction: a crash leaves nothing, a rerun loads it all,
 and loading the same file twice changes nothing. Rejected lines go to a rejects file, one RFC
-9457 problem per line with the file and line number; it replaces the previous one once the
-load commits. Only one batch and the rejects' places are held in memory, whatever the size.
+9457 problem per line with the file and line number, put in place once the load commits. Only
+two batches and the rejects' counts are held in memory, whatever the size of the files.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import os
 import time
@@ -50,6 +53,8 @@ log = structlog.get_logger(__name__)
 
 BATCH_LINES = 20_000
 """Lines checked, looked up (one query) and copied together: the memory of a load."""
+YIELD_EVERY_LINES = 500
+"""How often checking lets the batch being written send its next statement (~5 ms)."""
 LINE_BYTES_MAX = 64 * 1024
 """Far above any declaration line (a few hundred bytes); a longer one is refused unread."""
 
@@ -151,7 +156,7 @@ def _decoded(decoder: msgspec.json.Decoder[L], raw: bytes, unterminated: bool) -
 class _Batch(Generic[L]):
     """One batch of one file: its lines decoded and named, then their persons found."""
 
-    def __init__(self, file_no: int, rejects: Rejects) -> None:
+    def __init__(self, file_no: int, *, rejects: Rejects) -> None:
         self.file_no, self.rejects = file_no, rejects
         self.named: list[tuple[int, L, bytes | UUID]] = []
         self.rejected: list[tuple[int, CpaError]] = []
@@ -195,36 +200,35 @@ def _dup_key(kind: str, keys: tuple[Any, ...], body: str) -> str:
     return str(keys[0]) if keys else ""
 
 
-async def _check_batch(
-    db: Connection,
-    kind: str,
-    batch: _Batch[Any],
-    raws: list[Raw],
-    *,
-    year: int,
-    today: dt.date,
-    vault: NirVault,
-) -> list[tuple[Any, ...]]:
-    """The staging rows of a batch's accepted lines; the others go to the rejects file. The
-    checks run in the API's order: decode, name, person, year and kind, career."""
-    declaring = KINDS[kind]
+async def _named(
+    declaring: Declaring[Any], batch: _Batch[Any], raws: list[Raw], vault: NirVault
+) -> None:
+    """A batch's lines decoded and their persons named (the NIR checked and hashed)."""
     decoder = msgspec.json.Decoder(declaring.line_type)
-    for line_no, raw, unterminated in raws:
+    for index, (line_no, raw, unterminated) in enumerate(raws):
+        if index % YIELD_EVERY_LINES == 0:
+            await asyncio.sleep(0)  # the previous batch's write goes on meanwhile
         try:
             line = _decoded(decoder, raw, unterminated)
             batch.named.append((line_no, line, _name(line, vault)))
         except CpaError as error:
             batch.reject(line_no, error)
-    found = await _persons(db, {name for _, _, name in batch.named})
-    rows = []
-    for line_no, line, name in batch.named:
+
+
+async def _checked(
+    kind: str, batch: _Batch[Any], found: dict[bytes | UUID, Any], year: int, today: dt.date
+) -> list[tuple[Any, ...]]:
+    """The staging rows of the batch's named lines whose checks pass (the API's order: person,
+    year and kind, career)."""
+    declaring, rows = KINDS[kind], []
+    for index, (line_no, line, name) in enumerate(batch.named):
+        if index % YIELD_EVERY_LINES == 0:
+            await asyncio.sleep(0)
         try:
-            rows.append(
-                _staged(kind, declaring, batch, line_no, line, found.get(name), year, today)
-            )
+            person = found.get(name)
+            rows.append(_staged(kind, declaring, batch, line_no, line, person, year, today))
         except CpaError as error:
             batch.reject(line_no, error)
-    batch.flush()
     return rows
 
 
@@ -262,46 +266,101 @@ async def load_declarations(
     vault: NirVault,
     rejects_path: Path,
     provenance: Provenance = SYSTEM,
+    lookup: Connection | None = None,
 ) -> IntakeReport:
-    """Load declaration files of ``year`` (kind from each name); see the module's docstring."""
+    """Load declaration files of ``year`` (kind from each name); see the module's docstring.
+    ``lookup``: a second connection for the persons' lookups, so that they run while ``db``
+    writes the previous batch (without it, they wait for that write)."""
     started = time.perf_counter()
     kinds = [kind_of(path) for path in paths]
     rejects = Rejects(rejects_path, paths)
+    writer = _Writer(db, rejects, provenance)
     try:
-        await db.execute(sql("create_intake_lines"))
-        await db.execute(sql("clear_intake_lines"))
-        lines = staged = 0
-        for file_no, (path, kind) in enumerate(zip(paths, kinds, strict=True)):
-            for raws in read_batches(path):
-                lines += len(raws)
-                batch: _Batch[Any] = _Batch(file_no, rejects)
-                rows = await _check_batch(
-                    db, kind, batch, raws, year=year, today=today, vault=vault
+        async with db.transaction():
+            await writer.begin()
+            try:
+                lines, staged = await _stage(
+                    writer, lookup, paths, kinds, year=year, today=today, vault=vault
                 )
-                await db.copy_records_to_table(
-                    "campaign_intake_lines", records=rows, columns=_LINE_COLUMNS
-                )
-                staged += len(rows)
-        writing = time.perf_counter()
-        stored = await _write_lines(db, rejects, provenance)
-        log.info("campaign_lines_written", seconds=round(time.perf_counter() - writing, 3))
+            finally:
+                await writer.settle()
     except BaseException:
         rejects.discard()
         raise
     rejects.commit()
-    return _report(len(paths), lines, staged, stored, rejects, started, "declarations")
+    return _report(len(paths), lines, staged, writer.stored, rejects, started, "declarations")
 
 
-async def _write_lines(db: Connection, rejects: Rejects, provenance: Provenance) -> int:
-    """The staged lines written in one transaction; how many were stored."""
-    async with db.transaction():
-        await db.execute(sql("lock_campaign_intake"))
-        _duplicates(await db.fetch(sql("delete_intake_duplicates")), rejects)
+async def _stage(
+    writer: _Writer,
+    lookup: Connection | None,
+    paths: Sequence[Path],
+    kinds: Sequence[str],
+    *,
+    year: int,
+    today: dt.date,
+    vault: NirVault,
+) -> tuple[int, int]:
+    """Every batch checked, then handed to the writer (which writes while the next one is
+    checked); the lines read and staged."""
+    lines = staged = 0
+    for file_no, (path, kind) in enumerate(zip(paths, kinds, strict=True)):
+        for raws in read_batches(path):
+            lines += len(raws)
+            batch: _Batch[Any] = _Batch(file_no, rejects=writer.rejects)
+            await _named(KINDS[kind], batch, raws, vault)
+            if lookup is None:
+                await writer.wait()  # one connection: the lookup waits for the write
+            found = await _persons(lookup or writer.db, {name for _, _, name in batch.named})
+            rows = await _checked(kind, batch, found, year, today)
+            await writer.wait()
+            batch.flush()
+            writer.write(rows)
+            staged += len(rows)
+    await writer.wait()
+    return lines, staged
+
+
+class _Writer:
+    """Writes one batch at a time in the load's transaction, as a task: the next batch is
+    checked meanwhile (the database and Python each on their own core)."""
+
+    def __init__(self, db: Connection, rejects: Rejects, provenance: Provenance) -> None:
+        self.db, self.rejects, self.provenance = db, rejects, provenance
+        self.stored = 0
+        self._task: asyncio.Task[int] | None = None
+
+    async def begin(self) -> None:
+        for name in ("lock_campaign_intake", "create_intake_lines", "create_intake_keys",
+                     "clear_intake_keys"):  # fmt: skip
+            await self.db.execute(sql(name))
+
+    def write(self, rows: list[tuple[Any, ...]]) -> None:
+        assert self._task is None, "one batch written at a time"
+        self._task = asyncio.create_task(self._write(rows))
+
+    async def wait(self) -> None:
+        """The batch being written, written (its error raised)."""
+        task, self._task = self._task, None
+        if task is not None:
+            self.stored += await task
+
+    async def settle(self) -> None:
+        """No write left running on the connection (on the way out, an error or not)."""
+        task, self._task = self._task, None
+        if task is not None:
+            await asyncio.gather(task, return_exceptions=True)
+
+    async def _write(self, rows: list[tuple[Any, ...]]) -> int:
+        await self.db.execute(sql("clear_intake_lines"))
+        await self.db.copy_records_to_table(
+            "campaign_intake_lines", records=rows, columns=_LINE_COLUMNS
+        )
+        _duplicates(await self.db.fetch(sql("delete_intake_duplicates")), self.rejects)
         stored = 0
         for insert in _INSERTS:
-            stored += _row_count(await db.execute(sql(insert), provenance.client_id))
-        await db.execute(sql("clear_intake_lines"))
-    return stored
+            stored += _row_count(await self.db.execute(sql(insert), self.provenance.client_id))
+        return stored
 
 
 def _duplicates(rows: Sequence[Any], rejects: Rejects) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -54,12 +55,17 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
         kind_of(path)  # a file of no known kind refused before touching any database
     vault = NirVault.from_key_file(settings.nir_key_path)
     rejects = args.rejects or Path(f"rejects-{args.year}.ndjson")
+    today = args.today or dt.date.today()
 
-    async def load(db: asyncpg.Connection) -> Any:
-        return await load_declarations(
-            db, args.year, args.files, today=args.today or dt.date.today(), vault=vault,
-            rejects_path=rejects,
-        )  # fmt: skip
+    async def load(db: asyncpg.Connection, dsn: str) -> Any:
+        lookup = await asyncpg.connect(dsn)  # the persons' lookups run beside the writes
+        try:
+            return await load_declarations(
+                db, args.year, args.files, today=today, vault=vault, rejects_path=rejects,
+                lookup=lookup,
+            )  # fmt: skip
+        finally:
+            await lookup.close()
 
     print_json(_run(settings, load))
     return 0
@@ -69,14 +75,14 @@ def cmd_load_persons(args: argparse.Namespace, settings: Settings) -> int:
     vault = NirVault.from_key_file(settings.nir_key_path)
     rejects = args.rejects or Path("rejects.ndjson")
 
-    async def load(db: asyncpg.Connection) -> Any:
+    async def load(db: asyncpg.Connection, dsn: str) -> Any:
         return await load_persons(db, args.files, vault=vault, rejects_path=rejects)
 
     print_json(_run(settings, load))
     return 0
 
 
-def _run(settings: Settings, load: Any) -> Any:
+def _run(settings: Settings, load: Callable[[asyncpg.Connection, str], Awaitable[Any]]) -> Any:
     with one_shot_database(settings) as dsn:
         asyncio.run(migrate_database(dsn))
-        return asyncio.run(with_connection(dsn, load))
+        return asyncio.run(with_connection(dsn, lambda db: load(db, dsn)))

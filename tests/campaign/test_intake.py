@@ -12,7 +12,7 @@ import asyncpg
 import msgspec
 import pytest
 
-from cpa.campaign import load_declarations, load_persons
+from cpa.campaign import intake, load_declarations, load_persons
 from cpa.campaign.errors import UnknownFileKind
 from cpa.persons import NewPerson, NirVault, nir_key, register_person
 
@@ -196,3 +196,30 @@ async def test_lines_may_name_their_person_by_id_as_through_the_api(
     ]  # fmt: skip
     assert report.stored == 1
     assert [row[0] for row in await stored(db)] == [persons[BOB]]
+
+
+async def test_duplicates_across_batches_are_found_as_within_one(
+    db: asyncpg.Connection, tmp_path: Path, persons: dict[str, Any], monkeypatch: Any
+) -> None:
+    """Batches of two lines: each is written while the next is checked, in one transaction;
+    a line repeating one of an earlier batch is refused all the same."""
+    monkeypatch.setattr(intake, "BATCH_LINES", 2)
+    file = write(
+        tmp_path / "activities.ndjson",
+        activity(ALICE),
+        activity(NOBODY),
+        activity(BOB),
+        activity(ALICE),  # 4 repeats line 1, written two batches ago
+        activity(BOB, hours=5),  # 5 BOB's year again, otherwise
+        activity(CHILD),
+        activity(ALICE),  # 7
+    )
+    report = await load(db, tmp_path, file)
+    assert sorted(rejects(tmp_path / "rejects.ndjson")) == [
+        (2, "person-not-found"), (4, "duplicate-line"), (5, "duplicate-line"),
+        (6, "impossible-career"), (7, "duplicate-line"),
+    ]  # fmt: skip
+    problems = (tmp_path / "rejects.ndjson").read_bytes().splitlines()
+    assert b"the same as line 1 of" in problems[1]
+    assert (report.stored, report.rejected) == (2, 5)
+    assert [row[0] for row in await stored(db)] == sorted([persons[ALICE], persons[BOB]])

@@ -68,6 +68,7 @@ def main() -> None:
     persons = int(os.environ.get("BENCH_INTAKE_PERSONS", "100000"))
     population = PROJECT / ".cpa" / f"bench-population-{persons}"
     data_dir = Path(tempfile.mkdtemp(prefix="cpa-intake-"))
+    os.chmod(data_dir, 0o755)  # the server's user (not root) reads it: no fallback under /tmp
     pg = EmbeddedPostgres(data_dir / "pgdata", free_port(), cache_dir=PROJECT / ".cpa" / "pgbin")
     pg.ensure_running()
     try:

@@ -12,7 +12,7 @@ import sys
 
 import msgspec
 
-from cpa.cli import auth, commands, ledger
+from cpa.cli import auth, campaign, commands, ledger
 from cpa.cli.common import DatabaseNotReached
 from cpa.config import get_settings
 from cpa.db.outage import is_outage
@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.register(subparsers)
     auth.register(subparsers)
     ledger.register(subparsers)
+    campaign.register(subparsers)
     return parser
 
 

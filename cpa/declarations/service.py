@@ -93,6 +93,16 @@ class Declaring(Generic[D]):
         self.insert, self.event = insert, event
         self.keys: Callable[[D], tuple[Any, ...]] = keys
 
+    def check_line(self, line: D, today: dt.date) -> None:
+        """The checks that need nothing stored: the year, then the kind's own checks (the
+        campaign's bulk intake runs these same ones)."""
+        _check_year(line.year, today, self.first_year)
+        self.check(line)
+
+    def check_career(self, line: D, birth_date: dt.date) -> None:
+        """The line within the career of a person born on ``birth_date``."""
+        _check_career(birth_date, line, self.contract(line))
+
     async def __call__(
         self,
         db: Connection,
@@ -104,16 +114,15 @@ class Declaring(Generic[D]):
         touched: set[UUID] | None = None,
     ) -> BatchResult:
         async def write(line: D) -> Written:
-            _check_year(line.year, today, self.first_year)
-            self.check(line)
-            await _check_career(db, line, self.contract(line))
+            self.check_line(line, today)
             person_id = _person_id(line)
+            self.check_career(line, (await get_person(db, person_id)).birth_date)
             row = await db.fetchrow(
                 sql(self.insert),
                 person_id,
                 line.year,
                 *self.keys(line),
-                _json(line),
+                stored_body(line),
                 provenance.client_id,
             )
             assert row is not None, "an insert returns its row"
@@ -155,17 +164,32 @@ async def _identify(db: Connection, vault: NirVault | None, line: P) -> P:
     """``line`` naming its person by id: a NIR is looked up (an invalid NIR or nobody
     registered with it refuses the line) and dropped, so that no NIR is ever stored in clear.
     ``vault`` None: lines must name their person by id."""
-    if (line.nir is None) == (line.person_id is None):
-        raise InvalidInput(
-            "name the person by exactly one of nir, person_id",
-            errors=[{"field": "nir", "message": "exactly one of nir, person_id"}],
-        )
+    check_person_named(line)
     if line.nir is None:
         return line
     if vault is None:
         raise InvalidInput("name the person by person_id here")
     person = await find_person_by_nir(db, vault, line.nir)
     return msgspec.structs.replace(line, person_id=person.id, nir=None)
+
+
+def check_person_named(line: PersonLine) -> None:
+    """A line names its person by exactly one of ``nir``, ``person_id``."""
+    if (line.nir is None) == (line.person_id is None):
+        raise InvalidInput(
+            "name the person by exactly one of nir, person_id",
+            errors=[{"field": "nir", "message": "exactly one of nir, person_id"}],
+        )
+
+
+def decode_line(decoder: msgspec.json.Decoder[L], raw: bytes) -> L:
+    """One line decoded, or the problem the batch answers for it (unknown fields refused)."""
+    try:
+        return decoder.decode(raw)
+    except (msgspec.ValidationError, msgspec.DecodeError) as error:
+        raise InvalidInput(str(error)) from None
+    except RecursionError:  # a line nested deeper than msgspec's limit
+        raise BatchUnreadable("the line nests too deep") from None
 
 
 def _person_id(line: PersonLine) -> UUID:
@@ -190,7 +214,7 @@ async def _run_batch(
     results = []
     for index, raw in enumerate(lines):
         try:
-            line = decoder.decode(raw) if isinstance(raw, bytes) else raw
+            line = decode_line(decoder, raw) if isinstance(raw, bytes) else raw
             if isinstance(line, PersonLine):
                 line = await _identify(db, vault, line)
             async with db.transaction():  # a savepoint: a failed line leaves no trace
@@ -201,12 +225,6 @@ async def _run_batch(
             results.append(
                 LineResult(index=index, status="accepted", id=written_id, revision=revision)
             )
-        except (msgspec.ValidationError, msgspec.DecodeError) as error:
-            problem = InvalidInput(str(error)).to_problem()
-            results.append(LineResult(index=index, status="rejected", problem=problem))
-        except RecursionError:  # a line nested deeper than msgspec's limit
-            problem = BatchUnreadable("the line nests too deep").to_problem()
-            results.append(LineResult(index=index, status="rejected", problem=problem))
         except CpaError as error:
             results.append(LineResult(index=index, status="rejected", problem=error.to_problem()))
     accepted = sum(1 for r in results if r.status == "accepted")
@@ -226,14 +244,13 @@ def _check_year(year: int, today: dt.date, first: int) -> None:
         )
 
 
-async def _check_career(
-    db: Connection,
+def _check_career(
+    birth_date: dt.date,
     line: ActivityDeclaration | ExposureDeclaration | EngagementDeclaration,
     contract: tuple[dt.date, dt.date] | None = None,
 ) -> None:
     """The line's year (and contract) within the person's possible career: after birth, from
     the youngest working age (``cpa.rules.ages``, the rule the simulation applies too)."""
-    birth_date = (await get_person(db, _person_id(line))).birth_date
     problem = career_problem(birth_date, line.year)
     if problem is not None:
         raise _impossible("$.year", problem)
@@ -276,7 +293,8 @@ def _check_engagement(line: EngagementDeclaration) -> None:
         raise InvalidInput("a measure cannot be negative")
 
 
-def _json(line: msgspec.Struct) -> str:
+def stored_body(line: msgspec.Struct) -> str:
+    """A line as it is stored (its person by id, no NIR): the same text from every path."""
     return msgspec.json.encode(line).decode()
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import functools
 
 import msgspec
 
@@ -91,6 +92,11 @@ def earliest_career_day(birth_date: dt.date, on: dt.date) -> tuple[dt.date, Para
     return age_reached_on(birth_date, int_value(min_age) * _MONTHS_PER_YEAR), min_age
 
 
+CAREER_PROBLEMS_CACHED = 1 << 16
+"""Birth dates × years remembered: a bulk intake asks the same pairs again and again."""
+
+
+@functools.lru_cache(maxsize=CAREER_PROBLEMS_CACHED)  # pure: the parameters never change
 def career_problem(birth_date: dt.date, year: int) -> CareerProblem | None:
     """Why ``year`` cannot be in the career (all of it before birth, or before the youngest
     age), or None."""

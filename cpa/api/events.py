@@ -11,17 +11,15 @@ training body or a portal, with ``events:read``.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
-from cpa.api.call import Call, Caller
-from cpa.auth.clients import Client, find_client
+from cpa.api.call import Caller
 from cpa.auth.guard import requires
-from cpa.db.database import Connection
 from cpa.events import CURSOR_START, EVENTS_PAGE_MAX, events_after
 from cpa.events.models import CURSOR_LENGTH_MAX
 from cpa.webhooks import EventView, event_view
@@ -86,15 +84,6 @@ class EventPage(msgspec.Struct, kw_only=True):
     """Where the next page starts: the last event's cursor, or ``after`` when none came."""
 
 
-async def pairwise_salt(call: Call, db: Connection) -> bytes:
-    """The calling client's salt: from the guard's cache, or read again if it expired since."""
-    client: Client | Literal[False] | None = call.auth.cached_client(call.principal.client_id)
-    if client is False:
-        client = await find_client(db, call.principal.client_id)
-    assert client is not None, "the guard admitted a registered client"
-    return client.pairwise_salt
-
-
 class EventController(Controller):
     path = "/v1/events"
     tags = ("events",)
@@ -121,6 +110,8 @@ class EventController(Controller):
         now = dt.datetime.now(dt.UTC)
         async with call.db.acquire() as db:
             stored = await events_after(db, call.principal.client_id, after, limit=limit, now=now)
-            salt = await pairwise_salt(call, db)
-        events = [event_view(event, salt) for event in stored]
+            # The guard's cached row, or read again (one load for all) if it expired since.
+            client = await call.auth.client(db, call.principal.client_id)
+        assert client is not None, "the guard admitted a registered client"
+        events = [event_view(event, client.pairwise_salt) for event in stored]
         return EventPage(events=events, next_cursor=events[-1].cursor if events else after)

@@ -17,13 +17,18 @@ _GUARD: tuple[type[CpaError], ...] = (Unauthorized, InsufficientScope, WrongClie
 
 
 class Problem(msgspec.Struct, kw_only=True):
-    """An RFC 9457 problem; some carry more members (``state``, ``allowed_actions``…)."""
+    """An RFC 9457 problem as ``cpa.api.problems`` answers every refusal; some carry more
+    members (``state``, ``allowed_actions``…)."""
 
     type: str
+    """``urn:cpa:problem:<slug>``, stable."""
     title: str
     status: int
     detail: str
-    instance: str | None = None
+    instance: str
+    """The request's path: every HTTP answer names it."""
+    errors: list[dict[str, str]] | None = None
+    """Input refusals: each field at fault and why."""
 
 
 def guarded(opt: dict[str, Any], description: str = "") -> str:

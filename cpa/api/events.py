@@ -15,10 +15,10 @@ from typing import Annotated
 
 import msgspec
 from litestar import Controller, get
-from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 
 from cpa.api.call import Caller
+from cpa.api.documented import doc
 from cpa.auth.guard import requires
 from cpa.events import CURSOR_START, EVENTS_PAGE_MAX, events_after
 from cpa.events.models import CURSOR_LENGTH_MAX
@@ -42,42 +42,6 @@ EVENTS_READER = requires("events:read", person=False, kinds=("training_body", "p
 """Scope ``events:read``, a machine token (client credentials) of a training body or portal."""
 
 
-class Problem(msgspec.Struct, kw_only=True):
-    """An RFC 9457 problem, as ``cpa.api.problems`` answers every refusal."""
-
-    type: str
-    """``urn:cpa:problem:<slug>``, stable."""
-    title: str
-    status: int
-    detail: str
-    instance: str | None = None
-    errors: list[dict[str, str]] | None = None
-    """Input refusals: each field at fault and why."""
-
-
-_PROBLEM_WHEN = {
-    401: "No valid access token",
-    403: "The token lacks `events:read`, or is not a training body's or a portal's",
-    404: "No such subscription for this client",
-    409: "The client holds as many subscriptions as it may",
-    422: "Input refused (the fields at fault in `errors`); nothing was written",
-    429: "Too many requests from this client",
-}
-
-
-def problems(*statuses: int) -> dict[int, ResponseSpec]:
-    """The problem responses of a route, for the OpenAPI document."""
-    return {
-        status: ResponseSpec(
-            Problem,
-            description=_PROBLEM_WHEN[status],
-            media_type="application/problem+json",
-            generate_examples=False,
-        )
-        for status in (401, 403, 429, *statuses)
-    }
-
-
 class EventPage(msgspec.Struct, kw_only=True):
     events: list[EventView]
     next_cursor: str
@@ -92,14 +56,12 @@ class EventController(Controller):
         "/",
         operation_id="listEvents",
         summary="The client's events after a cursor, in order (replay of its webhooks)",
-        description=(
-            "Scope `events:read`, machine token of a training body or a portal. Events are "
-            "listed once final (every earlier transaction ended), so a cursor never passes "
-            "an event committed later. A malformed cursor or a limit out of range is a 422 "
-            "problem."
+        **doc(
+            EVENTS_READER,
+            description="Events are listed once final (every earlier transaction ended), so a "
+            "cursor never passes an event committed later. A malformed cursor or a limit out of "
+            "range is a 422 problem.",
         ),
-        opt=EVENTS_READER,
-        responses=problems(422),
     )
     async def list_events(
         self,

@@ -18,13 +18,17 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Call, Caller
-from cpa.api.events import EVENTS_READER, problems
+from cpa.api.documented import doc
+from cpa.api.events import EVENTS_READER
 from cpa.webhooks import (
     EVENT_TYPES,
     CreatedSubscription,
+    InvalidWebhook,
     NewSubscription,
     SecretBox,
     Subscription,
+    WebhookLimitReached,
+    WebhookNotFound,
     create_subscription,
     delete_subscription,
     get_subscription,
@@ -48,18 +52,19 @@ class WebhookController(Controller):
         "/",
         operation_id="createWebhook",
         summary="Subscribe an endpoint to event types; the signing secret is shown once",
-        description=(
-            "Scope `events:read`, machine token of a training body or a portal. Event types: "
+        status_code=201,
+        **doc(
+            EVENTS_READER,
+            InvalidWebhook,
+            WebhookLimitReached,
+            description="Event types: "
             + ", ".join(f"`{t}`" for t in EVENT_TYPES)
             + ". Each event is POSTed signed per Standard Webhooks (`webhook-id`, "
             "`webhook-timestamp`, `webhook-signature`), retried with exponential backoff, in "
             "order per dossier; after repeated failures the subscription is `disabled`. A URL "
             "that is not http(s) or an unknown event type is a 422 `invalid-webhook` problem; "
-            "too many subscriptions a 409 `webhook-limit-reached`."
+            "too many subscriptions a 409 `webhook-limit-reached`.",
         ),
-        opt=EVENTS_READER,
-        status_code=201,
-        responses=problems(409, 422),
     )
     async def create(self, call: Caller, data: JSONBody[NewSubscription]) -> CreatedSubscription:
         data = await call.strictly(data)
@@ -73,8 +78,7 @@ class WebhookController(Controller):
         "/",
         operation_id="listWebhooks",
         summary="This client's subscriptions",
-        opt=EVENTS_READER,
-        responses=problems(),
+        **doc(EVENTS_READER),
     )
     async def list_all(self, call: Caller) -> SubscriptionList:
         async with call.db.acquire() as db:
@@ -84,8 +88,7 @@ class WebhookController(Controller):
         "/{webhook_id:uuid}",
         operation_id="getWebhook",
         summary="One subscription and its health (enabled or disabled, failures, last error)",
-        opt=EVENTS_READER,
-        responses=problems(404),
+        **doc(EVENTS_READER, WebhookNotFound),
     )
     async def read(self, call: Caller, webhook_id: FromPath[UUID]) -> Subscription:
         async with call.db.acquire() as db:
@@ -95,9 +98,8 @@ class WebhookController(Controller):
         "/{webhook_id:uuid}",
         operation_id="deleteWebhook",
         summary="End a subscription: its pending deliveries are dropped",
-        opt=EVENTS_READER,
         status_code=204,
-        responses=problems(404),
+        **doc(EVENTS_READER, WebhookNotFound),
     )
     async def remove(self, call: Caller, webhook_id: FromPath[UUID]) -> None:
         async with call.db.acquire() as db:

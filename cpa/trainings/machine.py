@@ -24,6 +24,14 @@ from cpa.rules.trainings import (
     service_done_validated_on,
 )
 
+__all__ = [
+    "TRANSITIONS",
+    "Actor",
+    "State",
+    "allowed_actions",
+    "transition",
+]
+
 State = Literal[
     "notProcessed",
     "validated",

@@ -244,13 +244,6 @@ class MyDossierController(Controller):
             await call.journal_read(db, party.route)
         return Dossiers(dossiers=found)
 
-    read = _read_route(
-        "citizen",
-        "getMyDossier",
-        _CITIZEN_READ,
-        "One of the citizen's dossiers, with its history, amounts and allowed actions",
-    )
-
     @get(
         "/{dossier_id:uuid}/quote",
         operation_id="quoteMyDossier",
@@ -263,6 +256,13 @@ class MyDossierController(Controller):
             dossier = await load_for(db, party, dossier_id)
             await call.journal_read(db, "/v1/me/dossiers/{id}/quote")
             return await quote(db, dossier, _now())
+
+    read = _read_route(
+        "citizen",
+        "getMyDossier",
+        _CITIZEN_READ,
+        "One of the citizen's dossiers, with its history, amounts and allowed actions",
+    )
 
     take = _take_route("citizen", "actOnMyDossier", _CITIZEN_WRITE, InsufficientRights)
 

@@ -23,6 +23,7 @@ from uuid import UUID
 
 import msgspec
 from litestar import Controller, get, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from cpa.api.advisor import ADVISOR
@@ -33,6 +34,7 @@ from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.errors import PersonRefNotFound
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
+from cpa.errors import CpaError
 from cpa.events import lock_subject
 from cpa.idempotency import IdempotencyConflict, claim, run_idempotent
 from cpa.ledger import InsufficientRights
@@ -51,6 +53,7 @@ from cpa.trainings import (
     TrainingSessionNotFound,
     TransitionNotAllowed,
     act,
+    actions_of,
     list_dossiers,
     load_for,
     quote,
@@ -140,11 +143,62 @@ _CITIZEN_WRITE = requires("dossiers:write")
 _BODY = requires("dossiers:manage", person=False, kinds=("training_body",))
 _FINANCER = requires("dossiers:finance", person=False, kinds=("operator",))
 
+_EVERY_ACTION = (DossierNotFound, TransitionNotAllowed)
+"""The problems any action may answer; each actor's own actions add theirs."""
 _ACTION_DOC = (
     "The transition table (cpa.trainings.machine) says who may take which action from which "
     "state; a 409 `transition-not-allowed` problem names the current state and the caller's "
     "allowed actions. Money moves only through the ledger's holds."
 )
+
+
+_ACTING: dict[Actor, str] = {
+    "citizen": "Take an action on the citizen's dossier",
+    "body": "Take an action on this body's dossier",
+    "financer": "Take a financer's action",
+}
+"""The summary of each actor's action route, which then names the actor's actions in the table."""
+
+
+# Litestar orders a controller's routes, and so the spec, by their handlers' qualified names:
+# ``_read_route.<locals>.read`` then ``_take_route.<locals>.take``, after the controller's own.
+def _read_route(
+    actor: Actor, operation_id: str, guard: dict[str, Any], summary: str
+) -> HTTPRouteHandler:
+    """``GET …/{dossier_id}`` for ``actor``: the actors' reads differ only by their guard and
+    their documentation."""
+
+    async def read(self: Controller, call: Caller, dossier_id: FromPath[UUID]) -> DossierView:
+        return await _read(call, actor, dossier_id)
+
+    return get(
+        "/{dossier_id:uuid}",
+        operation_id=operation_id,
+        summary=summary,
+        **doc(guard, DossierNotFound),
+    )(read)
+
+
+def _take_route(
+    actor: Actor, operation_id: str, guard: dict[str, Any], *problems: type[CpaError]
+) -> HTTPRouteHandler:
+    """``POST …/{dossier_id}/actions/{action}`` for ``actor``: the actors' routes differ only
+    by their guard, the problems their own actions add, and the actions the table gives them."""
+
+    async def take(
+        self: Controller, call: Caller, dossier_id: FromPath[UUID], action: ActionParam,
+        data: JSONBody[ActionInput | None] = None, idempotency_key: IdempotencyKey = None,
+    ) -> DossierView:  # fmt: skip
+        given = ActionInput() if data is None else await call.strictly(data)
+        return await _act(call, actor, dossier_id, action, given, idempotency_key)
+
+    return post(
+        "/{dossier_id:uuid}/actions/{action:str}",
+        operation_id=operation_id,
+        summary=f"{_ACTING[actor]} ({', '.join(actions_of(actor))})",
+        **doc(guard, *_EVERY_ACTION, *problems, IdempotencyConflict, description=_ACTION_DOC),
+        status_code=200,
+    )(take)
 
 
 class MyDossierController(Controller):
@@ -191,15 +245,6 @@ class MyDossierController(Controller):
         return Dossiers(dossiers=found)
 
     @get(
-        "/{dossier_id:uuid}",
-        operation_id="getMyDossier",
-        summary="One of the citizen's dossiers, with its history, amounts and allowed actions",
-        **doc(_CITIZEN_READ, DossierNotFound),
-    )
-    async def read(self, call: Caller, dossier_id: FromPath[UUID]) -> DossierView:
-        return await _read(call, "citizen", dossier_id)
-
-    @get(
         "/{dossier_id:uuid}/quote",
         operation_id="quoteMyDossier",
         summary="What accepting costs the citizen, and what cancelling today would cost",
@@ -212,31 +257,14 @@ class MyDossierController(Controller):
             await call.journal_read(db, "/v1/me/dossiers/{id}/quote")
             return await quote(db, dossier, _now())
 
-    @post(
-        "/{dossier_id:uuid}/actions/{action:str}",
-        operation_id="actOnMyDossier",
-        summary="Take an action on the citizen's dossier (accept, decline, cancel, "
-        "cancel_force_majeure)",
-        **doc(
-            _CITIZEN_WRITE,
-            DossierNotFound,
-            TransitionNotAllowed,
-            InsufficientRights,
-            IdempotencyConflict,
-            description=_ACTION_DOC,
-        ),
-        status_code=200,
+    read = _read_route(
+        "citizen",
+        "getMyDossier",
+        _CITIZEN_READ,
+        "One of the citizen's dossiers, with its history, amounts and allowed actions",
     )
-    async def take(
-        self, call: Caller, dossier_id: FromPath[UUID], action: ActionParam,
-        data: JSONBody[ActionInput | None] = None, idempotency_key: IdempotencyKey = None,
-    ) -> DossierView:  # fmt: skip
-        given = await _given(call, data)
-        return await _act(call, "citizen", dossier_id, action, given, idempotency_key)
 
-
-async def _given(call: Call, data: ActionInput | None) -> ActionInput:
-    return ActionInput() if data is None else await call.strictly(data)
+    take = _take_route("citizen", "actOnMyDossier", _CITIZEN_WRITE, InsufficientRights)
 
 
 class BodyDossierController(Controller):
@@ -253,74 +281,20 @@ class BodyDossierController(Controller):
         async with call.transaction() as db:
             return Dossiers(dossiers=await list_dossiers(db, party, state=in_state, limit=limit))
 
-    @get(
-        "/{dossier_id:uuid}",
-        operation_id="getBodyDossier",
-        summary="One of this body's dossiers",
-        **doc(_BODY, DossierNotFound),
-    )
-    async def read(self, call: Caller, dossier_id: FromPath[UUID]) -> DossierView:
-        return await _read(call, "body", dossier_id)
-
-    @post(
-        "/{dossier_id:uuid}/actions/{action:str}",
-        operation_id="actOnBodyDossier",
-        summary="Take an action on this body's dossier (validate, refuse, cancel, "
-        "declare_no_show, declare_entry, declare_exit)",
-        **doc(
-            _BODY,
-            DossierNotFound,
-            TransitionNotAllowed,
-            StartTooEarly,
-            InvalidTrainingInput,
-            IdempotencyConflict,
-            description=_ACTION_DOC,
-        ),
-        status_code=200,
-    )
-    async def take(
-        self, call: Caller, dossier_id: FromPath[UUID], action: ActionParam,
-        data: JSONBody[ActionInput | None] = None, idempotency_key: IdempotencyKey = None,
-    ) -> DossierView:  # fmt: skip
-        given = await _given(call, data)
-        return await _act(call, "body", dossier_id, action, given, idempotency_key)
+    read = _read_route("body", "getBodyDossier", _BODY, "One of this body's dossiers")
+    take = _take_route("body", "actOnBodyDossier", _BODY, StartTooEarly, InvalidTrainingInput)
 
 
 class FinancerDossierController(Controller):
     path = "/v1/financer/dossiers"
     tags = ("dossiers",)
 
-    @get(
-        "/{dossier_id:uuid}",
-        operation_id="getFinancerDossier",
-        summary="A dossier, as its financer sees it",
-        **doc(_FINANCER, DossierNotFound),
+    read = _read_route(
+        "financer", "getFinancerDossier", _FINANCER, "A dossier, as its financer sees it"
     )
-    async def read(self, call: Caller, dossier_id: FromPath[UUID]) -> DossierView:
-        return await _read(call, "financer", dossier_id)
-
-    @post(
-        "/{dossier_id:uuid}/actions/{action:str}",
-        operation_id="actOnFinancerDossier",
-        summary="Take a financer's action (approve_funding, refuse_funding, cancel, "
-        "open_control, validate_service_done)",
-        **doc(
-            _FINANCER,
-            DossierNotFound,
-            TransitionNotAllowed,
-            ControlOpen,
-            InvalidTrainingInput,
-            IdempotencyConflict,
-            description=_ACTION_DOC,
-        ),
-        status_code=200,
+    take = _take_route(
+        "financer", "actOnFinancerDossier", _FINANCER, ControlOpen, InvalidTrainingInput
     )
-    async def take(
-        self, call: Caller, dossier_id: FromPath[UUID], action: ActionParam,
-        data: JSONBody[ActionInput | None] = None, idempotency_key: IdempotencyKey = None,
-    ) -> DossierView:  # fmt: skip
-        given = await _given(call, data)
-        return await _act(call, "financer", dossier_id, action, given, idempotency_key)
 
 
 class AdvisorDossierController(Controller):

@@ -6,14 +6,15 @@ consent (``trainings:read``), and advisors search the open ones, a page at a tim
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 from uuid import UUID
 
 from litestar import Controller, get, patch, post
+from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, Parameter
 
 from cpa.api.advisor import ADVISOR
-from cpa.api.call import Call, Caller
+from cpa.api.call import Caller
 from cpa.api.documented import doc
 from cpa.auth.guard import requires
 from cpa.trainings import (
@@ -54,23 +55,14 @@ Limit = Annotated[int, Parameter(ge=1, le=PAGE_SIZE_MAX, description="page size"
 _BODY = requires("trainings:write", person=False, kinds=("training_body",))
 
 
-async def _search(call: Call, query: TrainingSearch) -> TrainingPage:
-    async with call.db.acquire() as db:
-        return await search_actions(db, query)
+# Litestar orders a controller's routes, and so the spec, by their handlers' qualified names:
+# ``_search_route.<locals>.search`` comes after the controller's own.
+def _search_route(operation_id: str, guard: dict[str, Any], summary: str) -> HTTPRouteHandler:
+    """``GET …/`` searching the open training actions: the citizens' and the advisors' searches
+    differ only by their guard and their documentation."""
 
-
-class TrainingSearchController(Controller):
-    path = "/v1/trainings"
-    tags = ("trainings",)
-
-    @get(
-        "/",
-        operation_id="searchTrainings",
-        summary="Search open training actions (text, certification, place, dates, price)",
-        **doc(requires("trainings:read")),
-    )
     async def search(
-        self, call: Caller, text: Text = None, certification_code: Code = None,
+        self: Controller, call: Caller, text: Text = None, certification_code: Code = None,
         location: Place = None, starts_from: From = None, starts_until: Until = None,
         price_cents_max: PriceMax = None, after: After = None, limit: Limit = 20,
     ) -> TrainingPage:  # fmt: skip
@@ -79,7 +71,21 @@ class TrainingSearchController(Controller):
             starts_from=starts_from, starts_until=starts_until,
             price_cents_max=price_cents_max, after=after, limit=limit,
         )  # fmt: skip
-        return await _search(call, query)
+        async with call.db.acquire() as db:
+            return await search_actions(db, query)
+
+    return get("/", operation_id=operation_id, summary=summary, **doc(guard))(search)
+
+
+class TrainingSearchController(Controller):
+    path = "/v1/trainings"
+    tags = ("trainings",)
+
+    search = _search_route(
+        "searchTrainings",
+        requires("trainings:read"),
+        "Search open training actions (text, certification, place, dates, price)",
+    )
 
     @get(
         "/{action_id:uuid}",
@@ -96,23 +102,9 @@ class AdvisorTrainingController(Controller):
     path = "/v1/advisor/trainings"
     tags = ("advisor", "trainings")
 
-    @get(
-        "/",
-        operation_id="searchTrainingsForAdvisor",
-        summary="Search open training actions, as an advisor",
-        **doc(ADVISOR),
+    search = _search_route(
+        "searchTrainingsForAdvisor", ADVISOR, "Search open training actions, as an advisor"
     )
-    async def search(
-        self, call: Caller, text: Text = None, certification_code: Code = None,
-        location: Place = None, starts_from: From = None, starts_until: Until = None,
-        price_cents_max: PriceMax = None, after: After = None, limit: Limit = 20,
-    ) -> TrainingPage:  # fmt: skip
-        query = TrainingSearch(
-            text=text, certification_code=certification_code, location=location,
-            starts_from=starts_from, starts_until=starts_until,
-            price_cents_max=price_cents_max, after=after, limit=limit,
-        )  # fmt: skip
-        return await _search(call, query)
 
 
 class CatalogueController(Controller):

@@ -9,96 +9,20 @@ Modules: ``machine`` (the transition table, as data), ``catalogue``, ``service``
 the server's deadlines), ``money`` (hold, settlement, explanation), ``models``, ``errors``.
 """
 
-from cpa.trainings.catalogue import (
-    close_action,
-    create_action,
-    create_session,
-    get_action,
-    list_own_actions,
-    search_actions,
-    update_action,
-    update_session,
-)
-from cpa.trainings.errors import (
-    ControlOpen,
-    DossierNotFound,
-    InvalidTrainingInput,
-    SessionClosed,
-    StartTooEarly,
-    TooManyOpenRequests,
-    TrainingActionNotFound,
-    TrainingSessionNotFound,
-    TransitionNotAllowed,
-)
-from cpa.trainings.machine import TRANSITIONS, Actor, State, allowed_actions, transition
-from cpa.trainings.models import (
-    ActionInput,
-    DossierView,
-    NewDossier,
-    NewSession,
-    NewTrainingAction,
-    SessionPatch,
-    TrainingAction,
-    TrainingActionPatch,
-    TrainingPage,
-    TrainingSearch,
-    TrainingSession,
-)
-from cpa.trainings.money import quote
-from cpa.trainings.service import (
-    DEADLINE_INTERVAL_S,
-    Party,
-    act,
-    apply_deadlines,
-    list_dossiers,
-    load_for,
-    request_dossier,
-    sweep_deadlines,
-    view,
-)
+# The face of the package is the faces of its modules, each name listed once (in its module).
+from cpa.trainings import catalogue, errors, machine, models, money, service
+from cpa.trainings.catalogue import *  # noqa: F403
+from cpa.trainings.errors import *  # noqa: F403
+from cpa.trainings.machine import *  # noqa: F403
+from cpa.trainings.models import *  # noqa: F403
+from cpa.trainings.money import *  # noqa: F403
+from cpa.trainings.service import *  # noqa: F403
 
 __all__ = [
-    "DEADLINE_INTERVAL_S",
-    "TRANSITIONS",
-    "ActionInput",
-    "Actor",
-    "ControlOpen",
-    "DossierNotFound",
-    "DossierView",
-    "InvalidTrainingInput",
-    "NewDossier",
-    "NewSession",
-    "NewTrainingAction",
-    "Party",
-    "SessionClosed",
-    "SessionPatch",
-    "StartTooEarly",
-    "State",
-    "TooManyOpenRequests",
-    "TrainingAction",
-    "TrainingActionNotFound",
-    "TrainingActionPatch",
-    "TrainingPage",
-    "TrainingSearch",
-    "TrainingSession",
-    "TrainingSessionNotFound",
-    "TransitionNotAllowed",
-    "act",
-    "allowed_actions",
-    "apply_deadlines",
-    "close_action",
-    "create_action",
-    "create_session",
-    "get_action",
-    "list_dossiers",
-    "list_own_actions",
-    "load_for",
-    "quote",
-    "request_dossier",
-    "search_actions",
-    "sweep_deadlines",
-    "transition",
-    "update_action",
-    "update_session",
-    "view",
+    *catalogue.__all__,
+    *errors.__all__,
+    *machine.__all__,
+    *models.__all__,
+    *money.__all__,
+    *service.__all__,
 ]

@@ -28,6 +28,17 @@ from cpa.trainings.models import (
     TrainingSession,
 )
 
+__all__ = [
+    "close_action",
+    "create_action",
+    "create_session",
+    "get_action",
+    "list_own_actions",
+    "search_actions",
+    "update_action",
+    "update_session",
+]
+
 PAGE_SIZE_MAX = 100
 SESSION_LENGTH_MAX = dt.timedelta(days=3 * 366)
 """A session lasts at most three years (a long apprenticeship-like course)."""

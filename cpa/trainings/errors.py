@@ -5,6 +5,18 @@ from __future__ import annotations
 from cpa.db.constraints import register
 from cpa.errors import Conflict, InvalidInput, NotFound
 
+__all__ = [
+    "ControlOpen",
+    "DossierNotFound",
+    "InvalidTrainingInput",
+    "SessionClosed",
+    "StartTooEarly",
+    "TooManyOpenRequests",
+    "TrainingActionNotFound",
+    "TrainingSessionNotFound",
+    "TransitionNotAllowed",
+]
+
 
 class TrainingActionNotFound(NotFound, slug="training-action-not-found"):
     """No such training action in this body's catalogue."""

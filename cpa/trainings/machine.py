@@ -24,6 +24,15 @@ from cpa.rules.trainings import (
     service_done_validated_on,
 )
 
+__all__ = [
+    "TRANSITIONS",
+    "Actor",
+    "State",
+    "actions_of",
+    "allowed_actions",
+    "transition",
+]
+
 State = Literal[
     "notProcessed",
     "validated",
@@ -171,6 +180,11 @@ def allowed_actions(state: str, actor: Actor) -> list[str]:
     """The actions ``actor`` may take from ``state``, in the table's order, each once."""
     names = [t.action for t in TRANSITIONS if t.source == state and t.actor == actor]
     return list(dict.fromkeys(names))
+
+
+def actions_of(actor: Actor) -> list[str]:
+    """Every action ``actor`` may take in some state, in the table's order, each once."""
+    return list(dict.fromkeys(t.action for t in TRANSITIONS if t.actor == actor))
 
 
 def is_terminal(state: str) -> bool:

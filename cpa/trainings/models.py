@@ -11,6 +11,20 @@ import msgspec
 from cpa.text import NO_NUL, Reference
 from cpa.trainings.machine import Actor, State
 
+__all__ = [
+    "ActionInput",
+    "DossierView",
+    "NewDossier",
+    "NewSession",
+    "NewTrainingAction",
+    "SessionPatch",
+    "TrainingAction",
+    "TrainingActionPatch",
+    "TrainingPage",
+    "TrainingSearch",
+    "TrainingSession",
+]
+
 PRICE_CENTS_MAX = 10_000_000  # 100,000 €: training_sessions_price_cents_range
 SEATS_MAX = 10_000
 DURATION_HOURS_MAX = 10_000

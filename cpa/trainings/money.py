@@ -28,6 +28,10 @@ from cpa.rules.debit import debit_order
 from cpa.trainings.machine import Transition
 from cpa.trainings.models import Dossier, Leg, Quote
 
+__all__ = [
+    "quote",
+]
+
 HOLD_LIFETIME = dt.timedelta(days=366)
 """A dossier's hold lives the ledger's longest (``HOLD_LIFETIME_MAX``): the dossier settles it
 long before, unless a session starts more than a year after acceptance (then the sweep

@@ -60,6 +60,18 @@ from cpa.trainings.models import (
     StateChange,
 )
 
+__all__ = [
+    "DEADLINE_INTERVAL_S",
+    "Party",
+    "act",
+    "apply_deadlines",
+    "list_dossiers",
+    "load_for",
+    "request_dossier",
+    "sweep_deadlines",
+    "view",
+]
+
 log = structlog.get_logger(__name__)
 
 DOSSIERS_LISTED_MAX = 100

@@ -1,6 +1,7 @@
 """Webhooks against a real ``cpa serve`` and a real endpoint on loopback: every event
 arrives signed and in order per dossier through a receiver's death, retries wait longer each
-time, an endpoint failing too long is disabled and says so."""
+time, an endpoint failing too long is disabled and says so. Run by ``make faults`` (a receiver
+killed, backoff waited out for real: ~25 s), not ``make test``."""
 
 from __future__ import annotations
 

@@ -8,19 +8,17 @@ the ledger's entries are the hand-computed ones, and the simulation of the same 
 
 from __future__ import annotations
 
-import datetime as dt
 from typing import Any
 
 import asyncpg
 import msgspec
 
-from cpa.ledger import credit_year
 from cpa.simulation import decode_scenario, simulate
 from tests.ledger.test_simulation_agrees import (
     AS_OF,
-    _declare,
     _ledger_accruals,
     _simulated_accruals,
+    credited_entries,
 )
 
 CIVIC = {"activity": "civic_reserve", "hours": 200, "hours_in_one_organisation": 100}
@@ -57,14 +55,7 @@ EXPECTED = {
 
 async def test_crediting_and_simulation_apply_the_corrections(db: asyncpg.Connection) -> None:
     scenario = decode_scenario(msgspec.json.encode({"as_of": AS_OF, **CAREER}))
-    person_id = await _declare(db, scenario)
-    for year in range(2015, AS_OF.year):
-        await credit_year(db, person_id, year, today=dt.date(year + 1, 4, 15))
-    entries = await db.fetch(
-        "select pot, kind, credit_year, amount, rule_id from ledger_entries"
-        " where person_id = $1 order by id",
-        person_id,
-    )
+    person_id, entries = await credited_entries(db, scenario)
     assert _ledger_accruals(entries) == EXPECTED
     assert _simulated_accruals(simulate(scenario)) == EXPECTED
     balances = dict(

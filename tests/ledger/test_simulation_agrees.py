@@ -92,14 +92,7 @@ async def test_simulation_and_crediting_agree(
 ) -> None:
     scenario = decode_scenario(msgspec.json.encode({"as_of": AS_OF, **career}))
     rights = simulate(scenario)
-    person_id = await _declare(db, scenario)
-    for year in range(2015, AS_OF.year):
-        await credit_year(db, person_id, year, today=dt.date(year + 1, 4, 15))
-    entries = await db.fetch(
-        "select pot, kind, credit_year, amount, rule_id from ledger_entries"
-        " where person_id = $1 order by id",
-        person_id,
-    )
+    person_id, entries = await credited_entries(db, scenario)
     assert any(e.projected for e in rights.cpf.entries + rights.cec.entries) == any(
         item.year == AS_OF.year for item in (*scenario.activity, *scenario.engagements)
     )
@@ -154,6 +147,22 @@ def _simulated_converted(rights: Rights) -> dict[str, int]:
                 converted[f"{account}_hours"] -= e.hours
                 converted["cpf_statutory" if account == "cpf" else "cec"] += e.amount_cents
     return dict(converted)
+
+
+async def credited_entries(
+    db: asyncpg.Connection, scenario: Any
+) -> tuple[UUID, list[asyncpg.Record]]:
+    """The scenario's career declared for a new person and credited year by year, each in its
+    campaign (15 April of the next year): the person and the ledger entries written."""
+    person_id = await _declare(db, scenario)
+    for year in range(2015, scenario.as_of.year):
+        await credit_year(db, person_id, year, today=dt.date(year + 1, 4, 15))
+    entries = await db.fetch(
+        "select pot, kind, credit_year, amount, rule_id from ledger_entries"
+        " where person_id = $1 order by id",
+        person_id,
+    )
+    return person_id, entries
 
 
 async def _declare(db: asyncpg.Connection, scenario: Any) -> UUID:

@@ -21,6 +21,7 @@ from standardwebhooks import Webhook
 
 from cpa.ledger import credit_year
 from cpa.persons import NirVault
+from cpa.trainings import NewSession, NewTrainingAction, create_action, create_session
 from cpa.webhooks import EVENT_TYPES
 from tests.ledger.support import declare_year, random_nir
 from tests.support.tokens import Minter
@@ -264,6 +265,44 @@ async def _hold_latencies(
     return latencies, in_flight
 
 
+async def _sessions(db: Any, body: str, count: int) -> list[UUID]:
+    """``count`` training actions of ``body``, each with one session (a citizen may hold at
+    most 5 open requests per action: one request per action here)."""
+    now = dt.datetime.now(dt.UTC)
+    starts_on = now.date() + dt.timedelta(days=90)
+    sessions = []
+    for index in range(count):
+        action = await create_action(
+            db, body, NewTrainingAction(title=f"Action {index}", certification_code="RS5063",
+                                        duration_hours=35,
+                                        modality="remote"), now=now,
+        )  # fmt: skip
+        session = await create_session(
+            db, body, action.id,
+            NewSession(starts_on=starts_on, ends_on=starts_on, price_cents=50_000, seats=10),
+            now=now,
+        )  # fmt: skip
+        sessions.append(session.id)
+    return sessions
+
+
+async def _dossier_latencies(
+    http: httpx.AsyncClient, headers: dict[str, str], receiver: Receiver, sessions: list[UUID]
+) -> tuple[list[float], list[int]]:
+    """Seconds each ``POST /v1/me/dossiers`` took (the request writes its dossier, history,
+    journal line and first event), and the deliveries in flight as each began."""
+    latencies, in_flight = [], []
+    for session_id in sessions:
+        in_flight.append(receiver.in_flight)
+        started = time.perf_counter()
+        answer = await http.post(
+            "/v1/me/dossiers", json={"session_id": str(session_id)}, headers=headers
+        )
+        latencies.append(time.perf_counter() - started)
+        assert answer.status_code == 201, answer.text
+    return latencies, in_flight
+
+
 def _figures(latencies: list[float]) -> dict[str, float]:
     ordered = sorted(latencies)
     return {
@@ -274,8 +313,9 @@ def _figures(latencies: list[float]) -> dict[str, float]:
 
 
 async def test_a_slow_receiver_does_not_slow_the_api(fresh_dsn: str, tmp_path: Path) -> None:
-    """POST /v1/me/cpf/holds while every delivery waits 1.5 s for its endpoint: as fast as
-    with no delivery going on (the request writes rows; deliveries run beside it)."""
+    """POST /v1/me/cpf/holds and POST /v1/me/dossiers while every delivery waits 1.5 s for its
+    endpoint: as fast as with no delivery going on (the request writes rows; deliveries run
+    beside it)."""
     subjects = [uuid4() for _ in range(40)]
     async with (
         receiving(delay_s=RECEIVER_DELAY_S) as receiver,
@@ -299,10 +339,26 @@ async def test_a_slow_receiver_does_not_slow_the_api(fresh_dsn: str, tmp_path: P
                         await write_event(db, subject, person_id, body, step)
                 await until(lambda: receiver.in_flight >= 10, 20, "deliveries in flight")
                 busy, in_flight = await _hold_latencies(http, headers, receiver, "busy")
+                # The same for the dossier requests (their events go to this endpoint too).
+                portal, _ = await partner(db, "portal", "portal-slow")
+                citizen = await minter.token(db, portal, holder, ["dossiers:write"])
+                sessions = await _sessions(db, body, 2 * LATENCY_SAMPLES)
+                asking = {"Authorization": f"Bearer {citizen}"}
+                dossiers_busy, dossiers_flying = await _dossier_latencies(
+                    http, asking, receiver, sessions[:LATENCY_SAMPLES]
+                )
+                await until(lambda: receiver.in_flight == 0, 60, "deliveries drained")
+                dossiers_idle, _ = await _dossier_latencies(
+                    http, asking, receiver, sessions[LATENCY_SAMPLES:]
+                )
         finally:
             await db.close()
     flying = f"min {min(in_flight)} max {max(in_flight)}"
     print(f"POST /v1/me/cpf/holds idle {_figures(idle)} busy {_figures(busy)}; in flight {flying}")
+    print(f"POST /v1/me/dossiers idle {_figures(dossiers_idle)} busy {_figures(dossiers_busy)}; "
+          f"in flight min {min(dossiers_flying)} max {max(dossiers_flying)}")  # fmt: skip
     assert min(in_flight) > 0, "deliveries were waiting on the endpoint all along"
     assert max(busy) < RECEIVER_DELAY_S / 3, "no request waited for a delivery"
     assert statistics.median(busy) <= 1.5 * statistics.median(idle) + 0.02
+    assert min(dossiers_flying) > 0 and max(dossiers_busy) < RECEIVER_DELAY_S / 3
+    assert statistics.median(dossiers_busy) <= 1.5 * statistics.median(dossiers_idle) + 0.02

@@ -24,18 +24,20 @@ What granian 2.8 does by default, and what we do instead:
 
 from __future__ import annotations
 
+import errno
 import resource
 import socket
 import time
 from typing import Any
 
 import structlog
-from granian._granian import ListenerSpec
+from granian._granian import SocketHolder
 from granian.constants import HTTPModes, Interfaces
 from granian.http import HTTP1Settings
 from granian.server import MPServer
 
 from cpa.config import Settings
+from cpa.errors import CpaError
 
 log = structlog.get_logger(__name__)
 
@@ -72,6 +74,31 @@ def connections_per_worker(settings: Settings, open_files: int) -> int:
                       open_files - FILES_RESERVED_PER_WORKER))  # fmt: skip
 
 
+class PortInUse(CpaError, slug="http-port-taken", status=409):
+    """Another server listens on this address and port."""
+
+
+def listening_socket(address: str, port: int, backlog: int) -> socket.socket:
+    """A TCP socket listening on ``address:port`` that workers inherit; ``SO_REUSEADDR`` only
+    (a restart rebinds at once), never ``SO_REUSEPORT`` (one server per port)."""
+    family, kind, proto, _, where = socket.getaddrinfo(
+        address, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE
+    )[0]
+    shared = socket.socket(family, kind, proto)
+    try:
+        shared.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        shared.bind(where)
+        shared.listen(backlog)
+    except OSError as error:
+        shared.close()
+        if error.errno == errno.EADDRINUSE:
+            raise PortInUse(f"{address}:{port} is taken by another server: stop it, or set "
+                            "CPA_PORT to a free port") from None  # fmt: skip
+        raise
+    shared.set_inheritable(True)
+    return shared
+
+
 class StayingUpServer(MPServer):
     """granian's multi-process server with our worker respawn and one shared listening socket."""
 
@@ -80,13 +107,15 @@ class StayingUpServer(MPServer):
         self._quick_crashes: dict[int, int] = {}
 
     def _init_shared_socket(self) -> None:
-        # granian's own non-Linux path: one socket, bound here, inherited by every worker.
-        holder = ListenerSpec(self.bind_addr, self.bind_port, self.backlog).build()
+        # granian's own non-Linux path: one socket, bound here, inherited by every worker. Bound
+        # by us rather than granian's ListenerSpec, which sets SO_REUSEPORT: with it a second
+        # server started on the same port (another checkout, `make run` twice, a test's
+        # "free" port taken meanwhile) binds too, silently, and the kernel splits the
+        # connections between the two. Without it, the second one is refused (port in use).
+        shared = listening_socket(self.bind_addr, self.bind_port, self.backlog)
         self._ssp = None
-        self._shd = holder  # type: ignore[assignment]
-        self._sfd = holder.get_fd()
-        shared = socket.socket(fileno=self._sfd)
-        shared.set_inheritable(True)
+        self._shd = SocketHolder(shared.fileno(), False, self.backlog)  # type: ignore[assignment,call-arg]
+        self._sfd = shared.fileno()  # type: ignore[assignment]
         self._sso = shared
 
     def _serve_loop(self, spawn_target: Any, target_loader: Any) -> None:

@@ -9,7 +9,7 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
-from cpa.auth.advisor import Lookup, look_up_person, ref_expiry, resolve_person_ref
+from cpa.auth.advisor import Lookup, look_up_person, look_up_ref
 from cpa.auth.guard import requires
 from cpa.text import Identifier
 
@@ -61,8 +61,7 @@ class AdvisorController(Controller):
     )
     async def person(self, call: Caller, ref: FromPath[str]) -> AdvisorPerson:
         async with call.transaction() as db:
-            advisor = await resolve_person_ref(db, call.principal, ref)
-            expires_at = await ref_expiry(db, call.principal, ref)
+            advisor, expires_at = await look_up_ref(db, call.principal, ref)
             await call.journal_read(db, "/v1/advisor/persons/{ref}", reader=advisor)
         assert advisor.advisor_id is not None and advisor.purpose is not None
         return AdvisorPerson(

@@ -63,7 +63,7 @@ if TYPE_CHECKING:  # also what import-linter reads of this face: every module it
         read_access_log,
         record_access,
     )
-    from cpa.auth.advisor import PURPOSES, Lookup, look_up_person, ref_expiry, resolve_person_ref
+    from cpa.auth.advisor import PURPOSES, Lookup, look_up_person, look_up_ref, resolve_person_ref
     from cpa.auth.consents import Consent, list_consents, revoke_consent
     from cpa.auth.errors import InsufficientScope, RateLimited
     from cpa.auth.expiry import PURGE_INTERVAL_S, purge_expired_auth_rows
@@ -89,7 +89,7 @@ _EXPORTS = {
     "PURPOSES": "cpa.auth.advisor",
     "Lookup": "cpa.auth.advisor",
     "look_up_person": "cpa.auth.advisor",
-    "ref_expiry": "cpa.auth.advisor",
+    "look_up_ref": "cpa.auth.advisor",
     "resolve_person_ref": "cpa.auth.advisor",
     "Consent": "cpa.auth.consents",
     "list_consents": "cpa.auth.consents",
@@ -166,12 +166,12 @@ __all__ = [
     "list_access",
     "list_consents",
     "look_up_person",
+    "look_up_ref",
     "provide_principal",
     "public",
     "purge_expired_auth_rows",
     "read_access_log",
     "record_access",
-    "ref_expiry",
     "require_token",
     "requires",
     "resolve_person_ref",

@@ -75,17 +75,19 @@ async def look_up_person(
 
 async def resolve_person_ref(db: Connection, principal: Principal, ref: str) -> Principal:
     """The advisor tool's principal, narrowed to the person, advisor and purpose of ``ref``."""
+    narrowed, _ = await look_up_ref(db, principal, ref)
+    return narrowed
+
+
+async def look_up_ref(
+    db: Connection, principal: Principal, ref: str
+) -> tuple[Principal, dt.datetime]:
+    """``resolve_person_ref`` and the reference's expiry, from one read of the lookup."""
     row = await db.fetchrow(sql("get_advisor_lookup"), token_hash(ref), principal.client_id)
     if row is None:
         raise PersonRefNotFound()
-    return msgspec.structs.replace(
+    narrowed = msgspec.structs.replace(
         principal, person_id=row["person_id"], advisor_id=row["advisor_id"], purpose=row["purpose"]
     )
-
-
-async def ref_expiry(db: Connection, principal: Principal, ref: str) -> dt.datetime:
-    row = await db.fetchrow(sql("get_advisor_lookup"), token_hash(ref), principal.client_id)
-    if row is None:
-        raise PersonRefNotFound()
-    expires: dt.datetime = row["expires_at"]
-    return expires
+    expires_at: dt.datetime = row["expires_at"]
+    return narrowed, expires_at

@@ -62,15 +62,20 @@ PG_ONLY_CLIENTS = 20
 WARM_UP_PASSES = 3
 
 
-def _nir(serial: int) -> str:
-    number = f"1770599{serial:06d}"
+def bench_nir(serial: int, series: str = "1770599") -> str:
+    """The ``serial``-th NIR of a ``series`` (the first seven digits): each scenario its own."""
+    number = f"{series}{serial:06d}"
     return number + nir_key(number)
 
 
-async def _persons(db: asyncpg.Connection, vault: NirVault, count: int) -> list[UUID]:
+async def credited_persons(
+    db: asyncpg.Connection, vault: NirVault, count: int, series: str = "1770599"
+) -> list[UUID]:
     """``count`` persons with a full-time year declared and credited (500 € of CPF rights)."""
     persons = [
-        await register_person(db, vault, NewPerson(nir=_nir(i), birth_date=dt.date(1977, 5, 1)))
+        await register_person(
+            db, vault, NewPerson(nir=bench_nir(i, series), birth_date=dt.date(1977, 5, 1))
+        )
         for i in range(count)
     ]
     activity = [DeclaredActivity(kind="employee", worked_centihours=FULL_TIME_CENTIHOURS)]
@@ -102,7 +107,7 @@ async def _setup(ctx: BenchContext) -> dict[str, Any]:
             "select count(*) from ledger_entries where person_id = $1", demo.id
         )
         async with db.transaction():
-            random_ids = await _persons(db, vault, RANDOM_PERSONS + 1)
+            random_ids = await credited_persons(db, vault, RANDOM_PERSONS + 1)
         hot, randoms = random_ids[0], random_ids[1:]
         read_token = await minter.token(db, portal, demo.id, READ_SCOPES)
         hot_token = await minter.token(db, training, hot, HOLD_SCOPES)

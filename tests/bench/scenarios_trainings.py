@@ -27,24 +27,15 @@ import asyncpg
 
 from cpa.auth.crypto import new_token
 from cpa.db.pool import _init_connection
-from cpa.declarations import (
-    BATCH_LINES_MAX,
-    ActivityDeclaration,
-    DeclaredActivity,
-    declare_activities,
-)
-from cpa.ledger import credit_year
-from cpa.persons import NewPerson, nir_key, register_person
 from cpa.rules.copayment import CopaymentSituation, copayment
 from cpa.trainings import NewSession, NewTrainingAction, create_action, create_session
 from tests.bench.harness import BenchContext, Scenario
 from tests.bench.scenarios_ledger import (
-    CREDITED_YEAR,
-    FULL_TIME_CENTIHOURS,
     HOLD_CONNECTIONS,
     PROJECT,
     TOKEN_LIFETIME_S,
     _warm_up,
+    credited_persons,
 )
 from tests.support.tokens import Minter, register_partner
 
@@ -92,7 +83,9 @@ async def _setup(ctx: BenchContext) -> dict[str, Any]:
         portal = await register_partner(db, "portal", "bench dossier portal")
         body = await register_partner(db, "training_body", "bench dossier body")
         async with db.transaction():
-            persons = await _persons_of_their_own(db, minter)
+            persons = await credited_persons(
+                db, minter.vault, PERSONS, series="1770598"
+            )  # their own
             sessions = await _catalogue(db, body)
         tokens = [await minter.token(db, portal, p, CITIZEN_SCOPES) for p in persons]
     finally:
@@ -100,28 +93,6 @@ async def _setup(ctx: BenchContext) -> dict[str, Any]:
     body_token = _machine_token(minter, body, BODY_SCOPES)
     await _warm_up(ctx.base_url, tokens)
     return {"tokens": tokens, "body_token": body_token, "sessions": sessions}
-
-
-async def _persons_of_their_own(db: asyncpg.Connection, minter: Minter) -> list[UUID]:
-    """Persons apart from the ledger scenarios' (another NIR range), a full-time year credited
-    (500 € of CPF rights) as theirs are."""
-    persons = []
-    for serial in range(PERSONS):
-        number = f"1770598{serial:06d}"
-        new = NewPerson(nir=number + nir_key(number), birth_date=dt.date(1977, 5, 1))
-        persons.append(await register_person(db, minter.vault, new))
-    activity = [DeclaredActivity(kind="employee", worked_centihours=FULL_TIME_CENTIHOURS)]
-    today = dt.date(CREDITED_YEAR + 1, 4, 15)
-    batch = [
-        ActivityDeclaration(person_id=p.id, year=CREDITED_YEAR, activities=activity)
-        for p in persons
-    ]
-    for start in range(0, len(batch), BATCH_LINES_MAX):
-        result = await declare_activities(db, batch[start : start + BATCH_LINES_MAX], today=today)
-        assert result.rejected == 0, result
-    for person in persons:
-        await credit_year(db, person.id, CREDITED_YEAR, today=today)
-    return [p.id for p in persons]
 
 
 def _lua(tokens: list[str], body_token: str, sessions: list[UUID]) -> str:

@@ -14,7 +14,7 @@ from typing import Protocol
 
 import asyncpg
 
-from cpa.db.outage import OUTAGE, is_outage
+from cpa.db.outage import OUTAGE, PoolExhausted, is_outage
 
 # A pooled connection is a proxy with the Connection interface.
 Connection = asyncpg.Connection | asyncpg.pool.PoolConnectionProxy
@@ -47,8 +47,11 @@ class _BoundedAcquire:
 
     async def __aenter__(self) -> asyncpg.pool.PoolConnectionProxy:
         self.began = OUTAGE.started_at
-        async with asyncio.timeout(self.timeout_s):
-            self.connection = await self.pool.acquire()
+        try:
+            async with asyncio.timeout(self.timeout_s):
+                self.connection = await self.pool.acquire()
+        except TimeoutError as error:
+            raise PoolExhausted(f"no pooled connection within {self.timeout_s} s") from error
         return self.connection
 
     async def __aexit__(
@@ -62,13 +65,10 @@ class _BoundedAcquire:
             # "another operation is in progress"). The pool opens a new one when needed.
             connection.terminate()
         await self.pool.release(connection)
-        # A unit of work that went through proves the database answers again. Not at acquire:
-        # during an outage the pool still hands out connections not yet seen to be broken.
-        # Needed beside the reconnect in ``cpa.db.pool``: a 503 for a pool exhausted a moment
-        # (acquire timeout) starts an outage that no new connection may end. Only a unit begun
-        # during the outage counts: one begun before may end after it started.
+        # Beside the reconnect in ``cpa.db.pool``: a 503 for a pool exhausted a moment starts
+        # an outage that no new connection may end (``Outage.worked``).
         if error_type is None and OUTAGE.ongoing:
-            OUTAGE.connected(self.began)
+            OUTAGE.worked(self.began)
 
 
 class PoolDatabase:

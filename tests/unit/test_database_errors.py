@@ -9,7 +9,7 @@ import pytest
 from structlog.testing import capture_logs
 
 from cpa.db.constraints import ConstraintRefused, ConstraintViolated, refusal, unstorable
-from cpa.db.outage import DatabaseUnreachable, Outage, is_outage
+from cpa.db.outage import DatabaseUnreachable, Outage, PoolExhausted, is_outage
 from cpa.ledger.errors import InsufficientRights
 from cpa.log import strip_row_data
 
@@ -94,6 +94,42 @@ def test_what_began_before_an_outage_does_not_end_it() -> None:
         "database_available_again",
     ]
     assert logs[1]["requests_refused"] == 2
+
+
+def test_a_statement_going_through_does_not_end_an_outage_of_failed_connections() -> None:
+    """While PostgreSQL shuts down, a connection whose backend is not yet terminated still
+    answers: only a new connection proves it is back."""
+    outage = Outage()
+    with capture_logs() as logs:
+        outage.refuse(asyncpg.exceptions.AdminShutdownError())
+        began = outage.started_at
+        outage.worked(began)
+        assert outage.ongoing
+        outage.refuse(asyncpg.exceptions.CannotConnectNowError())
+        outage.connected(began)
+    assert [entry["event"] for entry in logs] == [
+        "database_unavailable",
+        "database_available_again",
+    ]
+
+
+def test_an_outage_begun_by_a_busy_pool_ends_when_work_goes_through() -> None:
+    outage = Outage()
+    with capture_logs() as logs:
+        outage.refuse(PoolExhausted())
+        outage.worked(outage.started_at)
+        assert not outage.ongoing
+        outage.refuse(PoolExhausted())
+        outage.refuse(ConnectionRefusedError())  # a connection failed meanwhile
+        outage.worked(outage.started_at)
+        assert outage.ongoing
+        outage.connected(outage.started_at)
+    assert [entry["event"] for entry in logs] == [
+        "database_unavailable",
+        "database_available_again",
+        "database_unavailable",
+        "database_available_again",
+    ]
 
 
 def test_registered_and_unregistered_constraints_are_problems() -> None:

@@ -83,6 +83,7 @@ def _system_bindir() -> Path | None:
     return bindir if out.returncode == 0 and (bindir / "postgres").exists() else None
 
 
+POSTMASTER_PID_PID_LINE = 0
 POSTMASTER_PID_PORT_LINE = 3
 """postmaster.pid: pid, data directory, start time, port, … (one per line, PostgreSQL ≥ 9.1)."""
 
@@ -148,11 +149,17 @@ class EmbeddedPostgres:
         """The port our running server listens on, as it wrote it (``postmaster.pid``, line 4):
         not the configured one, which may have changed since it was started (``CPA_PG_PORT``),
         and then names another server's port, or none."""
-        lines = (self.data_dir / "postmaster.pid").read_text().splitlines()
-        port = int(lines[POSTMASTER_PID_PORT_LINE])
+        port = self._postmaster_says(POSTMASTER_PID_PORT_LINE)
         if port != self.port:
             log.info("postgres_port_adopted", configured=self.port, running=port)
         return port
+
+    def postmaster_pid(self) -> int:
+        """The running server's process (the parent of every backend)."""
+        return self._postmaster_says(POSTMASTER_PID_PID_LINE)
+
+    def _postmaster_says(self, line: int) -> int:
+        return int((self.data_dir / "postmaster.pid").read_text().splitlines()[line])
 
     def stop(self) -> None:
         if self.is_running():

@@ -9,6 +9,7 @@ import shutil
 import statistics
 import subprocess
 import tempfile
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -55,29 +56,69 @@ class Result:
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+CHILDREN_REAPED_WAIT_S = 2.0
+"""How long to wait for PostgreSQL to reap the backends of clients that just disconnected."""
 
 
-def cpu_by_family() -> dict[str, float]:
-    """CPU seconds used so far by the server's processes and by PostgreSQL's (from /proc)."""
-    totals = {"server": 0.0, "database": 0.0}
+def _process_table() -> dict[int, tuple[int, float]]:
+    """Every process: its parent, and the CPU seconds it and its reaped children used."""
+    table: dict[int, tuple[int, float]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            command = (entry / "cmdline").read_bytes()
             fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
-            continue
-        family = (
-            "database"
-            if b"postgres" in command
-            else "server"
-            if b"cpa\x00serve" in command or b"tests.bench.serve" in command
-            else None
-        )
-        if family is not None:
-            totals[family] += (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
-    return totals
+            continue  # exited meanwhile: its time is in its parent's once reaped
+        ticks = sum(int(value) for value in fields[11:15])  # utime stime cutime cstime
+        table[int(entry.name)] = (int(fields[1]), ticks / _CLOCK_TICKS)
+    return table
+
+
+def _descendants(table: dict[int, tuple[int, float]], root: int) -> set[int]:
+    children: dict[int, list[int]] = {}
+    for pid, (parent, _) in table.items():
+        children.setdefault(parent, []).append(pid)
+    tree, todo = set(), [root]
+    while todo:
+        pid = todo.pop()
+        if pid in table and pid not in tree:
+            tree.add(pid)
+            todo += children.get(pid, [])
+    return tree
+
+
+@dataclass
+class CpuMeter:
+    """CPU seconds of the process trees the harness started, and of nothing else.
+
+    A tree's time is its live processes' own time plus what their exited children used (the
+    kernel adds a reaped child's time to its parent's ``cutime``/``cstime``): the server's
+    workers, and PostgreSQL's backends, those of clients gone since (pgbench's) included. No
+    command-line matching, no machine totals: other clusters, servers and tools on a shared
+    machine are not counted.
+    """
+
+    roots: dict[str, int]
+    """The family's name (``server``, ``database``) → the pid of the process it started."""
+
+    def read(self) -> dict[str, float]:
+        table = _process_table()
+        return {
+            family: sum(table[pid][1] for pid in _descendants(table, root))
+            for family, root in self.roots.items()
+        }
+
+    def children(self, family: str) -> int:
+        table = _process_table()
+        return len(_descendants(table, self.roots[family])) - 1
+
+    def read_after_clients_left(self, family: str, children_before: int) -> dict[str, float]:
+        """``read`` once the clients' backends that ended are reaped (their time counted)."""
+        deadline = time.monotonic() + CHILDREN_REAPED_WAIT_S
+        while self.children(family) > children_before and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return self.read()
 
 
 @dataclass
@@ -85,6 +126,7 @@ class BenchContext:
     base_url: str
     dsn: str
     pgbench: str
+    cpu: CpuMeter
     state: dict[str, Any] = field(default_factory=dict)
     setup: list[Callable[[], None]] = field(default_factory=list)
 
@@ -112,16 +154,16 @@ def _ms(text: str) -> float:
 def run_scenario(ctx: BenchContext, scenario: Scenario, duration_s: int) -> Result:
     if scenario.pgbench_script is not None:
         return run_pgbench_script(ctx, scenario, duration_s)
-    return run_wrk(ctx.base_url, scenario, duration_s)
+    return run_wrk(ctx, scenario, duration_s)
 
 
-def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S) -> Result:
+def run_wrk(ctx: BenchContext, scenario: Scenario, duration_s: int = WRK_DURATION_S) -> Result:
     wrk = shutil.which("wrk")
     if wrk is None:
         raise SystemExit("wrk is not installed: apt-get install -y wrk")
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(lua_for(scenario))
-    before = cpu_by_family()
+    before = ctx.cpu.read()
     out = subprocess.run(
         [
             wrk,
@@ -131,13 +173,13 @@ def run_wrk(base_url: str, scenario: Scenario, duration_s: int = WRK_DURATION_S)
             "--latency",
             "-s",
             script.name,
-            base_url + scenario.path,
+            ctx.base_url + scenario.path,
         ],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
-    after = cpu_by_family()
+    after = ctx.cpu.read()
     Path(script.name).unlink()
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
     p50 = _ms(re.search(r"50%\s+(\S+)", out).group(1))  # type: ignore[union-attr]
@@ -165,48 +207,38 @@ def _pgbench(pgbench: str, *args: str) -> tuple[float, float, int]:
     return tps, latency, int(failed.group(1)) if failed else 0
 
 
-def run_pgbench(pgbench: str, dsn: str, clients: int, duration_s: int = WRK_DURATION_S) -> Result:
-    subprocess.run([pgbench, "-i", "-s", "1", "-q", dsn], capture_output=True, check=True)
-    tps, latency, _ = _pgbench(
-        pgbench, "-S", "-n", "-c", str(clients), "-j", "2", "-T", str(duration_s), "-r", dsn
+def _database_us(ctx: BenchContext, args: list[str]) -> tuple[float, float, int, float]:
+    """pgbench with ``args``: transactions/s, latency (ms), failures, and PostgreSQL's CPU per
+    transaction (µs), its backends for pgbench's clients included (reaped when they end)."""
+    children = ctx.cpu.children("database")
+    before = ctx.cpu.read()
+    tps, latency, failed = _pgbench(ctx.pgbench, *args)
+    after = ctx.cpu.read_after_clients_left("database", children)
+    duration_s = float(args[args.index("-T") + 1])
+    return tps, latency, failed, 1e6 * (after["database"] - before["database"]) / (tps * duration_s)
+
+
+def run_pgbench(ctx: BenchContext, clients: int, duration_s: int = WRK_DURATION_S) -> Result:
+    init = [ctx.pgbench, "-i", "-s", "1", "-q", ctx.dsn]
+    subprocess.run(init, capture_output=True, check=True)
+    tps, latency, _, database_us = _database_us(
+        ctx, ["-S", "-n", "-c", str(clients), "-j", "2", "-T", str(duration_s), "-r", ctx.dsn]
     )
-    return Result("pgbench", tps, latency, float("nan"), 0)
-
-
-def _busy_s() -> float:
-    """CPU seconds the whole machine has spent busy (/proc/stat: all but idle and iowait)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
-    return (sum(fields) - fields[3] - fields[4]) / _CLOCK_TICKS
+    return Result("pgbench", tps, latency, float("nan"), 0, database_us=database_us)
 
 
 def run_pgbench_script(ctx: BenchContext, scenario: Scenario, duration_s: int) -> Result:
-    """``scenario.pgbench_script`` on ``scenario.connections`` clients; ``database_us`` is all
-    the machine's CPU but pgbench's own per transaction (pgbench's backends end with it, so
-    they cannot be counted one by one; the idle server adds next to nothing)."""
+    """``scenario.pgbench_script`` on ``scenario.connections`` clients (the database alone)."""
     assert scenario.pgbench_script is not None
     with tempfile.NamedTemporaryFile("w", suffix=".sql", delete=False) as script:
         script.write(scenario.pgbench_script)
-    children = os.times()
-    busy = _busy_s()
-    tps, latency, failed = _pgbench(
-        ctx.pgbench, "-n", "-M", "prepared", "-c", str(scenario.connections), "-j", "2",
-        "-T", str(duration_s), "-f", script.name, ctx.dsn,
+    tps, latency, failed, database_us = _database_us(
+        ctx,
+        ["-n", "-M", "prepared", "-c", str(scenario.connections), "-j", "2",
+         "-T", str(duration_s), "-f", script.name, ctx.dsn],
     )  # fmt: skip
-    busy = _busy_s() - busy
-    after = os.times()
     Path(script.name).unlink()
-    pgbench_s = (after.children_user - children.children_user) + (
-        after.children_system - children.children_system
-    )
-    transactions = tps * duration_s
-    return Result(
-        scenario.name,
-        tps,
-        latency,
-        float("nan"),
-        failed,
-        database_us=1e6 * (busy - pgbench_s) / transactions,
-    )
+    return Result(scenario.name, tps, latency, float("nan"), failed, database_us=database_us)
 
 
 def _median(values: list[float]) -> float:

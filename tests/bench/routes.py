@@ -23,12 +23,13 @@ from litestar.params import FromQuery, JSONBody
 
 from cpa.api.account import AccountView
 from cpa.api.call import Caller
-from cpa.api.holds import CreateHold, HoldView
+from cpa.api.holds import CreateHold
 from cpa.api.me import Me, load_me
 from cpa.api.writes import IdempotencyKey
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
 from cpa.db.queries import sql
+from cpa.ledger.models import HoldView
 
 
 class BenchTwinController(Controller):

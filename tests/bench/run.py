@@ -9,6 +9,8 @@ import argparse
 import asyncio
 import fcntl
 import importlib
+import json
+import math
 import os
 import shutil
 import signal
@@ -16,6 +18,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 
@@ -27,6 +30,7 @@ from cpa.db.embedded import EmbeddedPostgres  # noqa: E402
 from cpa.log import configure_logging  # noqa: E402
 from tests.bench.harness import (  # noqa: E402
     BenchContext,
+    CpuMeter,
     Result,
     Scenario,
     lua_for,
@@ -103,7 +107,8 @@ def _bench() -> int:
     try:
         base_url = f"http://127.0.0.1:{port}"
         wait_ready(base_url)
-        ctx = BenchContext(base_url=base_url, dsn=dsn, pgbench=pg.binaries.tool("pgbench"))
+        cpu = CpuMeter({"server": server.pid, "database": pg.postmaster_pid()})
+        ctx = BenchContext(base_url, dsn, pg.binaries.tool("pgbench"), cpu)
         scenarios: list[Scenario] = []
         for module in _scenario_modules():
             scenarios += importlib.import_module(f"tests.bench.{module}").scenarios(ctx)
@@ -114,7 +119,7 @@ def _bench() -> int:
             return 0
         clients = max((s.connections for s in scenarios), default=32)
         results["pgbench"] = median_result(
-            [run_pgbench(ctx.pgbench, dsn, clients, args.duration) for _ in range(args.rounds)]
+            [run_pgbench(ctx, clients, args.duration) for _ in range(args.rounds)]
         )
         # Warm-up, not measured: each worker's pool grows to its size, and every new connection
         # prepares its statements and plans them (custom plans first: ~2 ms each for the
@@ -135,6 +140,7 @@ def _bench() -> int:
         for scenario in scenarios:
             results[scenario.name] = median_result(rounds[scenario.name])
         _print_table(scenarios, results)
+        print(f"results saved in {_save_results(scenarios, results, args)}")
     finally:
         _stop(server)
         pg.stop()
@@ -223,13 +229,69 @@ async def _print_pg_stats(dsn: str, scenario: str) -> None:
         print(f"{row['calls']:>8} {row['us']:>8.0f}  {level}  {row['query']}")
 
 
+RESULTS_DIR = PROJECT / "tests" / "bench" / "results"
+
+
+def _number(value: float, digits: int) -> float | None:
+    return None if math.isnan(value) else round(value, digits)
+
+
+def _save_results(
+    scenarios: list[Scenario], results: dict[str, Result], args: argparse.Namespace
+) -> Path:
+    """One JSON file per run (``tests/bench/results/``): each scenario by its name, with
+    its medians, CPU per request of cpa's own processes, and its ratio to its baseline."""
+    commit = subprocess.run(
+        ["git", "describe", "--always", "--dirty"], cwd=PROJECT, capture_output=True, text=True
+    ).stdout.strip()
+    named = {"pgbench": Scenario("pgbench", "")} | {s.name: s for s in scenarios}
+    document = {
+        "measured_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": commit or None,
+        "arguments": sys.argv[1:],
+        "rounds": args.rounds,
+        "duration_s": args.duration,
+        "workers": args.workers,
+        "cpus": os.cpu_count(),
+        "scenarios": {
+            name: _scenario_json(scenario, results[name], results)
+            for name, scenario in named.items()
+            if name in results
+        },
+    }
+    RESULTS_DIR.mkdir(exist_ok=True)
+    path = RESULTS_DIR / f"{document['measured_at'].replace(':', '')}-{commit or 'unknown'}.json"
+    path.write_text(json.dumps(document, indent=2, ensure_ascii=False) + "\n")
+    return path
+
+
+def _scenario_json(
+    scenario: Scenario, result: Result, results: dict[str, Result]
+) -> dict[str, Any]:
+    base = results.get(scenario.baseline) if scenario.baseline else None
+    return {
+        "rps": _number(result.requests_per_s, 1),
+        "server_us_per_req": _number(result.server_us, 1),
+        "pg_us_per_req": _number(result.database_us, 1),
+        "p50_ms": _number(result.p50_ms, 3),
+        "p99_ms": _number(result.p99_ms, 3),
+        "errors": result.errors,
+        "baseline": scenario.baseline,
+        "ratio": _number(result.requests_per_s / base.requests_per_s, 3) if base else None,
+        "target": scenario.target or None,
+    }
+
+
 def _print_table(scenarios: list[Scenario], results: dict[str, Result]) -> None:
     print(
         f"\n{'scenario':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
         f"{'srv µs':>8}{'pg µs':>7}  {'ratio':<30}target"
     )
     pg = results["pgbench"]
-    print(f"{'pgbench -S (baseline)':<28}{pg.requests_per_s:>10.0f}{pg.p50_ms:>9.2f}")
+    print(
+        f"{'pgbench -S (baseline)':<28}{pg.requests_per_s:>10.0f}{pg.p50_ms:>9.2f}"
+        f"{'':>9}{'':>9}{'':>8}{pg.database_us:>7.0f}"
+    )
     for scenario in scenarios:
         result = results[scenario.name]
         ratio = ""
@@ -242,8 +304,9 @@ def _print_table(scenarios: list[Scenario], results: dict[str, Result]) -> None:
             f"{result.database_us:>7.0f}  {ratio:<30}{scenario.target}"
         )
     print(
-        f"(wrk from loopback, median of rounds; srv/pg µs: CPU of the server's and of "
-        f"PostgreSQL's processes per request; measured {time.strftime('%Y-%m-%d %H:%M')})"
+        f"(wrk from loopback, median of interleaved rounds; srv/pg µs: CPU per request of the "
+        f"server's and of PostgreSQL's process trees started by this run, nothing else; "
+        f"measured {time.strftime('%Y-%m-%d %H:%M')})"
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 import os
 import re
@@ -14,6 +15,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+import asyncpg
 
 WRK_DURATION_S = 8
 WRK_THREADS = 2
@@ -53,6 +56,13 @@ class Result:
     whose speed drifts, since it does not count the time the others take."""
     database_us: float = float("nan")
     """CPU of PostgreSQL's processes per request (µs)."""
+    wal_fpi: float = float("nan")
+    """Full-page images written to the WAL per request (after a checkpoint, the first change
+    of each page writes the whole page)."""
+    wal_bytes: float = float("nan")
+    """WAL bytes per request."""
+    checkpoints: int = 0
+    """Checkpoints begun during the run."""
 
 
 _CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -152,9 +162,37 @@ def _ms(text: str) -> float:
 
 
 def run_scenario(ctx: BenchContext, scenario: Scenario, duration_s: int) -> Result:
+    before = wal_counters(ctx.dsn)
     if scenario.pgbench_script is not None:
-        return run_pgbench_script(ctx, scenario, duration_s)
-    return run_wrk(ctx, scenario, duration_s)
+        result = run_pgbench_script(ctx, scenario, duration_s)
+    else:
+        result = run_wrk(ctx, scenario, duration_s)
+    after = wal_counters(ctx.dsn)
+    requests = result.requests_per_s * duration_s
+    result.wal_fpi = (after["wal_fpi"] - before["wal_fpi"]) / requests
+    result.wal_bytes = (after["wal_bytes"] - before["wal_bytes"]) / requests
+    result.checkpoints = int(after["checkpoints"] - before["checkpoints"])
+    return result
+
+
+def wal_counters(dsn: str) -> dict[str, float]:
+    """PostgreSQL's WAL counters so far (``pg_stat_wal``): full-page images, bytes, and
+    checkpoints (timed and requested)."""
+
+    async def read() -> dict[str, float]:
+        connection = await asyncpg.connect(dsn)
+        try:
+            row = await connection.fetchrow(
+                "select wal_fpi, wal_bytes::float8 as wal_bytes, "
+                "num_timed + num_requested as checkpoints "
+                "from pg_stat_wal, pg_stat_checkpointer"  # PostgreSQL 17
+            )
+        finally:
+            await connection.close()
+        assert row is not None
+        return {key: float(value) for key, value in row.items()}
+
+    return asyncio.run(read())
 
 
 def run_wrk(ctx: BenchContext, scenario: Scenario, duration_s: int = WRK_DURATION_S) -> Result:
@@ -255,4 +293,7 @@ def median_result(results: list[Result]) -> Result:
         sum(r.errors for r in results),
         _median([r.server_us for r in results]),
         _median([r.database_us for r in results]),
+        _median([r.wal_fpi for r in results]),
+        _median([r.wal_bytes for r in results]),
+        sum(r.checkpoints for r in results),
     )

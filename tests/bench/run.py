@@ -273,6 +273,9 @@ def _scenario_json(
         "rps": _number(result.requests_per_s, 1),
         "server_us_per_req": _number(result.server_us, 1),
         "pg_us_per_req": _number(result.database_us, 1),
+        "wal_fpi_per_req": _number(result.wal_fpi, 3),
+        "wal_bytes_per_req": _number(result.wal_bytes, 0),
+        "checkpoints": result.checkpoints,
         "p50_ms": _number(result.p50_ms, 3),
         "p99_ms": _number(result.p99_ms, 3),
         "errors": result.errors,
@@ -285,7 +288,7 @@ def _scenario_json(
 def _print_table(scenarios: list[Scenario], results: dict[str, Result]) -> None:
     print(
         f"\n{'scenario':<28}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
-        f"{'srv µs':>8}{'pg µs':>7}  {'ratio':<30}target"
+        f"{'srv µs':>8}{'pg µs':>7}{'fpi':>6}{'wal B':>7}  {'ratio':<30}target"
     )
     pg = results["pgbench"]
     print(
@@ -301,7 +304,8 @@ def _print_table(scenarios: list[Scenario], results: dict[str, Result]) -> None:
         print(
             f"{scenario.name:<28}{result.requests_per_s:>10.0f}{result.p50_ms:>9.2f}"
             f"{result.p99_ms:>9.2f}{result.errors:>9}{result.server_us:>8.0f}"
-            f"{result.database_us:>7.0f}  {ratio:<30}{scenario.target}"
+            f"{result.database_us:>7.0f}{result.wal_fpi:>6.2f}{result.wal_bytes:>7.0f}"
+            f"  {ratio:<30}{scenario.target}"
         )
     print(
         f"(wrk from loopback, median of interleaved rounds; srv/pg µs: CPU per request of the "

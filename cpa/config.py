@@ -16,14 +16,19 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     database_url: str | None = None
     """``CPA_DATABASE_URL``: an existing PostgreSQL; when unset we run our own embedded one."""
     host: str = "127.0.0.1"
+    """Address the API listens on (loopback: put a reverse proxy in front, README)."""
     port: int = 8000
+    """Port the API listens on."""
     data_dir: Path = Path(".cpa")
     """Our own directory: embedded PostgreSQL data, binaries cache, local secrets."""
     pg_port: int = 54329
     """TCP port of the embedded PostgreSQL (127.0.0.1 only)."""
     pool_size_min: int = 2
+    """Connections each worker opens to PostgreSQL at start."""
     pool_size_max: int = 10
+    """Connections each worker holds at most (workers × this ≤ PostgreSQL's max_connections)."""
     statement_timeout_ms: int = 5_000
+    """PostgreSQL cancels a statement running longer (``statement_timeout``): a 503."""
     pool_acquire_timeout_ms: int = 2_000
     """Longest wait for a pooled connection (all busy, or a new one being made): then 503."""
     connect_timeout_ms: int = 2_000
@@ -32,7 +37,9 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     """Longest wait for one statement's answer on our side of the socket (a connection lost
     without a word); the server's own ``statement_timeout_ms`` fires first."""
     body_size_max_bytes: int = 1_048_576
+    """Largest request body accepted (1 MiB): a larger one is a 413 problem."""
     workers: int = 1
+    """Server worker processes (one per core is a good start)."""
     http_header_read_timeout_ms: int = 10_000
     """Time a client has to send a request head, the first one and each next one on a kept-alive
     connection (an idle socket is closed after it); granian's default is 30 s."""
@@ -48,6 +55,8 @@ class Settings(msgspec.Struct, frozen=True, kw_only=True):
     log_format: str = "auto"
     """``json``, ``console`` or ``auto`` (console on a TTY, JSON otherwise)."""
     issuer: str = "http://127.0.0.1:8000"
+    """The authorization server's public URL (tokens' ``iss``, metadata): the address partners
+    reach, through the reverse proxy."""
     nir_key_file: Path | None = None
     """32-byte key (hex) encrypting NIRs at rest; default ``<data_dir>/nir.key``, created once."""
     webhook_poll_ms: int = 1_000

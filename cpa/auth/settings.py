@@ -17,11 +17,15 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     refresh_token_lifetime_s: int = 30 * 86_400
     """Capped by the consent's expiry."""
     authorization_code_lifetime_s: int = 60
+    """An authorization code is redeemed within a minute (RFC 6749 §4.1.2: short-lived)."""
     used_code_retention_s: int = 86_400
     """How long a used code is remembered: a replay within it revokes what it issued."""
     pushed_request_lifetime_s: int = 60
+    """A ``request_uri`` of ``/oauth/par`` is used within a minute (RFC 9126 §2.2)."""
     consent_lifetime_days: int = 180
+    """A citizen's consent lasts six months, then the partner asks again."""
     advisor_ref_lifetime_s: int = 900
+    """An advisor's person reference lasts 15 minutes: one appointment, one purpose."""
     clock_skew_s: int = 10
     """Tolerance on exp/nbf/iat of access tokens (at most 10 s, per issue 4)."""
     par_required_for_portals: bool = False
@@ -31,8 +35,11 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     key_reload_s: int = 60
     """How soon a worker signs with a key rotated by ``python -m cpa keys rotate``."""
     verified_token_cache_size: int = 10_000
+    """Access tokens whose signature a worker remembers as checked (until they expire)."""
     verified_secret_cache_size: int = 1_000
+    """Client secrets a worker remembers as checked, so argon2 runs once per client."""
     rate_limit_window_s: int = 60
+    """The window of each client's ``rate_limit_per_minute`` (shared by tokens and API)."""
     rate_limit_keys_max: int = 10_000
     """Clients (or addresses) whose window a worker remembers; the least recent go first."""
     client_auth_failures_per_address: int = 20
@@ -61,6 +68,7 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     (9,000): failures cannot come faster than verifications, so no key is pushed out before
     its window ends; the bound only matters if the settings change."""
     page_size_max: int = 100
+    """Largest page of a list the API returns (``limit``)."""
 
 
 def auth_settings_from_environ(environ: dict[str, str] | None = None) -> AuthSettings:

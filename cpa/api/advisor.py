@@ -9,8 +9,11 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
+from cpa.api.documented import doc
 from cpa.auth.advisor import Lookup, look_up_person, look_up_ref
+from cpa.auth.errors import PersonRefNotFound, UnknownPurpose
 from cpa.auth.guard import requires
+from cpa.persons.errors import InvalidNir, PersonNotFound
 from cpa.text import Identifier
 
 
@@ -39,7 +42,7 @@ class AdvisorController(Controller):
         "/lookups",
         operation_id="createAdvisorLookup",
         summary="A short-lived reference to a person, for a declared purpose",
-        opt=ADVISOR,
+        **doc(ADVISOR, PersonNotFound, UnknownPurpose, InvalidNir),
     )
     async def lookup(self, call: Caller, data: JSONBody[LookupRequest]) -> Lookup:
         async with call.db.acquire() as db:
@@ -57,7 +60,7 @@ class AdvisorController(Controller):
         "/persons/{ref:str}",
         operation_id="getAdvisorPerson",
         summary="What a person reference grants (journaled)",
-        opt=ADVISOR,
+        **doc(ADVISOR, PersonRefNotFound),
     )
     async def person(self, call: Caller, ref: FromPath[str]) -> AdvisorPerson:
         async with call.transaction() as db:

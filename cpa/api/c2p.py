@@ -16,9 +16,12 @@ from litestar import Controller, post
 from litestar.params import JSONBody
 
 from cpa.api.call import Caller
+from cpa.api.documented import doc
 from cpa.api.writes import IdempotencyKey, run_once
 from cpa.auth.guard import requires
+from cpa.idempotency.errors import IdempotencyConflict
 from cpa.ledger import C2pConversionRequest, C2pConversionResult, convert_c2p
+from cpa.ledger.errors import InsufficientRights, InvalidAmount
 from cpa.rules import C2pUse
 from cpa.text import Reference
 
@@ -41,7 +44,7 @@ class C2pController(Controller):
         "/conversions",
         operation_id="convertMyC2pPoints",
         summary="Use C2P points for training, reconversion, part time or retirement",
-        opt=requires("c2p:convert"),
+        **doc(requires("c2p:convert"), InsufficientRights, InvalidAmount, IdempotencyConflict),
         status_code=201,
     )
     async def convert(

@@ -17,12 +17,21 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Call, Caller
+from cpa.api.documented import doc
 from cpa.api.writes import IdempotencyKey, run_once
 from cpa.auth.access_log import access_log_fields
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
 from cpa.idempotency import claim as claim_key
+from cpa.idempotency.errors import IdempotencyConflict
 from cpa.ledger import HoldNotFound, create_hold, get_hold, post_hold, void_hold
+from cpa.ledger.errors import (
+    AmountBeyondHeld,
+    HoldExpired,
+    HoldNotPending,
+    InsufficientRights,
+    InvalidAmount,
+)
 from cpa.ledger.models import Hold, HoldView, NewHold
 from cpa.text import Reference
 
@@ -47,6 +56,7 @@ def hold_view(hold: Hold) -> HoldView:
 
 
 _HOLDER = requires("cpf:hold", kinds=("training_body",))
+_CLOSING = (HoldNotFound, HoldNotPending, HoldExpired, IdempotencyConflict)
 
 
 class HoldController(Controller):
@@ -57,13 +67,18 @@ class HoldController(Controller):
         "/",
         operation_id="createHold",
         summary="Reserve euros of the person's CPF rights for a training",
-        description=(
-            "Debit order (décret 2025-1156): earmarked abondements and dotations first, then "
-            "statutory rights, then CEC rights. Refused with `insufficient-rights` when the "
-            "available balance does not cover the amount; never overdraws, however many "
-            "requests race."
+        **doc(
+            _HOLDER,
+            InsufficientRights,
+            InvalidAmount,
+            IdempotencyConflict,
+            description=(
+                "Debit order (décret 2025-1156): earmarked abondements and dotations first, then "
+                "statutory rights, then CEC rights. Refused with `insufficient-rights` when the "
+                "available balance does not cover the amount; never overdraws, however many "
+                "requests race."
+            ),
         ),
-        opt=_HOLDER,
         status_code=201,
     )
     async def create(
@@ -97,7 +112,7 @@ class HoldController(Controller):
         "/{hold_id:uuid}",
         operation_id="getHold",
         summary="One of this training body's holds on the person's CPF rights",
-        opt=_HOLDER,
+        **doc(_HOLDER, HoldNotFound),
     )
     async def read(self, call: Caller, hold_id: FromPath[UUID]) -> HoldView:
         async with call.transaction() as db:
@@ -111,7 +126,7 @@ class HoldController(Controller):
         "/{hold_id:uuid}/post",
         operation_id="postHold",
         summary="Debit the training's real cost (at most what is held); release the rest",
-        opt=_HOLDER,
+        **doc(_HOLDER, *_CLOSING, AmountBeyondHeld, InvalidAmount),
         status_code=200,
     )
     async def debit(
@@ -128,7 +143,7 @@ class HoldController(Controller):
         "/{hold_id:uuid}/void",
         operation_id="voidHold",
         summary="Release every euro of a pending hold",
-        opt=_HOLDER,
+        **doc(_HOLDER, *_CLOSING),
         status_code=200,
     )
     async def void(

@@ -28,11 +28,11 @@ from litestar.exceptions import (
     ValidationException,
 )
 
+from cpa.auth.openapi import PROBLEM_MEDIA_TYPE
 from cpa.db.constraints import refusal, unstorable
 from cpa.db.outage import OUTAGE, RETRY_AFTER_S, is_outage
 from cpa.errors import PROBLEM_TYPE_PREFIX, CpaError, Unavailable
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger(__name__)
 
 _SLUGS = {
@@ -136,6 +136,14 @@ class DatabaseDown(Unavailable):
 
 class TooDeep(CpaError, slug="malformed-body", status=400):
     """The body nests too deep."""
+
+
+class BodyTooLarge(CpaError, slug="body-too-large", status=413):
+    """Request body too large (each route's limit is in its description)."""
+
+
+class UnsupportedMediaType(CpaError, slug="unsupported-media-type", status=415):
+    """Unsupported media type."""
 
 
 def on_outage(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

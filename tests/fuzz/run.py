@@ -7,9 +7,11 @@ phase (examples, coverage, fuzzing, stateful), a fixed seed, a bounded example c
 bounded time. Only 127.0.0.1 is ever contacted.
 
 Fails (exit 1) when a response is a 5xx (``not_a_server_error``), when a request got no answer
-(timeout, connection reset) or when the server logged a failed request or a traceback. The
-other checks' failures are reported (per check and operation) without failing the run: the
-spec does not describe every answer yet (issue 15).
+(timeout, connection reset), when an answer is not what the committed spec says (status code,
+content type and response schema conformance: the spec is the contract, issue 15) or when the
+server logged a failed request or a traceback. The other checks' failures (negative data
+rejection, positive data acceptance…: what the spec cannot say, such as a hold beyond the
+person's balance) are reported per check and operation without failing the run.
 
 Usage: python tests/fuzz/run.py [--budget-s S] [--seed N] [--max-examples N] [--workers N]
                                 [--keep]   (the run directory is kept anyway when it fails)
@@ -165,8 +167,8 @@ def _schemathesis(
         "--max-examples", str(args.max_examples),
         "--max-time", str(args.budget_s),
         "--workers", "1",
-        # Go on after a check fails: the non-gating checks fail at once on most operations
-        # (issue 15) and would otherwise end each operation's scenario at its first case.
+        # Go on after a check fails: a non-gating check's failure (positive data refused
+        # for want of rights…) would otherwise end each operation's scenario at its first case.
         "--continue-on-failure",
         "--request-timeout", str(REQUEST_TIMEOUT_S),
         "--max-redirects", "0",

@@ -10,6 +10,7 @@ every call is written to the person's access journal, in the same transaction as
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 import msgspec
@@ -22,6 +23,7 @@ from cpa.api.writes import IdempotencyKey, run_once
 from cpa.auth.access_log import access_log_fields
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
+from cpa.errors import InvalidInput
 from cpa.idempotency import claim as claim_key
 from cpa.idempotency.errors import IdempotencyConflict
 from cpa.ledger import HoldNotFound, create_hold, get_hold, post_hold, void_hold
@@ -32,22 +34,46 @@ from cpa.ledger.errors import (
     InsufficientRights,
     InvalidAmount,
 )
+from cpa.ledger.holds import HOLD_AMOUNT_MAX_CENTS, HOLD_LIFETIME_MAX
 from cpa.ledger.models import Hold, HoldView, NewHold
 from cpa.text import Reference
 
+HoldAmount = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=HOLD_AMOUNT_MAX_CENTS,
+        description="Euro cents: at least 1, at most the available CPF rights.",
+    ),
+]
+Expiry = Annotated[
+    dt.datetime,
+    msgspec.Meta(
+        tz=True,
+        description=(
+            "When unposted euros return to the account: in the future, at most "
+            f"{HOLD_LIFETIME_MAX.days} days ahead, with a time zone."
+        ),
+    ),
+]
+
+
+_AMOUNT_PROBLEM: dict[str, type[InvalidInput]] = {"amount_cents": InvalidAmount}
+
 
 class CreateHold(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    amount_cents: int
-    """Euro cents to reserve (> 0, at most the available CPF rights)."""
+    field_problems: ClassVar[dict[str, type[InvalidInput]]] = _AMOUNT_PROBLEM
+    amount_cents: HoldAmount
+    """Euro cents to reserve (at least 1, at most the available CPF rights)."""
     training_reference: Reference
-    """The training body's reference of the training (1 to 200 characters)."""
-    expires_at: dt.datetime
-    """When unposted euros return to the account (future, at most 366 days, with a zone)."""
+    """The training body's reference of the training (not blank, 200 characters at most)."""
+    expires_at: Expiry
 
 
 class PostHold(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    amount_cents: int
-    """Euro cents debited for good (> 0, at most what the hold reserves)."""
+    field_problems: ClassVar[dict[str, type[InvalidInput]]] = _AMOUNT_PROBLEM
+    amount_cents: HoldAmount
+    """Euro cents debited for good (at least 1, at most what the hold reserves)."""
 
 
 def hold_view(hold: Hold) -> HoldView:

@@ -38,6 +38,7 @@ from cpa.auth.pages import (
 from cpa.auth.ratelimit import address_key
 from cpa.auth.responses import (
     AUTHORIZE_FIELDS,
+    ERROR_DESCRIPTIONS,
     auth_state,
     authlib_request,
     oauth_errors,
@@ -158,6 +159,7 @@ def _validate(state: AuthState, oauth_request: CpaRequest, exchange: Exchange, l
     except OAuth2Error as error:
         if error.redirect_uri:
             error.state = oauth_request.payload.state
+            error.description = error.description or ERROR_DESCRIPTIONS.get(error.error)
             _status, _, headers = error()
             location = add_issuer(dict(headers)["Location"], state.issuer)
             raise _Refused(

@@ -159,6 +159,39 @@ def authlib_request(
     return CpaRequest(request.method, state.issuer + request.url.path, headers, pairs)
 
 
+ERROR_DESCRIPTIONS: dict[str, str] = {
+    "invalid_request": "the request lacks a parameter, repeats one, or is malformed",
+    "invalid_client": (
+        "client authentication failed: unknown client, wrong secret or assertion, or none sent"
+    ),
+    "invalid_grant": (
+        "the authorization code or refresh token is invalid, expired, revoked, already used, "
+        "or was issued to another client or redirect URI"
+    ),
+    "unauthorized_client": "this client may not use this grant type",
+    "unsupported_grant_type": "this grant type is not supported",
+    "invalid_scope": "a scope is unknown or beyond what this client may ask for",
+    "access_denied": "the person refused, or the request is not allowed",
+    "unsupported_response_type": "only response_type=code is supported",
+    "unsupported_token_type": "this kind of token cannot be revoked or introspected here",
+    "invalid_request_uri": "the request_uri is unknown or expired",
+    "invalid_request_object": "the pushed request is invalid",
+    "server_error": "the server could not answer; it was logged",
+    "temporarily_unavailable": "the service is unavailable for a moment: retry shortly",
+}
+"""What each RFC 6749 error means, for an error Authlib raised without a description: every
+OAuth error carries an ``error_description`` (RFC 6749 §5.2 makes it optional; partners'
+developers need it)."""
+
+
+def described(body: Any) -> Any:
+    """``body`` with an ``error_description`` when it is an error body without one."""
+    if isinstance(body, dict) and "error" in body and not body.get("error_description"):
+        error = str(body["error"])
+        return {**body, "error_description": ERROR_DESCRIPTIONS.get(error, error)}
+    return body
+
+
 def oauth_response(answer: OAuthResponse, extra: dict[str, str] | None = None) -> Response[bytes]:
     """Authlib's answer: a redirect (always 303: the browser must GET), or a JSON body."""
     headers = dict(answer.headers)
@@ -168,7 +201,7 @@ def oauth_response(answer: OAuthResponse, extra: dict[str, str] | None = None) -
         return Response(b"", status_code=303, headers=headers)
     headers.pop("Content-Type", None)
     return Response(
-        msgspec.json.encode(answer.body),
+        msgspec.json.encode(described(answer.body)),
         status_code=answer.status,
         headers=headers,
         media_type="application/json",

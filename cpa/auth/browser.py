@@ -264,9 +264,7 @@ async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     if not csrf or not hmac.compare_digest(csrf.encode(), cookie.encode()):
         log.warning("authorize_csrf_refused")
         return _html(
-            error_page(
-                lang=lang, detail="the form expired or was not sent from this page: start again"
-            ),
+            error_page(lang=lang, detail=text("form_expired", lang)),
             403,
         )
     carried = carried_parameters(form)

@@ -3,8 +3,9 @@
 developer can act on ("too long: at most 200 characters", not "required").
 
 msgspec stops at the first error of a document. When a body does not decode, each of its
-fields is decoded again on its own, strictly (an amount sent as ``"100"`` is refused, not
-coerced), so that the answer lists them all.
+fields is decoded again on its own, strictly, so that the answer lists them all: a number sent
+as a string (``"100"``) is named too, also on a route that would coerce it were it alone
+(money routes never do: ``Call.strictly``); send numbers as numbers.
 """
 
 from __future__ import annotations

@@ -7,7 +7,8 @@ from the same Structs and constants the handler decodes with. Every documented o
 answers only what cpa sends: Litestar's default 400 (``{status_code, detail, extra}``, which
 cpa never sends: errors are RFC 9457 problems or RFC 6749 error bodies) is left out, the body
 problems (400, 413) are left out of an operation without a request body, and an operation with
-parameters can get the HTTP server's 414 (a request line too long, refused before cpa).
+path or query parameters can get the HTTP server's 414 (a request line too long, refused
+before cpa).
 """
 
 from __future__ import annotations
@@ -51,7 +52,7 @@ class DocumentedOperation(Operation):
             )
             if (body_only and "requestBody" not in schema) or _litestar_default(response):
                 del responses[status]
-        if schema.get("parameters"):
+        if any(p.get("in") in ("path", "query") for p in schema.get("parameters", [])):
             responses.setdefault("414", dict(URI_TOO_LONG))
         schema["responses"] = dict(sorted(responses.items()))
         return schema

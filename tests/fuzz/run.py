@@ -77,8 +77,7 @@ def main() -> int:
             )
         )
         tokens = world.real_tokens(base_url, partners)
-        spec_path, added = _spec(run_dir, world.body_types(data_dir))
-        print(f"fuzz: inputs the spec lacks, added for the run: {', '.join(added)}", flush=True)
+        spec_path = _spec(run_dir, world.body_types(data_dir))
         config = _config(run_dir, world.roles_by_operation(data_dir), tokens, partners["oauth"])
         code = _schemathesis(args, run_dir, spec_path, config, base_url)
     outcome = verdict.judge(run_dir / "report", log_path, REQUEST_TIMEOUT_S)
@@ -108,12 +107,12 @@ def _arguments() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def _spec(run_dir: Path, body_types: dict[str, Any]) -> tuple[Path, list[str]]:
+def _spec(run_dir: Path, body_types: dict[str, Any]) -> Path:
     today = dt.datetime.now(dt.UTC).date()
-    spec, added = overlay.with_inputs(json.loads(SPEC.read_text()), body_types, today)
+    spec = overlay.for_the_run(json.loads(SPEC.read_text()), body_types, today)
     path = run_dir / "openapi.json"
     path.write_text(json.dumps(spec))
-    return path, added
+    return path
 
 
 def _config(

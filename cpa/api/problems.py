@@ -63,15 +63,14 @@ def problem_response(
 
 
 def _generic(status: int, title: str, detail: str | None, path: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
+    # Always a detail (the title when nothing more is known): the documented Problem has one.
+    return {
         "type": PROBLEM_TYPE_PREFIX + _SLUGS.get(status, "error"),
         "title": title,
         "status": status,
+        "detail": detail or title,
         "instance": path,
     }
-    if detail:
-        body["detail"] = detail
-    return body
 
 
 def on_cpa_error(request: Request[Any, Any, Any], error: CpaError) -> Response[bytes]:

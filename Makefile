@@ -6,7 +6,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: help install run test faults fuzz check lint typecheck openapi openapi-check bench db-stop clean
+.PHONY: help install run test faults fuzz client-check check lint typecheck openapi openapi-check bench db-stop clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -30,6 +30,9 @@ faults: $(STAMP) ## fault suite: real servers killed, databases stopped, sockets
 
 fuzz: $(STAMP) ## schemathesis over every operation, fixed seed and time budget (FUZZ_BUDGET_S)
 	$(BIN)/python tests/fuzz/run.py $(FUZZ_ARGS)
+
+client-check: $(STAMP) ## generate a Python client from openapi/openapi.json; mypy --strict on it
+	$(BIN)/python -m pytest tests/contract -p no:cacheprovider -n 0 -q
 
 lint: $(STAMP) ## ruff lint and format check, the layer contracts (import-linter)
 	$(BIN)/ruff check cpa tests

@@ -8,7 +8,6 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from granian.utils.proxies import wrap_asgi_with_proxy_headers
 from litestar import Litestar
 from litestar.di import Provide
-from litestar.openapi import OpenAPIConfig
 from litestar.types import ControllerRouterHandler
 
 from cpa.api.account import AccountController, AdvisorAccountController
@@ -17,6 +16,7 @@ from cpa.api.c2p import C2pController
 from cpa.api.call import provide_call
 from cpa.api.declarations import DeclarationController
 from cpa.api.docs import docs_assets_router, docs_render_plugins
+from cpa.api.documented import Contract, components
 from cpa.api.dossiers import (
     AdvisorDossierController,
     BodyDossierController,
@@ -60,14 +60,19 @@ API_VERSION = "0.1.0"
 Lifespan = Callable[[Litestar], AbstractAsyncContextManager[None]]
 
 
-def openapi_config() -> OpenAPIConfig:
-    return OpenAPIConfig(
+def openapi_config() -> Contract:
+    return Contract(
         title="cpa — Compte Personnel d'Activité API",
         version=API_VERSION,
         description=(
             "Training rights (CPF), hardship points (C2P) and citizen-engagement rights (CEC) "
-            "of one person, behind one authenticated API. Errors are RFC 9457 problems."
+            "of one person, behind one authenticated API (OAuth2: the `oauth2` security "
+            "scheme; each operation lists the scopes it needs). Errors are RFC 9457 problems "
+            "(`application/problem+json`), the OAuth endpoints' RFC 6749 error bodies. The "
+            "simulation contract (`POST /v1/simulations`, `python -m cpa simulate`) is "
+            "docs/simulation.md."
         ),
+        components=components(),
         path="/docs",
         render_plugins=docs_render_plugins(),
         use_handler_docstrings=True,

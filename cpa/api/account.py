@@ -24,13 +24,15 @@ from litestar.params import FromPath, Parameter
 
 from cpa.api.advisor import ADVISOR
 from cpa.api.call import Call, Caller
+from cpa.api.documented import doc
 from cpa.auth.advisor import resolve_person_ref
-from cpa.auth.errors import InsufficientScope
+from cpa.auth.errors import InsufficientScope, PersonRefNotFound
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
 from cpa.db.database import Connection
 from cpa.ledger import explain_entry, get_account, list_entries
 from cpa.ledger.account import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, visible_pots
+from cpa.ledger.errors import EntryNotFound, InvalidCursor
 from cpa.ledger.models import (
     Account,
     C2pView,
@@ -204,12 +206,14 @@ class AccountController(Controller):
         "/account",
         operation_id="getMyAccount",
         summary="The whole account: CPF, CEC, C2P, linked services, as scopes allow",
-        description=(
-            "Balances (CPF available, held, statutory, abondements; CEC; C2P points "
-            "available and reserved for training), linked services and the last crediting "
-            "date, in one call. Each section appears only with its scope."
+        **doc(
+            requires(),
+            description=(
+                "Balances (CPF available, held, statutory, abondements; CEC; C2P points "
+                "available and reserved for training), linked services and the last crediting "
+                "date, in one call. Each section appears only with its scope."
+            ),
         ),
-        opt=requires(),
     )
     async def account(self, call: Caller) -> AccountView:
         scopes = _readable(call.principal)
@@ -220,7 +224,7 @@ class AccountController(Controller):
         "/entries",
         operation_id="listMyEntries",
         summary="The account's ledger entries, newest first (cursor pagination)",
-        opt=requires(),
+        **doc(requires(), InvalidCursor),
         dependencies=_ENTRY_QUERY,
     )
     async def entries(self, call: Caller, listing: NamedDependency[EntryQuery]) -> EntryPage:
@@ -233,7 +237,7 @@ class AccountController(Controller):
         "/entries/{entry_id:str}/explanation",
         operation_id="explainMyEntry",
         summary="Why an entry is there: rule, parameter date, legal reference, declaration",
-        opt=requires(),
+        **doc(requires(), EntryNotFound),
     )
     async def explanation(self, call: Caller, entry_id: EntryIdParam) -> EntryExplanation:
         scopes = _readable(call.principal)
@@ -252,7 +256,7 @@ class AdvisorAccountController(Controller):
         "/account",
         operation_id="getAdvisorPersonAccount",
         summary="A looked-up person's whole account (journaled with the purpose)",
-        opt=ADVISOR,
+        **doc(ADVISOR, PersonRefNotFound),
     )
     async def account(self, call: Caller, ref: FromPath[str]) -> AccountView:
         route = "/v1/advisor/persons/{ref}/account"
@@ -264,7 +268,7 @@ class AdvisorAccountController(Controller):
         "/entries",
         operation_id="listAdvisorPersonEntries",
         summary="A looked-up person's ledger entries (journaled with the purpose)",
-        opt=ADVISOR,
+        **doc(ADVISOR, PersonRefNotFound, InvalidCursor),
         dependencies=_ENTRY_QUERY,
     )
     async def entries(
@@ -279,7 +283,7 @@ class AdvisorAccountController(Controller):
         "/entries/{entry_id:str}/explanation",
         operation_id="explainAdvisorPersonEntry",
         summary="Why an entry of a looked-up person is there (journaled with the purpose)",
-        opt=ADVISOR,
+        **doc(ADVISOR, PersonRefNotFound, EntryNotFound),
     )
     async def explanation(
         self, call: Caller, ref: FromPath[str], entry_id: EntryIdParam

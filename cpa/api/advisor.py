@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
-from cpa.auth.advisor import Lookup, look_up_person, look_up_ref
+from cpa.api.documented import doc
+from cpa.auth.advisor import PURPOSES, Lookup, look_up_person, look_up_ref
+from cpa.auth.errors import PersonRefNotFound, UnknownPurpose
 from cpa.auth.guard import requires
+from cpa.persons.errors import InvalidNir, PersonNotFound
 from cpa.text import Identifier
 
 
@@ -18,7 +22,15 @@ class LookupRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
     nir: str
     advisor_id: Identifier
     """The advisor's own identifier, kept in the person's access journal (1 to 64 characters)."""
-    purpose: Identifier
+    purpose: Annotated[
+        Identifier,
+        msgspec.Meta(
+            # The spec states them (Litestar reads "extra" into the field's schema); the lookup
+            # refuses any other purpose with `unknown-purpose`.
+            extra_json_schema={"extra": {"enum": list(PURPOSES)}},
+            description="Why the advisor looks the person up (kept in their access journal).",
+        ),
+    ]
 
 
 class AdvisorPerson(msgspec.Struct, kw_only=True):
@@ -39,7 +51,7 @@ class AdvisorController(Controller):
         "/lookups",
         operation_id="createAdvisorLookup",
         summary="A short-lived reference to a person, for a declared purpose",
-        opt=ADVISOR,
+        **doc(ADVISOR, PersonNotFound, UnknownPurpose, InvalidNir),
     )
     async def lookup(self, call: Caller, data: JSONBody[LookupRequest]) -> Lookup:
         async with call.db.acquire() as db:
@@ -57,7 +69,7 @@ class AdvisorController(Controller):
         "/persons/{ref:str}",
         operation_id="getAdvisorPerson",
         summary="What a person reference grants (journaled)",
-        opt=ADVISOR,
+        **doc(ADVISOR, PersonRefNotFound),
     )
     async def person(self, call: Caller, ref: FromPath[str]) -> AdvisorPerson:
         async with call.transaction() as db:

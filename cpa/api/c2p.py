@@ -10,27 +10,50 @@ to the person's access journal in the same transaction.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated
 
 import msgspec
 from litestar import Controller, post
 from litestar.params import JSONBody
 
 from cpa.api.call import Caller
+from cpa.api.documented import doc
 from cpa.api.writes import IdempotencyKey, run_once
 from cpa.auth.guard import requires
+from cpa.idempotency.errors import IdempotencyConflict
 from cpa.ledger import C2pConversionRequest, C2pConversionResult, convert_c2p
+from cpa.ledger.errors import InsufficientRights, InvalidAmount
 from cpa.rules import C2pUse
+from cpa.rules.c2p import PART_TIME_REDUCTION_MAX_BP, PART_TIME_REDUCTION_MIN_BP
 from cpa.text import Reference
+
+# The limits the rules check, stated in the spec only (``extra_json_schema``, whose "extra"
+# Litestar reads into the field's schema): the rules refuse them with their own problems,
+# which the wire decoder would otherwise pre-empt.
+Points = Annotated[
+    int,
+    msgspec.Meta(
+        extra_json_schema={"extra": {"minimum": 1}},
+        description="C2P points to use (at least 1; part time and retirement by tranches of 10).",
+    ),
+]
+ReductionBasisPoints = Annotated[
+    int,
+    msgspec.Meta(
+        extra_json_schema={
+            "extra": {"minimum": PART_TIME_REDUCTION_MIN_BP, "maximum": PART_TIME_REDUCTION_MAX_BP}
+        },
+        description="Part time only: the working-time reduction (5000 = half time).",
+    ),
+]
 
 
 class ConvertPoints(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     use: C2pUse
-    points: int
-    """C2P points to use (> 0; part time and retirement by tranches of 10)."""
+    points: Points
     training_reference: Reference | None = None
     """Required for a training use: the training the abondement is earmarked to."""
-    reduction_basis_points: int = 5000
-    """Part time only: the working-time reduction (5000 = half time)."""
+    reduction_basis_points: ReductionBasisPoints = 5000
 
 
 class C2pController(Controller):
@@ -41,7 +64,7 @@ class C2pController(Controller):
         "/conversions",
         operation_id="convertMyC2pPoints",
         summary="Use C2P points for training, reconversion, part time or retirement",
-        opt=requires("c2p:convert"),
+        **doc(requires("c2p:convert"), InsufficientRights, InvalidAmount, IdempotencyConflict),
         status_code=201,
     )
     async def convert(

@@ -17,12 +17,12 @@ import msgspec
 from litestar import Request
 from litestar.di import NamedDependency
 
+from cpa.api.wire import field_error, field_errors, refused
 from cpa.auth.access_log import read_access_log
 from cpa.auth.guard import provide_principal
 from cpa.auth.principal import Principal
 from cpa.auth.state import AuthState
 from cpa.db.database import Connection, Database, transaction
-from cpa.errors import InvalidInput
 from cpa.persons.nir import NirVault
 from cpa.provenance import Provenance
 
@@ -75,11 +75,12 @@ class Call:
         """``data`` decoded again without coercion: Litestar converts JSON bodies leniently
         (``"100"`` becomes ``100``), and an amount of money sent as a string is refused here.
         The body is already in memory; the second decode costs microseconds."""
+        body = await self.request.body()
         try:
-            return msgspec.json.decode(await self.request.body(), type=type(data), strict=True)
+            return msgspec.json.decode(body, type=type(data), strict=True)
         except msgspec.ValidationError as error:
-            errors = [{"field": "$", "message": str(error)}]
-            raise InvalidInput(str(error), errors=errors) from None
+            errors = field_errors(body, type(data)) or [field_error(error)]
+            raise refused(errors, type(data)) from None
 
 
 Caller = NamedDependency[Call]

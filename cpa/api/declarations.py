@@ -18,26 +18,37 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable, Sequence
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
+import msgspec
 from litestar import Controller, Request, post
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import Operation
 
 from cpa.api.call import Call, Caller
-from cpa.api.simulations import UnsupportedMediaType
+from cpa.api.documented import doc
+from cpa.api.problems import UnsupportedMediaType
 from cpa.api.writes import IdempotencyKey, run_once
 from cpa.auth.access_log import record_access
 from cpa.auth.guard import requires
+from cpa.auth.openapi import json_body, operation
 from cpa.db.database import Connection
 from cpa.declarations import (
+    BATCH_LINES_MAX,
+    ActivityDeclaration,
     BatchResult,
+    EngagementDecision,
+    EngagementDeclaration,
+    ExposureDeclaration,
     decide_engagements,
     declare_activities,
     declare_engagements,
     declare_exposures,
     split_batch,
 )
+from cpa.declarations.errors import BatchTooLarge, BatchUnreadable, ConcurrentDeclaration
+from cpa.idempotency.errors import IdempotencyConflict
 from cpa.persons import NirVault
 from cpa.provenance import Provenance
 
@@ -106,8 +117,36 @@ def _declaring(declare_lines: Callable[..., Awaitable[BatchResult]]) -> Declare:
     return declare
 
 
+def _batch_body(line: type[msgspec.Struct]) -> type[Operation]:
+    """The batch as the spec shows it: a JSON array of ``line`` (NDJSON: the same lines)."""
+    body, components = json_body(
+        Annotated[list[line], msgspec.Meta(min_length=1, max_length=BATCH_LINES_MAX)],  # type: ignore[valid-type]
+        description=(
+            f"At most {BATCH_LINES_MAX} lines and {DECLARATION_BODY_MAX_BYTES} bytes: a JSON "
+            f"array, or the same lines as {NDJSON} (one JSON object per line)."
+        ),
+    )
+    return operation(body=body, components=components)
+
+
+_BATCH_PROBLEMS = (
+    UnsupportedMediaType,
+    BatchUnreadable,
+    BatchTooLarge,
+    IdempotencyConflict,
+    ConcurrentDeclaration,
+)
+
+
 def _batch_route(
-    name: str, kind: str, declare: Declare, *, operation_id: str, summary: str, description: str
+    name: str,
+    kind: str,
+    declare: Declare,
+    *,
+    line: type[msgspec.Struct],
+    operation_id: str,
+    summary: str,
+    description: str,
 ) -> HTTPRouteHandler:
     """One ``POST /v1/declarations/<kind>`` route: its handler runs ``declare`` on the batch.
 
@@ -128,10 +167,14 @@ def _batch_route(
         f"/{kind}",
         operation_id=operation_id,
         summary=summary,
-        description=description,
         request_max_body_size=DECLARATION_BODY_MAX_BYTES,
-        opt=_OPERATOR,
         status_code=200,
+        **doc(
+            _OPERATOR,
+            *_BATCH_PROBLEMS,
+            description=description,
+            operation_class=_batch_body(line),
+        ),
     )(handler)
 
 
@@ -143,6 +186,7 @@ class DeclarationController(Controller):
         "activities",
         "activities",
         _declaring(declare_activities),
+        line=ActivityDeclaration,
         operation_id="declareActivities",
         summary="Yearly activities: employee hours, independent months, ESAT (per line)",
         description=(
@@ -155,6 +199,7 @@ class DeclarationController(Controller):
         "exposures",
         "exposures",
         _declaring(declare_exposures),
+        line=ExposureDeclaration,
         operation_id="declareExposures",
         summary="C2P exposures, one contract and year per line",
         description=(
@@ -167,6 +212,7 @@ class DeclarationController(Controller):
         "engagements",
         "engagements",
         _declaring(declare_engagements),
+        line=EngagementDeclaration,
         operation_id="declareEngagements",
         summary="CEC engagements as declared (credited once the organisation validates them)",
         description=(
@@ -181,6 +227,7 @@ class DeclarationController(Controller):
         lambda db, lines, now, by, _vault, touched: decide_engagements(
             db, lines, now=now, provenance=by, touched=touched
         ),
+        line=EngagementDecision,
         operation_id="decideEngagements",
         summary="The organisation validates or refuses declared CEC engagements (per line)",
         description="Lines: {engagement_id, decision: validated | refused}.",

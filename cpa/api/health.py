@@ -7,6 +7,8 @@ import asyncio
 import msgspec
 from litestar import Controller, Request, get
 
+from cpa.api.documented import public
+from cpa.api.problems import DatabaseDown
 from cpa.db.queries import sql
 from cpa.types import ASGIApp, Receive, Scope, Send
 
@@ -53,11 +55,21 @@ class HealthController(Controller):
     path = "/health"
     tags = ("health",)
 
-    @get("/live", operation_id="getLiveness", summary="The process answers")
+    @get(
+        "/live",
+        operation_id="getLiveness",
+        summary="The process answers",
+        **public(every=False),
+    )
     async def live(self) -> Health:
         return _LIVE
 
-    @get("/ready", operation_id="getReadiness", summary="The process and its database answer")
+    @get(
+        "/ready",
+        operation_id="getReadiness",
+        summary="The process and its database answer",
+        **public(DatabaseDown, every=False),
+    )
     async def ready(self, request: Request) -> Health:  # type: ignore[type-arg]
         # An unreachable database is an outage like any other (cpa.api.problems): a 503
         # problem with Retry-After, logged once per outage, not once per probe.

@@ -10,6 +10,7 @@ every call is written to the person's access journal, in the same transaction as
 from __future__ import annotations
 
 import datetime as dt
+from typing import Annotated, ClassVar
 from uuid import UUID
 
 import msgspec
@@ -17,28 +18,62 @@ from litestar import Controller, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Call, Caller
+from cpa.api.documented import doc
 from cpa.api.writes import IdempotencyKey, run_once
 from cpa.auth.access_log import access_log_fields
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
+from cpa.errors import InvalidInput
 from cpa.idempotency import claim as claim_key
+from cpa.idempotency.errors import IdempotencyConflict
 from cpa.ledger import HoldNotFound, create_hold, get_hold, post_hold, void_hold
+from cpa.ledger.errors import (
+    AmountBeyondHeld,
+    HoldExpired,
+    HoldNotPending,
+    InsufficientRights,
+    InvalidAmount,
+)
+from cpa.ledger.holds import HOLD_AMOUNT_MAX_CENTS, HOLD_LIFETIME_MAX
 from cpa.ledger.models import Hold, HoldView, NewHold
 from cpa.text import Reference
 
+HoldAmount = Annotated[
+    int,
+    msgspec.Meta(
+        ge=1,
+        le=HOLD_AMOUNT_MAX_CENTS,
+        description="Euro cents: at least 1, at most the available CPF rights.",
+    ),
+]
+Expiry = Annotated[
+    dt.datetime,
+    msgspec.Meta(
+        tz=True,
+        description=(
+            "When unposted euros return to the account: in the future, at most "
+            f"{HOLD_LIFETIME_MAX.days} days ahead, with a time zone."
+        ),
+    ),
+]
+
+
+_AMOUNT_PROBLEM: dict[str, type[InvalidInput]] = {"amount_cents": InvalidAmount}
+
 
 class CreateHold(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    amount_cents: int
-    """Euro cents to reserve (> 0, at most the available CPF rights)."""
+    field_problems: ClassVar[dict[str, type[InvalidInput]]] = _AMOUNT_PROBLEM
+    amount_cents: HoldAmount
+    """Euro cents to reserve (at least 1, at most the available CPF rights)."""
     training_reference: Reference
-    """The training body's reference of the training (1 to 200 characters)."""
-    expires_at: dt.datetime
-    """When unposted euros return to the account (future, at most 366 days, with a zone)."""
+    """The training body's reference of the training (not blank, 200 characters at most)."""
+    expires_at: Expiry
 
 
 class PostHold(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
-    amount_cents: int
-    """Euro cents debited for good (> 0, at most what the hold reserves)."""
+    field_problems: ClassVar[dict[str, type[InvalidInput]]] = _AMOUNT_PROBLEM
+    amount_cents: HoldAmount
+    """Euro cents debited for good (at least 1, at most what the hold reserves)."""
 
 
 def hold_view(hold: Hold) -> HoldView:
@@ -47,6 +82,7 @@ def hold_view(hold: Hold) -> HoldView:
 
 
 _HOLDER = requires("cpf:hold", kinds=("training_body",))
+_CLOSING = (HoldNotFound, HoldNotPending, HoldExpired, IdempotencyConflict)
 
 
 class HoldController(Controller):
@@ -57,13 +93,18 @@ class HoldController(Controller):
         "/",
         operation_id="createHold",
         summary="Reserve euros of the person's CPF rights for a training",
-        description=(
-            "Debit order (décret 2025-1156): earmarked abondements and dotations first, then "
-            "statutory rights, then CEC rights. Refused with `insufficient-rights` when the "
-            "available balance does not cover the amount; never overdraws, however many "
-            "requests race."
+        **doc(
+            _HOLDER,
+            InsufficientRights,
+            InvalidAmount,
+            IdempotencyConflict,
+            description=(
+                "Debit order (décret 2025-1156): earmarked abondements and dotations first, then "
+                "statutory rights, then CEC rights. Refused with `insufficient-rights` when the "
+                "available balance does not cover the amount; never overdraws, however many "
+                "requests race."
+            ),
         ),
-        opt=_HOLDER,
         status_code=201,
     )
     async def create(
@@ -97,7 +138,7 @@ class HoldController(Controller):
         "/{hold_id:uuid}",
         operation_id="getHold",
         summary="One of this training body's holds on the person's CPF rights",
-        opt=_HOLDER,
+        **doc(_HOLDER, HoldNotFound),
     )
     async def read(self, call: Caller, hold_id: FromPath[UUID]) -> HoldView:
         async with call.transaction() as db:
@@ -111,7 +152,7 @@ class HoldController(Controller):
         "/{hold_id:uuid}/post",
         operation_id="postHold",
         summary="Debit the training's real cost (at most what is held); release the rest",
-        opt=_HOLDER,
+        **doc(_HOLDER, *_CLOSING, AmountBeyondHeld, InvalidAmount),
         status_code=200,
     )
     async def debit(
@@ -128,7 +169,7 @@ class HoldController(Controller):
         "/{hold_id:uuid}/void",
         operation_id="voidHold",
         summary="Release every euro of a pending hold",
-        opt=_HOLDER,
+        **doc(_HOLDER, *_CLOSING),
         status_code=200,
     )
     async def void(

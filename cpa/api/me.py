@@ -17,8 +17,10 @@ from litestar.params import FromPath, Parameter
 
 from cpa.api.account import ROW_ID_MAX
 from cpa.api.call import Caller
+from cpa.api.documented import doc
 from cpa.auth.access_log import AccessEntry, list_access
 from cpa.auth.consents import Consent, list_consents, revoke_consent
+from cpa.auth.errors import ConsentNotFound
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
 from cpa.db.database import Database
@@ -72,7 +74,7 @@ class MeController(Controller):
         "/",
         operation_id="getMe",
         summary="The person's pseudonymous profile for this client",
-        opt=requires(),
+        **doc(requires()),
     )
     async def me(self, call: Caller) -> Me:
         return await load_me(call.db, call.principal)
@@ -81,7 +83,7 @@ class MeController(Controller):
         "/consents",
         operation_id="listMyConsents",
         summary="The person's consents, revoked and expired ones included",
-        opt=requires("account:read", kinds=("portal",)),
+        **doc(requires("account:read", kinds=("portal",))),
     )
     async def consents(self, call: Caller) -> Consents:
         limit = call.auth.settings.page_size_max
@@ -94,7 +96,7 @@ class MeController(Controller):
         "/consents/{consent_id:uuid}",
         operation_id="revokeMyConsent",
         summary="Revoke one of the person's consents (its tokens stop working)",
-        opt=requires(kinds=("portal",)),
+        **doc(requires(kinds=("portal",)), ConsentNotFound),
         status_code=200,
     )
     async def revoke(self, call: Caller, consent_id: FromPath[UUID]) -> ConsentRevoked:
@@ -113,7 +115,7 @@ class MeController(Controller):
         "/access-log",
         operation_id="getMyAccessLog",
         summary="Who read or changed the person's data, newest first",
-        opt=requires("account:read", kinds=("portal",)),
+        **doc(requires("account:read", kinds=("portal",))),
     )
     async def access_log(
         self,

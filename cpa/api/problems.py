@@ -27,12 +27,14 @@ from litestar.exceptions import (
     NotFoundException,
     ValidationException,
 )
+from litestar.utils.scope.state import ScopeState
 
+from cpa.api.wire import field_errors, refused
+from cpa.auth.openapi import PROBLEM_MEDIA_TYPE
 from cpa.db.constraints import refusal, unstorable
 from cpa.db.outage import OUTAGE, RETRY_AFTER_S, is_outage
 from cpa.errors import PROBLEM_TYPE_PREFIX, CpaError, Unavailable
 
-PROBLEM_MEDIA_TYPE = "application/problem+json"
 log = structlog.get_logger(__name__)
 
 _SLUGS = {
@@ -61,15 +63,14 @@ def problem_response(
 
 
 def _generic(status: int, title: str, detail: str | None, path: str) -> dict[str, Any]:
-    body: dict[str, Any] = {
+    # Always a detail (the title when nothing more is known): the documented Problem has one.
+    return {
         "type": PROBLEM_TYPE_PREFIX + _SLUGS.get(status, "error"),
         "title": title,
         "status": status,
+        "detail": detail or title,
         "instance": path,
     }
-    if detail:
-        body["detail"] = detail
-    return body
 
 
 def on_cpa_error(request: Request[Any, Any, Any], error: CpaError) -> Response[bytes]:
@@ -84,6 +85,24 @@ def _field(key: str | None, source: str | None) -> str:
     return key if key.startswith("$") or source != "body" else f"$.{key}"
 
 
+def _body_type(request: Request[Any, Any, Any]) -> type[msgspec.Struct] | None:
+    data = request.route_handler.parsed_fn_signature.parameters.get("data")
+    if data is None or not data.is_subclass_of(msgspec.Struct):
+        return None
+    struct: type[msgspec.Struct] = data.annotation
+    return struct
+
+
+def _body_errors(request: Request[Any, Any, Any]) -> list[dict[str, str]]:
+    """Every field of the request's JSON body its handler's Struct refuses (``cpa.api.wire``):
+    Litestar's decoder names only the first."""
+    struct = _body_type(request)
+    body = ScopeState.from_scope(request.scope).body
+    if struct is None or not isinstance(body, bytes):
+        return []
+    return field_errors(body, struct)
+
+
 def on_validation(request: Request[Any, Any, Any], error: ValidationException) -> Response[bytes]:
     extra = error.extra if isinstance(error.extra, list) else []
     errors = [
@@ -91,6 +110,8 @@ def on_validation(request: Request[Any, Any, Any], error: ValidationException) -
         for item in extra
         if isinstance(item, dict)
     ]
+    if any(item.get("source") == "body" for item in extra if isinstance(item, dict)):
+        errors = _body_errors(request) or errors
     detail = str(error.detail)
     if any(
         "malformed" in e["message"].lower() or "json is" in e["message"].lower() for e in errors
@@ -100,6 +121,8 @@ def on_validation(request: Request[Any, Any, Any], error: ValidationException) -
         )
         body["type"] = PROBLEM_TYPE_PREFIX + "malformed-body"
         return problem_response(body)
+    if errors and errors[0]["field"].startswith("$"):
+        return on_cpa_error(request, refused(errors, _body_type(request)))
     body = _generic(422, "Invalid input", detail, request.url.path)
     body["type"] = PROBLEM_TYPE_PREFIX + "invalid-input"
     body["errors"] = errors
@@ -136,6 +159,14 @@ class DatabaseDown(Unavailable):
 
 class TooDeep(CpaError, slug="malformed-body", status=400):
     """The body nests too deep."""
+
+
+class BodyTooLarge(CpaError, slug="body-too-large", status=413):
+    """Request body too large (each route's limit is in its description)."""
+
+
+class UnsupportedMediaType(CpaError, slug="unsupported-media-type", status=415):
+    """Unsupported media type."""
 
 
 def on_outage(request: Request[Any, Any, Any], error: Exception) -> Response[bytes]:

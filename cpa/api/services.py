@@ -15,11 +15,18 @@ from litestar import Controller, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
+from cpa.api.documented import doc
 from cpa.api.writes import IdempotencyKey, run_once
 from cpa.auth.access_log import record_access
 from cpa.auth.guard import requires
+from cpa.idempotency.errors import IdempotencyConflict
 from cpa.linked_services import LinkedService, NewLink, link_service, list_links, list_services
 from cpa.linked_services import unlink_service as remove_link
+from cpa.linked_services.errors import (
+    ServiceAlreadyLinked,
+    ServiceLinkNotFound,
+    ServiceNotFound,
+)
 from cpa.linked_services.models import LinkedServiceView
 
 
@@ -44,7 +51,7 @@ class ServiceCatalogueController(Controller):
         "/",
         operation_id="listServices",
         summary="The catalogue of services a person's account can be linked to",
-        opt=requires(person=False),
+        **doc(requires(person=False)),
     )
     async def catalogue(self, call: Caller) -> Catalogue:
         async with call.db.acquire() as db:
@@ -59,7 +66,7 @@ class ServiceLinkController(Controller):
         "/",
         operation_id="listMyServiceLinks",
         summary="The services linked to the person's account",
-        opt=requires("services:read"),
+        **doc(requires("services:read")),
     )
     async def links(self, call: Caller) -> Links:
         async with call.transaction() as db:
@@ -71,7 +78,9 @@ class ServiceLinkController(Controller):
         "/",
         operation_id="linkMyService",
         summary="Link a catalogue service to the person's account (consenting partner)",
-        opt=requires("services:write"),
+        **doc(
+            requires("services:write"), ServiceNotFound, ServiceAlreadyLinked, IdempotencyConflict
+        ),
         status_code=201,
     )
     async def link(
@@ -95,7 +104,7 @@ class ServiceLinkController(Controller):
         "/{service_id:str}",
         operation_id="unlinkMyService",
         summary="The person removes a linked service (through their portal)",
-        opt=requires("services:write", kinds=("portal",)),
+        **doc(requires("services:write", kinds=("portal",)), ServiceLinkNotFound),
         status_code=200,
     )
     async def unlink(self, call: Caller, service_id: FromPath[str]) -> LinkRemoved:

@@ -10,22 +10,27 @@ from __future__ import annotations
 from typing import Any
 
 from litestar import Controller, Request, Response, post
-from litestar.exceptions import HTTPException
 from litestar.openapi.datastructures import ResponseSpec
 
+from cpa.api.documented import public
+from cpa.api.problems import UnsupportedMediaType
+from cpa.auth import guard
 from cpa.auth.errors import RateLimited
-from cpa.auth.guard import public
+from cpa.auth.openapi import json_body, operation
 from cpa.auth.ratelimit import RateLimiter
-from cpa.simulation.models import Rights
+from cpa.simulation.models import Rights, Scenario
 from cpa.simulation.service import simulate_json
 
 SIMULATION_BODY_MAX_BYTES = 64 * 1024
 SIMULATIONS_PER_MINUTE = 120
 _limiter = RateLimiter(window_s=60)
-
-
-class UnsupportedMediaType(HTTPException):
-    status_code = 415
+_SCENARIO, _SCENARIO_SCHEMAS = json_body(
+    Scenario,
+    description=(
+        f"A hypothetical career (docs/simulation.md), at most {SIMULATION_BODY_MAX_BYTES} "
+        "bytes: no personal data."
+    ),
+)
 
 
 def _require_json(request: Request[Any, Any, Any]) -> None:
@@ -49,12 +54,21 @@ class SimulationController(Controller):
             "not in the balances: they come back as entries with projected: true and the date "
             "their campaign is expected by (credit_expected_on). Bad input (a year outside "
             "2015..as_of, a career before birth or before the youngest working age…) is "
-            "refused as a whole with a 422 problem naming the field."
+            "refused as a whole with a 422 problem naming every field at fault. "
+            f"At most {SIMULATIONS_PER_MINUTE} simulations a minute per address. The contract "
+            "is docs/simulation.md."
         ),
-        # The body is encoded by simulate_json (shared with the CLI): document its Struct here.
-        responses={200: ResponseSpec(Rights, generate_examples=False, description="The rights")},
         request_max_body_size=SIMULATION_BODY_MAX_BYTES,
-        opt=public(),
+        **public(
+            UnsupportedMediaType,
+            RateLimited,
+            opt=guard.public(),
+            # The body is encoded by simulate_json (shared with the CLI): its Struct, here.
+            responses={
+                200: ResponseSpec(Rights, generate_examples=False, description="The rights")
+            },
+            operation_class=operation(body=_SCENARIO, components=_SCENARIO_SCHEMAS),
+        ),
         status_code=200,
         media_type="application/json",
     )

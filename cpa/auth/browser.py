@@ -17,12 +17,14 @@ import structlog
 from authlib.oauth2.rfc6749 import OAuth2Error
 from litestar import Request, Response
 from litestar.datastructures import Cookie
+from litestar.openapi.datastructures import ResponseSpec
 
 from cpa.auth.clients import Client, find_client
 from cpa.auth.consents import grant_consent
 from cpa.auth.crypto import token_hash
 from cpa.auth.endpoints import REQUEST_URI_PREFIX
 from cpa.auth.login import Authentication
+from cpa.auth.openapi import form_body, operation, query_parameters
 from cpa.auth.pages import (
     PAGE_HEADERS,
     Lang,
@@ -34,7 +36,15 @@ from cpa.auth.pages import (
     text,
 )
 from cpa.auth.ratelimit import address_key
-from cpa.auth.responses import auth_state, authlib_request, oauth_response, oauth_route
+from cpa.auth.responses import (
+    AUTHORIZE_FIELDS,
+    ERROR_DESCRIPTIONS,
+    auth_state,
+    authlib_request,
+    oauth_errors,
+    oauth_response,
+    oauth_route,
+)
 from cpa.auth.scopes import SCOPES
 from cpa.auth.server import (
     CpaRequest,
@@ -53,6 +63,7 @@ from cpa.db.queries import sql
 
 log = structlog.get_logger(__name__)
 
+HTML = "text/html"
 CSRF_COOKIE = "cpa_csrf"
 CSRF_COOKIE_MAX_AGE_S = 3600
 
@@ -66,7 +77,7 @@ def _html(
     return Response(
         content,
         status_code=status,
-        media_type="text/html; charset=utf-8",
+        media_type=HTML,  # Litestar adds the one charset (utf-8) to text types
         headers={**PAGE_HEADERS, **(headers or {})},
         cookies=[cookie] if cookie else None,
     )
@@ -148,6 +159,7 @@ def _validate(state: AuthState, oauth_request: CpaRequest, exchange: Exchange, l
     except OAuth2Error as error:
         if error.redirect_uri:
             error.state = oauth_request.payload.state
+            error.description = error.description or ERROR_DESCRIPTIONS.get(error.error)
             _status, _, headers = error()
             location = add_issuer(dict(headers)["Location"], state.issuer)
             raise _Refused(
@@ -161,7 +173,36 @@ def _validate(state: AuthState, oauth_request: CpaRequest, exchange: Exchange, l
         raise _Refused(_html(error_page(lang=lang, detail=detail), 400)) from error
 
 
-@oauth_route("GET", "/oauth/authorize", "getAuthorize", "Login and consent page (HTML)")
+def _page(description: str) -> ResponseSpec:
+    return ResponseSpec(str, description=description, media_type=HTML, generate_examples=False)
+
+
+_LANG = {"type": "string", "enum": ["fr", "en"], "description": "The page's language."}
+_REDIRECTED = ResponseSpec(
+    None,
+    description=(
+        "Back to the partner's redirect URI (`Location`): with `code`, `state` and `iss`, or "
+        "with an RFC 6749 §4.1.2.1 `error` once the client and its redirect URI are known."
+    ),
+)
+_PAGES: dict[int, ResponseSpec] = {
+    303: _REDIRECTED,
+    400: _page("An error page: the request cannot be sent back to the partner."),
+    **oauth_errors(503),
+}
+
+
+@oauth_route(
+    "GET",
+    "/oauth/authorize",
+    "getAuthorize",
+    "Login and consent page (HTML)",
+    description="The citizen's browser opens it with the partner's authorization request.",
+    responses={200: _page("The login page."), **_PAGES},
+    operation_class=operation(
+        query=query_parameters({**AUTHORIZE_FIELDS, "lang": _LANG}, required=("client_id",))
+    ),
+)
 async def authorize_page(request: Request[Any, Any, Any]) -> Response[Any]:
     state = auth_state(request)
     pairs = list(request.query_params.multi_items())
@@ -185,7 +226,34 @@ async def authorize_page(request: Request[Any, Any, Any]) -> Response[Any]:
     return _html(page, cookie=_csrf_cookie(state, csrf))
 
 
-@oauth_route("POST", "/oauth/authorize", "postAuthorize", "Login and consent decisions (HTML form)")
+@oauth_route(
+    "POST",
+    "/oauth/authorize",
+    "postAuthorize",
+    "Login and consent decisions (HTML form)",
+    description="Sent by the login and consent pages themselves, never by a partner.",
+    responses={
+        200: _page("The consent page, or the login page again."),
+        401: _page("The login page again: wrong NIR or password."),
+        403: _page("An error page: the form expired or was not sent from this page."),
+        429: _page("The login page: too many failed logins, retry after `Retry-After`."),
+        **_PAGES,
+    },
+    operation_class=operation(
+        body=form_body(
+            {
+                **AUTHORIZE_FIELDS,
+                "lang": _LANG,
+                "csrf": {"type": "string"},
+                "step": {"type": "string", "enum": ["login", "consent"]},
+                "nir": {"type": "string"},
+                "password": {"type": "string", "format": "password"},
+                "ticket": {"type": "string"},
+                "decision": {"type": "string", "enum": ["accept", "refuse"]},
+            }
+        )
+    ),
+)
 async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     state = auth_state(request)
     form_pairs = parse_form(await request.body())
@@ -196,9 +264,7 @@ async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     if not csrf or not hmac.compare_digest(csrf.encode(), cookie.encode()):
         log.warning("authorize_csrf_refused")
         return _html(
-            error_page(
-                lang=lang, detail="the form expired or was not sent from this page: start again"
-            ),
+            error_page(lang=lang, detail=text("form_expired", lang)),
             403,
         )
     carried = carried_parameters(form)

@@ -22,8 +22,22 @@ from joserfc.errors import JoseError
 from litestar import Request, Response
 
 from cpa.auth.crypto import new_token, token_hash
+from cpa.auth.openapi import form_body, operation
 from cpa.auth.ratelimit import Quota, address_key
-from cpa.auth.responses import auth_state, authlib_request, oauth_response, oauth_route
+from cpa.auth.responses import (
+    AUTHORIZE_FIELDS,
+    Introspection,
+    PushedRequest,
+    Revoked,
+    TokenAnswer,
+    auth_state,
+    authlib_request,
+    oauth_answer,
+    oauth_errors,
+    oauth_response,
+    oauth_route,
+)
+from cpa.auth.scopes import KIND_GRANT_TYPES
 from cpa.auth.server import (
     AUTH_METHODS,
     CodeRow,
@@ -49,6 +63,8 @@ log = structlog.get_logger(__name__)
 REQUEST_URI_PREFIX = "urn:ietf:params:oauth:request_uri:"
 """What a pushed request's ``request_uri`` starts with (RFC 9126 §2.2)."""
 _FORM_TYPE = "application/x-www-form-urlencoded"
+JWT_BEARER_ASSERTION = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
+GRANT_TYPES = sorted({grant for grants in KIND_GRANT_TYPES.values() for grant in grants})
 
 Loader = Callable[[Connect, Exchange, dict[str, str]], Awaitable[None]]
 """Reads the rows Authlib will ask for into the exchange (connecting only if it must)."""
@@ -303,7 +319,45 @@ def _decide_par(state: AuthState, oauth_request: CpaRequest) -> OAuthResponse:
     return OAuthResponse(201, {"request_uri": uri, "expires_in": lifetime}, [])
 
 
-@oauth_route("POST", "/oauth/token", "postToken", "Token endpoint (RFC 6749 §3.2)")
+_TEXT: dict[str, Any] = {"type": "string"}
+CLIENT_FIELDS: dict[str, dict[str, Any]] = {
+    "client_id": {**_TEXT, "description": "With client_secret_post or private_key_jwt."},
+    "client_secret": {**_TEXT, "description": "client_secret_post (or HTTP Basic)."},
+    "client_assertion": {**_TEXT, "description": "private_key_jwt (RFC 7523)."},
+    "client_assertion_type": {"type": "string", "enum": [JWT_BEARER_ASSERTION]},
+}
+"""How a client authenticates in the form, when not with HTTP Basic (RFC 6749 §2.3)."""
+TOKEN_FORM = form_body(
+    {
+        "grant_type": {"type": "string", "enum": list(GRANT_TYPES)},
+        "code": {**_TEXT, "description": "authorization_code: the code of the redirect."},
+        "redirect_uri": {**_TEXT, "description": "authorization_code: as in the request."},
+        "code_verifier": {**_TEXT, "description": "authorization_code: the PKCE verifier."},
+        "refresh_token": {**_TEXT, "description": "refresh_token: the last one issued."},
+        "scope": {**_TEXT, "description": "client_credentials, refresh_token: narrower."},
+        **CLIENT_FIELDS,
+    },
+    required=("grant_type",),
+)
+PRESENTED_FORM = form_body(
+    {
+        "token": {**_TEXT, "description": "An access or refresh token of this client."},
+        "token_type_hint": {"type": "string", "enum": ["access_token", "refresh_token"]},
+        **CLIENT_FIELDS,
+    },
+    required=("token",),
+)
+_CLIENT_ERRORS = oauth_errors(400, 401, 429, 503)
+
+
+@oauth_route(
+    "POST",
+    "/oauth/token",
+    "postToken",
+    "Token endpoint (RFC 6749 §3.2)",
+    responses={**oauth_answer(TokenAnswer), **_CLIENT_ERRORS},
+    operation_class=operation(body=TOKEN_FORM),
+)
 async def token(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _client_endpoint(
         request, _load_grant, lambda state, r: state.server.create_token_response(r)
@@ -324,12 +378,26 @@ async def _presented_token_endpoint(
     )
 
 
-@oauth_route("POST", "/oauth/introspect", "postIntrospect", "Token introspection (RFC 7662)")
+@oauth_route(
+    "POST",
+    "/oauth/introspect",
+    "postIntrospect",
+    "Token introspection (RFC 7662)",
+    responses={**oauth_answer(Introspection), **_CLIENT_ERRORS},
+    operation_class=operation(body=PRESENTED_FORM),
+)
 async def introspect(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _presented_token_endpoint(request, "introspection")
 
 
-@oauth_route("POST", "/oauth/revoke", "postRevoke", "Token revocation (RFC 7009)")
+@oauth_route(
+    "POST",
+    "/oauth/revoke",
+    "postRevoke",
+    "Token revocation (RFC 7009)",
+    responses={**oauth_answer(Revoked), **_CLIENT_ERRORS},
+    operation_class=operation(body=PRESENTED_FORM),
+)
 async def revoke(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _presented_token_endpoint(request, "revocation", _apply_local_revocation)
 
@@ -340,6 +408,8 @@ async def revoke(request: Request[Any, Any, Any]) -> Response[bytes]:
     "postPushedAuthorizationRequest",
     "Pushed authorization request (RFC 9126)",
     201,
+    responses={**oauth_answer(PushedRequest, 201), **_CLIENT_ERRORS},
+    operation_class=operation(body=form_body({**AUTHORIZE_FIELDS, **CLIENT_FIELDS})),
 )
 async def par(request: Request[Any, Any, Any]) -> Response[bytes]:
     return await _client_endpoint(request, _noop_load, _decide_par)

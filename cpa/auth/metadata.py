@@ -7,16 +7,38 @@ from typing import Any
 
 import msgspec
 from litestar import Request, Response
+from litestar.openapi.datastructures import ResponseSpec
 
-from cpa.auth.responses import auth_state, oauth_route
+from cpa.auth.responses import auth_state, oauth_errors, oauth_route
 from cpa.auth.scopes import SCOPES
 from cpa.auth.server import AUTH_METHODS
 
 JWKS_MAX_AGE_S = 60
 """How long a partner may cache the key set: a rotated-in key is served this soon."""
+JWK_SET_MEDIA_TYPE = "application/jwk-set+json"
 
 
-@oauth_route("GET", "/oauth/jwks", "getJwks", "Public keys that sign access tokens (RFC 7517)")
+class JwkSet(msgspec.Struct):
+    """RFC 7517 §5: the public keys (EC P-256, ``ES256``), each with its ``kid``."""
+
+    keys: list[dict[str, Any]]
+
+
+@oauth_route(
+    "GET",
+    "/oauth/jwks",
+    "getJwks",
+    "Public keys that sign access tokens (RFC 7517)",
+    responses={
+        200: ResponseSpec(
+            JwkSet,
+            description=f"The key set; cache it {JWKS_MAX_AGE_S} s at most.",
+            media_type=JWK_SET_MEDIA_TYPE,
+            generate_examples=False,
+        ),
+        **oauth_errors(503),
+    },
+)
 async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
     state = auth_state(request)
     if state.keys.stale():
@@ -24,7 +46,7 @@ async def jwks(request: Request[Any, Any, Any]) -> Response[bytes]:
             await state.keys.refresh(db)
     return Response(
         msgspec.json.encode(state.keys.public_jwks),
-        media_type="application/jwk-set+json",
+        media_type=JWK_SET_MEDIA_TYPE,
         headers={"Cache-Control": f"max-age={JWKS_MAX_AGE_S}"},
     )
 

@@ -79,6 +79,11 @@ _TEXT: dict[str, dict[Lang, str]] = {
         "en": "The service that sent you here made an invalid request. Go back to its site.",
     },
     "other_lang": {"fr": "English", "en": "Français"},
+    "technical_detail": {"fr": "Détail technique (en anglais) :", "en": "Technical detail:"},
+    "form_expired": {
+        "fr": "Le formulaire a expiré ou n'a pas été envoyé depuis cette page : recommencez.",
+        "en": "The form expired or was not sent from this page: start again.",
+    },
 }
 
 KIND_WORDS: dict[str, dict[Lang, str]] = {
@@ -175,8 +180,15 @@ def consent_page(
 
 
 def error_page(*, lang: Lang, detail: str) -> str:
+    """``detail``: the page's own words (``text()``), or a protocol error's technical detail,
+    shown as such, in English (marked ``lang="en"`` on a French page)."""
     return _render(
-        "error.html", lang, title=text("title_error", lang), switch_url=None, detail=detail
+        "error.html",
+        lang,
+        title=text("title_error", lang),
+        switch_url=None,
+        detail=detail,
+        technical=not isinstance(detail, Markup),
     )
 
 

@@ -151,8 +151,7 @@ async def post_hold(
     provenance: Provenance = SYSTEM,
 ) -> Hold:
     """Debit ``amount_cents`` (at most what is held) for good; the rest is released."""
-    if not 0 < amount_cents <= HOLD_AMOUNT_MAX_CENTS:
-        raise InvalidAmount(errors=[{"field": "amount_cents", "message": "must be > 0"}])
+    _check_amount(amount_cents)
     return await _close(db, person_id, hold_id, "posted", amount_cents, now, provenance)
 
 
@@ -200,19 +199,55 @@ def _atomic(db: Connection) -> AbstractAsyncContextManager[Any]:
 # -- creating ------------------------------------------------------------------------------
 
 
+def _amount_error(amount_cents: int) -> list[dict[str, str]]:
+    if amount_cents < 1:
+        return [{"field": "$.amount_cents", "message": "too small: at least 1"}]
+    if amount_cents > HOLD_AMOUNT_MAX_CENTS:
+        return [
+            {"field": "$.amount_cents", "message": f"too large: at most {HOLD_AMOUNT_MAX_CENTS}"}
+        ]
+    return []
+
+
+def _check_amount(amount_cents: int) -> None:
+    errors = _amount_error(amount_cents)
+    if errors:
+        raise InvalidAmount(f"{errors[0]['field']}: {errors[0]['message']}", errors=errors)
+
+
+def _reference_error(reference: str) -> list[dict[str, str]]:
+    if not reference.strip():
+        return [{"field": "$.training_reference", "message": "required: not blank"}]
+    if len(reference) > TRAINING_REF_LENGTH_MAX:
+        message = f"too long: at most {TRAINING_REF_LENGTH_MAX} characters"
+        return [{"field": "$.training_reference", "message": message}]
+    return []
+
+
+def _expiry_error(expires_at: dt.datetime, now: dt.datetime) -> list[dict[str, str]]:
+    if expires_at.tzinfo is None:
+        message = "needs a time zone (Z or ±hh:mm)"
+    elif expires_at <= now:
+        message = "must be in the future"
+    elif expires_at > now + HOLD_LIFETIME_MAX:
+        message = f"too far: at most {HOLD_LIFETIME_MAX.days} days ahead"
+    else:
+        return []
+    return [{"field": "$.expires_at", "message": message}]
+
+
 def _check_new_hold(new: NewHold, now: dt.datetime) -> None:
-    if not 0 < new.amount_cents <= HOLD_AMOUNT_MAX_CENTS:
-        raise InvalidAmount(errors=[{"field": "amount_cents", "message": "must be > 0"}])
-    if not new.training_reference.strip() or len(new.training_reference) > TRAINING_REF_LENGTH_MAX:
-        raise InvalidInput(
-            "a training reference is required",
-            errors=[{"field": "training_reference", "message": "1 to 200 characters"}],
-        )
-    if new.expires_at.tzinfo is None or not now < new.expires_at <= now + HOLD_LIFETIME_MAX:
-        raise InvalidInput(
-            "expires_at must be in the future, at most a year ahead, with a time zone",
-            errors=[{"field": "expires_at", "message": "must be in (now, now + 366 days]"}],
-        )
+    """Every field at fault at once (a partner fixes its request in one go)."""
+    amount = _amount_error(new.amount_cents)
+    errors = [
+        *amount,
+        *_reference_error(new.training_reference),
+        *_expiry_error(new.expires_at, now),
+    ]
+    if errors:
+        refusal = InvalidAmount if errors == amount else InvalidInput
+        more = f" (and {len(errors) - 1} more)" if len(errors) > 1 else ""
+        raise refusal(f"{errors[0]['field']}: {errors[0]['message']}{more}", errors=errors)
 
 
 async def release_lapsed_holds(db: Connection, person_id: UUID, now: dt.datetime) -> int:

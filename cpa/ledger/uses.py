@@ -74,7 +74,7 @@ async def convert_c2p(
     if request.use == "training" and not (request.training_reference or "").strip():
         raise InvalidInput(
             "a training use names its training",
-            errors=[{"field": "training_reference", "message": "required for training"}],
+            errors=[{"field": "$.training_reference", "message": "required for training"}],
         )
     async with db.transaction():
         await lock_person_ledger(db, person_id)
@@ -163,7 +163,8 @@ async def _record_conversion(
 
 def _check_grant(new: NewGrant, today: dt.date) -> None:
     if not 0 < new.amount_cents <= GRANT_AMOUNT_MAX_CENTS:
-        raise InvalidAmount(errors=[{"field": "amount_cents", "message": "must be > 0"}])
+        message = f"must be 1..{GRANT_AMOUNT_MAX_CENTS}"
+        raise InvalidAmount(errors=[{"field": "$.amount_cents", "message": message}])
     if not new.financer.strip():
         raise InvalidInput("the financer is required")
     if new.use_by is not None and new.use_by < today:

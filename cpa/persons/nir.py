@@ -36,7 +36,8 @@ def normalise_nir(raw: str) -> str:
     number = int(nir[:13].replace("2A", "19").replace("2B", "18"))
     expected = 97 - number % 97
     if int(nir[13:]) != expected:
-        raise InvalidNir(f"the control key of this NIR is wrong (expected {expected:02d})")
+        # Never the right key: it would make a mistyped or guessed NIR valid at once.
+        raise InvalidNir("the control key (last 2 digits) does not match this NIR")
     return nir
 
 

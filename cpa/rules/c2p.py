@@ -41,7 +41,13 @@ from cpa.rules.params import (
 )
 from cpa.rules.trace import Fact, Trace
 
+PART_TIME_REDUCTION_MIN_BP = 2000
+PART_TIME_REDUCTION_MAX_BP = 8000
+"""A part-time use reduces working time by 20 % to 80 % (basis points; D4163-18)."""
+
 __all__ = [
+    "PART_TIME_REDUCTION_MAX_BP",
+    "PART_TIME_REDUCTION_MIN_BP",
     "RESERVE_USES",
     "C2pConversion",
     "C2pUse",
@@ -319,7 +325,7 @@ def c2p_conversion(
     """
     if points <= 0 or points_available < 0 or points_reserved_remaining < 0:
         raise InvalidInput(
-            "points must be positive", errors=[{"field": "points", "message": "must be > 0"}]
+            "points must be positive", errors=[{"field": "$.points", "message": "at least 1"}]
         )
     if points > points_available:
         raise InsufficientPoints(f"{points} points asked, {points_available} available")
@@ -341,7 +347,7 @@ def c2p_conversion(
     if points % int_value(tranche):
         raise InvalidInput(
             f"{use} uses points by tranches of {tranche.value}",
-            errors=[{"field": "points", "message": f"must be a multiple of {tranche.value}"}],
+            errors=[{"field": "$.points", "message": f"must be a multiple of {tranche.value}"}],
         )
     tranches = points // int_value(tranche)
     if use == "part_time":
@@ -375,10 +381,11 @@ def _part_time(
     tranche: ParamValue,
     facts: dict[str, Fact],
 ) -> C2pConversion:
-    if not 2000 <= reduction_basis_points <= 8000:
+    if not PART_TIME_REDUCTION_MIN_BP <= reduction_basis_points <= PART_TIME_REDUCTION_MAX_BP:
+        message = f"must be {PART_TIME_REDUCTION_MIN_BP}..{PART_TIME_REDUCTION_MAX_BP}"
         raise InvalidInput(
             "the part-time reduction must be between 20 % and 80 %",
-            errors=[{"field": "reduction_basis_points", "message": "must be 2000..8000"}],
+            errors=[{"field": "$.reduction_basis_points", "message": message}],
         )
     # No limit before décret 2023-760 (2023-09-01): the parameter starts that day.
     max_before_60 = value_or_none("c2p.use.part_time.max_points_before_60", on)

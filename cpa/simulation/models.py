@@ -51,12 +51,24 @@ class Person(msgspec.Struct, forbid_unknown_fields=True):
     full_rate_retirement_on: dt.date | None = None
 
 
+YEAR_CENTIHOURS_MAX = 8784 * 100
+"""Hours in a leap year, in hundredths: no one works more."""
+Centihours = Annotated[int, msgspec.Meta(ge=0, le=YEAR_CENTIHOURS_MAX)]
+
+
 class ActivityItem(msgspec.Struct, forbid_unknown_fields=True):
+    """An employee's time is given in hundredths of an hour (``worked_centihours``,
+    ``reference_centihours``: integers, the declarations' words and unit); ``worked_hours``
+    and ``reference_hours`` (decimal hours, at most 2 decimals) are still read, one of the
+    two names per quantity."""
+
     year: int
     kind: ActivityKind
+    worked_centihours: Centihours | None = None
+    reference_centihours: Centihours | None = None
+    months_active: Annotated[int, msgspec.Meta(ge=0, le=12)] | None = None
     worked_hours: Hours | None = None
     reference_hours: Hours | None = None
-    months_active: Annotated[int, msgspec.Meta(ge=0, le=12)] | None = None
 
 
 class ExposureItem(msgspec.Struct, forbid_unknown_fields=True):

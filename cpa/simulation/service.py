@@ -188,20 +188,42 @@ def _check_yearly(
     return errors
 
 
+_TIME_NAMES = {"worked_centihours": "worked_hours", "reference_centihours": "reference_hours"}
+"""Each employee quantity: its name (hundredths of an hour) and its older name (hours)."""
+_KIND_FIELDS = {
+    "employee": {*_TIME_NAMES, *_TIME_NAMES.values()},
+    "independent": {"months_active"},
+}
+
+
 def _check_activity_fields(at: str, item: ActivityItem) -> ErrorList:
     errors: ErrorList = []
-    wanted = {"employee": {"worked_hours", "reference_hours"}, "independent": {"months_active"}}
-    allowed = wanted.get(item.kind, set())
-    for name in ("worked_hours", "reference_hours", "months_active"):
+    allowed = _KIND_FIELDS.get(item.kind, set())
+    for name in ("months_active", *_TIME_NAMES, *_TIME_NAMES.values()):
         if getattr(item, name) is not None and name not in allowed:
             errors.append({"field": f"{at}.{name}", "message": f"not a field of kind {item.kind}"})
-    required = {"employee": "worked_hours", "independent": "months_active"}.get(item.kind)
-    if required and getattr(item, required) is None:
-        errors.append({"field": f"{at}.{required}", "message": f"required for kind {item.kind}"})
-    for name in ("worked_hours", "reference_hours"):
-        value = getattr(item, name)
-        if value is not None:
-            errors += _check_hours(f"{at}.{name}", value, positive=name == "reference_hours")
+    if item.kind == "independent" and item.months_active is None:
+        errors.append({"field": f"{at}.months_active", "message": "required for kind independent"})
+    if item.kind == "employee":
+        errors += _check_times(at, item)
+    return errors
+
+
+def _check_times(at: str, item: ActivityItem) -> ErrorList:
+    """An employee's worked and reference time: each under one of its two names."""
+    errors: ErrorList = []
+    for centi, hours in _TIME_NAMES.items():
+        given_centi, given_hours = getattr(item, centi), getattr(item, hours)
+        if given_centi is not None and given_hours is not None:
+            errors.append({"field": f"{at}.{hours}", "message": f"give {centi} only"})
+        elif centi == "worked_centihours" and given_centi is None and given_hours is None:
+            errors.append({"field": f"{at}.{centi}", "message": "required for kind employee"})
+        elif given_hours is not None:
+            errors += _check_hours(
+                f"{at}.{hours}", given_hours, positive=hours == "reference_hours"
+            )
+        elif centi == "reference_centihours" and given_centi == 0:
+            errors.append({"field": f"{at}.{centi}", "message": "must be more than 0"})
     return errors
 
 
@@ -400,10 +422,11 @@ def _centihours(value: int | float | None) -> int:
 
 
 def _activity(item: ActivityItem) -> Activity:
+    worked, reference = item.worked_centihours, item.reference_centihours
     return Activity(
         kind=item.kind,
-        worked_centihours=_centihours(item.worked_hours),
-        reference_centihours=_centihours(item.reference_hours),
+        worked_centihours=_centihours(item.worked_hours) if worked is None else worked,
+        reference_centihours=_centihours(item.reference_hours) if reference is None else reference,
         months_active=item.months_active or 0,
     )
 

@@ -24,7 +24,7 @@ def test_the_face_imports_no_web_framework() -> None:
     assert out.stdout.strip() == "False"
 
 
-WEB = {"browser", "endpoints", "guard", "metadata", "pages", "responses"}
+WEB = {"browser", "endpoints", "guard", "metadata", "openapi", "pages", "responses"}
 """auth's web part (HTTP layer); the rest is auth's core (a domain), and cli, demo entry points."""
 ENTRY_POINTS = {"cli", "demo"}
 

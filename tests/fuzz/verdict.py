@@ -2,8 +2,10 @@
 
 Gating (fails the run): any response with a 5xx status; any request without an answer
 (timeout, reset: a hang is a failure too, also when the server logs that it answered after
-the client's timeout); any scenario schemathesis could not run to the end (an error, not a
-check failure); any server log line of a failed request or a traceback.
+the client's timeout); any answer the committed spec does not describe (its status, its
+content type, its body: the conformance checks, issue 15); any scenario schemathesis could not
+run to the end (an error, not a check failure); any server log line of a failed request or a
+traceback.
 Reported only: the failures of every other check, counted per check and operation.
 """
 
@@ -22,6 +24,12 @@ LOG_FAILURE_EVENTS = ("request_failed",)
 SHOWN_PER_OPERATION = 3  # reproductions printed for each failing operation
 BODY_SHOWN_MAX_CHARS = 2_000  # longer bodies are cut in the printed curl
 LAST_LINE_MAX_CHARS = 300
+CONFORMANCE_CHECKS = (
+    "status_code_conformance",
+    "content_type_conformance",
+    "response_schema_conformance",
+)
+"""The answer is what the spec says: these checks' failures fail the run."""
 
 
 @dataclass(frozen=True)
@@ -38,6 +46,8 @@ class Outcome:
     server_errors: dict[str, list[Reproduction]] = field(default_factory=dict)
     """operation → its 5xx answers."""
     no_answer: dict[str, list[Reproduction]] = field(default_factory=dict)
+    unconforming: dict[str, list[Reproduction]] = field(default_factory=dict)
+    """``check: operation`` → the answers the spec does not describe."""
     errors: list[str] = field(default_factory=list)
     log_failures: dict[str, str] = field(default_factory=dict)
     """request_id → the last line of the traceback the server logged for it."""
@@ -46,14 +56,21 @@ class Outcome:
 
     @property
     def failed(self) -> bool:
-        return bool(self.server_errors or self.no_answer or self.errors or self.log_failures)
+        return bool(
+            self.server_errors
+            or self.no_answer
+            or self.unconforming
+            or self.errors
+            or self.log_failures
+        )
 
     def summary(self, duration_s: float) -> str:
         fivexx = sum(len(v) for v in self.server_errors.values())
         return (
             f"fuzz: {'FAILED' if self.failed else 'ok'}: {len(self.operations)} operations, "
             f"{self.cases} cases, {fivexx} 5xx, {sum(len(v) for v in self.no_answer.values())} "
-            f"unanswered, {len(self.log_failures)} server-log failures, "
+            f"unanswered, {sum(len(v) for v in self.unconforming.values())} answers "
+            f"unlike the spec, {len(self.log_failures)} server-log failures, "
             f"{sum(self.other_checks.values())} other check failures (not gating), "
             f"{duration_s:.0f} s"
         )
@@ -118,12 +135,18 @@ def _read_scenario(outcome: Outcome, body: dict[str, Any]) -> None:
         outcome.statuses[status] += 1
         if status >= SERVER_ERROR_STATUS:
             outcome.server_errors.setdefault(operation, []).append(_reproduction(interaction))
-    for case_checks in (recorder.get("checks") or {}).values():
+    for case_id, case_checks in (recorder.get("checks") or {}).items():
         for check in case_checks:
             if check.get("status") == "failure" and check["name"] != "not_a_server_error":
                 failure = (check.get("failure_info") or {}).get("failure") or {}
                 operation = failure.get("operation") or label
-                outcome.other_checks[(check["name"], operation)] += 1
+                interaction = interactions.get(case_id)
+                if check["name"] in CONFORMANCE_CHECKS and interaction is not None:
+                    found = _reproduction(interaction, failure.get("title", ""))
+                    key = f"{check['name']}: {operation}"
+                    outcome.unconforming.setdefault(key, []).append(found)
+                else:
+                    outcome.other_checks[(check["name"], operation)] += 1
 
 
 def _operation(case: dict[str, Any], label: str) -> str:
@@ -133,10 +156,15 @@ def _operation(case: dict[str, Any], label: str) -> str:
     return label
 
 
-def _reproduction(interaction: dict[str, Any]) -> Reproduction:
-    headers = (interaction.get("response") or {}).get("headers") or {}
+def _reproduction(interaction: dict[str, Any], why: str = "") -> Reproduction:
+    response = interaction.get("response") or {}
+    headers = response.get("headers") or {}
     request_id = headers.get("x-request-id") or [""]
-    return Reproduction(_curl(interaction["request"]), str(request_id[0]))
+    curl = _curl(interaction["request"])
+    if why:  # what the answer was, and what the check said of it
+        kind = (headers.get("content-type") or ["-"])[0]
+        curl += f"  # {response.get('status_code')} {kind}: {why}"
+    return Reproduction(curl, str(request_id[0]))
 
 
 def _curl(request: dict[str, Any]) -> str:
@@ -208,7 +236,11 @@ def _raised(trace: str) -> str:
 def _gating(outcome: Outcome) -> str:
     lines: list[str] = []
     seen = set()
-    for title, found in (("5xx", outcome.server_errors), ("no answer", outcome.no_answer)):
+    for title, found in (
+        ("5xx", outcome.server_errors),
+        ("no answer", outcome.no_answer),
+        ("unlike the spec", outcome.unconforming),
+    ):
         for operation, cases in sorted(found.items()):
             lines.append(f"{title}: {operation} ({len(cases)} cases; the shortest:)")
             for case in sorted(cases, key=lambda c: len(c.curl))[:SHOWN_PER_OPERATION]:
@@ -224,7 +256,7 @@ def _gating(outcome: Outcome) -> str:
 def _other(outcome: Outcome) -> str:
     lines = []
     lines.append("statuses: " + ", ".join(f"{s}x{n}" for s, n in sorted(outcome.statuses.items())))
-    lines.append("other check failures (not gating; the spec is incomplete, issue 15):")
+    lines.append("other check failures (not gating):")
     lines += [
         f"    {count:5d}  {check:32s} {operation}"
         for (check, operation), count in sorted(outcome.other_checks.items())

@@ -282,7 +282,7 @@ BAD: list[tuple[str, bytes | dict[str, Any], str]] = [
     (
         "missing worked hours",
         _with(activity=[{"year": 2020, "kind": "employee"}]),
-        "$.activity[0].worked_hours",
+        "$.activity[0].worked_centihours",  # the name to use (worked_hours is still read)
     ),
     (
         "field of another kind",

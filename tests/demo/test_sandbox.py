@@ -90,9 +90,9 @@ def test_watchdog_removes_the_marker_when_the_loader_crashes(tmp_path: Path) -> 
     marker = tmp_path / "demo-loading"
     marker.write_text("1\n")
     crash = [sys.executable, "-c", "raise SystemExit(3)"]
+    argv = [sys.executable, "-m", "cpa.db.watchdog", "--parent", str(os.getpid())]
     watchdog = subprocess.Popen(
-        [sys.executable, "-m", "cpa.db.watchdog", "--parent", str(os.getpid()),
-         "--ready-marker", str(marker), "--", *crash],  # fmt: skip
+        [*argv, "--ready-marker", str(marker), "--", *crash],
         cwd=PROJECT,
         env=cpa_env(data_dir=str(tmp_path)),
         stderr=subprocess.PIPE,

@@ -14,8 +14,8 @@ import httpx
 
 from cpa.demo import DEMO_PERSONS
 from cpa.demo.auth import demo_password
+from tests.support.browser import axe_report, axe_violations, needs_chromium
 from tests.support.browser import browser as open_browser
-from tests.support.browser import needs_chromium
 from tests.support.processes import cpa_env, free_port, start_server, wait_ready
 
 pytestmark = needs_chromium
@@ -28,6 +28,8 @@ def _log_in_and_decide(browser: Any, base_url: str, decision: str) -> None:
 
     browser.get(f"{base_url}/demo/")
     assert browser.find_element(By.TAG_NAME, "html").get_attribute("lang") == "fr"
+    violations = axe_violations(browser)
+    assert violations == [], axe_report(violations)
     browser.find_element(By.LINK_TEXT, "Commencer le parcours").click()
     browser.find_element(By.ID, "nir").send_keys(DEMO_PERSONS[0].nir)
     browser.find_element(By.ID, "password").send_keys(demo_password(0))
@@ -58,10 +60,12 @@ def test_demo_partner_flow_in_chromium(tmp_path: Path) -> None:
         assert {"as_of", "sub", "cpf", "cec", "c2p"} <= account.keys()
         assert browser.current_url.startswith(f"{base_url}/demo/callback?")
         assert browser.title.startswith("Compte obtenu")
+        assert axe_violations(browser) == []
         _log_in_and_decide(browser, base_url, "refuse")
         refused = browser.find_element(By.ID, "oauth-error")
         assert "access_denied" in refused.text and "vous avez refusé" in refused.text
         assert browser.title.startswith("Erreur")
+        assert axe_violations(browser) == []
         # Back from the authorization server a second time: the flow was used, it is refused.
         replayed = httpx.get(browser.current_url, timeout=10)
         assert replayed.status_code == 400

@@ -101,8 +101,9 @@ def _start_watchdog(
     settings: Settings, pg: EmbeddedPostgres | None, *, demo: bool
 ) -> subprocess.Popen[bytes] | None:
     """The process (``cpa.db.watchdog``) that restarts the embedded PostgreSQL when it dies and
-    loads the demo set while the workers boot (both take about a second; the demo data is a
-    convenience, not a condition of readiness), reaping the loader as soon as it ends.
+    loads the demo set while the workers boot (both take about a second; in demo mode the
+    service is ready once the loader has ended, loaded or not: the watchdog removes the
+    loading marker when it reaps it), reaping the loader as soon as it ends.
 
     The embedded server is watched whether this run started it or found it running on our data
     directory: either way it is ours, and this run stops it on exit. A server given by

@@ -52,11 +52,11 @@ _TEXT: dict[str, dict[Lang, str]] = {
     },
     "nir_hint": {
         "fr": (
-            "Les 15 caractères inscrits sur votre carte Vitale (13 chiffres et une clé de 2 "
-            "chiffres). Les espaces sont acceptés."
+            "Les 15 caractères inscrits sur votre carte Vitale, clé comprise (les 2 derniers). "
+            "Les espaces sont acceptés."
         ),
         "en": (
-            "The 15 characters printed on your carte Vitale (13 digits and a 2-digit key). "
+            "The 15 characters printed on your carte Vitale, key included (the last 2). "
             "Spaces are accepted."
         ),
     },

@@ -27,6 +27,12 @@ update oauth_clients set disabled_at = coalesce(disabled_at, now())
 where id = $1
 returning id, disabled_at;
 
+-- name: update_demo_client_redirect_uris
+-- Re-point a demo client (its id matches the demo prefix, $3) at this server's redirect URIs.
+update oauth_clients set redirect_uris = $2
+where id = $1 and id like $3 and redirect_uris is distinct from $2::text[]
+returning id;
+
 -- name: list_clients_disabled_since
 -- Clients disabled since the previous poll (or since now on the first), overlapping by a minute
 -- for disabling transactions that committed late; and the database's clock for the next poll.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 import msgspec
 from litestar import Controller, Request, get
@@ -10,9 +11,20 @@ from litestar import Controller, Request, get
 from cpa.api.documented import public
 from cpa.api.problems import DatabaseDown
 from cpa.db.queries import sql
+from cpa.errors import Unavailable
 from cpa.types import ASGIApp, Receive, Scope, Send
 
 READY_TIMEOUT_S = 2.0
+
+ReadinessCheck = Callable[[], str | None]
+"""A condition of readiness beside the database, added by an app factory to
+``app.state[READINESS_CHECKS]`` (the demo app's: its data set is loaded): None when met, else
+why not."""
+READINESS_CHECKS = "readiness_checks"
+
+
+class NotReady(Unavailable, slug="not-ready"):
+    """The service is starting: retry shortly."""
 
 
 class Health(msgspec.Struct):
@@ -71,6 +83,10 @@ class HealthController(Controller):
         **public(DatabaseDown, every=False),
     )
     async def ready(self, request: Request) -> Health:  # type: ignore[type-arg]
+        for check in request.app.state.get(READINESS_CHECKS, ()):
+            reason = check()
+            if reason is not None:
+                raise NotReady(reason)
         # An unreachable database is an outage like any other (cpa.api.problems): a 503
         # problem with Retry-After, logged once per outage, not once per probe.
         async with asyncio.timeout(READY_TIMEOUT_S):

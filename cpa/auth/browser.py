@@ -33,7 +33,6 @@ from cpa.auth.pages import (
     error_page,
     language,
     login_page,
-    text,
 )
 from cpa.auth.ratelimit import address_key
 from cpa.auth.responses import (
@@ -263,10 +262,8 @@ async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
     cookie = request.cookies.get(CSRF_COOKIE, "")
     if not csrf or not hmac.compare_digest(csrf.encode(), cookie.encode()):
         log.warning("authorize_csrf_refused")
-        return _html(
-            error_page(lang=lang, detail=text("form_expired", lang)),
-            403,
-        )
+        page = error_page(lang=lang, reason="expired_form", restart=carried_parameters(form))
+        return _html(page, 403)
     carried = carried_parameters(form)
     logging_in = form.get("step") != "consent"
     address, nir_key = address_key(request.scope.get("client")), state.login.key_for(form)
@@ -274,7 +271,7 @@ async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
         wait_s = state.login_throttle.refusal(nir_key, address)
         if wait_s is not None:
             log.info("login_failed", client_id=form.get("client_id", "")[:64], throttled=True)
-            return _too_many_logins(lang, wait_s)
+            return _too_many_logins(lang, wait_s, carried)
     try:
         async with request.app.state.db.acquire() as db:
             resolved, exchange, pushed = await _resolve_parameters(state, db, carried, lang)
@@ -315,9 +312,9 @@ class _Step:
     """What the login ticket is bound to (:func:`request_digest`)."""
 
 
-def _too_many_logins(lang: Lang, wait_s: int) -> Response[Any]:
+def _too_many_logins(lang: Lang, wait_s: int, carried: list[tuple[str, str]]) -> Response[Any]:
     """Refused before any query or hashing: the page says when to come back."""
-    page = error_page(lang=lang, detail=text("too_many", lang))
+    page = error_page(lang=lang, reason="too_many", wait_s=wait_s, restart=carried)
     return _html(page, 429, headers={"Retry-After": str(wait_s)})
 
 
@@ -335,6 +332,7 @@ async def _login(step: _Step, nir_key: str, address: str) -> Response[Any]:
             carried=step.carried,
             csrf=step.csrf,
             error="bad_login",
+            nir_value=step.form.get("nir", ""),
         )
         return _html(page, 401)
     throttle.succeeded(nir_key, address)
@@ -358,7 +356,8 @@ async def _login(step: _Step, nir_key: str, address: str) -> Response[Any]:
 
 
 def _login_again(step: _Step, detail: str) -> Response[Any]:
-    return _html(error_page(lang=step.lang, detail=detail), 403)
+    page = error_page(lang=step.lang, detail=detail, reason="expired_login", restart=step.carried)
+    return _html(page, 403)
 
 
 async def _grant(step: _Step, who: Authentication) -> Grantee:

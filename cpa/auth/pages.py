@@ -18,12 +18,14 @@ from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any, Literal
 from urllib.parse import urlencode
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from jinja2 import Environment, PackageLoader, StrictUndefined
 from markupsafe import Markup
 
 from cpa.auth.login import LoginField
 from cpa.auth.scopes import SCOPE_WORDS
+from cpa.auth.tickets import TICKET_LIFETIME_S
 
 Lang = Literal["fr", "en"]
 
@@ -40,6 +42,7 @@ PAGE_HEADERS = {
 
 _TEXT: dict[str, dict[Lang, str]] = {
     "title_login": {"fr": "Connexion à votre compte CPA", "en": "Sign in to your CPA account"},
+    "error_prefix": {"fr": "Erreur : ", "en": "Error: "},
     "asks_login": {
         "fr": (
             "{partner} vous demande de vous connecter pour accéder à votre "
@@ -47,51 +50,120 @@ _TEXT: dict[str, dict[Lang, str]] = {
         ),
         "en": "{partner} asks you to sign in to reach your Personal Activity Account.",
     },
+    "nir_hint": {
+        "fr": (
+            "Les 15 caractères inscrits sur votre carte Vitale, clé comprise (les 2 derniers). "
+            "Les espaces sont acceptés."
+        ),
+        "en": (
+            "The 15 characters printed on your carte Vitale, key included (the last 2). "
+            "Spaces are accepted."
+        ),
+    },
     "sign_in": {"fr": "Se connecter", "en": "Sign in"},
     "bad_login": {
-        "fr": "Numéro ou mot de passe incorrect.",
-        "en": "Wrong number or password.",
-    },
-    "too_many": {
-        "fr": "Trop d'essais : réessayez dans quelques minutes.",
-        "en": "Too many attempts: try again in a few minutes.",
+        "fr": "Numéro ou mot de passe incorrect. Vérifiez les deux champs puis réessayez.",
+        "en": "Wrong number or password. Check both fields and try again.",
     },
     "title_consent": {"fr": "Autoriser l'accès à vos droits", "en": "Allow access to your rights"},
     "asks_consent": {
-        "fr": "{partner} ({kind}) demande à :",
-        "en": "{partner} ({kind}) asks to:",
+        "fr": "{kind} « {partner} » demande à :",
+        "en": "The {kind} “{partner}” asks to:",
     },
     "duration": {
+        "fr": "Pour {days} jours, jusqu'au {until}.",
+        "en": "For {days} days, until {until}.",
+    },
+    "withdraw": {
         "fr": (
-            "Pour {days} jours, jusqu'au {until}. Vous pourrez retirer cet accord à tout "
-            "moment dans votre espace."
+            "Vous pourrez retirer cet accord à tout moment dans la liste de vos autorisations, "
+            "sur le portail où vous consultez votre Compte Personnel d'Activité : l'accès "
+            "s'arrête aussitôt."
         ),
         "en": (
-            "For {days} days, until {until}. You can withdraw this consent at any time "
-            "from your account."
+            "You can withdraw this consent at any time from the list of your consents, on the "
+            "portal where you view your Personal Activity Account: the access stops at once."
+        ),
+    },
+    "decide_by": {
+        "fr": (
+            "Pour votre sécurité, décidez avant {time} ({minutes} minutes après votre "
+            "connexion). Passé ce délai, il faudra vous reconnecter."
+        ),
+        "en": (
+            "For your security, decide before {time} ({minutes} minutes after signing in). "
+            "After that, you will have to sign in again."
         ),
     },
     "accept": {"fr": "J'accepte", "en": "I accept"},
     "refuse": {"fr": "Je refuse", "en": "I refuse"},
-    "title_error": {"fr": "Cette demande ne peut pas aboutir", "en": "This request cannot proceed"},
-    "error_hint": {
-        "fr": "Le service qui vous a envoyé ici a fait une demande invalide. Revenez sur son site.",
-        "en": "The service that sent you here made an invalid request. Go back to its site.",
+    "start_again": {"fr": "Recommencer la connexion", "en": "Start again"},
+    "title_invalid_request": {
+        "fr": "Cette demande ne peut pas aboutir",
+        "en": "This request cannot proceed",
+    },
+    "hint_invalid_request": {
+        "fr": (
+            "Le service qui vous a envoyé ici a fait une demande invalide : vous n'y êtes pour "
+            "rien. Fermez cette page et revenez sur le site de ce service pour réessayer."
+        ),
+        "en": (
+            "The service that sent you here made an invalid request: it is not your doing. "
+            "Close this page and go back to that service's site to try again."
+        ),
+    },
+    "title_expired_form": {"fr": "Le formulaire a expiré", "en": "The form has expired"},
+    "hint_expired_form": {
+        "fr": (
+            "Ce formulaire a expiré ou n'a pas été envoyé depuis cette page (par exemple après "
+            "une longue pause). Rien n'a été enregistré : recommencez la connexion."
+        ),
+        "en": (
+            "This form expired or was not sent from this page (after a long pause, for "
+            "instance). Nothing was recorded: start again."
+        ),
+    },
+    "title_expired_login": {"fr": "Votre connexion a expiré", "en": "Your sign-in has expired"},
+    "hint_expired_login": {
+        "fr": (
+            "Vous deviez décider dans les {minutes} minutes suivant votre connexion, ou cette "
+            "connexion a déjà servi. Rien n'a été accordé : recommencez la connexion."
+        ),
+        "en": (
+            "You had to decide within {minutes} minutes of signing in, or this sign-in was "
+            "already used. Nothing was granted: start again."
+        ),
+    },
+    "title_too_many": {"fr": "Trop d'essais", "en": "Too many attempts"},
+    "hint_too_many": {
+        "fr": (
+            "Trop d'essais de connexion ont échoué. Pour protéger votre compte, réessayez dans "
+            "{minutes} minute(s)."
+        ),
+        "en": (
+            "Too many sign-in attempts failed. To protect your account, try again in "
+            "{minutes} minute(s)."
+        ),
     },
     "other_lang": {"fr": "English", "en": "Français"},
     "technical_detail": {"fr": "Détail technique (en anglais) :", "en": "Technical detail:"},
-    "form_expired": {
-        "fr": "Le formulaire a expiré ou n'a pas été envoyé depuis cette page : recommencez.",
-        "en": "The form expired or was not sent from this page: start again.",
-    },
 }
 
+ErrorReason = Literal["invalid_request", "expired_form", "expired_login", "too_many"]
+"""What happened, so the error page says it (and offers to start again when the citizen can):
+the partner's request is invalid, the form's CSRF cookie expired, the login ticket expired or
+was used, too many failed logins."""
+
 KIND_WORDS: dict[str, dict[Lang, str]] = {
-    "portal": {"fr": "portail", "en": "portal"},
-    "training_body": {"fr": "organisme de formation", "en": "training body"},
-    "advisor_tool": {"fr": "outil de conseiller", "en": "advisor tool"},
-    "operator": {"fr": "opérateur", "en": "operator"},
+    # French: the kind with its article, as the consent sentence starts with it.
+    "portal": {"fr": "Le portail", "en": "portal"},
+    "training_body": {"fr": "L'organisme de formation", "en": "training body"},
+    "advisor_tool": {"fr": "L'outil de conseiller", "en": "advisor tool"},
+    "operator": {"fr": "L'opérateur", "en": "operator"},
 }
+
+PARIS = "Europe/Paris"
+"""The time zone the consent page's time limit is said in (the service is French)."""
 
 _TEMPLATES = Environment(
     loader=PackageLoader("cpa.auth", "templates"),
@@ -116,15 +188,30 @@ def text(key: str, lang: Lang, **values: object) -> Markup:
     return Markup(_TEXT[key][lang]).format(**values)
 
 
-def _render(name: str, lang: Lang, **values: Any) -> str:
+def _render(name: str, lang: Lang, *, title: Markup, error: bool = False, **values: Any) -> str:
+    """``title`` heads the page; the window's title starts with "Erreur" / "Error" when the
+    page reports one (the first words a screen reader says, RGAA 8.6)."""
     words = partial(text, lang=lang)
-    return _TEMPLATES.get_template(name).render(lang=lang, text=words, **values)
+    head_title = text("error_prefix", lang) + title if error else title
+    return _TEMPLATES.get_template(name).render(
+        lang=lang, other=_other(lang), text=words, title=title, head_title=head_title, **values
+    )
+
+
+def _other(lang: Lang) -> Lang:
+    return "en" if lang == "fr" else "fr"
 
 
 def switch_url(params: Iterable[tuple[str, str]], lang: Lang) -> str:
-    other = "en" if lang == "fr" else "fr"
+    """The same page in the other language."""
+    return restart_url(params, _other(lang))
+
+
+def restart_url(params: Iterable[tuple[str, str]], lang: Lang) -> str:
+    """The authorization request again, from its login page: the way back after an expired
+    form or login (WCAG 2.2.1: the citizen can start again without the partner)."""
     kept = [(k, v) for k, v in params if k != "lang"]
-    return "/oauth/authorize?" + urlencode([*kept, ("lang", other)])
+    return "/oauth/authorize?" + urlencode([*kept, ("lang", lang)])
 
 
 def login_page(
@@ -137,18 +224,33 @@ def login_page(
     error: str | None = None,
     nir_value: str = "",
 ) -> str:
+    """The login form; after a failed attempt, the error is announced (role=alert), the fields
+    are marked invalid and described by it, focus lands on the first one, the NIR is kept."""
     return _render(
         "login.html",
         lang,
         title=text("title_login", lang),
+        error=error is not None,
         switch_url=switch_url(carried, lang),
         partner=partner,
         fields=fields,
+        hints={"nir": text("nir_hint", lang)},
         carried=carried,
         csrf=csrf,
-        error=error,
+        message=text(error, lang) if error else None,
         nir_value=nir_value,
     )
+
+
+def decision_deadline(now: dt.datetime, lang: Lang) -> str:
+    """The time a login ticket issued ``now`` ends, to the minute and never later than it, in
+    Paris time (UTC where the time-zone database is missing)."""
+    ends = now + dt.timedelta(seconds=TICKET_LIFETIME_S)
+    try:
+        ends, zone = ends.astimezone(ZoneInfo(PARIS)), ""
+    except ZoneInfoNotFoundError:
+        ends, zone = ends.astimezone(dt.UTC), " UTC"
+    return (f"{ends:%H} h {ends:%M}" if lang == "fr" else f"{ends:%H:%M}") + zone
 
 
 def consent_page(
@@ -162,7 +264,10 @@ def consent_page(
     carried: list[tuple[str, str]],
     csrf: str,
     ticket: str,
+    now: dt.datetime | None = None,
 ) -> str:
+    """The decision, with the time it must be taken by (the login ticket's end, WCAG 2.2.1;
+    once it has passed, the error page offers to start again)."""
     return _render(
         "consent.html",
         lang,
@@ -173,22 +278,35 @@ def consent_page(
         scopes=[SCOPE_WORDS[s][lang] for s in scopes],
         days=days,
         until=until.strftime("%d/%m/%Y") if lang == "fr" else until.isoformat(),
+        decide_by=decision_deadline(now or dt.datetime.now(dt.UTC), lang),
+        minutes=TICKET_LIFETIME_S // 60,
         carried=carried,
         csrf=csrf,
         ticket=ticket,
     )
 
 
-def error_page(*, lang: Lang, detail: str) -> str:
-    """``detail``: the page's own words (``text()``), or a protocol error's technical detail,
-    shown as such, in English (marked ``lang="en"`` on a French page)."""
+def error_page(
+    *,
+    lang: Lang,
+    detail: str | None = None,
+    reason: ErrorReason = "invalid_request",
+    restart: list[tuple[str, str]] | None = None,
+    wait_s: int = 0,
+) -> str:
+    """What happened (``reason``) in the citizen's words, the technical ``detail`` (English:
+    marked so) for the partner's developers, and the way back: start again when ``restart``
+    (the request's parameters) is given."""
+    minutes = TICKET_LIFETIME_S // 60 if reason == "expired_login" else -(-wait_s // 60)
     return _render(
         "error.html",
         lang,
-        title=text("title_error", lang),
+        title=text(f"title_{reason}", lang),
+        error=True,
         switch_url=None,
+        hint=text(f"hint_{reason}", lang, minutes=minutes),
         detail=detail,
-        technical=not isinstance(detail, Markup),
+        restart_url=restart_url(restart, lang) if restart is not None else None,
     )
 
 

@@ -26,7 +26,7 @@ from cpa.cli.common import (
 from cpa.config import Settings, get_settings
 from cpa.db.admin import migrate_database
 from cpa.db.embedded import EmbeddedPostgres
-from cpa.demo import load_demo
+from cpa.demo import demo_credentials, demo_loaded, load_demo, loading_marker
 from cpa.persons import NewPerson, NirVault, normalise_nir, register_person
 from cpa.simulation.service import simulate_json
 
@@ -41,7 +41,10 @@ def _print_demo_credentials(credentials: dict[str, Any]) -> None:
         )
     for person in credentials["persons"]:
         lines.append(f"  citizen NIR={person['nir']}  password={person['password']}")
-    lines += [f"  OAuth metadata: {credentials['metadata']}", ""]
+    lines += [f"  OAuth metadata: {credentials['metadata']}",
+              f"  Demo partner page (the authorization-code flow in a browser): "
+              f"{credentials['demo_page']}",
+              "  Shown again by: python -m cpa demo --credentials", ""]  # fmt: skip
     sys.stderr.write("\n".join(lines) + "\n")
 
 
@@ -55,7 +58,7 @@ and the end of a demo load it waits for (30 s at most)."""
 
 def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     # Imported here: granian is needed by this command only (the others start faster).
-    from cpa.server import build_server
+    from cpa.server import APP_FACTORY, build_server
 
     dsn, pg = database_dsn(settings)
     watchdog = None
@@ -66,8 +69,10 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
         # The workers read their settings afresh, the embedded server's DSN included.
         os.environ["CPA_DATABASE_URL"] = dsn
         get_settings.cache_clear()
-        watchdog = _start_watchdog(settings, pg, demo=not args.no_demo)
-        build_server(settings).serve()
+        demo = not args.no_demo
+        _mark_demo_loading(settings, loading=demo)
+        watchdog = _start_watchdog(settings, pg, demo=demo)
+        build_server(settings, DEMO_APP_FACTORY if demo else APP_FACTORY).serve()
     finally:
         if watchdog is not None:
             _stop_watchdog(watchdog)
@@ -76,12 +81,29 @@ def cmd_serve(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+DEMO_APP_FACTORY = "cpa.demo.app:create_demo_app"
+"""The app in demo mode: the API plus the demo partner page, ready once the demo set is in."""
+
+
+def _mark_demo_loading(settings: Settings, *, loading: bool) -> None:
+    """Written before the workers start, so that readiness waits for the demo loader (which
+    removes it at its end, and the watchdog when it reaps the loader); without the demo, a
+    marker left by a killed run is removed."""
+    marker = loading_marker(settings)
+    if loading:
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(f"{os.getpid()}\n")
+    else:
+        marker.unlink(missing_ok=True)
+
+
 def _start_watchdog(
     settings: Settings, pg: EmbeddedPostgres | None, *, demo: bool
 ) -> subprocess.Popen[bytes] | None:
     """The process (``cpa.db.watchdog``) that restarts the embedded PostgreSQL when it dies and
-    loads the demo set while the workers boot (both take about a second; the demo data is a
-    convenience, not a condition of readiness), reaping the loader as soon as it ends.
+    loads the demo set while the workers boot (both take about a second; in demo mode the
+    service is ready once the loader has ended, loaded or not: the watchdog removes the
+    loading marker when it reaps it), reaping the loader as soon as it ends.
 
     The embedded server is watched whether this run started it or found it running on our data
     directory: either way it is ours, and this run stops it on exit. A server given by
@@ -91,6 +113,7 @@ def _start_watchdog(
         argv += ["--pgdata", str(settings.pgdata), "--pg-port", str(settings.pg_port),
                  "--pg-cache", str(settings.data_dir / "pgbin")]  # fmt: skip
     if demo:
+        argv += ["--ready-marker", str(loading_marker(settings))]
         argv += ["--", sys.executable, "-m", "cpa", "demo", "--announce"]
     if pg is None and not demo:
         return None
@@ -148,15 +171,35 @@ def cmd_persons_add(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
-    vault = NirVault.from_key_file(settings.nir_key_path)
-    with one_shot_database(settings) as dsn:
-        asyncio.run(migrate_database(dsn))
-        credentials = asyncio.run(with_connection(dsn, lambda db: load_demo(db, vault, settings)))
+    if args.credentials:
+        return _show_demo_credentials(settings)
+    try:
+        credentials = _load_demo(settings)
+    finally:
+        if args.announce:  # the loader `cpa serve` runs: the service may now say it is ready
+            loading_marker(settings).unlink(missing_ok=True)
     if args.announce:
         if credentials:
             _print_demo_credentials(credentials)
         return 0
     print_json({"loaded": credentials is not None, "credentials": credentials})
+    return 0
+
+
+def _load_demo(settings: Settings) -> dict[str, Any] | None:
+    vault = NirVault.from_key_file(settings.nir_key_path)
+    with one_shot_database(settings) as dsn:
+        asyncio.run(migrate_database(dsn))
+        return asyncio.run(with_connection(dsn, lambda db: load_demo(db, vault, settings)))  # type: ignore[no-any-return]
+
+
+def _show_demo_credentials(settings: Settings) -> int:
+    """The credentials again (they are fixed), and whether this database holds them."""
+    vault = NirVault.from_key_file(settings.nir_key_path)
+    with one_shot_database(settings) as dsn:
+        asyncio.run(migrate_database(dsn))
+        loaded = asyncio.run(with_connection(dsn, lambda db: demo_loaded(db, vault, settings)))
+    print_json({"in_database": loaded, "credentials": demo_credentials(settings)})
     return 0
 
 
@@ -199,8 +242,16 @@ def register(commands: Any) -> None:
     add.add_argument("--full-rate-retirement-on", type=_date)
 
     demo = command(commands, "demo", cmd_demo, "load the demo data set into an empty database")
-    demo.add_argument(
-        "--announce", action="store_true", help="print the credentials for people, on stderr"
+    shown = demo.add_mutually_exclusive_group()
+    shown.add_argument(
+        "--announce",
+        action="store_true",
+        help="the run `cpa serve` makes: print the credentials for people, on stderr",
+    )
+    shown.add_argument(
+        "--credentials",
+        action="store_true",
+        help="print the demo credentials again (JSON), and whether this database holds them",
     )
     simulate_help = "scenario JSON on stdin -> rights JSON on stdout (no database)"
     command(commands, "simulate", cmd_simulate, simulate_help)

@@ -7,8 +7,11 @@ hung. The server starts it before the workers, stops it before it stops PostgreS
 stop is never taken for a crash), and it ends by itself when the server dies.
 
 ``python -m cpa.db.watchdog --parent PID [--pgdata DIR --pg-port N --pg-cache DIR]
-[-- COMMAND…]``: without ``--pgdata`` it watches no database (``CPA_DATABASE_URL`` given: a
-server we did not start is never restarted); the command after ``--`` is run once.
+[--ready-marker FILE] [-- COMMAND…]``: without ``--pgdata`` it watches no database
+(``CPA_DATABASE_URL`` given: a server we did not start is never restarted); the command after
+``--`` is run once, and ``--ready-marker`` (the file that keeps the service unready while the
+demo loads) is removed when it ends, however it ends: a crashed loader never leaves the
+service unready for good.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class Watchdog:
         self.parent_pid = parent_pid
         self.pg: EmbeddedPostgres | None = None
         self.child: subprocess.Popen[bytes] | None = None
+        self.ready_marker: Path | None = None
         self.stopping = False
         self.down_since: float | None = None
         self.failures = 0
@@ -116,6 +120,8 @@ class Watchdog:
             if self.child.returncode != 0:
                 log.warning("demo_load_failed", exit_code=self.child.returncode)
             self.child = None
+            if self.ready_marker is not None:
+                self.ready_marker.unlink(missing_ok=True)
 
     def _watch(self, pg: EmbeddedPostgres) -> None:
         state = postmaster_state(pg.data_dir)
@@ -170,6 +176,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--pgdata", type=Path, help="data directory of the PostgreSQL to keep up")
     parser.add_argument("--pg-port", type=int)
     parser.add_argument("--pg-cache", type=Path, help="binaries cache of the embedded server")
+    parser.add_argument("--ready-marker", type=Path, help="removed when the command ends")
     parser.add_argument("command", nargs=argparse.REMAINDER, help="-- a command to run once")
     return parser.parse_args(argv)
 
@@ -183,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
     configure_logging(get_settings().log_format, stream=sys.stderr)
     if args.pgdata is not None:
         watchdog.pg = EmbeddedPostgres(args.pgdata, args.pg_port, cache_dir=args.pg_cache)
+    watchdog.ready_marker = args.ready_marker
     watchdog.start(args.command[1:] if args.command[:1] == ["--"] else args.command)
     watchdog.run()
     return 0

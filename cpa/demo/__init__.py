@@ -13,6 +13,7 @@ partners and the citizens' passwords), ``trainings`` (two bodies' catalogues, a 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Any
 
 import structlog
@@ -20,7 +21,7 @@ import structlog
 from cpa.config import Settings
 from cpa.db.database import Connection
 from cpa.db.queries import sql
-from cpa.demo.auth import load_demo_auth
+from cpa.demo.auth import demo_credentials, demo_loaded, load_demo_auth, point_demo_clients
 from cpa.demo.careers import load_demo_careers
 from cpa.demo.persons import DEMO_PERSONS
 from cpa.demo.trainings import load_demo_trainings
@@ -28,9 +29,20 @@ from cpa.persons import NirVault, register_person
 
 log = structlog.get_logger(__name__)
 
+LOADING_MARKER = "demo-loading"
+"""In the data directory while the demo loader runs: `cpa serve` is not ready before it is gone."""
+
+
+def loading_marker(settings: Settings) -> Path:
+    return settings.data_dir / LOADING_MARKER
+
 
 async def load_demo(db: Connection, vault: NirVault, settings: Settings) -> dict[str, Any] | None:
-    """Load the demo set when the registry is empty; the credentials to show, else None."""
+    """Load the demo set when the registry is empty; the credentials to show, else None. A
+    set loaded before has its browser clients re-pointed at this server's port."""
+    changed = await point_demo_clients(db, settings)
+    if changed:
+        log.info("demo_clients_repointed", clients=changed)
     if await db.fetchval(sql("count_persons")):
         return None
     async with db.transaction():
@@ -43,4 +55,10 @@ async def load_demo(db: Connection, vault: NirVault, settings: Settings) -> dict
     return credentials
 
 
-__all__ = ["DEMO_PERSONS", "load_demo"]
+__all__ = [
+    "DEMO_PERSONS",
+    "demo_credentials",
+    "demo_loaded",
+    "load_demo",
+    "loading_marker",
+]

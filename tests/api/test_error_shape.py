@@ -142,7 +142,7 @@ async def test_the_french_error_page_speaks_french(api: httpx.AsyncClient) -> No
     assert page.status_code == 400
     assert page.headers["content-type"] == "text/html; charset=utf-8"
     assert '<html lang="fr">' in page.text
-    assert 'Détail technique (en anglais) : <span lang="en">' in page.text
+    assert 'Détail technique (en anglais) : <code lang="en">' in page.text
 
 
 async def test_an_expired_form_is_told_in_french(api: httpx.AsyncClient) -> None:

@@ -80,7 +80,75 @@ def test_words_in_french_first_and_in_english() -> None:
     assert "J'accepte" in consent_fr and "Je refuse" in consent_fr
     assert "training body" in consent_en and "until 2027-03-01" in consent_en
     assert "voir vos droits à la formation (CPF), en euros" in consent_fr
-    assert "Trop d'essais" in text("too_many", "fr")
+    assert "Trop d'essais" in text("title_too_many", "fr")
+
+
+def test_the_language_link_says_its_language() -> None:
+    """WCAG 3.1.2 / RGAA 8.7: the link to the other language is marked as that language."""
+    assert '<a class="lang" href="/oauth/authorize?' in _login("fr")
+    assert 'lang="en" hreflang="en">English</a>' in _login("fr")
+    assert 'lang="fr" hreflang="fr">Français</a>' in _login("en")
+
+
+def test_a_failed_login_is_announced_described_and_keeps_the_nir() -> None:
+    page = _login("fr", error="bad_login", nir_value="1 80 05 75 123 456 27")
+    assert "<title>Erreur : Connexion à votre compte CPA</title>" in page
+    assert '<p class="error" role="alert" id="login-error">' in page
+    assert 'value="1 80 05 75 123 456 27"' in page
+    assert 'aria-describedby="nir-hint login-error" aria-invalid="true" autofocus>' in page
+    assert 'aria-describedby="login-error" aria-invalid="true">' in page  # the password
+    assert "<title>Error: Sign in to your CPA account</title>" in _login("en", error="bad_login")
+    fresh = _login("fr")
+    assert "aria-invalid" not in fresh and "autofocus" not in fresh and "Erreur" not in fresh
+    assert 'id="nir-hint">Les 15 caractères inscrits sur votre carte Vitale' in fresh
+    assert 'required aria-describedby="nir-hint">' in fresh
+
+
+def test_the_consent_page_names_the_partner_once_and_its_time_limit() -> None:
+    page = consent_page(
+        lang="fr",
+        partner="Mon Compte Formation (démo)",
+        kind="portal",
+        scopes=["account:read"],
+        days=180,
+        until=dt.date(2027, 3, 1),
+        carried=CARRIED,
+        csrf="c",
+        ticket="t",
+        now=dt.datetime(2026, 7, 1, 12, 0, 30, tzinfo=dt.UTC),
+    )
+    assert "Le portail « Mon Compte Formation (démo) » demande à :" in page
+    assert "(portail)" not in page and "dans votre espace" not in page
+    assert "dans la liste de vos autorisations" in page
+    # 10 minutes after 12:00:30 UTC is 14:10:30 in Paris (summer time): said to the minute.
+    assert "décidez avant 14 h 10 (10 minutes après votre connexion)" in page
+
+
+@pytest.mark.parametrize(
+    ("reason", "title", "restarts"),
+    [
+        ("invalid_request", "Cette demande ne peut pas aboutir", False),
+        ("expired_form", "Le formulaire a expiré", True),
+        ("expired_login", "Votre connexion a expiré", True),
+        ("too_many", "Trop d'essais", True),
+    ],
+)
+def test_the_error_page_says_what_happened_and_the_way_back(
+    reason: str, title: str, restarts: bool
+) -> None:
+    page = error_page(
+        lang="fr",
+        detail="invalid_request: bad",
+        reason=reason,  # type: ignore[arg-type]
+        restart=CARRIED if restarts else None,
+        wait_s=90,
+    )
+    assert f"<title>Erreur : {title}</title>" in page and f"<h1>{title}</h1>" in page
+    assert '<code lang="en">invalid_request: bad</code>' in page
+    assert ("Recommencer la connexion</a>" in page) is restarts
+    assert ("vous a envoyé ici" in page) is (reason == "invalid_request")
+    if reason == "too_many":
+        assert "réessayez dans 2 minute(s)" in page
 
 
 def test_the_pages_words_are_safe_and_their_values_escaped() -> None:

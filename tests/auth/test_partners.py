@@ -129,6 +129,12 @@ async def test_wrong_password_and_missing_csrf_are_refused(
         "/oauth/authorize", data={**fields, "nir": citizen[1], "password": support.PASSWORD}
     )
     assert forged.status_code == 403
+    # What happened, and the way back: the same request from its login page.
+    assert "<h1>Le formulaire a expiré</h1>" in forged.text
+    restart = '<a class="restart" href="/oauth/authorize?response_type=code&amp;client_id='
+    restart += portal["client_id"]
+    assert restart in forged.text and "Recommencer la connexion</a>" in forged.text
+    assert "vous a envoyé ici" not in forged.text
 
 
 async def test_metadata_and_jwks(http: httpx.AsyncClient) -> None:

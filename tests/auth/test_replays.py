@@ -133,6 +133,11 @@ async def test_a_ticket_is_used_once(
     assert first.status_code == 303
     second = await http.post("/oauth/authorize", data={**fields, "decision": "accept"})
     assert second.status_code == 403 and "location" not in second.headers
+    # WCAG 2.2.1: the login is spent (or its 10 minutes passed); the page says so and restarts.
+    assert "<title>Erreur : Votre connexion a expiré</title>" in second.text
+    assert f'href="/oauth/authorize?response_type=code&amp;client_id={portal["client_id"]}' in (
+        second.text
+    )
     refused_then = await http.post("/oauth/authorize", data={**fields, "decision": "refuse"})
     assert refused_then.status_code == 403
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import cpa
 
 ROOT = Path(cpa.__file__).parent
-WEB_ALLOWED = ("api/", "auth/", "app.py")
+WEB_ALLOWED = ("api/", "auth/", "app.py", "demo/app.py", "demo/partner.py")  # demo: its page
 SQL_STRING = re.compile(
     r"^\s*(select|insert|update|delete|create|alter|drop|with)\s+[\w*(]", re.IGNORECASE
 )

@@ -25,7 +25,7 @@ from cpa.api.dossiers import (
 )
 from cpa.api.events import EventController
 from cpa.api.health import HealthController, LivenessShortcut
-from cpa.api.holds import HoldController
+from cpa.api.holds import ClientHoldController, HoldController
 from cpa.api.me import MeController
 from cpa.api.problems import EXCEPTION_HANDLERS
 from cpa.api.services import ServiceCatalogueController, ServiceLinkController
@@ -134,6 +134,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         AccountController,
         AdvisorAccountController,
         HoldController,
+        ClientHoldController,
         C2pController,
         ServiceCatalogueController,
         ServiceLinkController,

@@ -11,11 +11,11 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
-from cpa.api.writes import IdempotencyKey, run_once
+from cpa.api.writes import REPLAYED_DOC, IdempotencyKey, answer, run_once
 from cpa.auth.access_log import record_access
 from cpa.auth.guard import requires
 from cpa.linked_services import LinkedService, NewLink, link_service, list_links, list_services
@@ -73,14 +73,15 @@ class ServiceLinkController(Controller):
         summary="Link a catalogue service to the person's account (consenting partner)",
         opt=requires("services:write"),
         status_code=201,
+        response_headers=[REPLAYED_DOC],
     )
     async def link(
         self, call: Caller, data: JSONBody[NewLink], idempotency_key: IdempotencyKey = None
-    ) -> LinkedServiceView:
+    ) -> Response[LinkedServiceView]:
         person_id = call.person_id
         now = dt.datetime.now(dt.UTC)
         by = call.provenance(idempotency_key)
-        return await run_once(
+        done = await run_once(
             call,
             idempotency_key,
             operation=f"linkService {person_id}",
@@ -90,6 +91,7 @@ class ServiceLinkController(Controller):
             work=lambda db: link_service(db, person_id, data.service_id, now=now, provenance=by),
             result_type=LinkedServiceView,
         )
+        return answer(done, status=201)
 
     @delete(
         "/{service_id:str}",

@@ -17,8 +17,10 @@ from litestar.params import FromPath, Parameter
 
 from cpa.api.account import ROW_ID_MAX
 from cpa.api.call import Caller
+from cpa.api.documented import doc
 from cpa.auth.access_log import AccessEntry, list_access
-from cpa.auth.consents import Consent, list_consents, revoke_consent
+from cpa.auth.consents import Consent, get_consent_view, list_consents, revoke_consent
+from cpa.auth.errors import ConsentNotFound
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
 from cpa.db.database import Database
@@ -76,6 +78,27 @@ class MeController(Controller):
     )
     async def me(self, call: Caller) -> Me:
         return await load_me(call.db, call.principal)
+
+    @get(
+        "/consent",
+        operation_id="getMyCurrentConsent",
+        summary="The consent this token acts under: its id, scopes, expiry and status",
+        **doc(
+            requires(),
+            ConsentNotFound,
+            description=(
+                "What the partner holds, without decoding its token (also given as "
+                "`consent_id` in the token response): the scopes the citizen granted, when "
+                "the consent expires, whether it is still active."
+            ),
+        ),
+    )
+    async def current_consent(self, call: Caller) -> Consent:
+        principal = call.principal
+        assert principal.consent_id is not None, "a person's token acts under a consent"
+        now = dt.datetime.now(dt.UTC)
+        async with call.db.acquire() as db:
+            return await get_consent_view(db, call.person_id, principal.consent_id, now=now)
 
     @get(
         "/consents",

@@ -71,6 +71,19 @@ _TEXT: dict[str, dict[Lang, str]] = {
             "from your account."
         ),
     },
+    "already_granted": {
+        "fr": "Vous lui avez déjà permis de :",
+        "en": "You already allowed it to:",
+    },
+    "not_you": {"fr": "Ce n'est pas vous ? Se déconnecter", "en": "Not you? Sign out"},
+    "title_logout": {"fr": "Vous êtes déconnecté", "en": "You are signed out"},
+    "logged_out": {
+        "fr": (
+            "Votre session est terminée. Un service partenaire vous demandera de vous "
+            "connecter à nouveau."
+        ),
+        "en": "Your session has ended. A partner service will ask you to sign in again.",
+    },
     "accept": {"fr": "J'accepte", "en": "I accept"},
     "refuse": {"fr": "Je refuse", "en": "I refuse"},
     "title_error": {"fr": "Cette demande ne peut pas aboutir", "en": "This request cannot proceed"},
@@ -157,7 +170,10 @@ def consent_page(
     carried: list[tuple[str, str]],
     csrf: str,
     ticket: str,
+    granted: list[str] | None = None,
 ) -> str:
+    """``scopes``: what the partner asks that the citizen has not granted it yet (the page asks
+    only for that); ``granted``: what an active consent already grants it."""
     return _render(
         "consent.html",
         lang,
@@ -166,12 +182,17 @@ def consent_page(
         partner=partner,
         kind=KIND_WORDS[kind][lang],
         scopes=[SCOPE_WORDS[s][lang] for s in scopes],
+        granted=[SCOPE_WORDS[s][lang] for s in granted or ()],
         days=days,
         until=until.strftime("%d/%m/%Y") if lang == "fr" else until.isoformat(),
         carried=carried,
         csrf=csrf,
         ticket=ticket,
     )
+
+
+def logout_page(*, lang: Lang) -> str:
+    return _render("logout.html", lang, title=text("title_logout", lang), switch_url=None)
 
 
 def error_page(*, lang: Lang, detail: str) -> str:
@@ -193,5 +214,6 @@ def carried_parameters(params: Mapping[str, str]) -> list[tuple[str, str]]:
             "state",
             "code_challenge",
             "code_challenge_method",
+            "prompt",
         )
     return [(name, params[name]) for name in names if name in params]

@@ -61,6 +61,13 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     (9,000): failures cannot come faster than verifications, so no key is pushed out before
     its window ends; the bound only matters if the settings change."""
     page_size_max: int = 100
+    browser_session_idle_s: int = 900
+    """A citizen's session at /oauth/authorize ends after 15 minutes without use: a shared or
+    lost computer does not keep the door open (each use of the session moves this on)."""
+    browser_session_lifetime_s: int = 7_200
+    """…and two hours after the login, however used: then the citizen logs in again."""
+    consents_reused_max: int = 20
+    """Active consents of one person to one client looked at for one that covers a request."""
 
 
 def auth_settings_from_environ(environ: dict[str, str] | None = None) -> AuthSettings:

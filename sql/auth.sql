@@ -269,6 +269,44 @@ from async_commit,
      unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::text[], $8::text[], $9::text[]) as line;
 
+-- name: request_access_journal_catch_up
+-- A reader of an access journal asks every writer of read lines for the lines it holds: a new
+-- number, notified to them (delivered when this statement commits).
+select n, pg_notify('cpa_access_journal_catch_up', n::text)
+from (select nextval('access_journal_catch_up_seq') as n) as taken;
+
+-- name: count_access_journal_writers_behind
+-- Live writers of read lines that have not yet written every line they held when number $1
+-- was notified (a writer whose listening backend is gone, its process with it, counts no more).
+select count(*)
+from access_journal_writers w
+join pg_stat_activity a on a.pid = w.backend_pid and a.backend_start = w.backend_start
+where w.caught_up_seq < $1;
+
+-- name: register_access_journal_writer
+-- A writer of read lines joins, on its listening connection, caught up with every number
+-- taken so far (it holds no line yet); the rows of writers gone are dropped.
+with gone as (
+    delete from access_journal_writers w
+    where not exists (select 1 from pg_stat_activity a
+                      where a.pid = w.backend_pid and a.backend_start = w.backend_start)
+)
+insert into access_journal_writers (backend_pid, backend_start, caught_up_seq)
+select pid, backend_start,
+       (select case when is_called then last_value else 0 end from access_journal_catch_up_seq)
+from pg_stat_activity where pid = pg_backend_pid()
+on conflict (backend_pid) do update
+set backend_start = excluded.backend_start, caught_up_seq = excluded.caught_up_seq;
+
+-- name: mark_access_journal_caught_up
+-- This writer has written every line it held when number $1 was notified.
+update access_journal_writers set caught_up_seq = greatest(caught_up_seq, $1)
+where backend_pid = pg_backend_pid();
+
+-- name: unregister_access_journal_writer
+-- A writer stops (its lines all written).
+delete from access_journal_writers where backend_pid = pg_backend_pid();
+
 -- name: list_access_journal
 -- A page of a person's access journal, newest first, before a cursor (0 = from the newest).
 select id, occurred_at, client_id, client_kind, client_name, advisor_id, purpose, action, route

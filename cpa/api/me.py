@@ -18,7 +18,7 @@ from litestar.params import FromPath, Parameter
 from cpa.api.account import ROW_ID_MAX
 from cpa.api.call import Caller
 from cpa.api.documented import doc
-from cpa.auth.access_log import AccessEntry, list_access
+from cpa.auth.access_log import AccessEntry, AccessLogBehind, catch_up, list_access
 from cpa.auth.consents import Consent, get_consent_view, list_consents, revoke_consent
 from cpa.auth.errors import ConsentNotFound
 from cpa.auth.guard import requires
@@ -136,7 +136,15 @@ class MeController(Controller):
         "/access-log",
         operation_id="getMyAccessLog",
         summary="Who read or changed the person's data, newest first",
-        opt=requires("account:read", kinds=("portal",)),
+        **doc(
+            requires("account:read", kinds=("portal",)),
+            AccessLogBehind,
+            description=(
+                "The first page lists every access completed before this request: the lines "
+                "of reads, written in batches, are written first by every server process "
+                "(a few milliseconds)."
+            ),
+        ),
     )
     async def access_log(
         self,
@@ -147,6 +155,8 @@ class MeController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
     ) -> AccessLog:
         async with call.db.acquire() as db:
+            if before == 0:  # the newest page: every access served so far is on it
+                await catch_up(db)
             entries = await list_access(db, call.person_id, before_id=before, limit=limit)
         return AccessLog(
             entries=entries, next_before=entries[-1].id if len(entries) == limit else None

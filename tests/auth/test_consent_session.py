@@ -198,3 +198,37 @@ async def test_logout_and_the_idle_limit_end_the_session(
     await db.execute("update browser_sessions set idle_expires_at = now() - interval '1 second'")
     page, _ = await _authorize(http, portal["client_id"], FIRST_SCOPE)
     assert _is_login(page)
+
+
+async def test_a_pushed_request_reuses_the_consent_and_is_used_up(
+    app: Litestar,
+    http: httpx.AsyncClient,
+    portal: dict[str, Any],
+    citizen: tuple[Any, str],
+) -> None:
+    """PAR (RFC 9126) with a live session and a covering consent: a code at once, and the
+    pushed request cannot be used a second time."""
+    page, verifier = await _authorize(http, portal["client_id"], FIRST_SCOPE)
+    consent = await _login(http, page, citizen[1])
+    await _exchange(http, portal, await _accept(http, consent), verifier)
+    verifier, challenge = support.pkce()
+    pushed = await http.post(
+        "/oauth/par",
+        data={
+            "response_type": "code",
+            "redirect_uri": support.REDIRECT_URI,
+            "scope": FIRST_SCOPE,
+            "state": "xyz",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        },
+        auth=(portal["client_id"], portal["client_secret"]),
+    )
+    assert pushed.status_code == 201, pushed.text
+    url = "/oauth/authorize?" + str(
+        httpx.QueryParams(client_id=portal["client_id"], request_uri=pushed.json()["request_uri"])
+    )
+    back = await http.get(url)
+    await _exchange(http, portal, back, verifier)
+    again = await http.get(url)
+    assert again.status_code == 400 and "invalid_request_uri" in again.text

@@ -32,6 +32,7 @@ from cpa.api.writes import (
 from cpa.auth.access_log import access_log_fields
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
+from cpa.errors import InvalidInput
 from cpa.idempotency import IdempotencyConflict, IdempotencyKeyRequired, Replayable
 from cpa.idempotency import claim as claim_key
 from cpa.ledger import (
@@ -229,13 +230,15 @@ class ClientHoldController(Controller):
         limit: LimitParam = HOLDS_LISTED_MAX,
     ) -> ClientHolds:
         principal = call.principal
+        since = _instant("created_from", created_from)
+        before = _instant("created_before", created_before)
         async with call.transaction() as db:
             page = await list_client_holds(
                 db,
                 principal.client_id,
                 status=status,
-                created_from=created_from,
-                created_before=created_before,
+                created_from=since,
+                created_before=before,
                 cursor=cursor,
                 limit=limit,
             )
@@ -249,6 +252,21 @@ class ClientHoldController(Controller):
             for h in page.items
         ]
         return ClientHolds(holds=holds, next_cursor=page.next_cursor)
+
+
+def _instant(name: str, value: dt.datetime | None) -> dt.datetime | None:
+    """A query's instant in UTC; refused without a time zone (whose clock would it be?) or
+    when it has no UTC equivalent (year 1 at +14:00)."""
+    if value is None:
+        return None
+    try:
+        if value.tzinfo is None:
+            raise ValueError("no time zone")
+        return value.astimezone(dt.UTC)
+    except (ValueError, OverflowError):
+        message = "an instant with a time zone, within years 1 to 9999 in UTC"
+        errors = [{"field": name, "message": message}]
+        raise InvalidInput(f"{name}: {message}", errors=errors) from None
 
 
 async def _close(

@@ -127,6 +127,11 @@ async def test_a_training_body_lists_the_holds_it_created_to_reconcile(
     assert [h["amount_cents"] for h in other["holds"]] == [7]
     bad = await api.get(CLIENT_HOLDS, params={"cursor": "nope"}, headers=world.bearer(body))
     assert bad.status_code == 422 and bad.json()["type"] == PROBLEM + "invalid-cursor"
+    for instant in ("2026-01-01T00:00:00", "0001-01-01T00:00:00+14:00"):
+        bad = await api.get(
+            CLIENT_HOLDS, params={"created_from": instant}, headers=world.bearer(body)
+        )
+        assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "created_from"
     portal = await api.get(CLIENT_HOLDS, headers=world.bearer(world.machine["operator"]))
     assert portal.status_code == 403
     journaled = await wdb.fetchval(

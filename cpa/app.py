@@ -25,7 +25,7 @@ from cpa.api.dossiers import (
 )
 from cpa.api.events import EventController
 from cpa.api.health import HealthController, LivenessShortcut
-from cpa.api.holds import HoldController
+from cpa.api.holds import ClientHoldController, HoldController
 from cpa.api.me import MeController
 from cpa.api.problems import EXCEPTION_HANDLERS
 from cpa.api.services import ServiceCatalogueController, ServiceLinkController
@@ -42,7 +42,7 @@ from cpa.auth import (
     TokenGuardMiddleware,
     add_rate_limit_headers,
 )
-from cpa.auth.access_log import ReadAccessLog
+from cpa.auth.access_log import ReadAccessLog, journal_listener
 from cpa.auth.expiry import PURGE_INTERVAL_S, purge_expired_auth_rows
 from cpa.config import Settings, get_settings
 from cpa.db.database import Database, PoolDatabase
@@ -113,7 +113,8 @@ def _lifespan(settings: Settings, database: Database | None) -> Lifespan:
             await create_pool(settings.database_url, settings),
             acquire_timeout_s=settings.pool_acquire_timeout_ms / 1000,
         )
-        app.state.read_journal.start(app.state.db)
+        listen = journal_listener(settings.database_url, settings.connect_timeout_ms / 1000)
+        app.state.read_journal.start(app.state.db, listen=listen)
         jobs = _periodic_jobs(settings, app.state.webhook_secrets)
         for job in jobs:
             job.start(app.state.db)
@@ -139,6 +140,7 @@ def _route_handlers() -> list[ControllerRouterHandler]:
         AccountController,
         AdvisorAccountController,
         HoldController,
+        ClientHoldController,
         C2pController,
         ServiceCatalogueController,
         ServiceLinkController,

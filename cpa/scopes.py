@@ -17,6 +17,7 @@ Scope = Literal[
     "services:read",
     "services:write",
     "cpf:hold",
+    "holds:read",
     "c2p:convert",
     "advisor:read",
     "declarations:write",
@@ -35,6 +36,7 @@ SCOPES: Final[tuple[Scope, ...]] = get_args(Scope)
 MACHINE_SCOPES: Final[frozenset[Scope]] = frozenset(
     {
         "advisor:read",
+        "holds:read",
         "declarations:write",
         "trainings:write",
         "dossiers:manage",

@@ -82,6 +82,32 @@ insert into consents (person_id, client_id, scopes, expires_at, acr)
 values ($1, $2, $3, $4, $5)
 returning id, person_id, client_id, scopes, granted_at, expires_at, revoked_at, acr;
 
+-- name: list_active_client_consents
+-- A person's active consents to one client, newest first (the one to reuse covers the scopes).
+select id, scopes, expires_at
+from consents
+where person_id = $1 and client_id = $2 and revoked_at is null and expires_at > $3
+order by granted_at desc, id
+limit $4;
+
+-- name: insert_browser_session
+-- Open a citizen's browser session (behind the hash of its cookie).
+insert into browser_sessions
+    (token_hash, person_id, acr, auth_time, created_at, idle_expires_at, expires_at)
+values ($1, $2, $3, $4, $5, $6, $7);
+
+-- name: resume_browser_session
+-- A live session, its idle limit moved on to $3 (never past its absolute limit); none when
+-- it has ended, lapsed idle or lived its lifetime.
+update browser_sessions
+set idle_expires_at = least($3, expires_at)
+where token_hash = $1 and idle_expires_at > $2 and expires_at > $2
+returning person_id, acr, auth_time;
+
+-- name: delete_browser_session
+-- End a session (logout).
+delete from browser_sessions where token_hash = $1;
+
 -- name: get_consent
 -- One consent by id, with what the guard needs to map a token back to its person.
 select id, person_id, client_id, scopes, granted_at, expires_at, revoked_at, acr
@@ -97,6 +123,14 @@ join oauth_clients o on o.id = c.client_id
 where c.person_id = $1
 order by c.granted_at desc, c.id
 limit $2;
+
+-- name: get_person_consent_view
+-- One consent of a person as their consent list shows it (None when it is another person's).
+select c.id, c.client_id, o.name as client_name, o.kind as client_kind, c.scopes, c.granted_at,
+       c.expires_at, c.revoked_at
+from consents c
+join oauth_clients o on o.id = c.client_id
+where c.id = $1 and c.person_id = $2;
 
 -- name: revoke_person_consent
 -- Revoke one of the person's own consents, once; nothing when it is not theirs.
@@ -241,6 +275,44 @@ from async_commit,
      unnest($1::uuid[], $2::timestamptz[], $3::text[], $4::text[], $5::text[], $6::text[],
             $7::text[], $8::text[], $9::text[]) as line;
 
+-- name: request_access_journal_catch_up
+-- A reader of an access journal asks every writer of read lines for the lines it holds: a new
+-- number, notified to them (delivered when this statement commits).
+select n, pg_notify('cpa_access_journal_catch_up', n::text)
+from (select nextval('access_journal_catch_up_seq') as n) as taken;
+
+-- name: count_access_journal_writers_behind
+-- Live writers of read lines that have not yet written every line they held when number $1
+-- was notified (a writer whose listening backend is gone, its process with it, counts no more).
+select count(*)
+from access_journal_writers w
+join pg_stat_activity a on a.pid = w.backend_pid and a.backend_start = w.backend_start
+where w.caught_up_seq < $1;
+
+-- name: register_access_journal_writer
+-- A writer of read lines joins, on its listening connection, caught up with every number
+-- taken so far (it holds no line yet); the rows of writers gone are dropped.
+with gone as (
+    delete from access_journal_writers w
+    where not exists (select 1 from pg_stat_activity a
+                      where a.pid = w.backend_pid and a.backend_start = w.backend_start)
+)
+insert into access_journal_writers (backend_pid, backend_start, caught_up_seq)
+select pid, backend_start,
+       (select case when is_called then last_value else 0 end from access_journal_catch_up_seq)
+from pg_stat_activity where pid = pg_backend_pid()
+on conflict (backend_pid) do update
+set backend_start = excluded.backend_start, caught_up_seq = excluded.caught_up_seq;
+
+-- name: mark_access_journal_caught_up
+-- This writer has written every line it held when number $1 was notified.
+update access_journal_writers set caught_up_seq = greatest(caught_up_seq, $1)
+where backend_pid = pg_backend_pid();
+
+-- name: unregister_access_journal_writer
+-- A writer stops (its lines all written).
+delete from access_journal_writers where backend_pid = pg_backend_pid();
+
 -- name: list_access_journal
 -- A page of a person's access journal, newest first, before a cursor (0 = from the newest).
 select id, occurred_at, client_id, client_kind, client_name, advisor_id, purpose, action, route
@@ -251,8 +323,8 @@ limit $3;
 
 -- name: purge_expired_auth_rows
 -- Forget what the authorization server keeps only until it expires: codes, pushed requests,
--- client assertion ids and used login tickets (replay protection) and revocations (of tokens
--- and consents that have expired anyway). How many rows, all tables together.
+-- client assertion ids and used login tickets (replay protection), revocations (of tokens
+-- and consents that have expired anyway) and browser sessions past either of their limits. How many rows, all tables together.
 with codes as (
     delete from authorization_codes where expires_at <= $1 returning 1
 ), pushed as (
@@ -263,7 +335,9 @@ with codes as (
     delete from revocations where expires_at <= $1 returning 1
 ), tickets as (
     delete from used_login_tickets where expires_at <= $1 returning 1
+), sessions as (
+    delete from browser_sessions where expires_at <= $1 or idle_expires_at <= $1 returning 1
 )
 select (select count(*) from codes) + (select count(*) from pushed)
        + (select count(*) from assertions) + (select count(*) from revoked)
-       + (select count(*) from tickets);
+       + (select count(*) from tickets) + (select count(*) from sessions);

@@ -162,6 +162,24 @@ where h.person_id = $1
 order by h.created_at desc, h.id
 limit $2;
 
+-- name: list_client_holds
+-- One page of the holds a client created, newest first, by status and creation time
+-- ($3 on or after, $4 before), after the cursor ($5, $6: created_at and id of the last seen).
+select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
+       h.posted_cents, h.created_at, h.closed_at, h.client_id,
+       (select coalesce(jsonb_agg(jsonb_build_object(
+                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
+               order by a.seq), '[]')::text
+        from cpf_hold_allocations a where a.hold_id = h.id) as allocations
+from cpf_holds h
+where h.client_id = $1
+  and ($2::text is null or h.status = $2)
+  and ($3::timestamptz is null or h.created_at >= $3)
+  and ($4::timestamptz is null or h.created_at < $4)
+  and ($5::timestamptz is null or (h.created_at, h.id) < ($5, $6::uuid))
+order by h.created_at desc, h.id desc
+limit $7;
+
 -- name: insert_grant
 -- Open an abondement or dotation sub-pot for a person.
 insert into ledger_grants (person_id, pot, financer, earmarked, training_reference, use_by)
@@ -218,6 +236,13 @@ select p.birth_date,
 from persons p
 where p.id = $1;
 
+-- name: get_c2p_conversion
+-- One use of C2P points of one person, as recorded.
+select id, use, points, reserved_points_used, converted_on, amount_cents, part_time_days,
+       retirement_quarters, training_reference, grant_id, created_at
+from c2p_conversions
+where id = $1 and person_id = $2;
+
 -- name: insert_c2p_conversion
 -- Record what a use of C2P points bought.
 insert into c2p_conversions (id, person_id, use, points, reserved_points_used, amount_cents,
@@ -251,8 +276,13 @@ left join account_summaries s on s.person_id = p.id
 where s.person_id is null or s.summary::text <> account_summary_of(p.id)::text;
 
 -- name: list_entries
--- One page of a person's entries, newest first, filtered by pots, kind and effective dates.
-select id, pot, kind, amount, unit, effective_on, correlation_id, grant_id, hold_id,
+-- One page of a person's entries, newest first, filtered by pots, kind and effective dates. A
+-- hold's id only to the client that created it ($8; null: to everyone): to another, the entry
+-- is an amount without its counterparty.
+select id, pot, kind, amount, unit, effective_on, correlation_id, grant_id,
+       case when $8::text is null
+                 or exists (select 1 from cpf_holds h where h.id = hold_id and h.client_id = $8)
+            then hold_id end as hold_id,
        credit_year, rule_id, legal_reference, declaration_id, created_at
 from ledger_entries
 where person_id = $1
@@ -265,9 +295,13 @@ order by id desc
 limit $7;
 
 -- name: get_entry_explanation
--- One entry with its provenance and its source declaration (any of the three kinds).
+-- One entry with its provenance and its source declaration (any of the three kinds); a hold's
+-- id only to the client that created it ($3), as list_entries.
 select e.id, e.pot, e.kind, e.amount, e.unit, e.effective_on, e.correlation_id, e.grant_id,
-       e.hold_id, e.credit_year, e.rule_id, e.legal_reference, e.declaration_id, e.created_at,
+       case when $3::text is null
+                 or exists (select 1 from cpf_holds h where h.id = e.hold_id and h.client_id = $3)
+            then e.hold_id end as hold_id,
+       e.credit_year, e.rule_id, e.legal_reference, e.declaration_id, e.created_at,
        e.parameter_effective_from, e.trace::text as trace,
        d.kind as declaration_kind, d.year as declaration_year, d.body as declaration_body,
        d.created_at as declaration_created_at

@@ -168,6 +168,7 @@ async def _entries(
         filters=query.filters,
         cursor=query.cursor,
         limit=query.limit,
+        viewer=reader.client_id,
     )
     await call.journal_read(db, route, reader)
     return found
@@ -181,7 +182,9 @@ async def _explanation(
     route: str,
     entry_id: int,
 ) -> EntryExplanation:
-    explanation = await explain_entry(db, _person_of(reader), entry_id, scopes)
+    explanation = await explain_entry(
+        db, _person_of(reader), entry_id, scopes, viewer=reader.client_id
+    )
     await call.journal_read(db, route, reader)
     declaration = explanation.declaration
     if declaration is None or "person_id" not in declaration.body:

@@ -3,26 +3,42 @@ retirement (CT L4163-7 ff.).
 
 The values are those in force on the day of the request and the points reserved for training
 are applied by ``cpa.rules`` (through ``cpa.ledger.convert_c2p``); a training use credits an
-abondement earmarked to the training. ``Idempotency-Key`` as on every POST; the use is written
-to the person's access journal in the same transaction.
+abondement earmarked to the training. The use moves rights: it requires an
+``Idempotency-Key`` (``cpa.api.writes``), answers 201 with the ``Location`` of the recorded
+use, and is written to the person's access journal in the same transaction.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from typing import Annotated
+from uuid import UUID
 
 import msgspec
-from litestar import Controller, post
-from litestar.params import JSONBody
+from litestar import Controller, Response, get, post
+from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
 from cpa.api.documented import doc
-from cpa.api.writes import IdempotencyKey, run_once
+from cpa.api.writes import (
+    LOCATION_DOC,
+    REPLAYED_DOC,
+    MoneyIdempotencyKey,
+    answer,
+    required_key,
+    run_once,
+)
 from cpa.auth.guard import requires
-from cpa.idempotency.errors import IdempotencyConflict
-from cpa.ledger import C2pConversionRequest, C2pConversionResult, convert_c2p
+from cpa.idempotency import IdempotencyConflict, IdempotencyKeyRequired
+from cpa.ledger import (
+    C2pConversionRequest,
+    C2pConversionResult,
+    ConversionNotFound,
+    convert_c2p,
+    get_c2p_conversion,
+)
 from cpa.ledger.errors import InsufficientRights, InvalidAmount
+from cpa.ledger.models import C2pConversionRecord
 from cpa.rules import C2pUse
 from cpa.rules.c2p import PART_TIME_REDUCTION_MAX_BP, PART_TIME_REDUCTION_MIN_BP
 from cpa.text import Reference
@@ -46,6 +62,7 @@ ReductionBasisPoints = Annotated[
         description="Part time only: the working-time reduction (5000 = half time).",
     ),
 ]
+CONVERSIONS_PATH = "/v1/me/c2p/conversions"
 
 
 class ConvertPoints(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -56,6 +73,9 @@ class ConvertPoints(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
     reduction_basis_points: ReductionBasisPoints = 5000
 
 
+_CONVERTER = requires("c2p:convert")
+
+
 class C2pController(Controller):
     path = "/v1/me/c2p"
     tags = ("c2p",)
@@ -64,24 +84,48 @@ class C2pController(Controller):
         "/conversions",
         operation_id="convertMyC2pPoints",
         summary="Use C2P points for training, reconversion, part time or retirement",
-        **doc(requires("c2p:convert"), InsufficientRights, InvalidAmount, IdempotencyConflict),
+        **doc(
+            _CONVERTER,
+            InsufficientRights,
+            InvalidAmount,
+            IdempotencyKeyRequired,
+            IdempotencyConflict,
+        ),
         status_code=201,
+        response_headers=[LOCATION_DOC, REPLAYED_DOC],
     )
     async def convert(
-        self, call: Caller, data: JSONBody[ConvertPoints], idempotency_key: IdempotencyKey = None
-    ) -> C2pConversionResult:
+        self,
+        call: Caller,
+        data: JSONBody[ConvertPoints],
+        idempotency_key: MoneyIdempotencyKey = None,
+    ) -> Response[C2pConversionResult]:
+        key = required_key(idempotency_key)
         person_id = call.person_id
         data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)
         asked = C2pConversionRequest(**msgspec.structs.asdict(data))  # the same fields
-        by = call.provenance(idempotency_key)
-        return await run_once(
+        by = call.provenance(key)
+        done = await run_once(
             call,
-            idempotency_key,
+            key,
             operation=f"convertC2p {person_id}",
             asked=data,
             now=now,
-            route="/v1/me/c2p/conversions",
+            route=CONVERSIONS_PATH,
             work=lambda db: convert_c2p(db, person_id, asked, today=now.date(), provenance=by),
             result_type=C2pConversionResult,
         )
+        return answer(done, status=201, location=f"{CONVERSIONS_PATH}/{done.result.id}")
+
+    @get(
+        "/conversions/{conversion_id:uuid}",
+        operation_id="getMyC2pConversion",
+        summary="A use of the person's C2P points, as recorded",
+        **doc(_CONVERTER, ConversionNotFound),
+    )
+    async def conversion(self, call: Caller, conversion_id: FromPath[UUID]) -> C2pConversionRecord:
+        async with call.transaction() as db:
+            found = await get_c2p_conversion(db, call.person_id, conversion_id)
+            await call.journal_read(db, "/v1/me/c2p/conversions/{id}")
+        return found

@@ -87,7 +87,7 @@ async def _run(call: Call, key: str | None, kind: str, declare: Declare) -> Batc
             await record_access(db, principal, route=route, action="change", person_id=person_id)
         return result
 
-    return await run_once(
+    done = await run_once(
         call,
         key,
         operation=f"declare {kind}",
@@ -97,6 +97,7 @@ async def _run(call: Call, key: str | None, kind: str, declare: Declare) -> Batc
         work=work,
         result_type=BatchResult,
     )
+    return done.result
 
 
 def _declaring(declare_lines: Callable[..., Awaitable[BatchResult]]) -> Declare:

@@ -11,7 +11,10 @@ named actions (``POST …/actions/{action}``) whose table is ``cpa.trainings.mac
 
 An action not allowed in the dossier's state is a 409 ``transition-not-allowed`` problem naming
 the state and the caller's allowed actions; every view lists ``allowed_actions``. Every POST
-takes an ``Idempotency-Key``; every step is written to the citizen's access journal.
+requires an ``Idempotency-Key`` (a 428 problem without one: an action may hold, debit or
+release the citizen's rights; ``cpa.api.writes``) and marks a replay with
+``Idempotent-Replayed: true``; a new dossier's 201 names it in ``Location``. Every step is
+written to the citizen's access journal.
 """
 
 from __future__ import annotations
@@ -22,21 +25,33 @@ from typing import Annotated, Any
 from uuid import UUID
 
 import msgspec
-from litestar import Controller, get, post
+from litestar import Controller, Response, get, post
 from litestar.handlers import HTTPRouteHandler
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 
 from cpa.api.advisor import ADVISOR
 from cpa.api.call import Call, Caller
 from cpa.api.documented import doc
-from cpa.api.writes import IdempotencyKey
+from cpa.api.writes import (
+    LOCATION_DOC,
+    REPLAYED_DOC,
+    MoneyIdempotencyKey,
+    answer,
+    required_key,
+)
 from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.errors import PersonRefNotFound
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
 from cpa.errors import CpaError
 from cpa.events import lock_subject
-from cpa.idempotency import IdempotencyConflict, claim, run_idempotent
+from cpa.idempotency import (
+    IdempotencyConflict,
+    IdempotencyKeyRequired,
+    Replayable,
+    claim,
+    run_idempotent,
+)
 from cpa.ledger import InsufficientRights
 from cpa.trainings import (
     ActionInput,
@@ -81,19 +96,17 @@ def _now() -> dt.datetime:
 async def _step(
     call: Call,
     subject: UUID | None,
-    key: str | None,
+    key: str,
     *,
     operation: str,
     asked: Any,
     work: Callable[[Connection], Awaitable[DossierView]],
-) -> DossierView:
+) -> Replayable[DossierView]:
     """``work(db)`` in one transaction, at most once per key. The key is written first: a step
     on an existing dossier (``subject``) then takes the dossier's event lock before it (the
     step takes it itself otherwise, before its first write); a new dossier has no events yet
     to keep in order."""
     async with call.db.acquire() as db, db.transaction():
-        if key is None:
-            return await work(db)
         if subject is not None:
             await lock_subject(db, subject)
         now = _now()
@@ -104,8 +117,8 @@ async def _step(
 
 
 async def _act(
-    call: Call, actor: Actor, dossier_id: UUID, action: str, data: ActionInput, key: str | None
-) -> DossierView:
+    call: Call, actor: Actor, dossier_id: UUID, action: str, data: ActionInput, key: str
+) -> Replayable[DossierView]:
     route = _ROUTES[actor]
     party = Party(actor=actor, principal=call.principal, route=route, idempotency_key=key)
 
@@ -143,6 +156,8 @@ _CITIZEN_WRITE = requires("dossiers:write")
 _BODY = requires("dossiers:manage", person=False, kinds=("training_body",))
 _FINANCER = requires("dossiers:finance", person=False, kinds=("operator",))
 
+_KEYED = (IdempotencyKeyRequired, IdempotencyConflict)
+"""What every POST here may answer about its key."""
 _EVERY_ACTION = (DossierNotFound, TransitionNotAllowed)
 """The problems any action may answer; each actor's own actions add theirs."""
 _ACTION_DOC = (
@@ -187,17 +202,19 @@ def _take_route(
 
     async def take(
         self: Controller, call: Caller, dossier_id: FromPath[UUID], action: ActionParam,
-        data: JSONBody[ActionInput | None] = None, idempotency_key: IdempotencyKey = None,
-    ) -> DossierView:  # fmt: skip
+        data: JSONBody[ActionInput | None] = None, idempotency_key: MoneyIdempotencyKey = None,
+    ) -> Response[DossierView]:  # fmt: skip
+        key = required_key(idempotency_key)
         given = ActionInput() if data is None else await call.strictly(data)
-        return await _act(call, actor, dossier_id, action, given, idempotency_key)
+        return answer(await _act(call, actor, dossier_id, action, given, key))
 
     return post(
         "/{dossier_id:uuid}/actions/{action:str}",
         operation_id=operation_id,
         summary=f"{_ACTING[actor]} ({', '.join(actions_of(actor))})",
-        **doc(guard, *_EVERY_ACTION, *problems, IdempotencyConflict, description=_ACTION_DOC),
+        **doc(guard, *_EVERY_ACTION, *problems, *_KEYED, description=_ACTION_DOC),
         status_code=200,
+        response_headers=[REPLAYED_DOC],
     )(take)
 
 
@@ -214,27 +231,30 @@ class MyDossierController(Controller):
             TrainingSessionNotFound,
             SessionClosed,
             TooManyOpenRequests,
-            IdempotencyConflict,
+            *_KEYED,
             description="At most 5 open requests per training action (§5.2); the session must "
             "be open. The training body must answer within 2 working days.",
         ),
         status_code=201,
+        response_headers=[LOCATION_DOC, REPLAYED_DOC],
     )
     async def create(
-        self, call: Caller, data: JSONBody[NewDossier], idempotency_key: IdempotencyKey = None
-    ) -> DossierView:
+        self, call: Caller, data: JSONBody[NewDossier], idempotency_key: MoneyIdempotencyKey = None
+    ) -> Response[DossierView]:
+        key = required_key(idempotency_key)
         data = await call.strictly(data)
         party = Party(actor="citizen", principal=call.principal, route=_ROUTES["citizen"],
-                      idempotency_key=idempotency_key)  # fmt: skip
+                      idempotency_key=key)  # fmt: skip
         person = call.person_id
 
         async def work(db: Connection) -> DossierView:
             return await request_dossier(db, party, data, now=_now())
 
-        return await _step(
-            call, None, idempotency_key, operation=f"requestDossier {person}",
+        done = await _step(
+            call, None, key, operation=f"requestDossier {person}",
             asked=msgspec.to_builtins(data), work=work,
         )  # fmt: skip
+        return answer(done, status=201, location=f"{_ROUTES['citizen']}/{done.result.id}")
 
     @get("/", operation_id="listMyDossiers", summary="The citizen's dossiers", **doc(_CITIZEN_READ))
     async def mine(self, call: Caller, limit: LimitParam = DOSSIERS_LISTED_MAX) -> Dossiers:

@@ -18,8 +18,8 @@ from litestar.params import FromPath, Parameter
 from cpa.api.account import ROW_ID_MAX
 from cpa.api.call import Caller
 from cpa.api.documented import doc
-from cpa.auth.access_log import AccessEntry, list_access
-from cpa.auth.consents import Consent, list_consents, revoke_consent
+from cpa.auth.access_log import AccessEntry, AccessLogBehind, catch_up, list_access
+from cpa.auth.consents import Consent, get_consent_view, list_consents, revoke_consent
 from cpa.auth.errors import ConsentNotFound
 from cpa.auth.guard import requires
 from cpa.auth.principal import Principal
@@ -80,6 +80,27 @@ class MeController(Controller):
         return await load_me(call.db, call.principal)
 
     @get(
+        "/consent",
+        operation_id="getMyCurrentConsent",
+        summary="The consent this token acts under: its id, scopes, expiry and status",
+        **doc(
+            requires(),
+            ConsentNotFound,
+            description=(
+                "What the partner holds, without decoding its token (also given as "
+                "`consent_id` in the token response): the scopes the citizen granted, when "
+                "the consent expires, whether it is still active."
+            ),
+        ),
+    )
+    async def current_consent(self, call: Caller) -> Consent:
+        principal = call.principal
+        assert principal.consent_id is not None, "a person's token acts under a consent"
+        now = dt.datetime.now(dt.UTC)
+        async with call.db.acquire() as db:
+            return await get_consent_view(db, call.person_id, principal.consent_id, now=now)
+
+    @get(
         "/consents",
         operation_id="listMyConsents",
         summary="The person's consents, revoked and expired ones included",
@@ -115,7 +136,15 @@ class MeController(Controller):
         "/access-log",
         operation_id="getMyAccessLog",
         summary="Who read or changed the person's data, newest first",
-        **doc(requires("account:read", kinds=("portal",))),
+        **doc(
+            requires("account:read", kinds=("portal",)),
+            AccessLogBehind,
+            description=(
+                "The first page lists every access completed before this request: the lines "
+                "of reads, written in batches, are written first by every server process "
+                "(a few milliseconds)."
+            ),
+        ),
     )
     async def access_log(
         self,
@@ -126,6 +155,8 @@ class MeController(Controller):
         limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
     ) -> AccessLog:
         async with call.db.acquire() as db:
+            if before == 0:  # the newest page: every access served so far is on it
+                await catch_up(db)
             entries = await list_access(db, call.person_id, before_id=before, limit=limit)
         return AccessLog(
             entries=entries, next_before=entries[-1].id if len(entries) == limit else None

@@ -11,12 +11,12 @@ from __future__ import annotations
 import datetime as dt
 
 import msgspec
-from litestar import Controller, delete, get, post
+from litestar import Controller, Response, delete, get, post
 from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
 from cpa.api.documented import doc
-from cpa.api.writes import IdempotencyKey, run_once
+from cpa.api.writes import REPLAYED_DOC, IdempotencyKey, answer, run_once
 from cpa.auth.access_log import record_access
 from cpa.auth.guard import requires
 from cpa.idempotency.errors import IdempotencyConflict
@@ -82,14 +82,15 @@ class ServiceLinkController(Controller):
             requires("services:write"), ServiceNotFound, ServiceAlreadyLinked, IdempotencyConflict
         ),
         status_code=201,
+        response_headers=[REPLAYED_DOC],
     )
     async def link(
         self, call: Caller, data: JSONBody[NewLink], idempotency_key: IdempotencyKey = None
-    ) -> LinkedServiceView:
+    ) -> Response[LinkedServiceView]:
         person_id = call.person_id
         now = dt.datetime.now(dt.UTC)
         by = call.provenance(idempotency_key)
-        return await run_once(
+        done = await run_once(
             call,
             idempotency_key,
             operation=f"linkService {person_id}",
@@ -99,6 +100,7 @@ class ServiceLinkController(Controller):
             work=lambda db: link_service(db, person_id, data.service_id, now=now, provenance=by),
             result_type=LinkedServiceView,
         )
+        return answer(done, status=201)
 
     @delete(
         "/{service_id:str}",

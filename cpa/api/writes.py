@@ -1,10 +1,12 @@
 """What every POST that changes a person's account shares: ``Idempotency-Key``, provenance,
 the access-journal line and the transaction.
 
-A write runs once per (client, key) through :func:`cpa.idempotency.run_idempotent`: the same
-key with the same request answers the stored response and writes nothing (no entry, no
-journal line); the same key with another request is a 409 ``idempotency-conflict`` problem.
-Without a key the write simply runs in a transaction of its own. The operation named in the
+A write that moves money (holds, C2P conversions, dossier actions) requires a key: without
+one it is a 428 ``idempotency-key-required`` problem (:class:`IdempotencyKeyRequired` says
+why 428). It runs once per (client, key) through :func:`cpa.idempotency.run_idempotent`: the
+same key with the same request answers the stored response, marked
+``Idempotent-Replayed: true``, and writes nothing (no entry, no journal line); the same key
+with another request is a 409 ``idempotency-conflict`` problem. The operation named in the
 digest includes the person and the path, so one key reused by a client on two persons or two
 holds is a conflict, never another person's answer.
 """
@@ -15,12 +17,14 @@ import datetime as dt
 from collections.abc import Awaitable, Callable
 from typing import Annotated, Any, TypeVar
 
+from litestar import Response
+from litestar.datastructures import ResponseHeader
 from litestar.params import HeaderParameter
 
 from cpa.api.call import Call
 from cpa.auth.access_log import record_access
 from cpa.db.database import Connection
-from cpa.idempotency import claim, run_idempotent
+from cpa.idempotency import IdempotencyKeyRequired, Replayable, claim, run_idempotent
 
 T = TypeVar("T")
 
@@ -40,6 +44,50 @@ IdempotencyKey = Annotated[
         required=False,
     ),
 ]
+"""The key of a write that moves no money (linking a service, a declaration): optional."""
+MoneyIdempotencyKey = Annotated[
+    str | None,
+    HeaderParameter(
+        name="Idempotency-Key",
+        min_length=1,
+        max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
+        description=(
+            "Required: this request moves money. Repeat the request safely: the same key with "
+            "the same body answers the first response again (`Idempotent-Replayed: true`) and "
+            "writes nothing; with another body, a 409 problem. Keys are per client and live "
+            "24 h. Missing: a 428 `idempotency-key-required` problem."
+        ),
+        required=True,  # documented so; checked by required_key, which answers 428, not 400
+    ),
+]
+REPLAYED_HEADER = "Idempotent-Replayed"
+REPLAYED_DOC = ResponseHeader(
+    name=REPLAYED_HEADER,
+    description="`true` when this is the stored answer of an earlier request with this key",
+    required=False,
+    documentation_only=True,
+)
+LOCATION_DOC = ResponseHeader(
+    name="Location", description="The created resource", documentation_only=True
+)
+
+
+def required_key(key: str | None) -> str:
+    """The request's ``Idempotency-Key``; a 428 problem without one."""
+    if key is None:
+        raise IdempotencyKeyRequired(
+            "send an Idempotency-Key header (1 to 255 characters) with this request"
+        )
+    return key
+
+
+def answer(done: Replayable[T], *, status: int = 200, location: str | None = None) -> Response[T]:
+    """The response of a money-moving write: ``Idempotent-Replayed`` on a replay, ``Location``
+    on a creation (the replay of a creation names the same resource)."""
+    headers = {"Location": location} if location is not None else {}
+    if done.replayed:
+        headers[REPLAYED_HEADER] = "true"
+    return Response(done.result, status_code=status, headers=headers)
 
 
 async def run_once(
@@ -52,11 +100,12 @@ async def run_once(
     route: str | None,
     work: Callable[[Connection], Awaitable[T]],
     result_type: type[T],
-) -> T:
-    """``work(db)`` in one transaction, at most once per idempotency key when one is given.
+) -> Replayable[T]:
+    """``work(db)`` in one transaction, at most once per idempotency key when one is given
+    (a money-moving route has checked it with :func:`required_key`).
 
-    ``route`` (the person's access-journal line) is written first, before ``work`` takes the
-    person's lock; ``None`` when ``work`` journals the persons it touched itself.
+        ``route`` (the person's access-journal line) is written first, before ``work`` takes the
+        person's lock; ``None`` when ``work`` journals the persons it touched itself.
     """
 
     async def journaled() -> T:
@@ -67,6 +116,6 @@ async def run_once(
     async with call.db.acquire() as db:
         if key is None:
             async with db.transaction():
-                return await journaled()
+                return Replayable(await journaled(), replayed=False)
         claimed = claim(call.principal.client_id, key, operation=operation, request=asked, now=now)
         return await run_idempotent(db, claimed, now=now, work=journaled, result_type=result_type)

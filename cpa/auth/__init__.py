@@ -129,6 +129,7 @@ def _route_handlers() -> list[Any]:
         browser.authorize_decide,
         endpoints.introspect,
         metadata.jwks,
+        browser.logout,
         endpoints.par,
         endpoints.revoke,
         endpoints.token,

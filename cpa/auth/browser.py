@@ -12,15 +12,17 @@ import hmac
 import secrets
 from dataclasses import dataclass
 from typing import Any
+from uuid import UUID
 
 import structlog
+from authlib.common.urls import add_params_to_uri
 from authlib.oauth2.rfc6749 import OAuth2Error
 from litestar import Request, Response
 from litestar.datastructures import Cookie
 from litestar.openapi.datastructures import ResponseSpec
 
 from cpa.auth.clients import Client, find_client
-from cpa.auth.consents import grant_consent
+from cpa.auth.consents import active_consents, covering_consent, grant_consent, granted_scopes
 from cpa.auth.crypto import token_hash
 from cpa.auth.endpoints import REQUEST_URI_PREFIX
 from cpa.auth.login import Authentication
@@ -33,6 +35,7 @@ from cpa.auth.pages import (
     error_page,
     language,
     login_page,
+    logout_page,
 )
 from cpa.auth.ratelimit import address_key
 from cpa.auth.responses import (
@@ -91,6 +94,20 @@ def _csrf_cookie(state: AuthState, value: str) -> Cookie:
         samesite="strict",
         secure=state.issuer.startswith("https://"),
         max_age=CSRF_COOKIE_MAX_AGE_S,
+    )
+
+
+def _session_cookie(state: AuthState, token: str, max_age_s: int) -> Cookie:
+    """The browser session's cookie (:mod:`cpa.auth.sessions` says why these attributes);
+    an empty token with no age clears it."""
+    return Cookie(
+        key=state.sessions.cookie_name,
+        value=token,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=state.sessions.secure,
+        max_age=max_age_s,
     )
 
 
@@ -172,6 +189,41 @@ def _validate(state: AuthState, oauth_request: CpaRequest, exchange: Exchange, l
         raise _Refused(_html(error_page(lang=lang, detail=detail), 400)) from error
 
 
+PROMPTS = frozenset({"none", "login", "consent", "select_account"})
+"""OpenID Connect Core §3.1.2.1: ``none`` (answer without any page, or an error), ``login``
+(log in again even with a session), ``consent`` (ask again even with a covering consent);
+``select_account`` is accepted and changes nothing (one account per citizen)."""
+
+
+def _prompts(state: AuthState, oauth_request: CpaRequest) -> frozenset[str]:
+    """The request's ``prompt`` values; a redirect with ``invalid_request`` when unknown, or
+    when ``none`` comes with another (OIDC Core §3.1.2.1)."""
+    prompts = frozenset(oauth_request.payload.data.get("prompt", "").split())
+    if not prompts <= PROMPTS or ("none" in prompts and len(prompts) > 1):
+        raise _Refused(
+            _redirect_error(
+                state, oauth_request, "invalid_request", "prompt takes none alone, or login, "
+                "consent and select_account",
+            )
+        )  # fmt: skip
+    return prompts
+
+
+def _redirect_error(
+    state: AuthState, oauth_request: CpaRequest, error: str, description: str
+) -> Response[Any]:
+    """An error sent to the client's redirect URI (validated by Authlib before any call
+    here), with its ``state`` and our ``iss`` (RFC 9207)."""
+    payload = oauth_request.payload
+    params = {"error": error, "error_description": description}
+    if payload.state:
+        params["state"] = payload.state
+    location = add_issuer(str(add_params_to_uri(payload.redirect_uri, params)), state.issuer)
+    return Response(
+        b"", status_code=303, headers={"Location": location, "Cache-Control": "no-store"}
+    )
+
+
 def _page(description: str) -> ResponseSpec:
     return ResponseSpec(str, description=description, media_type=HTML, generate_examples=False)
 
@@ -203,26 +255,69 @@ _PAGES: dict[int, ResponseSpec] = {
     ),
 )
 async def authorize_page(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The login page; or, with a live session, the consent page for what the client asks
+    beyond the citizen's active consents; or, when one of them covers the request, straight
+    back to the client with a code (no page at all). ``prompt`` forces or forbids pages."""
     state = auth_state(request)
     pairs = list(request.query_params.multi_items())
     lang = language(request.query_params.get("lang"), request.headers.get("accept-language"))
     pairs = [(k, v) for k, v in pairs if k != "lang"]
     csrf = request.cookies.get(CSRF_COOKIE) or secrets.token_urlsafe(24)
+    carried = carried_parameters(dict(pairs))
     try:
         async with request.app.state.db.acquire() as db:
-            resolved, exchange, _ = await _resolve_parameters(state, db, pairs, lang)
-        _validate(state, authlib_request(state, request, resolved), exchange, lang)
+            step = await _step(state, request, db, pairs, {}, lang, csrf)
+            who = None
+            if "login" not in step.prompts:
+                session = request.cookies.get(state.sessions.cookie_name)
+                who = await state.sessions.resume(db, session, dt.datetime.now(dt.UTC))
+            if who is not None:
+                response = await _logged_in(step, who)
+                response.set_cookie(_csrf_cookie(state, csrf))
+                return response
     except _Refused as refused:
         return refused.response
-    assert exchange.client is not None
+    if "none" in step.prompts:
+        return _redirect_error(state, step.oauth_request, "login_required", "not logged in")
     page = login_page(
-        lang=lang,
-        partner=exchange.client.name,
-        fields=state.login.fields,
-        carried=carried_parameters(dict(pairs)),
-        csrf=csrf,
+        lang=lang, partner=step.client.name, fields=state.login.fields, carried=carried, csrf=csrf
     )
     return _html(page, cookie=_csrf_cookie(state, csrf))
+
+
+async def _step(
+    state: AuthState,
+    request: Request[Any, Any, Any],
+    db: Connection,
+    pairs: list[tuple[str, str]],
+    form: dict[str, str],
+    lang: Lang,
+    csrf: str,
+) -> _Step:
+    """The authorization request as given (``pairs``: the query, or the form's carried
+    parameters), resolved (PAR) and validated by Authlib; refused as a page or a redirect.
+    The login ticket's digest is the same from the page and from its form: the parameters
+    the form carries, and the pushed ones (a query's other parameters are not carried)."""
+    carried = carried_parameters(dict(pairs))
+    resolved, exchange, pushed = await _resolve_parameters(state, db, pairs, lang)
+    oauth_request = authlib_request(state, request, resolved)
+    grant = _validate(state, oauth_request, exchange, lang)
+    assert exchange.client is not None
+    return _Step(
+        state=state,
+        db=db,
+        form=form,
+        client=exchange.client,
+        carried=carried,
+        csrf=csrf,
+        lang=lang,
+        oauth_request=oauth_request,
+        digest=request_digest(carried + (resolved if pushed else carried), csrf),
+        grant=grant,
+        exchange=exchange,
+        pushed=pushed,
+        prompts=_prompts(state, oauth_request),
+    )
 
 
 @oauth_route(
@@ -274,31 +369,37 @@ async def authorize_decide(request: Request[Any, Any, Any]) -> Response[Any]:
             return _too_many_logins(lang, wait_s, carried)
     try:
         async with request.app.state.db.acquire() as db:
-            resolved, exchange, pushed = await _resolve_parameters(state, db, carried, lang)
-            oauth_request = authlib_request(state, request, resolved)
-            grant = _validate(state, oauth_request, exchange, lang)
-            assert exchange.client is not None
-            step = _Step(
-                state=state,
-                db=db,
-                form=form,
-                client=exchange.client,
-                carried=carried,
-                csrf=csrf,
-                lang=lang,
-                oauth_request=oauth_request,
-                digest=request_digest(carried + resolved, csrf),
-            )
+            step = await _step(state, request, db, carried, form, lang, csrf)
             if not logging_in:
-                return await _decide_consent(step, grant, exchange, pushed)
+                return await _decide_consent(step)
             return await _login(step, nir_key, address)
     except _Refused as refused:
         return refused.response
 
 
+@oauth_route(
+    "POST",
+    "/oauth/logout",
+    "postLogout",
+    "End the citizen's session (HTML form)",
+    description="Sent by the consent page's sign-out button, never by a partner.",
+    responses={200: _page("The signed-out page."), **oauth_errors(503)},
+)
+async def logout(request: Request[Any, Any, Any]) -> Response[Any]:
+    """The session ends for every copy of its cookie; the next authorization asks to log in.
+    No CSRF token: the cookie is ``SameSite=Lax``, so another site's form posts without it."""
+    state = auth_state(request)
+    form = dict(parse_form(await request.body()))
+    lang: Lang = "en" if form.get("lang") == "en" else "fr"
+    async with request.app.state.db.acquire() as db:
+        await state.sessions.end(db, request.cookies.get(state.sessions.cookie_name))
+    log.info("browser_session_ended")
+    return _html(logout_page(lang=lang), cookie=_session_cookie(state, "", 0))
+
+
 @dataclass(frozen=True, kw_only=True)
 class _Step:
-    """One POST of the authorize form: what the login and the consent steps both need."""
+    """One request to the authorize endpoint: what the login and the consent steps both need."""
 
     state: AuthState
     db: Connection
@@ -310,6 +411,16 @@ class _Step:
     oauth_request: CpaRequest
     digest: str
     """What the login ticket is bound to (:func:`request_digest`)."""
+    grant: Any
+    """Authlib's grant, validated (:func:`_validate`)."""
+    exchange: Exchange
+    pushed: bool
+    """The request was pushed (PAR): its stored row goes once a code is issued."""
+    prompts: frozenset[str]
+
+    @property
+    def scopes(self) -> list[str]:
+        return list(dict.fromkeys(self.oauth_request.scope.split()))
 
 
 def _too_many_logins(lang: Lang, wait_s: int, carried: list[tuple[str, str]]) -> Response[Any]:
@@ -319,7 +430,8 @@ def _too_many_logins(lang: Lang, wait_s: int, carried: list[tuple[str, str]]) ->
 
 
 async def _login(step: _Step, nir_key: str, address: str) -> Response[Any]:
-    """Check the credentials (the throttle has let this attempt through); count a failure."""
+    """Check the credentials (the throttle has let this attempt through); count a failure.
+    A success opens the browser session, then goes on as a request with a session does."""
     state, client, throttle = step.state, step.client, step.state.login_throttle
     who = await state.login.authenticate(step.db, step.form)
     if who is None:
@@ -337,7 +449,37 @@ async def _login(step: _Step, nir_key: str, address: str) -> Response[Any]:
         return _html(page, 401)
     throttle.succeeded(nir_key, address)
     log.info("login_succeeded", client_id=client.id, acr=who.acr)
-    scopes = step.oauth_request.scope.split()
+    token = await state.sessions.open(step.db, who, dt.datetime.now(dt.UTC))
+    response = await _logged_in(step, who)
+    response.set_cookie(_session_cookie(state, token, state.settings.browser_session_lifetime_s))
+    return response
+
+
+async def _logged_in(step: _Step, who: Authentication) -> Response[Any]:
+    """The citizen is known: an active consent covering the request is reused (a code, no
+    page) unless ``prompt=consent``; otherwise the consent page asks for what the active
+    consents do not already grant (``prompt=none``: ``consent_required`` instead)."""
+    state = step.state
+    active = await active_consents(
+        step.db, state.settings, person_id=who.person_id, client_id=step.client.id,
+        now=dt.datetime.now(dt.UTC),
+    )  # fmt: skip
+    covering = covering_consent(active, step.scopes)
+    if covering is not None and "consent" not in step.prompts:
+        log.info("consent_reused", client_id=step.client.id)
+        return await _issue(step, _grantee(who, covering.id, covering.expires_at))
+    if "none" in step.prompts:
+        return _redirect_error(
+            state, step.oauth_request, "consent_required", "the citizen has not consented to this"
+        )
+    granted = set() if "consent" in step.prompts else granted_scopes(active)
+    return _consent_page(step, who, granted)
+
+
+def _consent_page(step: _Step, who: Authentication, granted: set[str]) -> Response[Any]:
+    """What the client asks beyond ``granted`` (all of it with ``prompt=consent``)."""
+    state, client = step.state, step.client
+    asked = [s for s in step.scopes if s in SCOPES]
     until = (
         dt.datetime.now(dt.UTC) + dt.timedelta(days=state.settings.consent_lifetime_days)
     ).date()
@@ -345,7 +487,8 @@ async def _login(step: _Step, nir_key: str, address: str) -> Response[Any]:
         lang=step.lang,
         partner=client.name,
         kind=client.kind,
-        scopes=[s for s in scopes if s in SCOPES],
+        scopes=[s for s in asked if s not in granted],
+        granted=[s for s in asked if s in granted],
         days=state.settings.consent_lifetime_days,
         until=until,
         carried=step.carried,
@@ -360,6 +503,16 @@ def _login_again(step: _Step, detail: str) -> Response[Any]:
     return _html(page, 403)
 
 
+def _grantee(who: Authentication, consent_id: UUID, expires_at: dt.datetime) -> Grantee:
+    return Grantee(
+        person_id=who.person_id,
+        consent_id=consent_id,
+        acr=who.acr,
+        auth_time=who.auth_time,
+        consent_expires_at=expires_at.timestamp(),
+    )
+
+
 async def _grant(step: _Step, who: Authentication) -> Grantee:
     """The citizen accepted: the consent is recorded, the code will act for it."""
     consent = await grant_consent(
@@ -367,25 +520,41 @@ async def _grant(step: _Step, who: Authentication) -> Grantee:
         step.state.settings,
         person_id=who.person_id,
         client_id=step.client.id,
-        scopes=step.oauth_request.scope.split(),
+        scopes=step.scopes,
         acr=who.acr,
         now=dt.datetime.now(dt.UTC),
     )
-    return Grantee(
-        person_id=who.person_id,
-        consent_id=consent.id,
-        acr=who.acr,
-        auth_time=who.auth_time,
-        consent_expires_at=consent.expires_at.timestamp(),
-    )
+    return _grantee(who, consent.id, consent.expires_at)
 
 
-async def _decide_consent(
-    step: _Step, grant: Any, exchange: Exchange, pushed: bool
-) -> Response[Any]:
+async def _issue(step: _Step, grantee: Grantee | None) -> Response[Any]:
+    """Authlib's answer to the client: a code for ``grantee``, or ``access_denied`` (None).
+    A pushed request is used up with it."""
+    state, db, oauth_request = step.state, step.db, step.oauth_request
+    async with db.transaction():
+        answer = await state.server.run(
+            given(db),
+            step.exchange,
+            lambda: state.server.create_authorization_response(
+                oauth_request, grant_user=grantee, grant=step.grant
+            ),
+        )
+        if step.pushed:
+            await db.execute(
+                sql("delete_pushed_request"),
+                token_hash(
+                    dict(oauth_request.payload.data).get("request_uri", "")
+                    or step.form.get("request_uri", "")
+                    or dict(step.carried).get("request_uri", "")
+                ),
+            )
+    return oauth_response(answer)
+
+
+async def _decide_consent(step: _Step) -> Response[Any]:
     """Record the decision once per ticket: a ticket for another request, or used already,
     is refused (the citizen starts again)."""
-    state, db, client, oauth_request = step.state, step.db, step.client, step.oauth_request
+    state, db, client = step.state, step.db, step.client
     ticket = state.tickets.read(step.form.get("ticket", ""), client.id, step.digest)
     if ticket is None:
         log.warning("login_ticket_refused", client_id=client.id)
@@ -398,20 +567,6 @@ async def _decide_consent(
             return _login_again(step, "this login was already used: start again")
         if step.form.get("decision") == "accept":
             grantee = await _grant(step, ticket.who)
-        answer = await state.server.run(
-            given(db),
-            exchange,
-            lambda: state.server.create_authorization_response(
-                oauth_request, grant_user=grantee, grant=grant
-            ),
-        )
-        if pushed:
-            await db.execute(
-                sql("delete_pushed_request"),
-                token_hash(
-                    dict(oauth_request.payload.data).get("request_uri", "")
-                    or step.form.get("request_uri", "")
-                ),
-            )
+        response = await _issue(step, grantee)
     log.info("consent_decided", client_id=client.id, accepted=grantee is not None)
-    return oauth_response(answer)
+    return response

@@ -59,6 +59,38 @@ async def grant_consent(
     return from_row(GrantedConsent, row, scopes=tuple(row["scopes"]))
 
 
+class ActiveConsent(msgspec.Struct, frozen=True, kw_only=True):
+    id: UUID
+    scopes: frozenset[str]
+    expires_at: dt.datetime
+
+
+async def active_consents(
+    db: Connection, settings: AuthSettings, *, person_id: UUID, client_id: str, now: dt.datetime
+) -> list[ActiveConsent]:
+    """The person's active consents to this client, newest first (at most
+    ``consents_reused_max``: older ones are not looked at)."""
+    rows = await db.fetch(
+        sql("list_active_client_consents"),
+        person_id,
+        client_id,
+        now,
+        settings.consents_reused_max,
+    )
+    return [from_row(ActiveConsent, r, scopes=frozenset(r["scopes"])) for r in rows]
+
+
+def covering_consent(active: list[ActiveConsent], scopes: list[str]) -> ActiveConsent | None:
+    """The newest active consent that grants every scope asked: reused, not asked again."""
+    asked = frozenset(scopes)
+    return next((consent for consent in active if asked <= consent.scopes), None)
+
+
+def granted_scopes(active: list[ActiveConsent]) -> set[str]:
+    """What the person already granted this client: the consent page asks only the rest."""
+    return set().union(*(consent.scopes for consent in active))
+
+
 def _status(row: asyncpg.Record, now: dt.datetime) -> str:
     if row["revoked_at"] is not None:
         return "revoked"
@@ -70,6 +102,15 @@ async def list_consents(
 ) -> list[Consent]:
     rows = await db.fetch(sql("list_person_consents"), person_id, limit)
     return [from_row(Consent, r, scopes=list(r["scopes"]), status=_status(r, now)) for r in rows]
+
+
+async def get_consent_view(
+    db: Connection, person_id: UUID, consent_id: UUID, *, now: dt.datetime
+) -> Consent:
+    row = await db.fetchrow(sql("get_person_consent_view"), consent_id, person_id)
+    if row is None:
+        raise ConsentNotFound()
+    return from_row(Consent, row, scopes=list(row["scopes"]), status=_status(row, now))
 
 
 async def revoke_consent(

@@ -95,6 +95,19 @@ _TEXT: dict[str, dict[Lang, str]] = {
             "After that, you will have to sign in again."
         ),
     },
+    "already_granted": {
+        "fr": "Vous lui avez déjà permis de :",
+        "en": "You already allowed it to:",
+    },
+    "not_you": {"fr": "Ce n'est pas vous ? Se déconnecter", "en": "Not you? Sign out"},
+    "title_logout": {"fr": "Vous êtes déconnecté", "en": "You are signed out"},
+    "logged_out": {
+        "fr": (
+            "Votre session est terminée. Un service partenaire vous demandera de vous "
+            "connecter à nouveau."
+        ),
+        "en": "Your session has ended. A partner service will ask you to sign in again.",
+    },
     "accept": {"fr": "J'accepte", "en": "I accept"},
     "refuse": {"fr": "Je refuse", "en": "I refuse"},
     "start_again": {"fr": "Recommencer la connexion", "en": "Start again"},
@@ -264,10 +277,13 @@ def consent_page(
     carried: list[tuple[str, str]],
     csrf: str,
     ticket: str,
+    granted: list[str] | None = None,
     now: dt.datetime | None = None,
 ) -> str:
-    """The decision, with the time it must be taken by (the login ticket's end, WCAG 2.2.1;
-    once it has passed, the error page offers to start again)."""
+    """``scopes``: what the partner asks that the citizen has not granted it yet (the page asks
+    only for that); ``granted``: what an active consent already grants it. With the time the
+    decision must be taken by (the login ticket's end, WCAG 2.2.1; once it has passed, the error
+    page offers to start again)."""
     return _render(
         "consent.html",
         lang,
@@ -276,6 +292,7 @@ def consent_page(
         partner=partner,
         kind=KIND_WORDS[kind][lang],
         scopes=[SCOPE_WORDS[s][lang] for s in scopes],
+        granted=[SCOPE_WORDS[s][lang] for s in granted or ()],
         days=days,
         until=until.strftime("%d/%m/%Y") if lang == "fr" else until.isoformat(),
         decide_by=decision_deadline(now or dt.datetime.now(dt.UTC), lang),
@@ -284,6 +301,10 @@ def consent_page(
         csrf=csrf,
         ticket=ticket,
     )
+
+
+def logout_page(*, lang: Lang) -> str:
+    return _render("logout.html", lang, title=text("title_logout", lang), switch_url=None)
 
 
 def error_page(
@@ -323,5 +344,6 @@ def carried_parameters(params: Mapping[str, str]) -> list[tuple[str, str]]:
             "state",
             "code_challenge",
             "code_challenge_method",
+            "prompt",
         )
     return [(name, params[name]) for name in names if name in params]

@@ -22,7 +22,14 @@ KIND_SCOPES: dict[ClientKind, tuple[Scope, ...]] = {
         *(scope for scope in SCOPES if scope in PERSON_SCOPES - {"cpf:hold"}),
         "events:read",  # its consenting persons' dossiers, with a client-credentials token
     ),
-    "training_body": ("cpf:read", "cpf:hold", "trainings:write", "dossiers:manage", "events:read"),
+    "training_body": (
+        "cpf:read",
+        "cpf:hold",
+        "holds:read",  # its own token: the holds it created, to reconcile after a crash
+        "trainings:write",
+        "dossiers:manage",
+        "events:read",
+    ),
     "advisor_tool": ("advisor:read",),
     "operator": ("declarations:write", "dossiers:finance"),
 }
@@ -62,6 +69,10 @@ SCOPE_WORDS: dict[str, dict[str, str]] = {
     "cpf:hold": {
         "fr": "réserver une somme de vos droits CPF pour une formation",
         "en": "set aside an amount of your CPF rights for a training course",
+    },
+    "holds:read": {
+        "fr": "retrouver les réservations de droits CPF qu'il a faites",
+        "en": "list the CPF reservations it made",
     },
     "c2p:convert": {
         "fr": "convertir vos points C2P à votre demande",

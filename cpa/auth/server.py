@@ -646,6 +646,10 @@ class CpaAuthorizationServer(AuthorizationServer):  # type: ignore[misc]
             "expires_in": lifetime,
             "scope": claims["scope"],
         }
+        if user is not None:
+            # The partner learns the consent it holds without decoding the token (which it
+            # must treat as opaque): GET /v1/me/consent tells the rest.
+            token["consent_id"] = str(user.consent_id)
         if include_refresh_token and user is not None:
             token["refresh_token"] = self._queue_refresh_token(client.client, user, scope or "")
         return token

@@ -69,6 +69,13 @@ class AuthSettings(msgspec.Struct, frozen=True, kw_only=True):
     its window ends; the bound only matters if the settings change."""
     page_size_max: int = 100
     """Largest page of a list the API returns (``limit``)."""
+    browser_session_idle_s: int = 900
+    """A citizen's session at /oauth/authorize ends after 15 minutes without use: a shared or
+    lost computer does not keep the door open (each use of the session moves this on)."""
+    browser_session_lifetime_s: int = 7_200
+    """…and two hours after the login, however used: then the citizen logs in again."""
+    consents_reused_max: int = 20
+    """Active consents of one person to one client looked at for one that covers a request."""
 
 
 def auth_settings_from_environ(environ: dict[str, str] | None = None) -> AuthSettings:

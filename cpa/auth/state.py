@@ -23,6 +23,7 @@ from cpa.auth.principal import Principal
 from cpa.auth.ratelimit import LoginThrottle, RateLimiter
 from cpa.auth.revocation import RevocationList
 from cpa.auth.server import Connect, CpaAuthorizationServer, given
+from cpa.auth.sessions import BrowserSessions
 from cpa.auth.settings import AuthSettings, auth_settings_from_environ
 from cpa.auth.tickets import TICKETS_LABEL, LoginTickets
 from cpa.auth.tokens import AccessTokenCodec, TokenInvalid, peek_header
@@ -60,6 +61,7 @@ class AuthState:
         master = master_key(key_file)
         self.keys = KeyStore.from_master(master, self.settings.key_reload_s)
         self.tickets = LoginTickets(self.issuer, derive_key(master, TICKETS_LABEL))
+        self.sessions = BrowserSessions(self.settings, self.issuer)
         """Login tickets (keyed by HKDF only: a ticket lives ten minutes, so an upgrade
         costs at most a login in progress, which starts again)."""
         self.codec = AccessTokenCodec(self.issuer, self.keys, self.settings.clock_skew_s)

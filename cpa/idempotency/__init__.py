@@ -8,11 +8,12 @@ concurrent repeat waits for the first to finish and then gets its response. A re
 fails leaves no key behind (its transaction rolled back): repeating it runs it again.
 """
 
-from cpa.idempotency.errors import IdempotencyConflict
+from cpa.idempotency.errors import IdempotencyConflict, IdempotencyKeyRequired
 from cpa.idempotency.service import (
     KEY_LIFETIME,
     KEY_PURGE_INTERVAL_S,
     Claim,
+    Replayable,
     claim,
     conflict,
     purge_idempotency_keys,
@@ -24,6 +25,8 @@ __all__ = [
     "KEY_PURGE_INTERVAL_S",
     "Claim",
     "IdempotencyConflict",
+    "IdempotencyKeyRequired",
+    "Replayable",
     "claim",
     "conflict",
     "purge_idempotency_keys",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar
 
 import msgspec
 
@@ -27,6 +27,14 @@ T = TypeVar("T")
 def request_digest(operation: str, request: Any) -> bytes:
     """What makes two requests "the same": the operation and its canonical JSON body."""
     return hashlib.sha256(operation.encode() + b"\0" + msgspec.json.encode(request)).digest()
+
+
+class Replayable(NamedTuple, Generic[T]):
+    """What an idempotent write answers, and whether it is the stored answer of an earlier
+    request with the same key (then nothing was written: ``Idempotent-Replayed: true``)."""
+
+    result: T
+    replayed: bool
 
 
 class Claim(msgspec.Struct, frozen=True, kw_only=True):
@@ -60,20 +68,20 @@ async def run_idempotent(
     now: dt.datetime,
     work: Callable[[], Awaitable[T]],
     result_type: type[T],
-) -> T:
+) -> Replayable[T]:
     """``work()`` once for this key (:func:`claim`); the stored result when the same request
-    comes again, a conflict when another one does."""
+    comes again (``replayed``), a conflict when another one does."""
     async with db.transaction():
         row = (key.client_id, key.key, key.request_sha256, now, key.expires_at)
         with domain_errors():
             claimed = await db.fetchval(sql("claim_idempotency_key"), *row)
         if claimed is None:
-            return await _replay(db, key, result_type)
+            return Replayable(await _replay(db, key, result_type), replayed=True)
         result = await work()
         await db.execute(
             sql("store_idempotency_response"), key.client_id, key.key, msgspec.json.encode(result)
         )
-    return result
+    return Replayable(result, replayed=False)
 
 
 async def _replay(db: Connection, key: Claim, result_type: type[T]) -> T:

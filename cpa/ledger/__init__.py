@@ -23,6 +23,7 @@ from cpa.ledger.crediting import credit_all, credit_year
 from cpa.ledger.entries import verify_ledger
 from cpa.ledger.errors import (
     AmountBeyondHeld,
+    ConversionNotFound,
     EntryNotFound,
     HoldExpired,
     HoldNotFound,
@@ -33,9 +34,12 @@ from cpa.ledger.errors import (
     YearNotClosed,
 )
 from cpa.ledger.holds import (
+    HoldPage,
     create_hold,
+    create_hold_once,
     expire_holds,
     get_hold,
+    list_client_holds,
     list_holds,
     post_hold,
     void_hold,
@@ -58,7 +62,7 @@ from cpa.ledger.models import (
     Provenance,
 )
 from cpa.ledger.sweep import SWEEP_INTERVAL_S, sweep_lapsed_holds
-from cpa.ledger.uses import add_grant, convert_c2p
+from cpa.ledger.uses import add_grant, convert_c2p, get_c2p_conversion
 
 __all__ = [
     "SWEEP_INTERVAL_S",
@@ -67,6 +71,7 @@ __all__ = [
     "AmountBeyondHeld",
     "C2pConversionRequest",
     "C2pConversionResult",
+    "ConversionNotFound",
     "Entry",
     "EntryExplanation",
     "EntryFilter",
@@ -77,6 +82,7 @@ __all__ = [
     "HoldExpired",
     "HoldNotFound",
     "HoldNotPending",
+    "HoldPage",
     "HoldPost",
     "InsufficientRights",
     "InvalidAmount",
@@ -89,12 +95,15 @@ __all__ = [
     "add_grant",
     "convert_c2p",
     "create_hold",
+    "create_hold_once",
     "credit_all",
     "credit_year",
     "expire_holds",
     "explain_entry",
     "get_account",
+    "get_c2p_conversion",
     "get_hold",
+    "list_client_holds",
     "list_entries",
     "list_holds",
     "post_hold",

@@ -148,8 +148,14 @@ async def list_entries(
     filters: EntryFilter | None = None,
     cursor: str | None = None,
     limit: int = PAGE_SIZE_DEFAULT,
+    viewer: str | None = None,
 ) -> EntryPage:
-    """One page of entries, newest first; ``next_cursor`` continues after the last one."""
+    """One page of entries, newest first; ``next_cursor`` continues after the last one.
+
+    ``viewer``: the client reading. A hold's entries carry its id only for the client that
+    created it: to any other (another training body, a portal, an advisor), another body's
+    hold is an amount, without its counterparty or reference (data minimisation). ``None``
+    (the operator's own tools) sees every id."""
     filters = filters or EntryFilter()
     pots = visible_pots(scopes)
     if filters.pot is not None:
@@ -164,6 +170,7 @@ async def list_entries(
         filters.effective_until,
         _decode_cursor(cursor),
         size + 1,
+        viewer,
     )
     items = [_entry(row) for row in rows[:size]]
     more = len(rows) > size
@@ -171,10 +178,16 @@ async def list_entries(
 
 
 async def explain_entry(
-    db: Connection, person_id: UUID, entry_id: int, scopes: Iterable[str]
+    db: Connection,
+    person_id: UUID,
+    entry_id: int,
+    scopes: Iterable[str],
+    *,
+    viewer: str | None = None,
 ) -> EntryExplanation:
-    """The rule trace, the legal reference and the source declaration of one entry."""
-    row = await db.fetchrow(sql("get_entry_explanation"), entry_id, person_id)
+    """The rule trace, the legal reference and the source declaration of one entry (a hold's
+    id for its own client only, as :func:`list_entries`)."""
+    row = await db.fetchrow(sql("get_entry_explanation"), entry_id, person_id, viewer)
     if row is None or row["pot"] not in visible_pots(scopes):
         raise EntryNotFound()
     declaration = None

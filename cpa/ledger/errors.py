@@ -18,6 +18,10 @@ class HoldNotFound(NotFound, slug="hold-not-found"):
     """No such hold on this account."""
 
 
+class ConversionNotFound(NotFound, slug="c2p-conversion-not-found"):
+    """No such C2P conversion on this account."""
+
+
 class HoldNotPending(Conflict, slug="hold-not-pending"):
     """The hold was already posted, voided or expired: it cannot change again."""
 

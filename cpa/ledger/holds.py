@@ -16,6 +16,8 @@ Python.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import datetime as dt
 from collections.abc import Sequence
 from contextlib import AbstractAsyncContextManager, nullcontext
@@ -31,7 +33,7 @@ from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.db.rows import from_row
 from cpa.errors import InvalidInput
-from cpa.idempotency import Claim, conflict
+from cpa.idempotency import Claim, Replayable, conflict
 from cpa.ledger.allocation import consume
 from cpa.ledger.entries import append_entries, lock_person_ledger
 from cpa.ledger.errors import (
@@ -41,8 +43,17 @@ from cpa.ledger.errors import (
     HoldNotPending,
     InsufficientRights,
     InvalidAmount,
+    InvalidCursor,
 )
-from cpa.ledger.models import SYSTEM, Allocation, Hold, NewEntry, NewHold, Provenance
+from cpa.ledger.models import (
+    SYSTEM,
+    Allocation,
+    Hold,
+    HoldStatus,
+    NewEntry,
+    NewHold,
+    Provenance,
+)
 from cpa.rules.debit import debit_order
 
 log = structlog.get_logger(__name__)
@@ -67,15 +78,33 @@ async def create_hold(
     journal: Sequence[str | None] | None = None,
     claim: Claim | None = None,
 ) -> Hold:
+    """Reserve ``new.amount_cents`` of the person's CPF rights for a training until expiry
+    (:func:`create_hold_once`, without saying whether the hold is a replay)."""
+    created = await create_hold_once(
+        db, person_id, new, now=now, provenance=provenance, journal=journal, claim=claim
+    )
+    return created.result
+
+
+async def create_hold_once(
+    db: Connection,
+    person_id: UUID,
+    new: NewHold,
+    *,
+    now: dt.datetime,
+    provenance: Provenance = SYSTEM,
+    journal: Sequence[str | None] | None = None,
+    claim: Claim | None = None,
+) -> Replayable[Hold]:
     """Reserve ``new.amount_cents`` of the person's CPF rights for a training until expiry.
 
     One statement (``cpf_hold_create``), atomic even outside a transaction: the person's lock
     is held for that statement and its commit only. ``journal``: the access journal line
     (client id, kind, name, advisor id, purpose, action, route) written with the hold.
     ``claim``: the idempotency key; a repeat of the same request returns the hold it created
-    and writes nothing, another request under the same key is an ``IdempotencyConflict``.
-    Lapsed holds are released first when (and only when) the rights would otherwise not
-    suffice: the hot path stays one statement.
+    (``replayed``) and writes nothing, another request under the same key is an
+    ``IdempotencyConflict``. Lapsed holds are released first when (and only when) the rights
+    would otherwise not suffice: the hot path stays one statement.
     """
     _check_new_hold(new, now)
     assert claim is None or claim.client_id == provenance.client_id, "a key is the client's"
@@ -94,7 +123,7 @@ async def create_hold(
     hold = _hold_json.decode(row["hold"])
     if outcome == "created":
         log.debug("hold_created", hold_id=str(hold.id), amount_cents=new.amount_cents)
-    return hold
+    return Replayable(hold, replayed=outcome == "replayed")
 
 
 async def _create(
@@ -187,6 +216,60 @@ async def get_hold(db: Connection, person_id: UUID, hold_id: UUID) -> Hold:
 async def list_holds(db: Connection, person_id: UUID, limit: int = HOLDS_LISTED_MAX) -> list[Hold]:
     rows = await db.fetch(sql("list_holds"), person_id, min(limit, HOLDS_LISTED_MAX))
     return [_hold(row) for row in rows]
+
+
+class HoldPage(msgspec.Struct, frozen=True, kw_only=True):
+    items: list[Hold]
+    next_cursor: str | None = None
+
+
+async def list_client_holds(
+    db: Connection,
+    client_id: str,
+    *,
+    status: HoldStatus | None = None,
+    created_from: dt.datetime | None = None,
+    created_before: dt.datetime | None = None,
+    cursor: str | None = None,
+    limit: int = HOLDS_LISTED_MAX,
+) -> HoldPage:
+    """One page of the holds ``client_id`` created, every person's, newest first: what a
+    training body reconciles against its own records after a crash."""
+    after = _decode_hold_cursor(cursor)
+    size = max(1, min(limit, HOLDS_LISTED_MAX))
+    rows = await db.fetch(
+        sql("list_client_holds"),
+        client_id,
+        status,
+        created_from,
+        created_before,
+        after[0] if after else None,
+        after[1] if after else None,
+        size + 1,
+    )
+    items = [_hold(row) for row in rows[:size]]
+    last = items[-1] if len(rows) > size else None
+    return HoldPage(items=items, next_cursor=_encode_hold_cursor(last) if last else None)
+
+
+def _encode_hold_cursor(hold: Hold) -> str:
+    """Opaque, as the entries' cursor: the last hold's creation time and id."""
+    text = f"h{hold.created_at.isoformat()}|{hold.id}"
+    return base64.urlsafe_b64encode(text.encode()).decode().rstrip("=")
+
+
+def _decode_hold_cursor(cursor: str | None) -> tuple[dt.datetime, UUID] | None:
+    if cursor is None:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        created_at, hold_id = text.removeprefix("h").split("|")
+        when = dt.datetime.fromisoformat(created_at)
+        if not text.startswith("h") or when.tzinfo is None:
+            raise ValueError(text)
+        return when, UUID(hold_id)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InvalidCursor() from None
 
 
 def _atomic(db: Connection) -> AbstractAsyncContextManager[Any]:

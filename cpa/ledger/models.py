@@ -257,6 +257,22 @@ class C2pConversionResult(msgspec.Struct, frozen=True, kw_only=True):
     legal_reference: str = ""
 
 
+class C2pConversionRecord(msgspec.Struct, frozen=True, kw_only=True):
+    """A use of C2P points as recorded (what ``Location`` names after the use)."""
+
+    id: UUID
+    use: C2pUse
+    points: int
+    reserved_points_used: int
+    converted_on: dt.date
+    amount_cents: int | None
+    part_time_days: int | None
+    retirement_quarters: int | None
+    training_reference: str | None
+    grant_id: UUID | None
+    created_at: dt.datetime
+
+
 # -- the aggregated account ----------------------------------------------------------------
 
 

@@ -21,9 +21,10 @@ from cpa.db.queries import sql
 from cpa.db.rows import from_row
 from cpa.errors import InvalidInput
 from cpa.ledger.entries import append_entries, lock_person_ledger
-from cpa.ledger.errors import InvalidAmount
+from cpa.ledger.errors import ConversionNotFound, InvalidAmount
 from cpa.ledger.models import (
     SYSTEM,
+    C2pConversionRecord,
     C2pConversionRequest,
     C2pConversionResult,
     Grant,
@@ -185,3 +186,12 @@ async def _insert_grant(db: Connection, person_id: UUID, new: NewGrant) -> Grant
         )
     assert row is not None, "an insert returns its row"
     return from_row(Grant, row)
+
+
+async def get_c2p_conversion(
+    db: Connection, person_id: UUID, conversion_id: UUID
+) -> C2pConversionRecord:
+    row = await db.fetchrow(sql("get_c2p_conversion"), conversion_id, person_id)
+    if row is None:
+        raise ConversionNotFound()
+    return from_row(C2pConversionRecord, row)

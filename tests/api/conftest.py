@@ -33,6 +33,7 @@ from cpa.linked_services import load_catalogue
 from tests.auth import support
 from tests.conftest import RUN_ID
 from tests.ledger.support import declare_year
+from tests.support.keys import KEYED_HOOKS
 
 UNLIMITED_PER_MINUTE = 1_000_000
 EVERY_PORTAL_SCOPE = (
@@ -60,7 +61,8 @@ class World:
     alice: Citizen
     bob: Citizen
     machine: dict[str, str]
-    """Client-credentials tokens: ``operator`` and ``advisor``."""
+    """Client-credentials tokens: ``operator``, ``advisor``, ``training_body`` and
+    ``other_training_body``."""
 
     def bearer(self, token: str) -> dict[str, str]:
         return {"Authorization": f"Bearer {token}"}
@@ -189,6 +191,8 @@ async def world(world_connection: asyncpg.Connection, settings: Settings) -> Wor
     world.machine = {
         "operator": await _machine_token(world, "operator"),
         "advisor": await _machine_token(world, "advisor_tool"),
+        "training_body": await _machine_token(world, "training_body"),
+        "other_training_body": await _machine_token(world, "other_training_body"),
     }
     return world
 
@@ -206,7 +210,11 @@ async def wdb(world: World) -> AsyncIterator[asyncpg.Connection]:
 
 @pytest.fixture
 async def api(world: World, wdb: asyncpg.Connection) -> AsyncIterator[httpx.AsyncClient]:
+    """The world's app in-process; a money-moving POST gets a fresh Idempotency-Key unless the
+    test sets its own (``tests.support.keys``)."""
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=world.app), base_url=support.ISSUER
+        transport=httpx.ASGITransport(app=world.app),
+        base_url=support.ISSUER,
+        event_hooks=KEYED_HOOKS,
     ) as http:
         yield http

@@ -21,11 +21,13 @@ from litestar import Litestar
 
 from cpa.auth.clients import NewClient, register_client
 from cpa.auth.login import set_password
+from cpa.auth.sessions import PLAIN_COOKIE, SECURE_COOKIE
 from cpa.persons import NewPerson, NirVault, nir_key, register_person
 
 ISSUER = "http://127.0.0.1:8000"
 REDIRECT_URI = "https://portal.example/callback"
 PASSWORD = "correct horse battery staple"
+SESSION_COOKIES = (PLAIN_COOKIE, SECURE_COOKIE)
 
 
 def nir(number13: str) -> str:
@@ -90,7 +92,13 @@ async def login_and_consent(
     password: str = PASSWORD,
     decision: str = "accept",
 ) -> httpx.Response:
-    """What a citizen does on the page: open it, log in, accept or refuse. The redirect back."""
+    """What a citizen does on the page: open it, log in, accept or refuse. The redirect back.
+
+    From a browser without a session (any session cookie left by an earlier flow is dropped
+    first): the login and consent pages are always shown, as the tests written before the
+    session expect. ``tests/auth/test_consent_session.py`` tests the session itself."""
+    for name in [cookie.name for cookie in http.cookies.jar if cookie.name in SESSION_COOKIES]:
+        http.cookies.delete(name)
     page = await http.get(authorize_url)
     assert page.status_code == 200, page.text
     fields = form_fields(page.text)

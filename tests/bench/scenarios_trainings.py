@@ -117,13 +117,23 @@ function setup(thread)
   thread:set("thread_id", threads)
 end
 
+function init(args)
+  math.randomseed(os.time() * 100 + thread_id)
+  prefix = string.format("%d-%d-%d", os.time(), thread_id, math.random(1, 1000000000))
+end
+
+-- Every dossier POST requires an Idempotency-Key: unique across threads, rounds and runs.
+local function key()
+  return prefix .. "-" .. n .. "-" .. phase
+end
+
 function request()
   if phase == "validate" then
     return wrk.format("POST", "/v1/dossiers/" .. dossier .. "/actions/validate",
-      {{["Authorization"] = body}}, nil)
+      {{["Authorization"] = body, ["Idempotency-Key"] = key()}}, nil)
   elseif phase == "accept" then
     return wrk.format("POST", "/v1/me/dossiers/" .. dossier .. "/actions/accept",
-      {{["Authorization"] = citizen}}, nil)
+      {{["Authorization"] = citizen, ["Idempotency-Key"] = key()}}, nil)
   end
   n = n + 1
   local slot = (n * {HOLD_CONNECTIONS} + thread_id)
@@ -132,6 +142,7 @@ function request()
   return wrk.format("POST", "/v1/me/dossiers", {{
     ["Authorization"] = citizen,
     ["Content-Type"] = "application/json",
+    ["Idempotency-Key"] = key(),
   }}, '{{"session_id":"' .. session .. '"}}')
 end
 

@@ -53,14 +53,7 @@ def test_demo_partner_flow_in_chromium(tmp_path: Path) -> None:
         browser = open_browser(tmp_path / "profile")
         browser.set_page_load_timeout(30)
         browser.implicitly_wait(20)
-        _log_in_and_decide(browser, base_url, "accept")
-        shown = browser.find_element(By.ID, "account").text
-        assert "Compte personnel de formation (CPF), disponible" in shown
-        account = json.loads(browser.find_element(By.ID, "account-json").text)
-        assert {"as_of", "sub", "cpf", "cec", "c2p"} <= account.keys()
-        assert browser.current_url.startswith(f"{base_url}/demo/callback?")
-        assert browser.title.startswith("Compte obtenu")
-        assert axe_violations(browser) == []
+        # Refused first (no consent yet), then accepted in a new browser session.
         _log_in_and_decide(browser, base_url, "refuse")
         refused = browser.find_element(By.ID, "oauth-error")
         assert "access_denied" in refused.text and "vous avez refusé" in refused.text
@@ -69,6 +62,20 @@ def test_demo_partner_flow_in_chromium(tmp_path: Path) -> None:
         # Back from the authorization server a second time: the flow was used, it is refused.
         replayed = httpx.get(browser.current_url, timeout=10)
         assert replayed.status_code == 400
+        browser.delete_all_cookies()
+        _log_in_and_decide(browser, base_url, "accept")
+        shown = browser.find_element(By.ID, "account").text
+        assert "Compte personnel de formation (CPF), disponible" in shown
+        account = json.loads(browser.find_element(By.ID, "account-json").text)
+        assert {"as_of", "sub", "cpf", "cec", "c2p"} <= account.keys()
+        assert browser.current_url.startswith(f"{base_url}/demo/callback?")
+        assert browser.title.startswith("Compte obtenu")
+        assert axe_violations(browser) == []
+        # Again within the browser session: the consent is reused, no login, no consent page.
+        browser.get(f"{base_url}/demo/")
+        browser.find_element(By.LINK_TEXT, "Commencer le parcours").click()
+        again = browser.find_element(By.ID, "account").text
+        assert "Compte personnel de formation (CPF), disponible" in again
     finally:
         if browser is not None:
             browser.quit()

@@ -24,6 +24,7 @@ from cpa.persons import NirVault
 from cpa.trainings import NewSession, NewTrainingAction, create_action, create_session
 from cpa.webhooks import EVENT_TYPES
 from tests.ledger.support import declare_year, random_nir
+from tests.support.keys import keyed
 from tests.support.tokens import Minter
 from tests.webhooks.support import (
     Received,
@@ -259,7 +260,7 @@ async def _hold_latencies(
         }
         in_flight.append(receiver.in_flight)
         started = time.perf_counter()
-        answer = await http.post("/v1/me/cpf/holds", json=hold, headers=headers)
+        answer = await http.post("/v1/me/cpf/holds", json=hold, headers=keyed(headers))
         latencies.append(time.perf_counter() - started)
         assert answer.status_code == 201, answer.text
     return latencies, in_flight
@@ -296,7 +297,7 @@ async def _dossier_latencies(
         in_flight.append(receiver.in_flight)
         started = time.perf_counter()
         answer = await http.post(
-            "/v1/me/dossiers", json={"session_id": str(session_id)}, headers=headers
+            "/v1/me/dossiers", json={"session_id": str(session_id)}, headers=keyed(headers)
         )
         latencies.append(time.perf_counter() - started)
         assert answer.status_code == 201, answer.text

@@ -3,6 +3,7 @@ lifespan, the batch writer): every read served before a clean stop is in the jou
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import asyncpg
@@ -42,3 +43,55 @@ async def test_a_clean_stop_journals_every_read_served(fresh_dsn: str, tmp_path:
     finally:
         await db.close()
     assert journaled == READS
+
+
+ROUNDS = 12
+READS_PER_ROUND = 6
+
+
+async def test_a_citizen_reads_every_access_served_before_their_request(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    """Issue 15 point 5, with 2 server workers: right after a partner's reads (each on a new
+    connection, so both workers serve some and hold their lines in their batches), the
+    citizen's ``GET /v1/me/access-log`` (on a new connection too) lists every one of them."""
+    with serving(fresh_dsn, tmp_path, workers=2) as base_url:
+        db = await asyncpg.connect(fresh_dsn)
+        try:
+            await _init_connection(db)
+            person = await new_person(db)
+            portal = await register_partner(db, "portal", "Portail du citoyen")
+            partner = await register_partner(db, "training_body", "Organisme")
+            minter = Minter(base_url, tmp_path)
+            await minter.load_keys(db)
+            citizen = await minter.token(db, portal, person.id, ["account:read"])
+            reader = await minter.token(db, partner, person.id, ["cpf:read"])
+            served = await db.fetch(
+                "select count(*) from access_journal_writers w join pg_stat_activity a"
+                " on a.pid = w.backend_pid"
+            )
+        finally:
+            await db.close()
+        assert served[0][0] == 2, "each worker answers catch-up requests"
+        waits = []
+        for round_ in range(1, ROUNDS + 1):
+            for _ in range(READS_PER_ROUND):
+                async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+                    answer = await http.get(
+                        "/v1/me/account", headers={"Authorization": f"Bearer {reader}"}
+                    )
+                    assert answer.status_code == 200, answer.text
+            async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
+                started = time.perf_counter()
+                log = await http.get(
+                    "/v1/me/access-log",
+                    params={"limit": 100},
+                    headers={"Authorization": f"Bearer {citizen}"},
+                )
+                waits.append(time.perf_counter() - started)
+            assert log.status_code == 200, log.text
+            reads = [e for e in log.json()["entries"] if e["route"] == "/v1/me/account"]
+            assert len(reads) == round_ * READS_PER_ROUND, f"round {round_}"
+    waits.sort()
+    print(f"access-log read: median {waits[len(waits) // 2] * 1000:.1f} ms, "
+          f"max {waits[-1] * 1000:.1f} ms")  # fmt: skip

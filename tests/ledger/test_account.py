@@ -110,11 +110,12 @@ async def test_the_same_key_replays_and_another_body_conflicts(db: asyncpg.Conne
 
     async def attempt(body: NewHold, key: str) -> Hold:
         provenance = Provenance(client_id="of-1", idempotency_key=key)
-        return await run_idempotent(
+        done = await run_idempotent(
             db, claim("of-1", key, operation="create_hold", request=body, now=NOW), now=NOW,
             work=lambda: create_hold(db, person_id, body, now=NOW, provenance=provenance),
             result_type=Hold,
         )  # fmt: skip
+        return done.result
 
     holds = [await attempt(new, f"k{i % 10}") for i in range(1_000)]
     assert len({h.id for h in holds}) == 10

@@ -30,33 +30,34 @@ T = TypeVar("T")
 
 IDEMPOTENCY_KEY_LENGTH_MAX = 255
 
-IdempotencyKey = Annotated[
-    str | None,
-    HeaderParameter(
+
+def _key_header(description: str, *, required: bool) -> HeaderParameter:
+    return HeaderParameter(
         name="Idempotency-Key",
         min_length=1,
         max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
-        description=(
-            "Repeat the request safely: the same key with the same body answers the first "
-            "response again and writes nothing; with another body, a 409 problem. Keys are "
-            "per client and live 24 h."
-        ),
+        description=description,
+        required=required,
+    )
+
+
+IdempotencyKey = Annotated[
+    str | None,
+    _key_header(
+        "Repeat the request safely: the same key with the same body answers the first "
+        "response again and writes nothing; with another body, a 409 problem. Keys are "
+        "per client and live 24 h.",
         required=False,
     ),
 ]
 """The key of a write that moves no money (linking a service, a declaration): optional."""
 MoneyIdempotencyKey = Annotated[
     str | None,
-    HeaderParameter(
-        name="Idempotency-Key",
-        min_length=1,
-        max_length=IDEMPOTENCY_KEY_LENGTH_MAX,
-        description=(
-            "Required: this request moves money. Repeat the request safely: the same key with "
-            "the same body answers the first response again (`Idempotent-Replayed: true`) and "
-            "writes nothing; with another body, a 409 problem. Keys are per client and live "
-            "24 h. Missing: a 428 `idempotency-key-required` problem."
-        ),
+    _key_header(
+        "Required: this request moves money. Repeat the request safely: the same key with "
+        "the same body answers the first response again (`Idempotent-Replayed: true`) and "
+        "writes nothing; with another body, a 409 problem. Keys are per client and live "
+        "24 h. Missing: a 428 `idempotency-key-required` problem.",
         required=True,  # documented so; checked by required_key, which answers 428, not 400
     ),
 ]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any, Literal
 from uuid import UUID, uuid4
 
@@ -73,7 +73,7 @@ class _Record(msgspec.Struct, frozen=True):
 
 
 Records = dict[tuple[int, str], _Record]
-Row = Mapping[str, Any]
+Row = Any
 """A row as the named queries return it (an asyncpg record), read by column name."""
 
 
@@ -182,11 +182,16 @@ async def _state(db: Connection, person: Person, year: int) -> CreditState:
         person_id=person.id, birth_date=person.birth_date,
         full_rate_retirement_on=person.full_rate_retirement_on,
         records=records_of(await db.fetch(sql("list_ledger_credits"), person.id)),
-        balances=balances, held={"cpf_statutory": held["statutory_cents"], "cec": held["cec_cents"]},
+        balances=balances, held=held_of(held),
         activity=await db.fetchrow(sql("get_activity_declaration"), person.id, year),
         engagements=await db.fetch(sql("list_validated_engagements"), person.id, year),
         exposures=await db.fetch(sql("list_current_exposures"), person.id, year),
     )  # fmt: skip
+
+
+def held_of(row: Row) -> dict[str, int]:
+    """The pending holds' euros per pot a ceiling reads."""
+    return {"cpf_statutory": row["statutory_cents"], "cec": row["cec_cents"]}
 
 
 def records_of(rows: Iterable[Row]) -> Records:
@@ -273,7 +278,7 @@ def _ceiling_balances(state: CreditState, balances: dict[str, int], year: int) -
     """Per account, the balance its ceiling reads now: the euro pots' balances (pending holds
     included), or what earlier years credited to an hours or points account."""
     accounts: tuple[CreditAccount, ...] = ("cpf", "cec", "c2p")
-    ceilings = {}
+    ceilings: dict[str, int] = {}
     for account in accounts:
         pot = credit_pot(account, year)
         if pot in ("cpf_statutory", "cec"):

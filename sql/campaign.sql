@@ -208,17 +208,17 @@ with persons as (
     union
     select person_id from cec_engagements where year = $1
 ), numbered as (
-    select person_id, (row_number() over (order by person_id) - 1) / $3 as chunk_no
-    from persons
-), bounds as (
-    select chunk_no, min(person_id) as first_id, count(*) as persons
-    from numbered group by chunk_no
+    select person_id, row_number() over (order by person_id) - 1 as n from persons
+), firsts as (  -- min() has no uuid version: the first of each chunk is its row n = 0 mod $3
+    select n / $3 as chunk_no, person_id as first_id from numbered where n % $3 = 0
+), sizes as (
+    select n / $3 as chunk_no, count(*) as persons from numbered group by n / $3
 )
 insert into campaign_chunks (year, pass, chunk_no, first_person_id, end_person_id,
                              persons_planned)
-select $1, $2, chunk_no, case when chunk_no = 0 then null else first_id end,
-       lead(first_id) over (order by chunk_no), persons
-from bounds;
+select $1, $2, f.chunk_no, case when f.chunk_no = 0 then null else f.first_id end,
+       lead(f.first_id) over (order by f.chunk_no), s.persons
+from firsts f join sizes s using (chunk_no);
 
 -- name: lease_campaign_chunk
 -- Lease the pass's next chunk to worker $3 for $4 seconds: a waiting one, or one whose lease
@@ -246,7 +246,7 @@ for update;
 -- name: finish_campaign_chunk
 -- The chunk done, with its figures, in the transaction that wrote its credits.
 update campaign_chunks
-set status = 'done', stats = $5::jsonb, done_at = now(), last_error = null
+set status = 'done', stats = $5::text::jsonb, done_at = now(), last_error = null
 where year = $1 and pass = $2 and chunk_no = $3 and leased_by = $4 and status = 'leased';
 
 -- name: release_campaign_chunk
@@ -371,7 +371,7 @@ select count(distinct person_id) from ledger_credits where year = $1;
 -- name: insert_campaign_load
 -- Record what a bulk load did.
 insert into campaign_loads (year, kind, files, lines, stored, rejected, rejected_by_type, seconds)
-values ($1, $2, $3, $4, $5, $6, $7::jsonb, $8);
+values ($1, $2, $3, $4, $5, $6, $7::text::jsonb, $8);
 
 -- name: list_campaign_rejects
 -- The lines the year's loads rejected, by problem type.

@@ -324,8 +324,9 @@ where person_id = any($1::uuid[]) and grant_id is null;
 -- name: list_chunk_held
 -- The euros of the chunk's persons' pending holds taken from the pots that ceilings read.
 select h.person_id,
-       coalesce(sum(a.amount_cents) filter (where a.pot = 'cpf_statutory'), 0) as statutory_cents,
-       coalesce(sum(a.amount_cents) filter (where a.pot = 'cec'), 0) as cec_cents
+       coalesce(sum(a.amount_cents) filter (where a.pot = 'cpf_statutory'), 0)::bigint
+           as statutory_cents,
+       coalesce(sum(a.amount_cents) filter (where a.pot = 'cec'), 0)::bigint as cec_cents
 from cpf_holds h
 join cpf_hold_allocations a on a.hold_id = h.id
 where h.person_id = any($1::uuid[]) and h.status = 'pending'

@@ -184,8 +184,9 @@ do update set amount = excluded.amount, inputs_sha256 = excluded.inputs_sha256,
 
 -- name: get_held_cents
 -- The euros of one person's pending holds taken from the pots that ceilings read.
-select coalesce(sum(a.amount_cents) filter (where a.pot = 'cpf_statutory'), 0) as statutory_cents,
-       coalesce(sum(a.amount_cents) filter (where a.pot = 'cec'), 0) as cec_cents
+select coalesce(sum(a.amount_cents) filter (where a.pot = 'cpf_statutory'), 0)::bigint
+           as statutory_cents,
+       coalesce(sum(a.amount_cents) filter (where a.pot = 'cec'), 0)::bigint as cec_cents
 from cpf_holds h
 join cpf_hold_allocations a on a.hold_id = h.id
 where h.person_id = $1 and h.status = 'pending';

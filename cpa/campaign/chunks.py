@@ -39,12 +39,12 @@ ENTRY_COLUMNS = (
     "credit_year", "rule_id", "parameter_effective_from", "legal_reference", "trace",
     "declaration_id", "client_id",
 )  # fmt: skip
-_trace = msgspec.json.Encoder()
 
 
 class ChunkWrite(msgspec.Struct, kw_only=True):
-    """What a chunk writes, in the shape its statements take: entry records for COPY, the
-    balances' deltas and the credit records as parallel arrays."""
+    """What a chunk writes, in the shape its statements take: entry records for COPY (the
+    trace as the Struct itself: the connection's jsonb codec, ``cpa.db.pool``, encodes it),
+    the balances' deltas and the credit records as parallel arrays."""
 
     entries: list[tuple[Any, ...]]
     balances: tuple[list[UUID], list[str], list[int]]
@@ -119,7 +119,8 @@ def chunk_write(plans: Sequence[CreditPlan], provenance: Provenance) -> ChunkWri
     for plan in plans:
         for entry in plan.entries:
             deltas[(entry.person_id, entry.pot)] += entry.amount
-    changed = [(key, amount) for key, amount in deltas.items() if amount]
+    # A pot whose entries add up to nothing still gets its row, as append_entries gives it.
+    changed = list(deltas.items())
     balances = ([k[0] for k, _ in changed], [k[1] for k, _ in changed], [a for _, a in changed])
     rows = [credit for plan in plans for credit in plan.credits]
     credits = tuple([row[i] for row in rows] for i in range(8))
@@ -133,7 +134,7 @@ def _entry_record(entry: NewEntry, provenance: Provenance) -> tuple[Any, ...]:
     return (
         entry.person_id, entry.pot, entry.kind, entry.amount, POT_UNITS[entry.pot],
         entry.effective_on, entry.correlation_id, entry.credit_year, trace.rule_id,
-        trace.parameter_effective_from, trace.legal_reference, _trace.encode(trace).decode(),
+        trace.parameter_effective_from, trace.legal_reference, trace,
         entry.declaration_id, provenance.client_id,
     )  # fmt: skip
 

@@ -25,6 +25,7 @@ import structlog
 
 from cpa.campaign.chunks import credit_chunk
 from cpa.db.database import Connection
+from cpa.db.pool import _init_connection
 from cpa.db.queries import sql
 from cpa.ledger.crediting import check_creditable
 
@@ -103,6 +104,7 @@ async def work(
     db = await asyncpg.connect(
         dsn, server_settings={"idle_in_transaction_session_timeout": idle_ms}
     )
+    await _init_connection(db)  # the jsonb codec the ledger's writes expect
     done, deadline = 0, time.monotonic() + WAIT_MAX_S
     try:
         while not stopping() and time.monotonic() < deadline:

@@ -190,7 +190,8 @@ async def _state(db: Connection, person: Person, year: int) -> CreditState:
 
 
 def held_of(row: Row) -> dict[str, int]:
-    """The pending holds' euros per pot a ceiling reads."""
+    """The pending holds' euros per pot a ceiling reads (bigint sums: a numeric one came back
+    as a Decimal, written into the trace's facts as a string)."""
     return {"cpf_statutory": row["statutory_cents"], "cec": row["cec_cents"]}
 
 

@@ -41,6 +41,9 @@ WAIT_POLL_S = 0.5
 """How often a worker with nothing to lease looks again while others hold chunks."""
 WAIT_MAX_S = 3_600.0
 """A worker gives up waiting for others' chunks after this long."""
+IDLE_IN_TRANSACTION_MIN_S = 30.0
+"""A chunk's transaction idle this long (its worker hung, or the lease if longer) is ended
+by the server, and its chunk comes back: far above the pauses of a chunk's computation."""
 
 
 class CampaignPass(msgspec.Struct, frozen=True, kw_only=True):
@@ -98,9 +101,9 @@ async def work(
 ) -> int:
     """Credit the pass's chunks until none is left (or ``stopping()``); the chunks done.
 
-    A transaction idle longer than the lease is ended by the server: a worker that hangs
-    while holding a chunk gives it back as a dead one would."""
-    idle_ms = str(int(lease_seconds * 1000))
+    A transaction idle too long (``IDLE_IN_TRANSACTION_MIN_S``) is ended by the server: a
+    worker that hangs while holding a chunk gives it back as a dead one would."""
+    idle_ms = str(int(max(lease_seconds, IDLE_IN_TRANSACTION_MIN_S) * 1000))
     db = await asyncpg.connect(
         dsn, server_settings={"idle_in_transaction_session_timeout": idle_ms}
     )

@@ -1,0 +1,209 @@
+"""The campaign's run, with real worker processes: ``kill -9`` of one worker mid-run, then of
+every process of the run, then a rerun, gives the ledger of an uninterrupted run on a copy of
+the same input (every entry, every balance, every credit record); ``ledger verify`` passes and
+the report's totals equal the ledger's. Two runs started separately (as on two machines) finish
+one pass together, no chunk done twice.
+
+A synthetic population (``cpa synth``, loaded by the bulk intake) of ``PERSONS`` persons with
+2023 credited first, so that 2024 meets balances, ceilings and hours already converted.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import msgspec
+import pytest
+
+from cpa.campaign import load_declarations, load_persons, synthesize
+from cpa.db.admin import create_database, drop_database, with_database
+from cpa.db.pool import _init_connection
+from cpa.ledger import verify_ledger
+from cpa.persons import NirVault
+from tests.support.processes import PROJECT, cpa_env
+
+PERSONS = 1_500
+CHUNK = "100"  # persons per chunk: about 15 chunks a year
+LEASE = "2"  # seconds: a killed worker's chunk comes back that soon
+VAULT = NirVault(b"c" * 32)
+YEAR = 2024
+LOADED = dt.date(2026, 4, 1)
+WAIT_S = 60.0
+ENTRIES = (
+    "select person_id, pot, kind, amount, unit, effective_on, credit_year, rule_id,"
+    " legal_reference, parameter_effective_from, trace::text, declaration_id, client_id"
+    " from ledger_entries order by person_id, id"
+)
+BALANCES = "select person_id, pot, grant_id, balance from ledger_balances order by 1, 2"
+CREDITS = "select * from ledger_credits order by person_id, year, account"
+SUMMARIES = "select person_id, summary::text from account_summaries order by 1"
+
+
+async def _populate(dsn: str, directory: Path) -> None:
+    synthesize(PERSONS, 7, range(YEAR - 1, YEAR + 1), directory)
+    db = await asyncpg.connect(dsn)
+    await _init_connection(db)
+    try:
+        rejects = directory / "rejects.ndjson"
+        await load_persons(db, [directory / "persons.ndjson"], vault=VAULT, rejects_path=rejects)
+        for year in (YEAR - 1, YEAR):
+            files = [directory / f"{kind}-{year}.ndjson"
+                     for kind in ("activities", "exposures", "engagements")]  # fmt: skip
+            await load_declarations(db, year, files, today=LOADED, vault=VAULT,
+                                    rejects_path=rejects)  # fmt: skip
+    finally:
+        await db.close()
+
+
+def _run_argv(year: int, workers: str = "2") -> list[str]:
+    return [sys.executable, "-m", "cpa", "campaign", "run", "--year", str(year), "--workers",
+            workers, "--chunk-persons", CHUNK, "--lease-seconds", LEASE,
+            "--today", f"{year + 1}-04-15"]  # fmt: skip
+
+
+def _env(dsn: str, tmp_path: Path) -> dict[str, str]:
+    return cpa_env(database_url=dsn, data_dir=str(tmp_path / "cpa-data"))
+
+
+def _run(dsn: str, tmp_path: Path, year: int = YEAR) -> dict[str, Any]:
+    done = subprocess.run(_run_argv(year), env=_env(dsn, tmp_path), cwd=PROJECT,
+                          capture_output=True, timeout=WAIT_S, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr.decode()[-3000:]
+    status: dict[str, Any] = msgspec.json.decode(done.stdout)
+    return status
+
+
+@pytest.fixture
+def started() -> Iterator[list[subprocess.Popen[bytes]]]:
+    """The runs a test starts, each in its own process group, killed whole if left running."""
+    runs: list[subprocess.Popen[bytes]] = []
+    yield runs
+    for run in runs:
+        if run.poll() is None:
+            os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+
+
+def _start(dsn: str, tmp_path: Path, runs: list[subprocess.Popen[bytes]], workers: str) -> None:
+    runs.append(subprocess.Popen(_run_argv(YEAR, workers), env=_env(dsn, tmp_path), cwd=PROJECT,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                 start_new_session=True))  # fmt: skip
+
+
+async def _chunks(dsn: str) -> list[Any]:
+    db = await asyncpg.connect(dsn)
+    try:
+        return await db.fetch(
+            "select chunk_no, status, leased_by, attempts from campaign_chunks"
+            " where year = $1 order by chunk_no",
+            YEAR,
+        )
+    finally:
+        await db.close()
+
+
+async def _wait_for(dsn: str, done_at_least: int) -> list[Any]:
+    """The chunks once ``done_at_least`` are done and one is leased (polled, bounded)."""
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        chunks = await _chunks(dsn)
+        done = sum(c["status"] == "done" for c in chunks)
+        if done >= done_at_least and any(c["status"] == "leased" for c in chunks):
+            return chunks
+        await asyncio.sleep(0.02)
+    raise AssertionError(f"fewer than {done_at_least} chunks done in {WAIT_S} s")
+
+
+async def _ledger(dsn: str) -> dict[str, list[tuple[Any, ...]]]:
+    db = await asyncpg.connect(dsn)
+    try:
+        return {q: [tuple(r) for r in await db.fetch(q)]
+                for q in (ENTRIES, BALANCES, CREDITS, SUMMARIES)}  # fmt: skip
+    finally:
+        await db.close()
+
+
+async def _verify(dsn: str) -> None:
+    db = await asyncpg.connect(dsn)
+    try:
+        report = await verify_ledger(db)
+    finally:
+        await db.close()
+    assert not (report.mismatches or report.stale_summaries or report.overdrawn)
+
+
+def _report(dsn: str, tmp_path: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "cpa", "campaign", "report", "--year", str(YEAR)],
+        env=_env(dsn, tmp_path), cwd=PROJECT, capture_output=True, timeout=WAIT_S, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout.decode()[-3000:] + done.stderr.decode()[-3000:]
+    report: dict[str, Any] = msgspec.json.decode(done.stdout)
+    return report
+
+
+async def test_killed_workers_lose_nothing_and_duplicate_nothing(
+    fresh_dsn: str, server_dsn: str, tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    await _populate(fresh_dsn, tmp_path / "population")
+    _run(fresh_dsn, tmp_path, YEAR - 1)
+    copy = fresh_dsn.rsplit("/", 1)[-1] + "_copy"
+    await create_database(server_dsn, copy, template=fresh_dsn.rsplit("/", 1)[-1])
+    copy_dsn = with_database(server_dsn, copy)
+    try:
+        _run(copy_dsn, tmp_path)  # the uninterrupted run, on a copy of the same input
+        _start(fresh_dsn, tmp_path, started, "2")
+        chunks = await _wait_for(fresh_dsn, 3)
+        leased = next(c for c in chunks if c["status"] == "leased")
+        os.kill(int(leased["leased_by"].rsplit(":", 1)[1]), signal.SIGKILL)  # one worker
+        await _wait_for(fresh_dsn, 8)
+        os.killpg(started[0].pid, signal.SIGKILL)  # the run and every worker left
+        started[0].wait()
+        assert any(c["status"] != "done" for c in await _chunks(fresh_dsn)), "killed mid-run"
+        status = _run(fresh_dsn, tmp_path)
+        assert status["chunks"]["done"] == len(chunks)
+        assert sum(c["attempts"] for c in await _chunks(fresh_dsn)) > len(chunks)
+        assert await _ledger(fresh_dsn) == await _ledger(copy_dsn)
+        await _verify(fresh_dsn)
+        report, uninterrupted = _report(fresh_dsn, tmp_path), _report(copy_dsn, tmp_path)
+        assert report["check"]["agrees"], report["check"]["mismatches"]
+        for figure in ("persons_credited", "persons_by_category", "credited", "cut_by_ceiling"):
+            assert report[figure] == uninterrupted[figure], figure
+        assert report["persons_credited"] > PERSONS // 2
+    finally:
+        await drop_database(server_dsn, copy)
+
+
+async def test_two_runs_started_separately_finish_one_pass_each_chunk_once(
+    fresh_dsn: str, tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    await _populate(fresh_dsn, tmp_path / "population")
+    _start(fresh_dsn, tmp_path, started, "1")
+    _start(fresh_dsn, tmp_path, started, "1")
+    for run in started:
+        assert run.wait(timeout=WAIT_S) == 0
+    chunks = await _chunks(fresh_dsn)
+    assert chunks and all(c["status"] == "done" and c["attempts"] == 1 for c in chunks)
+    assert len({c["leased_by"] for c in chunks}) == 2, "both runs credited chunks"
+    db = await asyncpg.connect(fresh_dsn)
+    try:
+        assert await db.fetchval("select count(distinct pass) from campaign_chunks") == 1
+        twice = await db.fetchval(
+            "select count(*) from (select person_id, pot from ledger_entries"
+            " where kind = 'accrual' group by person_id, pot, credit_year having count(*) > 1) t"
+        )
+        assert twice == 0
+    finally:
+        await db.close()
+    await _verify(fresh_dsn)
+    assert _report(fresh_dsn, tmp_path)["check"]["agrees"]

@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import datetime as dt
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -21,6 +22,7 @@ import sys
 import time
 from typing import Any
 
+import structlog
 from rich.console import Console
 from rich.progress import (
     BarColumn,
@@ -40,6 +42,8 @@ from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.queries import sql
 from cpa.errors import CpaError
+
+log = structlog.get_logger(__name__)
 
 WATCH_INTERVAL_S = 0.5
 """How often the progress bar reads the pass's progress."""
@@ -166,8 +170,11 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
                             chunks_open=0)  # fmt: skip
     worker_id = f"{socket.gethostname()}:{os.getpid()}"
     with one_shot_database(settings) as dsn:
-        asyncio.run(work(dsn, campaign, worker_id=worker_id, lease_seconds=args.lease_seconds,
-                         stopping=lambda: stop["asked"], quiet=args.quiet))  # fmt: skip
+        working = work(dsn, campaign, worker_id=worker_id, lease_seconds=args.lease_seconds,
+                       stopping=lambda: stop["asked"], quiet=args.quiet)  # fmt: skip
+        done = asyncio.run(working)
+    rss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024  # Linux: kB
+    log.info("campaign_worker_finished", chunks=done, stopped=stop["asked"], rss_mb=rss_mb)
     return 0
 
 

@@ -142,6 +142,15 @@ async def _verify(dsn: str) -> None:
     assert not (report.mismatches or report.stale_summaries or report.overdrawn)
 
 
+def _status(dsn: str, tmp_path: Path) -> dict[str, Any]:
+    done = subprocess.run(
+        [sys.executable, "-m", "cpa", "campaign", "status", "--year", str(YEAR)],
+        env=_env(dsn, tmp_path), cwd=PROJECT, capture_output=True, timeout=WAIT_S, check=True,
+    )  # fmt: skip
+    status: dict[str, Any] = msgspec.json.decode(done.stdout)
+    return status
+
+
 def _report(dsn: str, tmp_path: Path) -> dict[str, Any]:
     done = subprocess.run(
         [sys.executable, "-m", "cpa", "campaign", "report", "--year", str(YEAR)],
@@ -207,3 +216,26 @@ async def test_two_runs_started_separately_finish_one_pass_each_chunk_once(
         await db.close()
     await _verify(fresh_dsn)
     assert _report(fresh_dsn, tmp_path)["check"]["agrees"]
+
+
+async def test_ctrl_c_stops_after_the_chunk_and_a_rerun_resumes(
+    fresh_dsn: str, tmp_path: Path, started: list[subprocess.Popen[bytes]]
+) -> None:
+    """Ctrl-C (SIGINT to the run's process group, as a terminal sends it): every worker
+    finishes its chunk and leaves none leased; ``campaign status`` says what is left; the
+    rerun finishes the pass."""
+    await _populate(fresh_dsn, tmp_path / "population")
+    _start(fresh_dsn, tmp_path, started, "2")
+    await _wait_for(fresh_dsn, 2)
+    os.killpg(started[0].pid, signal.SIGINT)
+    assert started[0].wait(timeout=WAIT_S) == 1  # stopped before the end
+    chunks = await _chunks(fresh_dsn)
+    assert not any(c["status"] == "leased" for c in chunks)
+    assert any(c["status"] == "waiting" for c in chunks)
+    status = _status(fresh_dsn, tmp_path)
+    assert status["chunks"]["waiting"] == sum(c["status"] == "waiting" for c in chunks)
+    assert status["chunks"]["leased"] == 0
+    assert status["persons_done"] < status["persons_planned"]
+    assert _run(fresh_dsn, tmp_path)["persons_done"] == status["persons_planned"]
+    assert all(c["attempts"] == 1 for c in await _chunks(fresh_dsn))
+    await _verify(fresh_dsn)

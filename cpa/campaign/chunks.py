@@ -34,6 +34,9 @@ from cpa.rules.accounts import DEBT_POTS, POT_UNITS
 from cpa.rules.cpf import FIRST_EURO_YEAR
 from cpa.rules.params import int_value, value_at
 
+FULL_TIME_PERCENT_MIN = 95
+"""The report counts an employee's year as full time from this share of its reference time
+(leave and sickness shorten a full-time year): a reporting convention, not a rule of law."""
 ENTRY_COLUMNS = (
     "person_id", "pot", "kind", "amount", "unit", "effective_on", "correlation_id",
     "credit_year", "rule_id", "parameter_effective_from", "legal_reference", "trace",
@@ -206,7 +209,7 @@ def _categories(year: int, plan: CreditPlan) -> set[str]:
             categories.add(activity.kind)
             continue
         reference = activity.reference_centihours or _legal_reference_centihours(year)
-        full = activity.worked_centihours >= reference
+        full = activity.worked_centihours * 100 >= reference * FULL_TIME_PERCENT_MIN
         categories.add("employee_full_time" if full else "employee_part_time")
     if inputs.status.low_qualified:
         categories.add("low_qualified")

@@ -145,9 +145,8 @@ async def _credit_leased(
     except (asyncio.CancelledError, KeyboardInterrupt):
         await _release(db, key, None)
         raise
-    except Exception as error:  # any failure of a chunk is the chunk's error (message only:
-        # PostgreSQL puts row data in the detail, never kept)
-        problem = f"{type(error).__name__}: {error}"
+    except Exception as error:  # any failure of a chunk is the chunk's error
+        problem = f"{type(error).__name__}: {_message(error)}"
         await _release(db, key, problem[:500])
         log.error("campaign_chunk_failed", chunk=chunk["chunk_no"], attempt=chunk["attempts"],
                   error=type(error).__name__)  # fmt: skip
@@ -159,6 +158,14 @@ async def _credit_leased(
          chunk=chunk["chunk_no"], persons=stats.persons, entries=sum(stats.entries.values()),
          seconds=round(seconds, 3), persons_per_s=rate)  # fmt: skip
     return 1
+
+
+def _message(error: Exception) -> str:
+    """The error's message without row data: PostgreSQL's detail (``Failing row contains
+    (…)``, part of asyncpg's ``str()``) is left out."""
+    if isinstance(error, asyncpg.PostgresError):
+        return str(error.message)
+    return str(error)
 
 
 async def _release(db: Connection, key: tuple[Any, ...], problem: str | None) -> None:

@@ -25,7 +25,15 @@ import asyncpg
 import msgspec
 import pytest
 
-from cpa.campaign import load_declarations, load_persons, synthesize
+from cpa.campaign import (
+    campaign_status,
+    load_declarations,
+    load_persons,
+    open_pass,
+    synthesize,
+    work,
+)
+from cpa.campaign.run import ATTEMPTS_MAX
 from cpa.db.admin import create_database, drop_database, with_database
 from cpa.db.pool import _init_connection
 from cpa.ledger import verify_ledger
@@ -238,4 +246,35 @@ async def test_ctrl_c_stops_after_the_chunk_and_a_rerun_resumes(
     assert status["persons_done"] < status["persons_planned"]
     assert _run(fresh_dsn, tmp_path)["persons_done"] == status["persons_planned"]
     assert all(c["attempts"] == 1 for c in await _chunks(fresh_dsn))
+    await _verify(fresh_dsn)
+
+
+async def test_a_failing_chunk_is_tried_three_times_reported_then_retried_by_a_rerun(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    """A chunk whose writes fail is given back and tried again, left failed after
+    ``ATTEMPTS_MAX`` attempts with its error (no row data) in ``campaign status``; the next run
+    gives it another round."""
+    await _populate(fresh_dsn, tmp_path / "population")
+    db = await asyncpg.connect(fresh_dsn)
+    try:
+        await db.execute(
+            "alter table ledger_entries add constraint test_refuses check (amount < 0) not valid"
+        )
+        campaign = await open_pass(db, YEAR, today=dt.date(2025, 4, 15))
+        assert await work(fresh_dsn, campaign, worker_id="w1", lease_seconds=1) == 0
+        status = await campaign_status(db, YEAR)
+        assert status is not None and status.chunks["failed"] == campaign.chunks_open
+        assert all(e["attempts"] == ATTEMPTS_MAX for e in status.errors)
+        error = str(status.errors[0]["error"])
+        assert "test_refuses" in error and "Failing row" not in error
+        assert await db.fetchval("select count(*) from ledger_entries") == 0
+        await db.execute("alter table ledger_entries drop constraint test_refuses")
+        again = await open_pass(db, YEAR, today=dt.date(2025, 4, 15))
+        assert again.number == campaign.number and again.chunks_open == campaign.chunks_open
+        assert await work(fresh_dsn, again, worker_id="w2", lease_seconds=1) == again.chunks_open
+        status = await campaign_status(db, YEAR)
+        assert status is not None and status.chunks["done"] == again.chunks_open
+    finally:
+        await db.close()
     await _verify(fresh_dsn)

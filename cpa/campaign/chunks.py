@@ -10,6 +10,7 @@ transaction: the chunk is written whole or not at all.
 from __future__ import annotations
 
 import datetime as dt
+import time
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
@@ -66,16 +67,27 @@ async def credit_chunk(
     """Credit ``year`` to the persons of ids in [first, end) (None: unbounded) who declared
     something for it, in the caller's transaction; the chunk's figures."""
     check_creditable(year, today)
+    started = time.perf_counter()
     persons = await db.fetch(sql("list_chunk_persons"), year, first, end)
     ids = [row["id"] for row in persons]
     if ids:
         await db.execute(sql("ensure_ledger_accounts"), ids)
         await db.fetch(sql("lock_ledger_accounts"), ids)
     states = await chunk_states(db, persons, year)
+    read = time.perf_counter()
     plans = [plan_credit(state, year, today) for state in states]
     write = chunk_write(plans, provenance)
+    planned = time.perf_counter()
     await write_chunk(db, write)
-    return chunk_stats(year, states, plans)
+    written = time.perf_counter()
+    stats = chunk_stats(year, states, plans)
+    stats.ms = {"read": _ms(read - started), "plan": _ms(planned - read),
+                "write": _ms(written - planned)}  # fmt: skip
+    return stats
+
+
+def _ms(seconds: float) -> int:
+    return round(seconds * 1000)
 
 
 async def chunk_states(db: Connection, persons: Sequence[Any], year: int) -> list[CreditState]:

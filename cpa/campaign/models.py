@@ -17,7 +17,8 @@ class ChunkStats(msgspec.Struct, kw_only=True):
     ``unchanged``: persons with nothing to write. ``accrued`` / ``adjusted_amounts`` /
     ``converted``: the entries' sums per pot; ``entries``: their count per kind. ``capped``:
     credits cut by their ceiling per pot, and ``cut`` what the ceiling took. ``owing``:
-    persons left with a debt (a negative balance), ``debts`` its sum per pot.
+    persons left with a debt (a negative balance), ``debts`` its sum per pot. ``ms``: where
+    the chunk's time went (reading and locking, planning in Python, writing), milliseconds.
     """
 
     persons: int = 0
@@ -33,6 +34,7 @@ class ChunkStats(msgspec.Struct, kw_only=True):
     cut: dict[str, int] = msgspec.field(default_factory=dict)
     owing: int = 0
     debts: dict[str, int] = msgspec.field(default_factory=dict)
+    ms: dict[str, int] = msgspec.field(default_factory=dict)
 
     def add(self, other: ChunkStats) -> None:
         """Add ``other``'s figures to these."""
@@ -70,6 +72,7 @@ class PassFigures(msgspec.Struct, frozen=True, kw_only=True):
     persons: int
     seconds: float
     persons_per_s: int
+    worker_seconds: dict[str, float]  # summed over the chunks: read, plan, write
 
 
 class LedgerCheck(msgspec.Struct, frozen=True, kw_only=True):

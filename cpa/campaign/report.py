@@ -101,7 +101,8 @@ def _passes(chunks: list[Any]) -> list[PassFigures]:
     figures = []
     for number, rows in by_pass.items():
         done = [r for r in rows if r["done_at"] is not None]
-        persons = _sum(rows).persons
+        total = _sum(rows)
+        persons = total.persons
         seconds = 0.0
         if done:
             started = min(r["started_at"] for r in done)
@@ -109,6 +110,7 @@ def _passes(chunks: list[Any]) -> list[PassFigures]:
         figures.append(PassFigures(
             number=number, chunks=len(rows), chunks_done=len(done), persons=persons,
             seconds=round(seconds, 3), persons_per_s=int(persons / seconds) if seconds else 0,
+            worker_seconds={phase: ms / 1000 for phase, ms in total.ms.items()},
         ))  # fmt: skip
     return figures
 

@@ -156,7 +156,8 @@ async def _credit_leased(
     rate = int(stats.persons / seconds) if seconds else 0
     emit("campaign_chunk_credited", year=campaign.year, number=campaign.number,
          chunk=chunk["chunk_no"], persons=stats.persons, entries=sum(stats.entries.values()),
-         seconds=round(seconds, 3), persons_per_s=rate)  # fmt: skip
+         seconds=round(seconds, 3), persons_per_s=rate,
+         **{f"{phase}_ms": ms for phase, ms in stats.ms.items()})  # fmt: skip
     return 1
 
 

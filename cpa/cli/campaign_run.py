@@ -225,8 +225,10 @@ def _print_table(report: CampaignReport) -> None:
     for kind, lines in report.rejects_by_type.items():
         table.add_row(f"rejected lines: {kind}", f"{lines:,}")
     for p in report.passes:
+        phases = ", ".join(f"{k} {v:.1f} s" for k, v in p.worker_seconds.items())
         table.add_row(f"pass {p.number}", f"{p.persons:,} persons in {p.seconds:.1f} s "
                       f"({p.persons_per_s:,}/s), {p.chunks_done}/{p.chunks} chunks")  # fmt: skip
+        table.add_row(f"pass {p.number}: workers' time", phases)
     agrees = "yes" if report.check.agrees else "NO: " + "; ".join(report.check.mismatches)
     table.add_row("totals equal the ledger's", agrees)
     Console().print(table)

@@ -150,7 +150,8 @@ def main() -> None:
         print(f"run_persons={status['persons_done']} workers={WORKERS} "
               f"persons_per_s={run['persons_per_s']} (first lease to last commit "
               f"{run['seconds']:.1f} s; command wall {wall:.1f} s) "
-              f"worker_rss_mb={_rss(stderr)} agrees={report['check']['agrees']}")  # fmt: skip
+              f"worker_rss_mb={_rss(stderr)} agrees={report['check']['agrees']} "
+              f"workers_seconds={run['worker_seconds']}")  # fmt: skip
         writes = asyncio.run(_writes(dsn, today))
         floor = asyncio.run(_floor(with_database(pg.dsn(), "floor"), writes))
         floor_rate = int(status["persons_done"] / floor)

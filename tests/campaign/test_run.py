@@ -26,6 +26,7 @@ import msgspec
 import pytest
 
 from cpa.campaign import (
+    campaign_report,
     campaign_status,
     load_declarations,
     load_persons,
@@ -36,6 +37,7 @@ from cpa.campaign import (
 from cpa.campaign.run import ATTEMPTS_MAX
 from cpa.db.admin import create_database, drop_database, with_database
 from cpa.db.pool import _init_connection
+from cpa.declarations import ActivityDeclaration, DeclaredActivity, declare_activities
 from cpa.ledger import verify_ledger
 from cpa.persons import NirVault
 from tests.support.processes import PROJECT, cpa_env
@@ -275,6 +277,46 @@ async def test_a_failing_chunk_is_tried_three_times_reported_then_retried_by_a_r
         assert await work(fresh_dsn, again, worker_id="w2", lease_seconds=1) == again.chunks_open
         status = await campaign_status(db, YEAR)
         assert status is not None and status.chunks["done"] == again.chunks_open
+    finally:
+        await db.close()
+    await _verify(fresh_dsn)
+
+
+async def test_a_corrected_year_is_adjusted_by_a_new_pass_and_reported(
+    fresh_dsn: str, tmp_path: Path
+) -> None:
+    """A finished pass is not redone by ``campaign run``; ``--again`` opens a new pass that
+    posts the correction's adjustment (OQ-5), counted by the report, which still agrees."""
+    await _populate(fresh_dsn, tmp_path / "population")
+    db = await asyncpg.connect(fresh_dsn)
+    await _init_connection(db)
+    try:
+        first = await open_pass(db, YEAR, today=dt.date(2025, 4, 15))
+        await work(fresh_dsn, first, worker_id="w1", lease_seconds=5)
+        credited = await db.fetchrow(
+            "select person_id, amount from ledger_credits"
+            " where year = $1 and account = 'cpf' and amount > 10000 order by person_id limit 1",
+            YEAR,
+        )
+        line = ActivityDeclaration(person_id=credited["person_id"], year=YEAR, activities=[
+            DeclaredActivity(kind="employee", worked_centihours=10_000)])  # fmt: skip
+        assert (await declare_activities(db, [line], today=LOADED)).rejected == 0
+        same = await open_pass(db, YEAR, today=dt.date(2025, 5, 2))
+        assert (same.number, same.chunks_open) == (1, 0)
+        again = await open_pass(db, YEAR, today=dt.date(2025, 5, 2), again=True)
+        assert again.number == 2
+        await work(fresh_dsn, again, worker_id="w2", lease_seconds=5)
+        adjustments = await db.fetch(
+            "select amount, effective_on from ledger_entries where kind = 'adjustment'"
+        )
+        assert len(adjustments) == 1 and adjustments[0]["amount"] < 0
+        assert adjustments[0]["effective_on"] == dt.date(2025, 5, 2)
+        report = await campaign_report(db, YEAR)
+        assert report is not None and report.check.agrees, report
+        assert (report.persons_adjusted, report.adjustment_entries) == (1, 1)
+        assert report.adjustments == {"cpf_statutory": adjustments[0]["amount"]}
+        assert [p.number for p in report.passes] == [1, 2]
+        assert report.persons_credited == report.passes[0].persons
     finally:
         await db.close()
     await _verify(fresh_dsn)

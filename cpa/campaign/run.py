@@ -41,6 +41,8 @@ WAIT_POLL_S = 0.5
 """How often a worker with nothing to lease looks again while others hold chunks."""
 WAIT_MAX_S = 3_600.0
 """A worker gives up waiting for others' chunks after this long."""
+ERROR_CHARS_MAX = 500
+"""A failed chunk keeps this much of its error's message (``campaign status`` shows it)."""
 IDLE_IN_TRANSACTION_MIN_S = 30.0
 """A chunk's transaction idle this long (its worker hung, or the lease if longer) is ended
 by the server, and its chunk comes back: far above the pauses of a chunk's computation."""
@@ -147,7 +149,7 @@ async def _credit_leased(
         raise
     except Exception as error:  # any failure of a chunk is the chunk's error
         problem = f"{type(error).__name__}: {_message(error)}"
-        await _release(db, key, problem[:500])
+        await _release(db, key, problem[:ERROR_CHARS_MAX])
         log.error("campaign_chunk_failed", chunk=chunk["chunk_no"], attempt=chunk["attempts"],
                   error=type(error).__name__)  # fmt: skip
         return 0

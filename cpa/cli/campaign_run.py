@@ -51,6 +51,17 @@ STOP_WAIT_S = 120.0
 """How long a stopped run waits for its workers to finish their chunk before killing them."""
 
 
+WORKERS_MAX = 64
+"""Worker processes one ``campaign run`` starts at most (more machines: more runs)."""
+
+
+def _workers(text: str) -> int:
+    workers = int(text)
+    if not 1 <= workers <= WORKERS_MAX:
+        raise argparse.ArgumentTypeError(f"between 1 and {WORKERS_MAX}")
+    return workers
+
+
 class NoCampaign(CpaError, slug="no-campaign", status=404):
     """No campaign was run for this year."""
 
@@ -59,7 +70,7 @@ def register_run(campaign: Any) -> None:
     """Add ``campaign run``, ``work``, ``status`` and ``report`` to the campaign group."""
     run = command(campaign, "run", cmd_run, "credit a year with worker processes (resumable)")
     run.add_argument("--year", type=int, required=True)
-    run.add_argument("--workers", type=int, default=2)
+    run.add_argument("--workers", type=_workers, default=2, help=f"1 to {WORKERS_MAX}")
     run.add_argument("--today", type=dt.date.fromisoformat, default=None,
                      help="the day the credits are effective (default: today)")  # fmt: skip
     run.add_argument("--chunk-persons", type=int, default=CHUNK_PERSONS)

@@ -308,15 +308,20 @@ def _activities(
     if row is None:
         return None, PersonYearStatus(full_rate_retirement_on=state.full_rate_retirement_on)
     declaration = _activity.decode(row["body"])
-    activities = [
-        Activity(
-            kind=a.kind,
-            worked_centihours=a.worked_centihours,
-            reference_centihours=a.reference_centihours,
-            months_active=a.months_active,
-        )
-        for a in declaration.activities
-    ]
+    # In the order of their kinds, as the simulation takes them: the order declared never
+    # counts (two activities giving the same amount are traced to the same rule either way).
+    activities = sorted(
+        (
+            Activity(
+                kind=a.kind,
+                worked_centihours=a.worked_centihours,
+                reference_centihours=a.reference_centihours,
+                months_active=a.months_active,
+            )
+            for a in declaration.activities
+        ),
+        key=lambda activity: activity.kind,
+    )
     status = PersonYearStatus(
         low_qualified=declaration.low_qualified,
         disability=declaration.disability,

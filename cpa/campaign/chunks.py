@@ -187,9 +187,9 @@ def _count_person(stats: ChunkStats, year: int, state: CreditState, plan: Credit
         stats.credited += 1
         for category in _categories(year, plan):
             stats.categories[category] = stats.categories.get(category, 0) + 1
-    if "adjustment" in kinds:
-        stats.adjusted += 1
-    if not plan.entries and kinds <= {"unchanged"}:
+    if any(entry.kind == "adjustment" for entry in plan.entries):
+        stats.adjusted += 1  # a recomputation that changes nothing posts no adjustment
+    elif "accrual" not in kinds and not plan.entries:
         stats.unchanged += 1
     for note in plan.notes:
         if note.capped:

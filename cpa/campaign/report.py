@@ -47,11 +47,11 @@ def euros(cents: int) -> str:
 
 async def campaign_status(db: Connection, year: int) -> CampaignStatus | None:
     """Where the year's latest pass stands; None when no pass was ever opened."""
-    chunks = await db.fetch(sql("list_campaign_chunks"), year)
-    if not chunks:
+    latest = await db.fetchrow(sql("get_campaign_pass"), year)
+    if latest is None:
         return None
-    number = chunks[-1]["pass"]
-    current = [c for c in chunks if c["pass"] == number]
+    number = latest["pass"]
+    current = [c for c in await db.fetch(sql("list_campaign_chunks"), year) if c["pass"] == number]
     by_status: dict[str, int] = {"done": 0, "leased": 0, "waiting": 0, "failed": 0}
     for chunk in current:
         by_status[chunk["status"]] += 1
@@ -62,10 +62,8 @@ async def campaign_status(db: Connection, year: int) -> CampaignStatus | None:
          "attempts": c["attempts"], "error": c["last_error"]}
         for c in current if c["last_error"] is not None
     ]  # fmt: skip
-    passes = await db.fetchrow(sql("get_campaign_pass"), year)
-    assert passes is not None, "a chunk has its pass"
     return CampaignStatus(
-        year=year, pass_=number, credited_on=passes["credited_on"].isoformat(), chunks=by_status,
+        year=year, pass_=number, credited_on=latest["credited_on"].isoformat(), chunks=by_status,
         persons_planned=sum(c["persons_planned"] for c in current), persons_done=stats.persons,
         accrued=stats.accrued, adjusted=stats.adjusted_amounts, euros_credited=euros(credited),
         errors=errors,
@@ -73,13 +71,14 @@ async def campaign_status(db: Connection, year: int) -> CampaignStatus | None:
 
 
 async def campaign_report(db: Connection, year: int) -> CampaignReport | None:
-    """The year's campaign added up over its passes, its totals checked against the ledger's."""
-    chunks = await db.fetch(sql("list_campaign_chunks"), year)
-    if not chunks:
+    """The year's campaign added up over its passes, its totals checked against the ledger's;
+    None when no pass was ever opened."""
+    latest = await db.fetchrow(sql("get_campaign_pass"), year)
+    if latest is None:
         return None
+    chunks = await db.fetch(sql("list_campaign_chunks"), year)
     total = _sum(chunks)
-    last = chunks[-1]["pass"]
-    latest = _sum([c for c in chunks if c["pass"] == last])
+    latest_pass = _sum([c for c in chunks if c["pass"] == latest["pass"]])
     rejects = {
         row["type"]: row["lines"] for row in await db.fetch(sql("list_campaign_rejects"), year)
     }
@@ -89,7 +88,7 @@ async def campaign_report(db: Connection, year: int) -> CampaignReport | None:
         persons_adjusted=total.adjusted, credited=total.accrued,
         adjustments=total.adjusted_amounts, adjustment_entries=total.entries.get("adjustment", 0),
         converted=total.converted, persons_at_ceiling=total.capped, cut_by_ceiling=total.cut,
-        persons_owing=latest.owing, debts=latest.debts, rejects_by_type=rejects,
+        persons_owing=latest_pass.owing, debts=latest_pass.debts, rejects_by_type=rejects,
         check=await _check(db, year, total),
     )  # fmt: skip
 

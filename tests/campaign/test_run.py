@@ -38,7 +38,7 @@ from cpa.campaign.run import ATTEMPTS_MAX
 from cpa.db.admin import create_database, drop_database, with_database
 from cpa.db.pool import _init_connection
 from cpa.declarations import ActivityDeclaration, DeclaredActivity, declare_activities
-from cpa.ledger import verify_ledger
+from cpa.ledger import YearNotClosed, verify_ledger
 from cpa.persons import NirVault
 from tests.support.processes import PROJECT, cpa_env
 
@@ -320,3 +320,21 @@ async def test_a_corrected_year_is_adjusted_by_a_new_pass_and_reported(
     finally:
         await db.close()
     await _verify(fresh_dsn)
+
+
+async def test_a_year_nobody_declared_is_a_pass_of_no_chunk(fresh_dsn: str) -> None:
+    """Nothing to credit: the pass has no chunk, its worker ends at once, the status and the
+    report say so (and agree with an empty ledger); a year not closed yet is refused."""
+    db = await asyncpg.connect(fresh_dsn)
+    try:
+        campaign = await open_pass(db, 2020, today=dt.date(2025, 4, 15))
+        assert campaign.chunks_open == 0
+        assert await work(fresh_dsn, campaign, worker_id="w", lease_seconds=1) == 0
+        status = await campaign_status(db, 2020)
+        assert status is not None and sum(status.chunks.values()) == 0
+        report = await campaign_report(db, 2020)
+        assert report is not None and report.check.agrees and report.persons_credited == 0
+        with pytest.raises(YearNotClosed):
+            await open_pass(db, 2025, today=dt.date(2025, 4, 15))
+    finally:
+        await db.close()

@@ -72,7 +72,8 @@ def register_run(campaign: Any) -> None:
     run.add_argument("--year", type=int, required=True)
     run.add_argument("--workers", type=_workers, default=2, help=f"1 to {WORKERS_MAX}")
     run.add_argument("--today", type=dt.date.fromisoformat, default=None,
-                     help="the day the credits are effective (default: today)")  # fmt: skip
+                     help="the day the credits are effective (default: today; "
+                          "a pass joined keeps its own)")  # fmt: skip
     run.add_argument("--chunk-persons", type=int, default=CHUNK_PERSONS)
     run.add_argument("--lease-seconds", type=float, default=LEASE_SECONDS)
     run.add_argument("--again", action="store_true",

@@ -55,6 +55,17 @@ WORKERS_MAX = 64
 """Worker processes one ``campaign run`` starts at most (more machines: more runs)."""
 
 
+CHUNK_PERSONS_MAX = 100_000
+"""A chunk is one transaction held by one worker: beyond this, its memory and its redo grow."""
+
+
+def _chunk_persons(text: str) -> int:
+    persons = int(text)
+    if not 1 <= persons <= CHUNK_PERSONS_MAX:
+        raise argparse.ArgumentTypeError(f"between 1 and {CHUNK_PERSONS_MAX}")
+    return persons
+
+
 def _workers(text: str) -> int:
     workers = int(text)
     if not 1 <= workers <= WORKERS_MAX:
@@ -74,7 +85,8 @@ def register_run(campaign: Any) -> None:
     run.add_argument("--today", type=dt.date.fromisoformat, default=None,
                      help="the day the credits are effective (default: today; "
                           "a pass joined keeps its own)")  # fmt: skip
-    run.add_argument("--chunk-persons", type=int, default=CHUNK_PERSONS)
+    run.add_argument("--chunk-persons", type=_chunk_persons, default=CHUNK_PERSONS,
+                     help=f"persons per chunk, 1 to {CHUNK_PERSONS_MAX}")  # fmt: skip
     run.add_argument("--lease-seconds", type=float, default=LEASE_SECONDS)
     run.add_argument("--again", action="store_true",
                      help="a new pass over a finished year (after corrections)")  # fmt: skip

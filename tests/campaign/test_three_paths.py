@@ -71,7 +71,7 @@ def careers(draw: st.DrawFn) -> dict[str, Any]:
     """A career of 2015–2025 the declarations API and the simulation both accept."""
     born = dt.date(draw(st.integers(1956, 1995)), draw(st.integers(1, 12)), 1)
     years = sorted({*draw(st.lists(st.sampled_from(YEARS), max_size=5)), 2025})
-    if draw(st.integers(0, 4)) == 0:
+    if draw(st.integers(0, 9)) == 0:
         years = list(YEARS)  # a whole career: the ceilings are reached
     # One activity of a kind per year (the simulation's rule), in any order.
     activity = [

@@ -26,11 +26,13 @@ import msgspec
 import pytest
 
 from cpa.campaign import (
+    IntakeReport,
     campaign_report,
     campaign_status,
     load_declarations,
     load_persons,
     open_pass,
+    record_load,
     synthesize,
     work,
 )
@@ -322,9 +324,18 @@ async def test_a_corrected_year_is_adjusted_by_a_new_pass_and_reported(
     await _verify(fresh_dsn)
 
 
+def _load(**rejected: int) -> IntakeReport:
+    by_type = {kind.replace("_", "-"): lines for kind, lines in rejected.items()}
+    count = sum(by_type.values())
+    return IntakeReport(files=1, lines=count, stored=0, unchanged=0, rejected=count,
+                        rejected_by_type=by_type, rejects="rejects.ndjson", seconds=0.1,
+                        lines_per_second=10)  # fmt: skip
+
+
 async def test_a_year_nobody_declared_is_a_pass_of_no_chunk(fresh_dsn: str) -> None:
     """Nothing to credit: the pass has no chunk, its worker ends at once, the status and the
-    report say so (and agree with an empty ledger); a year not closed yet is refused."""
+    report say so (and agree with an empty ledger), with the rejects of the year's loads and
+    of the persons' loads; a year not closed yet is refused."""
     db = await asyncpg.connect(fresh_dsn)
     try:
         campaign = await open_pass(db, 2020, today=dt.date(2025, 4, 15))
@@ -332,8 +343,13 @@ async def test_a_year_nobody_declared_is_a_pass_of_no_chunk(fresh_dsn: str) -> N
         assert await work(fresh_dsn, campaign, worker_id="w", lease_seconds=1) == 0
         status = await campaign_status(db, 2020)
         assert status is not None and sum(status.chunks.values()) == 0
+        await record_load(db, 2020, "declarations", _load(invalid_input=2, truncated_line=1))
+        await record_load(db, 2019, "declarations", _load(invalid_input=5))  # another year
+        await record_load(db, None, "persons", _load(invalid_nir=1))  # persons: every year's
         report = await campaign_report(db, 2020)
         assert report is not None and report.check.agrees and report.persons_credited == 0
+        assert report.rejects_by_type == {"invalid-input": 2, "truncated-line": 1,
+                                          "invalid-nir": 1}  # fmt: skip
         with pytest.raises(YearNotClosed):
             await open_pass(db, 2025, today=dt.date(2025, 4, 15))
     finally:

@@ -71,12 +71,6 @@ def _by_cohort(param_id: str, birth_date: dt.date) -> ParamValue:
     return value_or_none(param_id, birth_date) or first_value(param_id)
 
 
-CREDIT_STOPS_CACHED = 1 << 16
-"""Birth dates × retirement dates remembered: a campaign asks the same pairs millions of times
-(measured: a third of the time of planning a person's year before)."""
-
-
-@functools.lru_cache(maxsize=CREDIT_STOPS_CACHED)  # pure: the parameters never change
 def cpf_credit_stop(
     birth_date: dt.date | None, full_rate_retirement_on: dt.date | None
 ) -> CreditStop | None:

@@ -200,23 +200,14 @@ on conflict on constraint ledger_credits_pkey
 do update set amount = excluded.amount, inputs_sha256 = excluded.inputs_sha256,
               credited_on = excluded.credited_on;
 
--- name: get_ceiling_balances
--- Balances that the ceilings read: statutory and CEC euros, pending holds included, and hours.
-select
-    coalesce(sum(b.balance) filter (where b.pot = 'cpf_statutory'), 0)
-      + (select coalesce(sum(a.amount_cents), 0) from cpf_holds h
-         join cpf_hold_allocations a on a.hold_id = h.id
-         where h.person_id = $1 and h.status = 'pending' and a.pot = 'cpf_statutory')
-      as statutory_cents,
-    coalesce(sum(b.balance) filter (where b.pot = 'cec'), 0)
-      + (select coalesce(sum(a.amount_cents), 0) from cpf_holds h
-         join cpf_hold_allocations a on a.hold_id = h.id
-         where h.person_id = $1 and h.status = 'pending' and a.pot = 'cec')
-      as cec_cents,
-    coalesce(sum(b.balance) filter (where b.pot = 'cpf_hours'), 0) as cpf_hours,
-    coalesce(sum(b.balance) filter (where b.pot = 'cec_hours'), 0) as cec_hours
-from ledger_balances b
-where b.person_id = $1;
+-- name: get_held_cents
+-- The euros of one person's pending holds taken from the pots that ceilings read.
+select coalesce(sum(a.amount_cents) filter (where a.pot = 'cpf_statutory'), 0)::bigint
+           as statutory_cents,
+       coalesce(sum(a.amount_cents) filter (where a.pot = 'cec'), 0)::bigint as cec_cents
+from cpf_holds h
+join cpf_hold_allocations a on a.hold_id = h.id
+where h.person_id = $1 and h.status = 'pending';
 
 -- name: list_persons_to_credit
 -- Persons with any declaration for a year, in a stable order (a re-run walks the same list).

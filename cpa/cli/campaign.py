@@ -1,5 +1,6 @@
-"""``python -m cpa synth`` (a synthetic population) and ``python -m cpa campaign load`` /
-``campaign load-persons`` (the bulk intake of the operators' files)."""
+"""``python -m cpa synth`` (a synthetic population), ``python -m cpa campaign load`` /
+``campaign load-persons`` (the bulk intake of the operators' files), ``campaign run`` (worker
+processes crediting a year, with a progress bar), ``campaign status`` and ``campaign report``."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 import asyncpg
 
 from cpa.campaign import kind_of, load_declarations, load_persons, parse_years, synthesize
+from cpa.campaign.report import record_load
+from cpa.cli.campaign_run import register_run
 from cpa.cli.common import command, command_group, one_shot_database, print_json, with_connection
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
@@ -36,6 +39,7 @@ def register(subparsers: Any) -> None:
     _files(load, "rejects-{year}.ndjson")
     persons_help = "register the persons of NDJSON files ({nir, birth_date} lines)"
     _files(command(campaign, "load-persons", cmd_load_persons, persons_help), "rejects.ndjson")
+    register_run(campaign)
 
 
 def _files(parser: argparse.ArgumentParser, rejects: str) -> None:
@@ -60,12 +64,14 @@ def cmd_load(args: argparse.Namespace, settings: Settings) -> int:
     async def load(db: asyncpg.Connection, dsn: str) -> Any:
         lookup = await asyncpg.connect(dsn)  # the persons' lookups run beside the writes
         try:
-            return await load_declarations(
+            report = await load_declarations(
                 db, args.year, args.files, today=today, vault=vault, rejects_path=rejects,
                 lookup=lookup,
             )  # fmt: skip
         finally:
             await lookup.close()
+        await record_load(db, args.year, "declarations", report)
+        return report
 
     print_json(_run(settings, load))
     return 0
@@ -76,7 +82,9 @@ def cmd_load_persons(args: argparse.Namespace, settings: Settings) -> int:
     rejects = args.rejects or Path("rejects.ndjson")
 
     async def load(db: asyncpg.Connection, dsn: str) -> Any:
-        return await load_persons(db, args.files, vault=vault, rejects_path=rejects)
+        report = await load_persons(db, args.files, vault=vault, rejects_path=rejects)
+        await record_load(db, None, "persons", report)
+        return report
 
     print_json(_run(settings, load))
     return 0

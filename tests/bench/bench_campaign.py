@@ -16,10 +16,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import os
-import shutil
-import subprocess
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -33,10 +30,9 @@ sys.path.insert(0, str(PROJECT))
 
 from cpa.campaign.chunks import ChunkWrite, write_chunk  # noqa: E402
 from cpa.campaign.run import CHUNK_PERSONS  # noqa: E402
-from cpa.db.admin import create_database, migrate_database, with_database  # noqa: E402
-from cpa.db.embedded import EmbeddedPostgres  # noqa: E402
+from cpa.db.admin import create_database, with_database  # noqa: E402
 from cpa.db.queries import sql  # noqa: E402
-from tests.support.processes import cpa_env, free_port  # noqa: E402
+from tests.bench.population import bench_database, run_cpa  # noqa: E402
 
 YEAR = 2024
 KINDS = ("activities", "exposures", "engagements")
@@ -51,13 +47,6 @@ CREDITS = """
 select person_id, year, account, unit, amount, balance_before, inputs_sha256, credited_on
 from ledger_credits where year = $1 order by person_id
 """
-
-
-def _cpa(env: dict[str, str], *args: str) -> tuple[Any, float, str]:
-    started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-m", "cpa", *args], env=env, cwd=PROJECT,
-                          capture_output=True, check=True, timeout=7_200)  # fmt: skip
-    return msgspec.json.decode(done.stdout), time.perf_counter() - started, done.stderr.decode()
 
 
 async def _writes(dsn: str, today: str) -> list[ChunkWrite]:
@@ -121,46 +110,32 @@ def _rss(stderr: str) -> list[int]:
 
 def main() -> None:
     persons = int(os.environ.get("BENCH_CAMPAIGN_PERSONS", "1000000"))
-    population = PROJECT / ".cpa" / f"bench-population-{persons}"
-    data_dir = Path(tempfile.mkdtemp(prefix="cpa-campaign-"))
-    os.chmod(data_dir, 0o755)  # the server's user (not root) reads it
-    pg = EmbeddedPostgres(data_dir / "pgdata", free_port(), cache_dir=PROJECT / ".cpa" / "pgbin")
-    pg.ensure_running()
-    try:
-        asyncio.run(create_database(pg.dsn(), "cpa"))
-        dsn = pg.dsn("cpa")
-        asyncio.run(migrate_database(dsn))
-        env = cpa_env(database_url=dsn, data_dir=str(data_dir))
-        if not (population / "persons.ndjson").exists():
-            _cpa(env, "synth", "--persons", str(persons), "--seed", "1", "--out", str(population))
-        rejects = str(data_dir / "rejects.ndjson")
-        _cpa(env, "campaign", "load-persons", str(population / "persons.ndjson"),
-             "--rejects", rejects)  # fmt: skip
+    with bench_database("cpa-campaign-", persons) as bench:
+        env, population = bench.env, bench.population
+        rejects = str(bench.data_dir / "rejects.ndjson")
+        run_cpa(env, "campaign", "load-persons", str(population / "persons.ndjson"),
+                "--rejects", rejects)  # fmt: skip
         files = [str(population / f"{kind}-{YEAR}.ndjson") for kind in KINDS]
-        load, wall, _ = _cpa(env, "campaign", "load", "--year", str(YEAR), *files,
-                             "--rejects", rejects)  # fmt: skip
-        print(
-            f"load_lines={load['lines']} lines_per_s={load['lines_per_second']} wall_s={wall:.1f}"
-        )
-        asyncio.run(create_database(pg.dsn(), "floor", template="cpa"))  # before the run
+        load = run_cpa(env, "campaign", "load", "--year", str(YEAR), *files, "--rejects", rejects)
+        print(f"load_lines={load.json['lines']} lines_per_s={load.json['lines_per_second']} "
+              f"wall_s={load.wall_s:.1f}")  # fmt: skip
+        asyncio.run(create_database(bench.pg.dsn(), "floor", template="cpa"))  # before the run
         today = f"{YEAR + 1}-04-15"
-        status, wall, stderr = _cpa(env, "campaign", "run", "--year", str(YEAR), "--workers",
-                                    str(WORKERS), "--today", today)  # fmt: skip
-        report, _, _ = _cpa(env, "campaign", "report", "--year", str(YEAR))
+        ran = run_cpa(env, "campaign", "run", "--year", str(YEAR), "--workers", str(WORKERS),
+                      "--today", today)  # fmt: skip
+        status = ran.json
+        report = run_cpa(env, "campaign", "report", "--year", str(YEAR)).json
         run = report["passes"][-1]
         print(f"run_persons={status['persons_done']} workers={WORKERS} "
               f"persons_per_s={run['persons_per_s']} (first lease to last commit "
-              f"{run['seconds']:.1f} s; command wall {wall:.1f} s) "
-              f"worker_rss_mb={_rss(stderr)} agrees={report['check']['agrees']} "
+              f"{run['seconds']:.1f} s; command wall {ran.wall_s:.1f} s) "
+              f"worker_rss_mb={_rss(ran.stderr)} agrees={report['check']['agrees']} "
               f"workers_seconds={run['worker_seconds']}")  # fmt: skip
-        writes = asyncio.run(_writes(dsn, today))
-        floor = asyncio.run(_floor(with_database(pg.dsn(), "floor"), writes))
+        writes = asyncio.run(_writes(bench.dsn, today))
+        floor = asyncio.run(_floor(with_database(bench.pg.dsn(), "floor"), writes))
         floor_rate = int(status["persons_done"] / floor)
         print(f"floor_persons_per_s={floor_rate} (the same writes, no reads, no computation) "
               f"run/floor={run['persons_per_s'] / floor_rate:.2f}")  # fmt: skip
-    finally:
-        pg.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

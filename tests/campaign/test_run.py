@@ -123,13 +123,17 @@ async def _chunks(dsn: str) -> list[Any]:
         await db.close()
 
 
-async def _wait_for(dsn: str, done_at_least: int) -> list[Any]:
-    """The chunks once ``done_at_least`` are done and one is leased (polled, bounded)."""
+async def _wait_for(dsn: str, done_at_least: int, *, or_finished: bool = False) -> list[Any]:
+    """The chunks once ``done_at_least`` are done and one is leased (polled, bounded); with
+    ``or_finished``, also once every chunk is done (the last ones may all end between two
+    polls, and then none is ever seen leased)."""
     deadline = time.monotonic() + WAIT_S
     while time.monotonic() < deadline:
         chunks = await _chunks(dsn)
         done = sum(c["status"] == "done" for c in chunks)
         if done >= done_at_least and any(c["status"] == "leased" for c in chunks):
+            return chunks
+        if or_finished and chunks and done == len(chunks):
             return chunks
         await asyncio.sleep(0.02)
     raise AssertionError(f"fewer than {done_at_least} chunks done in {WAIT_S} s")

@@ -31,7 +31,9 @@ from tests.support.processes import (
     wait_ready,
 )
 
-# One worker builds and installs the wheel once for the module (pyproject: --dist loadgroup).
+# One worker builds and installs the wheel once for the run (pyproject: --dist loadgroup; the
+# fixture is session-scoped, so that tests of other modules run between these do not make it
+# build again).
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("wheel")]
 
 SOURCES = ("pyproject.toml", "README.md", "cpa", "sql")
@@ -64,7 +66,7 @@ def _copy_sources(target: Path) -> None:
             shutil.copy2(source, target / name)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def deployment(tmp_path_factory: pytest.TempPathFactory) -> Deployment:
     sources = tmp_path_factory.mktemp("sources")
     _copy_sources(sources)

@@ -20,16 +20,8 @@ from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
 from cpa.api.documented import doc
-from cpa.api.writes import (
-    LOCATION_DOC,
-    REPLAYED_DOC,
-    MoneyIdempotencyKey,
-    answer,
-    required_key,
-    run_once,
-)
+from cpa.api.writes import MoneyIdempotencyKey, answer, money_write, required_key, run_once
 from cpa.auth.guard import requires
-from cpa.idempotency import IdempotencyConflict, IdempotencyKeyRequired
 from cpa.ledger import (
     C2pConversionRequest,
     C2pConversionResult,
@@ -84,15 +76,7 @@ class C2pController(Controller):
         "/conversions",
         operation_id="convertMyC2pPoints",
         summary="Use C2P points for training, reconversion, part time or retirement",
-        **doc(
-            _CONVERTER,
-            InsufficientRights,
-            InvalidAmount,
-            IdempotencyKeyRequired,
-            IdempotencyConflict,
-        ),
-        status_code=201,
-        response_headers=[LOCATION_DOC, REPLAYED_DOC],
+        **money_write(_CONVERTER, InsufficientRights, InvalidAmount, created=True),
     )
     async def convert(
         self,

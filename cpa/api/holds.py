@@ -21,19 +21,12 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from cpa.api.call import Call, Caller
 from cpa.api.documented import doc
-from cpa.api.writes import (
-    LOCATION_DOC,
-    REPLAYED_DOC,
-    MoneyIdempotencyKey,
-    answer,
-    required_key,
-    run_once,
-)
+from cpa.api.writes import MoneyIdempotencyKey, answer, money_write, required_key, run_once
 from cpa.auth.access_log import access_log_fields
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
 from cpa.errors import InvalidInput
-from cpa.idempotency import IdempotencyConflict, IdempotencyKeyRequired, Replayable
+from cpa.idempotency import Replayable
 from cpa.idempotency import claim as claim_key
 from cpa.ledger import (
     AmountBeyondHeld,
@@ -113,8 +106,6 @@ def hold_view(hold: Hold) -> HoldView:
 _HOLDER = requires("cpf:hold", kinds=("training_body",))
 _CLOSING = (HoldNotFound, HoldNotPending, HoldExpired)
 _RECONCILER = requires("holds:read", person=False, kinds=("training_body",))
-_KEYED = (IdempotencyKeyRequired, IdempotencyConflict)
-"""What every money-moving POST may answer about its key."""
 
 StatusParam = Annotated[HoldStatus | None, Parameter(description="only holds in this status")]
 CreatedFromParam = Annotated[
@@ -137,11 +128,11 @@ class HoldController(Controller):
         "/",
         operation_id="createHold",
         summary="Reserve euros of the person's CPF rights for a training",
-        **doc(
+        **money_write(
             _HOLDER,
             InsufficientRights,
             InvalidAmount,
-            *_KEYED,
+            created=True,
             description=(
                 "Debit order (décret 2025-1156): earmarked abondements and dotations first, "
                 "then statutory rights, then CEC rights. Refused with `insufficient-rights` "
@@ -149,8 +140,6 @@ class HoldController(Controller):
                 "however many requests race. `Location` names the hold."
             ),
         ),
-        status_code=201,
-        response_headers=[LOCATION_DOC, REPLAYED_DOC],
     )
     async def create(
         self, call: Caller, data: JSONBody[CreateHold], idempotency_key: MoneyIdempotencyKey = None
@@ -195,9 +184,7 @@ class HoldController(Controller):
         "/{hold_id:uuid}/post",
         operation_id="postHold",
         summary="Debit the training's real cost (at most what is held); release the rest",
-        **doc(_HOLDER, *_CLOSING, AmountBeyondHeld, InvalidAmount, *_KEYED),
-        status_code=200,
-        response_headers=[REPLAYED_DOC],
+        **money_write(_HOLDER, *_CLOSING, AmountBeyondHeld, InvalidAmount),
     )
     async def debit(
         self,
@@ -214,9 +201,7 @@ class HoldController(Controller):
         "/{hold_id:uuid}/void",
         operation_id="voidHold",
         summary="Release every euro of a pending hold",
-        **doc(_HOLDER, *_CLOSING, *_KEYED),
-        status_code=200,
-        response_headers=[REPLAYED_DOC],
+        **money_write(_HOLDER, *_CLOSING),
     )
     async def void(
         self, call: Caller, hold_id: FromPath[UUID], idempotency_key: MoneyIdempotencyKey = None

@@ -22,9 +22,17 @@ from litestar.datastructures import ResponseHeader
 from litestar.params import HeaderParameter
 
 from cpa.api.call import Call
+from cpa.api.documented import doc
 from cpa.auth.access_log import record_access
 from cpa.db.database import Connection
-from cpa.idempotency import IdempotencyKeyRequired, Replayable, claim, run_idempotent
+from cpa.errors import CpaError
+from cpa.idempotency import (
+    IdempotencyConflict,
+    IdempotencyKeyRequired,
+    Replayable,
+    claim,
+    run_idempotent,
+)
 
 T = TypeVar("T")
 
@@ -71,6 +79,22 @@ REPLAYED_DOC = ResponseHeader(
 LOCATION_DOC = ResponseHeader(
     name="Location", description="The created resource", documentation_only=True
 )
+
+
+def money_write(
+    opt: dict[str, Any], *errors: type[CpaError], created: bool = False, description: str = ""
+) -> dict[str, Any]:
+    """A money-moving POST's documentation, said once for all of them: its guard and problems
+    (``errors``, then the key's: missing, 428; reused with another body, 409), the
+    ``Idempotent-Replayed`` header of its answers and, for a ``created`` resource, 201 with its
+    ``Location``: ``@post("/", operation_id=…, summary=…, **money_write(requires("x"), E))``.
+    The handler takes ``idempotency_key: MoneyIdempotencyKey`` and checks it with
+    :func:`required_key`."""
+    return {
+        **doc(opt, *errors, IdempotencyKeyRequired, IdempotencyConflict, description=description),
+        "status_code": 201 if created else 200,
+        "response_headers": [LOCATION_DOC, REPLAYED_DOC] if created else [REPLAYED_DOC],
+    }
 
 
 def required_key(key: str | None) -> str:

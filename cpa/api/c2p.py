@@ -89,7 +89,6 @@ class C2pController(Controller):
         data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)
         asked = C2pConversionRequest(**msgspec.structs.asdict(data))  # the same fields
-        by = call.provenance(key)
         done = await run_once(
             call,
             key,
@@ -97,7 +96,7 @@ class C2pController(Controller):
             asked=data,
             now=now,
             route=CONVERSIONS_PATH,
-            work=lambda db: convert_c2p(db, person_id, asked, today=now.date(), provenance=by),
+            work=lambda db, by: convert_c2p(db, person_id, asked, today=now.date(), provenance=by),
             result_type=C2pConversionResult,
         )
         return answer(done, status=201, location=f"{CONVERSIONS_PATH}/{done.result.id}")

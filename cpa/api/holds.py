@@ -44,6 +44,7 @@ from cpa.ledger import (
 from cpa.ledger.errors import InvalidAmount
 from cpa.ledger.holds import HOLD_AMOUNT_MAX_CENTS, HOLD_LIFETIME_MAX, HOLDS_LISTED_MAX
 from cpa.ledger.models import Hold, HoldStatus, HoldView, NewHold
+from cpa.provenance import Provenance
 from cpa.text import Reference
 
 HOLDS_PATH = "/v1/me/cpf/holds"
@@ -285,10 +286,9 @@ async def _close(
     """Post (``posted_cents``) or void (``None``) one of the caller's holds."""
     person_id = call.person_id
     now = dt.datetime.now(dt.UTC)
-    by = call.provenance(key)
     action = "void" if posted_cents is None else "post"
 
-    async def work(db: Connection) -> HoldView:
+    async def work(db: Connection, by: Provenance) -> HoldView:
         if posted_cents is None:
             hold = await void_hold(db, person_id, hold_id, now=now, provenance=by)
         else:

@@ -33,6 +33,7 @@ from cpa.idempotency import (
     claim,
     run_idempotent,
 )
+from cpa.provenance import Provenance
 
 T = TypeVar("T")
 
@@ -123,11 +124,12 @@ async def run_once(
     asked: Any,
     now: dt.datetime,
     route: str | None,
-    work: Callable[[Connection], Awaitable[T]],
+    work: Callable[[Connection, Provenance], Awaitable[T]],
     result_type: type[T],
 ) -> Replayable[T]:
-    """``work(db)`` in one transaction, at most once per idempotency key when one is given
-    (a money-moving route has checked it with :func:`required_key`).
+    """``work(db, by)`` in one transaction, at most once per idempotency key when one is
+    given (a money-moving route has checked it with :func:`required_key`); ``by`` is the
+    provenance every entry it writes records (the caller's client, token and this key).
 
         ``route`` (the person's access-journal line) is written first, before ``work`` takes the
         person's lock; ``None`` when ``work`` journals the persons it touched itself.
@@ -136,7 +138,7 @@ async def run_once(
     async def journaled() -> T:
         if route is not None:
             await record_access(db, call.principal, route=route, action="change")
-        return await work(db)
+        return await work(db, call.provenance(key))
 
     async with call.db.acquire() as db:
         if key is None:

@@ -20,7 +20,7 @@ from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
 from cpa.api.documented import doc
-from cpa.api.writes import MoneyIdempotencyKey, answer, money_write, required_key, run_once
+from cpa.api.writes import MoneyKey, answer, money_write, run_once
 from cpa.auth.guard import requires
 from cpa.ledger import (
     C2pConversionRequest,
@@ -82,9 +82,8 @@ class C2pController(Controller):
         self,
         call: Caller,
         data: JSONBody[ConvertPoints],
-        idempotency_key: MoneyIdempotencyKey = None,
+        key: MoneyKey,
     ) -> Response[C2pConversionResult]:
-        key = required_key(idempotency_key)
         person_id = call.person_id
         data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)

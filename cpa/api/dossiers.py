@@ -33,10 +33,9 @@ from cpa.api.advisor import ADVISOR
 from cpa.api.call import Call, Caller
 from cpa.api.documented import doc
 from cpa.api.writes import (
-    MoneyIdempotencyKey,
+    MoneyKey,
     answer,
     money_write,
-    required_key,
 )
 from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.errors import PersonRefNotFound
@@ -197,9 +196,8 @@ def _take_route(
 
     async def take(
         self: Controller, call: Caller, dossier_id: FromPath[UUID], action: ActionParam,
-        data: JSONBody[ActionInput | None] = None, idempotency_key: MoneyIdempotencyKey = None,
+        key: MoneyKey, data: JSONBody[ActionInput | None] = None,
     ) -> Response[DossierView]:  # fmt: skip
-        key = required_key(idempotency_key)
         given = ActionInput() if data is None else await call.strictly(data)
         return answer(await _act(call, actor, dossier_id, action, given, key))
 
@@ -230,9 +228,8 @@ class MyDossierController(Controller):
         ),
     )
     async def create(
-        self, call: Caller, data: JSONBody[NewDossier], idempotency_key: MoneyIdempotencyKey = None
+        self, call: Caller, data: JSONBody[NewDossier], key: MoneyKey
     ) -> Response[DossierView]:
-        key = required_key(idempotency_key)
         data = await call.strictly(data)
         party = Party(actor="citizen", principal=call.principal, route=_ROUTES["citizen"],
                       idempotency_key=key)  # fmt: skip

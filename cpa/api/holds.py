@@ -21,7 +21,7 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from cpa.api.call import Call, Caller
 from cpa.api.documented import doc
-from cpa.api.writes import MoneyIdempotencyKey, answer, money_write, required_key, run_once
+from cpa.api.writes import MoneyKey, answer, money_write, run_once
 from cpa.auth.access_log import access_log_fields
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
@@ -143,9 +143,8 @@ class HoldController(Controller):
         ),
     )
     async def create(
-        self, call: Caller, data: JSONBody[CreateHold], idempotency_key: MoneyIdempotencyKey = None
+        self, call: Caller, data: JSONBody[CreateHold], key: MoneyKey
     ) -> Response[HoldView]:
-        key = required_key(idempotency_key)
         principal, person_id = call.principal, call.person_id
         data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)
@@ -192,9 +191,8 @@ class HoldController(Controller):
         call: Caller,
         hold_id: FromPath[UUID],
         data: JSONBody[PostHold],
-        idempotency_key: MoneyIdempotencyKey = None,
+        key: MoneyKey,
     ) -> Response[HoldView]:
-        key = required_key(idempotency_key)
         data = await call.strictly(data)
         return await _close(call, hold_id, data.amount_cents, key)
 
@@ -205,9 +203,9 @@ class HoldController(Controller):
         **money_write(_HOLDER, *_CLOSING),
     )
     async def void(
-        self, call: Caller, hold_id: FromPath[UUID], idempotency_key: MoneyIdempotencyKey = None
+        self, call: Caller, hold_id: FromPath[UUID], key: MoneyKey
     ) -> Response[HoldView]:
-        return await _close(call, hold_id, None, required_key(idempotency_key))
+        return await _close(call, hold_id, None, key)
 
 
 class ClientHoldController(Controller):

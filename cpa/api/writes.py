@@ -19,6 +19,7 @@ from typing import Annotated, Any, TypeVar
 
 from litestar import Response
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
 
 from cpa.api.call import Call
@@ -105,6 +106,16 @@ def required_key(key: str | None) -> str:
             "send an Idempotency-Key header (1 to 255 characters) with this request"
         )
     return key
+
+
+def provide_money_key(idempotency_key: MoneyIdempotencyKey = None) -> str:
+    """The ``key`` dependency: a money-moving handler takes ``key: MoneyKey`` and never runs
+    without one (the header is documented as required; missing, a 428 problem, not a 400)."""
+    return required_key(idempotency_key)
+
+
+MoneyKey = NamedDependency[str]
+"""The handler parameter ``key: MoneyKey``, provided by :func:`provide_money_key`."""
 
 
 def answer(done: Replayable[T], *, status: int = 200, location: str | None = None) -> Response[T]:

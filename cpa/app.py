@@ -36,6 +36,7 @@ from cpa.api.trainings import (
     TrainingSearchController,
 )
 from cpa.api.webhooks import WebhookController
+from cpa.api.writes import provide_money_key
 from cpa.auth import (
     AUTH_ROUTE_HANDLERS,
     AuthState,
@@ -190,7 +191,10 @@ def create_app(settings: Settings | None = None, database: Database | None = Non
         lifespan=[_lifespan(settings, database)],
         # Every /v1 route is refused unless its token grants what the route declares.
         middleware=[TokenGuardMiddleware],  # type: ignore[list-item]  # cpa.types ASGI aliases
-        dependencies={"call": Provide(provide_call, sync_to_thread=False)},
+        dependencies={
+            "call": Provide(provide_call, sync_to_thread=False),
+            "key": Provide(provide_money_key, sync_to_thread=False),
+        },
         before_send=[add_rate_limit_headers],
         exception_handlers=EXCEPTION_HANDLERS,
         openapi_config=openapi_config(),

@@ -20,16 +20,8 @@ from litestar.params import FromPath, JSONBody
 
 from cpa.api.call import Caller
 from cpa.api.documented import doc
-from cpa.api.writes import (
-    LOCATION_DOC,
-    REPLAYED_DOC,
-    MoneyIdempotencyKey,
-    answer,
-    required_key,
-    run_once,
-)
+from cpa.api.writes import MoneyKey, answer, money_write, run_once
 from cpa.auth.guard import requires
-from cpa.idempotency import IdempotencyConflict, IdempotencyKeyRequired
 from cpa.ledger import (
     C2pConversionRequest,
     C2pConversionResult,
@@ -84,28 +76,18 @@ class C2pController(Controller):
         "/conversions",
         operation_id="convertMyC2pPoints",
         summary="Use C2P points for training, reconversion, part time or retirement",
-        **doc(
-            _CONVERTER,
-            InsufficientRights,
-            InvalidAmount,
-            IdempotencyKeyRequired,
-            IdempotencyConflict,
-        ),
-        status_code=201,
-        response_headers=[LOCATION_DOC, REPLAYED_DOC],
+        **money_write(_CONVERTER, InsufficientRights, InvalidAmount, created=True),
     )
     async def convert(
         self,
         call: Caller,
         data: JSONBody[ConvertPoints],
-        idempotency_key: MoneyIdempotencyKey = None,
+        key: MoneyKey,
     ) -> Response[C2pConversionResult]:
-        key = required_key(idempotency_key)
         person_id = call.person_id
         data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)
         asked = C2pConversionRequest(**msgspec.structs.asdict(data))  # the same fields
-        by = call.provenance(key)
         done = await run_once(
             call,
             key,
@@ -113,7 +95,7 @@ class C2pController(Controller):
             asked=data,
             now=now,
             route=CONVERSIONS_PATH,
-            work=lambda db: convert_c2p(db, person_id, asked, today=now.date(), provenance=by),
+            work=lambda db, by: convert_c2p(db, person_id, asked, today=now.date(), provenance=by),
             result_type=C2pConversionResult,
         )
         return answer(done, status=201, location=f"{CONVERSIONS_PATH}/{done.result.id}")

@@ -77,10 +77,9 @@ async def _run(call: Call, key: str | None, kind: str, declare: Declare) -> Batc
     lines = split_batch(body, ndjson=ndjson)
     now = dt.datetime.now(dt.UTC)
     route = f"/v1/declarations/{kind}"
-    by = call.provenance(key)
     vault, principal = call.vault, call.principal
 
-    async def work(db: Connection) -> BatchResult:
+    async def work(db: Connection, by: Provenance) -> BatchResult:
         touched: set[UUID] = set()
         result = await declare(db, lines, now, by, vault, touched)
         for person_id in sorted(touched):

@@ -33,11 +33,9 @@ from cpa.api.advisor import ADVISOR
 from cpa.api.call import Call, Caller
 from cpa.api.documented import doc
 from cpa.api.writes import (
-    LOCATION_DOC,
-    REPLAYED_DOC,
-    MoneyIdempotencyKey,
+    MoneyKey,
     answer,
-    required_key,
+    money_write,
 )
 from cpa.auth.advisor import resolve_person_ref
 from cpa.auth.errors import PersonRefNotFound
@@ -46,8 +44,6 @@ from cpa.db.database import Connection
 from cpa.errors import CpaError
 from cpa.events import lock_subject
 from cpa.idempotency import (
-    IdempotencyConflict,
-    IdempotencyKeyRequired,
     Replayable,
     claim,
     run_idempotent,
@@ -156,8 +152,6 @@ _CITIZEN_WRITE = requires("dossiers:write")
 _BODY = requires("dossiers:manage", person=False, kinds=("training_body",))
 _FINANCER = requires("dossiers:finance", person=False, kinds=("operator",))
 
-_KEYED = (IdempotencyKeyRequired, IdempotencyConflict)
-"""What every POST here may answer about its key."""
 _EVERY_ACTION = (DossierNotFound, TransitionNotAllowed)
 """The problems any action may answer; each actor's own actions add theirs."""
 _ACTION_DOC = (
@@ -202,9 +196,8 @@ def _take_route(
 
     async def take(
         self: Controller, call: Caller, dossier_id: FromPath[UUID], action: ActionParam,
-        data: JSONBody[ActionInput | None] = None, idempotency_key: MoneyIdempotencyKey = None,
+        key: MoneyKey, data: JSONBody[ActionInput | None] = None,
     ) -> Response[DossierView]:  # fmt: skip
-        key = required_key(idempotency_key)
         given = ActionInput() if data is None else await call.strictly(data)
         return answer(await _act(call, actor, dossier_id, action, given, key))
 
@@ -212,9 +205,7 @@ def _take_route(
         "/{dossier_id:uuid}/actions/{action:str}",
         operation_id=operation_id,
         summary=f"{_ACTING[actor]} ({', '.join(actions_of(actor))})",
-        **doc(guard, *_EVERY_ACTION, *problems, *_KEYED, description=_ACTION_DOC),
-        status_code=200,
-        response_headers=[REPLAYED_DOC],
+        **money_write(guard, *_EVERY_ACTION, *problems, description=_ACTION_DOC),
     )(take)
 
 
@@ -226,22 +217,19 @@ class MyDossierController(Controller):
         "/",
         operation_id="requestDossier",
         summary="Request a training session (the dossier starts notProcessed)",
-        **doc(
+        **money_write(
             _CITIZEN_WRITE,
             TrainingSessionNotFound,
             SessionClosed,
             TooManyOpenRequests,
-            *_KEYED,
+            created=True,
             description="At most 5 open requests per training action (§5.2); the session must "
             "be open. The training body must answer within 2 working days.",
         ),
-        status_code=201,
-        response_headers=[LOCATION_DOC, REPLAYED_DOC],
     )
     async def create(
-        self, call: Caller, data: JSONBody[NewDossier], idempotency_key: MoneyIdempotencyKey = None
+        self, call: Caller, data: JSONBody[NewDossier], key: MoneyKey
     ) -> Response[DossierView]:
-        key = required_key(idempotency_key)
         data = await call.strictly(data)
         party = Party(actor="citizen", principal=call.principal, route=_ROUTES["citizen"],
                       idempotency_key=key)  # fmt: skip

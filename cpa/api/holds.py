@@ -21,19 +21,12 @@ from litestar.params import FromPath, JSONBody, Parameter
 
 from cpa.api.call import Call, Caller
 from cpa.api.documented import doc
-from cpa.api.writes import (
-    LOCATION_DOC,
-    REPLAYED_DOC,
-    MoneyIdempotencyKey,
-    answer,
-    required_key,
-    run_once,
-)
+from cpa.api.writes import MoneyKey, answer, money_write, run_once
 from cpa.auth.access_log import access_log_fields
 from cpa.auth.guard import requires
 from cpa.db.database import Connection
 from cpa.errors import InvalidInput
-from cpa.idempotency import IdempotencyConflict, IdempotencyKeyRequired, Replayable
+from cpa.idempotency import Replayable
 from cpa.idempotency import claim as claim_key
 from cpa.ledger import (
     AmountBeyondHeld,
@@ -51,6 +44,7 @@ from cpa.ledger import (
 from cpa.ledger.errors import InvalidAmount
 from cpa.ledger.holds import HOLD_AMOUNT_MAX_CENTS, HOLD_LIFETIME_MAX, HOLDS_LISTED_MAX
 from cpa.ledger.models import Hold, HoldStatus, HoldView, NewHold
+from cpa.provenance import Provenance
 from cpa.text import Reference
 
 HOLDS_PATH = "/v1/me/cpf/holds"
@@ -113,8 +107,6 @@ def hold_view(hold: Hold) -> HoldView:
 _HOLDER = requires("cpf:hold", kinds=("training_body",))
 _CLOSING = (HoldNotFound, HoldNotPending, HoldExpired)
 _RECONCILER = requires("holds:read", person=False, kinds=("training_body",))
-_KEYED = (IdempotencyKeyRequired, IdempotencyConflict)
-"""What every money-moving POST may answer about its key."""
 
 StatusParam = Annotated[HoldStatus | None, Parameter(description="only holds in this status")]
 CreatedFromParam = Annotated[
@@ -137,11 +129,11 @@ class HoldController(Controller):
         "/",
         operation_id="createHold",
         summary="Reserve euros of the person's CPF rights for a training",
-        **doc(
+        **money_write(
             _HOLDER,
             InsufficientRights,
             InvalidAmount,
-            *_KEYED,
+            created=True,
             description=(
                 "Debit order (décret 2025-1156): earmarked abondements and dotations first, "
                 "then statutory rights, then CEC rights. Refused with `insufficient-rights` "
@@ -149,13 +141,10 @@ class HoldController(Controller):
                 "however many requests race. `Location` names the hold."
             ),
         ),
-        status_code=201,
-        response_headers=[LOCATION_DOC, REPLAYED_DOC],
     )
     async def create(
-        self, call: Caller, data: JSONBody[CreateHold], idempotency_key: MoneyIdempotencyKey = None
+        self, call: Caller, data: JSONBody[CreateHold], key: MoneyKey
     ) -> Response[HoldView]:
-        key = required_key(idempotency_key)
         principal, person_id = call.principal, call.person_id
         data = await call.strictly(data)
         now = dt.datetime.now(dt.UTC)
@@ -195,18 +184,15 @@ class HoldController(Controller):
         "/{hold_id:uuid}/post",
         operation_id="postHold",
         summary="Debit the training's real cost (at most what is held); release the rest",
-        **doc(_HOLDER, *_CLOSING, AmountBeyondHeld, InvalidAmount, *_KEYED),
-        status_code=200,
-        response_headers=[REPLAYED_DOC],
+        **money_write(_HOLDER, *_CLOSING, AmountBeyondHeld, InvalidAmount),
     )
     async def debit(
         self,
         call: Caller,
         hold_id: FromPath[UUID],
         data: JSONBody[PostHold],
-        idempotency_key: MoneyIdempotencyKey = None,
+        key: MoneyKey,
     ) -> Response[HoldView]:
-        key = required_key(idempotency_key)
         data = await call.strictly(data)
         return await _close(call, hold_id, data.amount_cents, key)
 
@@ -214,14 +200,12 @@ class HoldController(Controller):
         "/{hold_id:uuid}/void",
         operation_id="voidHold",
         summary="Release every euro of a pending hold",
-        **doc(_HOLDER, *_CLOSING, *_KEYED),
-        status_code=200,
-        response_headers=[REPLAYED_DOC],
+        **money_write(_HOLDER, *_CLOSING),
     )
     async def void(
-        self, call: Caller, hold_id: FromPath[UUID], idempotency_key: MoneyIdempotencyKey = None
+        self, call: Caller, hold_id: FromPath[UUID], key: MoneyKey
     ) -> Response[HoldView]:
-        return await _close(call, hold_id, None, required_key(idempotency_key))
+        return await _close(call, hold_id, None, key)
 
 
 class ClientHoldController(Controller):
@@ -300,10 +284,9 @@ async def _close(
     """Post (``posted_cents``) or void (``None``) one of the caller's holds."""
     person_id = call.person_id
     now = dt.datetime.now(dt.UTC)
-    by = call.provenance(key)
     action = "void" if posted_cents is None else "post"
 
-    async def work(db: Connection) -> HoldView:
+    async def work(db: Connection, by: Provenance) -> HoldView:
         if posted_cents is None:
             hold = await void_hold(db, person_id, hold_id, now=now, provenance=by)
         else:

@@ -89,7 +89,6 @@ class ServiceLinkController(Controller):
     ) -> Response[LinkedServiceView]:
         person_id = call.person_id
         now = dt.datetime.now(dt.UTC)
-        by = call.provenance(idempotency_key)
         done = await run_once(
             call,
             idempotency_key,
@@ -97,7 +96,9 @@ class ServiceLinkController(Controller):
             asked=data,
             now=now,
             route="/v1/me/services/links",
-            work=lambda db: link_service(db, person_id, data.service_id, now=now, provenance=by),
+            work=lambda db, by: link_service(
+                db, person_id, data.service_id, now=now, provenance=by
+            ),
             result_type=LinkedServiceView,
         )
         return answer(done, status=201)

@@ -19,12 +19,22 @@ from typing import Annotated, Any, TypeVar
 
 from litestar import Response
 from litestar.datastructures import ResponseHeader
+from litestar.di import NamedDependency
 from litestar.params import HeaderParameter
 
 from cpa.api.call import Call
+from cpa.api.documented import doc
 from cpa.auth.access_log import record_access
 from cpa.db.database import Connection
-from cpa.idempotency import IdempotencyKeyRequired, Replayable, claim, run_idempotent
+from cpa.errors import CpaError
+from cpa.idempotency import (
+    IdempotencyConflict,
+    IdempotencyKeyRequired,
+    Replayable,
+    claim,
+    run_idempotent,
+)
+from cpa.provenance import Provenance
 
 T = TypeVar("T")
 
@@ -73,6 +83,22 @@ LOCATION_DOC = ResponseHeader(
 )
 
 
+def money_write(
+    opt: dict[str, Any], *errors: type[CpaError], created: bool = False, description: str = ""
+) -> dict[str, Any]:
+    """A money-moving POST's documentation, said once for all of them: its guard and problems
+    (``errors``, then the key's: missing, 428; reused with another body, 409), the
+    ``Idempotent-Replayed`` header of its answers and, for a ``created`` resource, 201 with its
+    ``Location``: ``@post("/", operation_id=…, summary=…, **money_write(requires("x"), E))``.
+    The handler takes ``idempotency_key: MoneyIdempotencyKey`` and checks it with
+    :func:`required_key`."""
+    return {
+        **doc(opt, *errors, IdempotencyKeyRequired, IdempotencyConflict, description=description),
+        "status_code": 201 if created else 200,
+        "response_headers": [LOCATION_DOC, REPLAYED_DOC] if created else [REPLAYED_DOC],
+    }
+
+
 def required_key(key: str | None) -> str:
     """The request's ``Idempotency-Key``; a 428 problem without one."""
     if key is None:
@@ -80,6 +106,16 @@ def required_key(key: str | None) -> str:
             "send an Idempotency-Key header (1 to 255 characters) with this request"
         )
     return key
+
+
+def provide_money_key(idempotency_key: MoneyIdempotencyKey = None) -> str:
+    """The ``key`` dependency: a money-moving handler takes ``key: MoneyKey`` and never runs
+    without one (the header is documented as required; missing, a 428 problem, not a 400)."""
+    return required_key(idempotency_key)
+
+
+MoneyKey = NamedDependency[str]
+"""The handler parameter ``key: MoneyKey``, provided by :func:`provide_money_key`."""
 
 
 def answer(done: Replayable[T], *, status: int = 200, location: str | None = None) -> Response[T]:
@@ -99,11 +135,12 @@ async def run_once(
     asked: Any,
     now: dt.datetime,
     route: str | None,
-    work: Callable[[Connection], Awaitable[T]],
+    work: Callable[[Connection, Provenance], Awaitable[T]],
     result_type: type[T],
 ) -> Replayable[T]:
-    """``work(db)`` in one transaction, at most once per idempotency key when one is given
-    (a money-moving route has checked it with :func:`required_key`).
+    """``work(db, by)`` in one transaction, at most once per idempotency key when one is
+    given (a money-moving route has checked it with :func:`required_key`); ``by`` is the
+    provenance every entry it writes records (the caller's client, token and this key).
 
         ``route`` (the person's access-journal line) is written first, before ``work`` takes the
         person's lock; ``None`` when ``work`` journals the persons it touched itself.
@@ -112,7 +149,7 @@ async def run_once(
     async def journaled() -> T:
         if route is not None:
             await record_access(db, call.principal, route=route, action="change")
-        return await work(db)
+        return await work(db, call.provenance(key))
 
     async with call.db.acquire() as db:
         if key is None:

@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any
+from typing import Any, TypeVar
 
 import structlog
 from rich.console import Console
@@ -37,7 +37,13 @@ from rich.table import Table
 from cpa.campaign.models import CampaignReport
 from cpa.campaign.report import campaign_report, campaign_status, euros
 from cpa.campaign.run import CHUNK_PERSONS, LEASE_SECONDS, CampaignPass, open_pass, work
-from cpa.cli.common import command, one_shot_database, print_json, with_connection
+from cpa.cli.common import (
+    command,
+    on_one_connection,
+    one_shot_database,
+    print_json,
+    with_connection,
+)
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.queries import sql
@@ -71,6 +77,9 @@ def _workers(text: str) -> int:
     if not 1 <= workers <= WORKERS_MAX:
         raise argparse.ArgumentTypeError(f"between 1 and {WORKERS_MAX}")
     return workers
+
+
+T = TypeVar("T")
 
 
 class NoCampaign(CpaError, slug="no-campaign", status=404):
@@ -202,20 +211,22 @@ def cmd_work(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _campaign(year: int, found: T | None) -> T:
+    """What a campaign command read of ``year``'s campaign; a 404 problem when none was run."""
+    if found is None:
+        raise NoCampaign(f"no campaign was run for {year}")
+    return found
+
+
 def cmd_status(args: argparse.Namespace, settings: Settings) -> int:
-    with one_shot_database(settings) as dsn:
-        status = asyncio.run(with_connection(dsn, lambda db: campaign_status(db, args.year)))
-    if status is None:
-        raise NoCampaign(f"no campaign was run for {args.year}")
-    print_json(status)
+    status = on_one_connection(settings, lambda db: campaign_status(db, args.year))
+    print_json(_campaign(args.year, status))
     return 0
 
 
 def cmd_report(args: argparse.Namespace, settings: Settings) -> int:
-    with one_shot_database(settings) as dsn:
-        report = asyncio.run(with_connection(dsn, lambda db: campaign_report(db, args.year)))
-    if report is None:
-        raise NoCampaign(f"no campaign was run for {args.year}")
+    found = on_one_connection(settings, lambda db: campaign_report(db, args.year))
+    report = _campaign(args.year, found)
     if args.table:
         _print_table(report)
     else:

@@ -190,7 +190,7 @@ def _load_demo(settings: Settings) -> dict[str, Any] | None:
     vault = NirVault.from_key_file(settings.nir_key_path)
     with one_shot_database(settings) as dsn:
         asyncio.run(migrate_database(dsn))
-        return asyncio.run(with_connection(dsn, lambda db: load_demo(db, vault, settings)))  # type: ignore[no-any-return]
+        return asyncio.run(with_connection(dsn, lambda db: load_demo(db, vault, settings)))
 
 
 def _show_demo_credentials(settings: Settings) -> int:

@@ -9,7 +9,7 @@ import sys
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import msgspec
@@ -23,6 +23,7 @@ from cpa.errors import CpaError, Unavailable
 DATABASE_NAME = "cpa"
 
 Run = Callable[[argparse.Namespace, Settings], int]
+T = TypeVar("T")
 
 
 def command(commands: Any, name: str, run: Run, help: str) -> argparse.ArgumentParser:
@@ -103,7 +104,14 @@ def one_shot_database(settings: Settings) -> Iterator[str]:
             pg.stop()
 
 
-async def with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[Any]]) -> Any:
+def on_one_connection(settings: Settings, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
+    """``work`` on one connection to the command's database, for a command that only reads or
+    writes through it (a database started for the command is stopped after)."""
+    with one_shot_database(settings) as dsn:
+        return asyncio.run(with_connection(dsn, work))
+
+
+async def with_connection(dsn: str, work: Callable[[asyncpg.Connection], Awaitable[T]]) -> T:
     connection = await asyncpg.connect(dsn)
     try:
         await _init_connection(connection)  # the server's codecs: the domains expect them

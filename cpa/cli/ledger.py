@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 import msgspec
 
-from cpa.cli.common import command, command_group, one_shot_database, print_json, with_connection
+from cpa.cli.common import command, command_group, on_one_connection, one_shot_database, print_json
 from cpa.config import Settings
 from cpa.db.admin import migrate_database
 from cpa.db.database import ConnectionDatabase
@@ -51,8 +51,7 @@ def cmd_credit(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def cmd_verify(args: argparse.Namespace, settings: Settings) -> int:
-    with one_shot_database(settings) as dsn:
-        report = asyncio.run(with_connection(dsn, verify_ledger))
+    report = on_one_connection(settings, verify_ledger)
     print_json({"ok": report.ok, **msgspec.structs.asdict(report)})
     return 0 if report.ok else 1
 
@@ -61,7 +60,6 @@ def cmd_expire(args: argparse.Namespace, settings: Settings) -> int:
     async def expire(db: asyncpg.Connection) -> int:
         return await sweep_lapsed_holds(ConnectionDatabase(db), dt.datetime.now(dt.UTC))
 
-    with one_shot_database(settings) as dsn:
-        released = asyncio.run(with_connection(dsn, expire))
+    released = on_one_connection(settings, expire)
     print_json({"released": released})
     return 0

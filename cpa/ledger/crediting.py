@@ -29,7 +29,7 @@ from cpa.declarations.models import (
     EngagementDeclaration,
     ExposureDeclaration,
 )
-from cpa.ledger.entries import append_entries, lock_person_ledger
+from cpa.ledger.entries import append_entries, person_ledger_locked
 from cpa.ledger.errors import YearNotClosed
 from cpa.ledger.models import (
     SYSTEM,
@@ -126,8 +126,7 @@ async def credit_year(
 ) -> CreditResult:
     """Credit ``year`` (CPF, CEC, C2P) from the person's current declarations; re-runnable."""
     check_creditable(year, today)
-    async with db.transaction():
-        await lock_person_ledger(db, person_id)
+    async with person_ledger_locked(db, person_id):
         state = await _state(db, await get_person(db, person_id), year)
         plan = plan_credit(state, year, today)
         await append_entries(db, plan.entries, provenance)

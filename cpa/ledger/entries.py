@@ -3,7 +3,8 @@ statement, and ``verify_ledger`` shows every balance equals the sum of its entri
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from uuid import UUID
 
 import msgspec
@@ -29,6 +30,15 @@ async def lock_person_ledger(db: Connection, person_id: UUID) -> None:
     with domain_errors():
         await db.execute(sql("ensure_ledger_account"), person_id)
     await db.execute(sql("lock_ledger_account"), person_id)
+
+
+@asynccontextmanager
+async def person_ledger_locked(db: Connection, person_id: UUID) -> AsyncIterator[None]:
+    """A transaction holding the person's ledger lock: every write that reads a balance and
+    appends entries runs inside one, so two of them for a person never interleave."""
+    async with db.transaction():
+        await lock_person_ledger(db, person_id)
+        yield
 
 
 async def append_entries(

@@ -20,7 +20,7 @@ from cpa.db.database import Connection
 from cpa.db.queries import sql
 from cpa.db.rows import from_row
 from cpa.errors import InvalidInput
-from cpa.ledger.entries import append_entries, lock_person_ledger
+from cpa.ledger.entries import append_entries, person_ledger_locked
 from cpa.ledger.errors import ConversionNotFound, InvalidAmount
 from cpa.ledger.models import (
     SYSTEM,
@@ -52,8 +52,7 @@ async def add_grant(
 ) -> Grant:
     """Credit an abondement or a dotation to the person's CPF, in a sub-pot of its own."""
     _check_grant(new, today)
-    async with db.transaction():
-        await lock_person_ledger(db, person_id)
+    async with person_ledger_locked(db, person_id):
         grant = await _insert_grant(db, person_id, new)
         entry = NewEntry(person_id=person_id, pot=new.pot, grant_id=grant.id, kind=new.pot,
                          amount=new.amount_cents, effective_on=today,
@@ -77,8 +76,7 @@ async def convert_c2p(
             "a training use names its training",
             errors=[{"field": "$.training_reference", "message": "required for training"}],
         )
-    async with db.transaction():
-        await lock_person_ledger(db, person_id)
+    async with person_ledger_locked(db, person_id):
         state = await db.fetchrow(sql("get_c2p_state"), person_id)
         if state is None:
             raise PersonNotFound()

@@ -41,6 +41,13 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``slow`` run first, in their order: pytest-xdist deals the first quarter of
+    the tests out one by one, so the long ones run side by side from the start instead of one
+    of them keeping a worker busy after the others are done."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 @pytest.fixture(scope="session")
 def server_dsn() -> Iterator[str]:
     """DSN of the test server's maintenance database ('postgres')."""

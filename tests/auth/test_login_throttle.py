@@ -162,6 +162,7 @@ def test_the_verification_budget_refills_each_second() -> None:
     assert throttle.refusal("nir-9", "10.0.0.9", now=101.0) is None
 
 
+@pytest.mark.slow
 def test_the_failure_maps_stay_bounded_after_100000_distinct_keys() -> None:
     """A flood of distinct NIRs and addresses: entries capped at ``login_keys_max`` a map, the
     memory they hold with them (measured with tracemalloc)."""

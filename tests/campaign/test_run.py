@@ -176,6 +176,7 @@ def _report(dsn: str, tmp_path: Path) -> dict[str, Any]:
     return report
 
 
+@pytest.mark.slow
 async def test_two_runs_started_separately_finish_one_pass_each_chunk_once(
     fresh_dsn: str, tmp_path: Path, started: list[subprocess.Popen[bytes]]
 ) -> None:
@@ -201,6 +202,7 @@ async def test_two_runs_started_separately_finish_one_pass_each_chunk_once(
     assert _report(fresh_dsn, tmp_path)["check"]["agrees"]
 
 
+@pytest.mark.slow
 async def test_a_failing_chunk_is_tried_three_times_reported_then_retried_by_a_rerun(
     fresh_dsn: str, tmp_path: Path
 ) -> None:

@@ -20,6 +20,7 @@ from uuid import UUID
 
 import asyncpg
 import msgspec
+import pytest
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
@@ -104,6 +105,7 @@ def careers(draw: st.DrawFn) -> dict[str, Any]:
             "exposures": exposures}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_campaign_credit_year_and_simulation_agree(fresh_dsn: str) -> None:
     """250 careers agree through the three paths; their corrections too."""
     three_paths_agree(fresh_dsn, batches=2)

@@ -6,10 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from tests.support.processes import cpa_env, run_cpa
 
 
+@pytest.mark.slow
 def test_synth_then_load_persons_and_a_year(fresh_dsn: str, tmp_path: Path) -> None:
     env = cpa_env(database_url=fresh_dsn, data_dir=str(tmp_path / "data"))
     out = tmp_path / "population"

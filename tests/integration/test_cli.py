@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import msgspec
+import pytest
 
 from tests.support.processes import cpa_env, run_cpa
 
@@ -26,6 +27,7 @@ def test_invalid_nir_is_refused_with_a_problem_and_touches_nothing() -> None:
     assert "control key" in problem["detail"]
 
 
+@pytest.mark.slow
 def test_every_command_has_help() -> None:
     env = cpa_env()
     for command in ("serve", "migrate", "persons", "demo", "simulate", "openapi"):

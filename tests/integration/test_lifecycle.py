@@ -39,6 +39,7 @@ def _gone(pid: int, timeout_s: float = 5.0) -> bool:
     return False
 
 
+@pytest.mark.slow
 def test_sigkill_then_restart_reuses_the_database_and_ctrl_c_stops_it(tmp_path: Path) -> None:
     """After a SIGKILL the next start adopts the running server; SIGINT leaves none behind."""
     data_dir = Path(tempfile.mkdtemp(prefix="cpa-lifecycle-"))

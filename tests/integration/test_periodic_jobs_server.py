@@ -9,6 +9,7 @@ import datetime as dt
 from pathlib import Path
 
 import asyncpg
+import pytest
 
 from cpa.db.pool import _init_connection
 from cpa.ledger import create_hold, get_hold
@@ -20,6 +21,7 @@ FIRST_PASS_S = 2.0
 """The first run of each job is as each worker starts: well within this once it answers."""
 
 
+@pytest.mark.slow
 async def test_what_lapsed_while_the_server_was_down_is_dealt_with_at_start(
     fresh_dsn: str, tmp_path: Path
 ) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import asyncpg
 import httpx
+import pytest
 
 from cpa.db.pool import _init_connection
 from tests.ledger.support import new_person
@@ -17,6 +18,7 @@ from tests.support.tokens import Minter, register_partner
 READS = 40
 
 
+@pytest.mark.slow
 async def test_a_clean_stop_journals_every_read_served(fresh_dsn: str, tmp_path: Path) -> None:
     with serving(fresh_dsn, tmp_path, workers=2) as base_url:
         db = await asyncpg.connect(fresh_dsn)
@@ -49,6 +51,7 @@ ROUNDS = 12
 READS_PER_ROUND = 6
 
 
+@pytest.mark.slow
 async def test_a_citizen_reads_every_access_served_before_their_request(
     fresh_dsn: str, tmp_path: Path
 ) -> None:

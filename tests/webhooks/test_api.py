@@ -13,6 +13,7 @@ from uuid import UUID, uuid4
 
 import asyncpg
 import httpx
+import pytest
 
 from cpa.auth.clients import find_client
 from cpa.persons import NirVault
@@ -79,6 +80,7 @@ DOSSIERS = (("x_at_1", 0, "body-one"), ("y_at_1", 1, "body-one"), ("x_at_2", 0, 
 STEPS = ("dossier.not_processed", "dossier.validated")
 
 
+@pytest.mark.slow
 async def test_each_client_sees_its_events_under_its_own_sub(
     fresh_dsn: str, tmp_path: Path
 ) -> None:
@@ -153,6 +155,7 @@ async def _count(db: asyncpg.Connection) -> int:
     return int(await db.fetchval("select count(*) from webhook_subscriptions"))
 
 
+@pytest.mark.slow
 async def test_bad_input_is_a_problem_and_writes_nothing(fresh_dsn: str, tmp_path: Path) -> None:
     async with cpa_server(fresh_dsn, tmp_path) as base:
         db = await connect(fresh_dsn)

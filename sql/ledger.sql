@@ -40,6 +40,15 @@ with appended as (
     from deltas d
     where b.person_id = d.person_id and b.pot = d.pot and b.grant_id is not distinct from d.grant_id
     returning b.person_id, b.pot, b.grant_id, b.balance
+), mirrored as (
+    -- The person's ledger row mirrors two of these balances (sql/schema.sql, ledger_locks).
+    update ledger_locks l
+    set statutory_cents = l.statutory_cents + m.statutory, held_cents = l.held_cents + m.held
+    from (select person_id,
+                 coalesce(sum(amount) filter (where pot = 'cpf_statutory'), 0) as statutory,
+                 coalesce(sum(amount) filter (where pot = 'cpf_held'), 0) as held
+          from deltas where pot in ('cpf_statutory', 'cpf_held') group by person_id) as m
+    where l.person_id = m.person_id
 ), inserted as (
     insert into ledger_balances (person_id, pot, grant_id, balance, unit)
     select d.person_id, d.pot, d.grant_id, d.amount, d.unit
@@ -85,6 +94,16 @@ select coalesce(h.person_id, p.person_id) as person_id, h.balance, p.held
 from held h full join pending p on p.person_id = h.person_id
 where coalesce(h.balance, 0) <> coalesce(p.held, 0);
 
+-- name: list_ledger_row_mismatches
+-- Ledger rows whose statutory or held columns differ from the balance rows they mirror.
+select l.person_id, m.pot, m.cached as balance, coalesce(b.balance, 0) as entries_sum
+from ledger_locks l
+cross join lateral (values ('cpf_statutory', l.statutory_cents), ('cpf_held', l.held_cents))
+    as m(pot, cached)
+left join ledger_balances b
+  on b.person_id = l.person_id and b.pot = m.pot and b.grant_id is null
+where m.cached <> coalesce(b.balance, 0);
+
 -- name: list_overdrawn_balances
 -- Balances below zero in a pot that may not owe (an abondement, a dotation, the held euros):
 -- only the accounts' own pots may carry a debt (domain.md OQ-5). The constraint
@@ -112,6 +131,19 @@ select (select count(*) from ledger_balances) as balances,
 select outcome, hold, available_cents
 from cpf_hold_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
                      $17, $18);
+
+-- name: create_hold_lean
+-- The common hold (cpf_hold_lean, sql/schema.sql): 'created', 'replayed' or 'conflict' with
+-- the stored response, or 'generic' (nothing written) when the debit order must decide.
+select outcome, hold
+from cpf_hold_lean(
+    p_person_id => $1, p_hold_id => $2, p_amount_cents => $3, p_training_reference => $4,
+    p_expires_at => $5, p_now => $6, p_on => $7, p_client_id => $8, p_token_jti => $9,
+    p_idempotency_key => $10, p_request_sha256 => $11, p_key_expires_at => $12,
+    p_response => $13, p_rule_id => $14, p_parameter_effective_from => $15,
+    p_legal_reference => $16, p_journal_client_kind => $17, p_journal_client_name => $18,
+    p_journal_advisor_id => $19, p_journal_purpose => $20, p_journal_action => $21,
+    p_journal_route => $22);
 
 -- name: get_hold
 -- One hold of one person with its allocations (JSON, in debit order).

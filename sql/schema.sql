@@ -258,9 +258,18 @@ $$;
 -- inserted entry, hold and balance row lock the person's row too (FOR KEY SHARE), a WAL record
 -- and a dirtied page of persons per hold. The same key on ledger_locks finds that row
 -- already locked, more strongly, by the same transaction, and writes nothing.
+--
+-- It also carries the two balances the common hold moves (issue 16), so that one conditional
+-- UPDATE of this row takes the lock, checks and debits: statutory_cents and held_cents mirror
+-- the cpf_statutory and cpf_held rows of ledger_balances (which stay the truth every reader
+-- sees), moved by every writer in the statement that moves those rows (cpf_hold_lean_write,
+-- cpf_hold_create, append_entries, add_chunk_balances) and checked by `ledger verify`.
 create table ledger_locks (
     person_id uuid primary key references persons (id),
-    created_at timestamptz not null default now()
+    created_at timestamptz not null default now(),
+    statutory_cents bigint not null default 0,
+    held_cents bigint not null default 0,
+    constraint ledger_locks_held_cents_nonnegative check (held_cents >= 0)
 );
 
 -- Abondements and employer dotations: each is its own sub-pot (outside the ceilings),
@@ -673,6 +682,12 @@ begin
         insert into ledger_balances (person_id, pot, grant_id, balance, unit)
         values (p_person_id, 'cpf_held', null, p_amount_cents, pot_unit('cpf_held'));
     end if;
+    update ledger_locks l  -- the columns that mirror the statutory and held balances
+    set statutory_cents = l.statutory_cents - coalesce(
+            (select sum(a.amount) from unnest(v_pots, v_amounts) as a(pot, amount)
+             where a.pot = 'cpf_statutory'), 0),
+        held_cents = l.held_cents + p_amount_cents
+    where l.person_id = p_person_id;
 
     -- 5. The access journal line, and the response a repeat of this request will get.
     if p_journal is not null then
@@ -1162,3 +1177,150 @@ create table campaign_loads (
     loaded_at timestamptz not null default now(),
     constraint campaign_loads_kind_known check (kind in ('declarations', 'persons'))
 );
+
+-- ==== The lean hold (issue 16) =============================================================
+
+-- The writes of cpf_hold_lean, one statement: `debited` takes the person's lock (waiting for
+-- any other writer), checks and moves the ledger row's columns; every other part reads it, so
+-- writes nothing when it found nothing. The balance rows are updated at their newest version
+-- (an UPDATE under READ COMMITTED follows a row changed since the snapshot), and the columns'
+-- new values come back beside the balances' for the caller to compare. An earmarked grant
+-- sends the hold to the debit order even when empty (a rare case, kept simple).
+create function cpf_hold_lean_write(
+    p_person_id uuid, p_hold_id uuid, p_amount_cents bigint, p_training_reference text,
+    p_expires_at timestamptz, p_now timestamptz, p_on date, p_client_id text, p_token_jti text,
+    p_idempotency_key text, p_rule_id text, p_parameter_effective_from date,
+    p_legal_reference text, p_journal_client_kind text, p_journal_client_name text,
+    p_journal_advisor_id text, p_journal_purpose text, p_journal_action text,
+    p_journal_route text
+) returns table (cached bigint[], balances bigint[])
+language plpgsql as $$
+begin
+    return query
+    with debited as (
+        update ledger_locks l
+        set statutory_cents = l.statutory_cents - p_amount_cents,
+            held_cents = l.held_cents + p_amount_cents
+        from persons p
+        where l.person_id = p_person_id and p.id = p_person_id
+          and l.statutory_cents >= p_amount_cents
+          and (p.death_on is null or p.death_on > p_on)
+          and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on)
+          and not exists (select 1 from ledger_grants g
+                          where g.person_id = p_person_id and (g.pot = 'dotation' or g.earmarked))
+        returning l.statutory_cents, l.held_cents
+    ), statutory as (
+        update ledger_balances b set balance = b.balance - p_amount_cents
+        from debited
+        where b.person_id = p_person_id and b.pot = 'cpf_statutory' and b.grant_id is null
+        returning b.balance
+    ), held as (
+        insert into ledger_balances as b (person_id, pot, grant_id, balance, unit)
+        select p_person_id, 'cpf_held', null, p_amount_cents, 'cents' from debited
+        on conflict on constraint ledger_balances_key
+        do update set balance = b.balance + excluded.balance
+        returning b.balance
+    ), hold as (
+        insert into cpf_holds (id, person_id, amount_cents, training_reference, expires_at,
+                               client_id, token_jti, created_at)
+        select p_hold_id, p_person_id, p_amount_cents, p_training_reference, p_expires_at,
+               p_client_id, p_token_jti, p_now
+        from debited
+    ), allocation as (
+        insert into cpf_hold_allocations (hold_id, seq, pot, amount_cents, rule_id,
+                                          parameter_effective_from, legal_reference)
+        select p_hold_id, 1, 'cpf_statutory', p_amount_cents, p_rule_id,
+               p_parameter_effective_from, p_legal_reference
+        from debited
+    ), entries as (
+        insert into ledger_entries (person_id, pot, kind, amount, unit, effective_on,
+                                    correlation_id, hold_id, rule_id, parameter_effective_from,
+                                    legal_reference, client_id, token_jti, idempotency_key)
+        select p_person_id, e.pot, 'hold', e.amount, 'cents', p_on, c.id, p_hold_id, p_rule_id,
+               p_parameter_effective_from, p_legal_reference, p_client_id, p_token_jti,
+               p_idempotency_key
+        from debited, (select gen_random_uuid() as id) as c,
+             (values ('cpf_statutory', -p_amount_cents), ('cpf_held', p_amount_cents))
+             as e(pot, amount)
+    ), journal as (
+        insert into access_journal (person_id, client_id, client_kind, client_name, advisor_id,
+                                    purpose, action, route)
+        select p_person_id, p_client_id, p_journal_client_kind, p_journal_client_name,
+               p_journal_advisor_id, p_journal_purpose, p_journal_action, p_journal_route
+        from debited
+        where p_journal_action is not null
+    )
+    select array[d.statutory_cents, d.held_cents], array[s.balance, h.balance]
+    from debited d left join statutory s on true left join held h on true;
+end;
+$$;
+
+-- The common hold (issue 16): one conditional UPDATE of the person's ledger row takes their
+-- lock, checks and debits the statutory euros and records them as held; the same statement
+-- moves the balance rows those columns mirror and writes the hold, its allocation, its two
+-- entries and the journal line. Only when the rule's order takes statutory rights first
+-- (the caller decides that from cpa/rules/debit.py) and the person has no earmarked grant, no
+-- stop date (death, full-rate retirement) and enough statutory euros; otherwise it writes
+-- nothing and answers 'generic' (cpf_hold_create, the debit order as data, decides).
+--
+-- The key is looked up before the lock (most requests have a new one): a concurrent repeat
+-- finds it taken at the final insert, which raises idempotency_key_taken and rolls the hold
+-- back; the caller then asks cpf_hold_create, which looks it up under the lock and replays.
+-- The response is the caller's (p_response, built in Python from what it sent).
+create function cpf_hold_lean(
+    p_person_id uuid, p_hold_id uuid, p_amount_cents bigint, p_training_reference text,
+    p_expires_at timestamptz, p_now timestamptz, p_on date, p_client_id text,
+    p_token_jti text, p_idempotency_key text, p_request_sha256 bytea,
+    p_key_expires_at timestamptz, p_response bytea, p_rule_id text,
+    p_parameter_effective_from date, p_legal_reference text,
+    p_journal_client_kind text, p_journal_client_name text, p_journal_advisor_id text,
+    p_journal_purpose text, p_journal_action text, p_journal_route text
+) returns table (outcome text, hold text)
+language plpgsql as $$
+declare
+    v_same boolean;
+    v_stored bytea;
+    v_cached bigint[];
+    v_balances bigint[];
+begin
+    if p_request_sha256 is not null then
+        select k.request_sha256 = p_request_sha256, k.response into v_same, v_stored
+        from idempotency_keys k
+        where k.client_id = p_client_id and k.key = p_idempotency_key and k.expires_at > p_now;
+        if found then
+            return query select case when v_same then 'replayed' else 'conflict' end,
+                                convert_from(v_stored, 'UTF8');
+            return;
+        end if;
+    end if;
+    select l.cached, l.balances into v_cached, v_balances
+    from cpf_hold_lean_write(p_person_id, p_hold_id, p_amount_cents, p_training_reference,
+                             p_expires_at, p_now, p_on, p_client_id, p_token_jti,
+                             p_idempotency_key, p_rule_id, p_parameter_effective_from,
+                             p_legal_reference, p_journal_client_kind, p_journal_client_name,
+                             p_journal_advisor_id, p_journal_purpose, p_journal_action,
+                             p_journal_route) as l;
+    if v_cached is null then
+        return query select 'generic', null::text;
+        return;
+    end if;
+    if v_cached is distinct from v_balances then  -- a programmer error: undo everything
+        raise exception 'ledger row % disagrees with its balances % ', v_cached, v_balances;
+    end if;
+    if p_request_sha256 is not null then
+        insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
+                                           expires_at)
+        values (p_client_id, p_idempotency_key, p_request_sha256, p_response, p_now,
+                p_key_expires_at)
+        on conflict on constraint idempotency_keys_pkey
+        do update set request_sha256 = excluded.request_sha256, response = excluded.response,
+                      created_at = excluded.created_at, expires_at = excluded.expires_at
+        where k.expires_at <= excluded.created_at;
+        if not found then
+            raise exception 'idempotency_key_taken' using errcode = 'unique_violation',
+                constraint = 'idempotency_keys_pkey';
+        end if;
+    end if;
+    return query select 'created', null::text;
+end;
+$$;

@@ -108,6 +108,9 @@ async def create_hold_once(
     """
     _check_new_hold(new, now)
     assert claim is None or claim.client_id == provenance.client_id, "a key is the client's"
+    lean = await _create_lean(db, person_id, new, now, provenance, journal, claim)
+    if lean is not None:
+        return lean
     row = await _create(db, person_id, new, now, provenance, journal, claim)
     if row["outcome"] == "lapsed" and await release_lapsed_holds(db, person_id, now):
         row = await _create(db, person_id, new, now, provenance, journal, claim)
@@ -124,6 +127,85 @@ async def create_hold_once(
     if outcome == "created":
         log.debug("hold_created", hold_id=str(hold.id), amount_cents=new.amount_cents)
     return Replayable(hold, replayed=outcome == "replayed")
+
+
+async def _create_lean(
+    db: Connection,
+    person_id: UUID,
+    new: NewHold,
+    now: dt.datetime,
+    provenance: Provenance,
+    journal: Sequence[str | None] | None,
+    claim: Claim | None,
+) -> Replayable[Hold] | None:
+    """The common hold (``cpf_hold_lean``): statutory rights alone, the response built here;
+    None when the debit order must decide (``cpf_hold_create``) and nothing was written."""
+    order = debit_order(now.date())
+    if not order.statutory_first or (journal is not None and journal[0] != provenance.client_id):
+        return None
+    hold = _lean_hold(person_id, new, now, provenance)
+    try:
+        with domain_errors():
+            row = await db.fetchrow(
+                sql("create_hold_lean"),
+                *_lean_arguments(hold, now, provenance, claim),
+                order.trace.rule_id,
+                order.trace.parameter_effective_from,
+                order.trace.legal_reference,
+                *(journal[1:] if journal is not None else [None] * 6),
+            )
+    except asyncpg.UniqueViolationError as error:
+        if claim is None or error.constraint_name != "idempotency_keys_pkey":
+            raise
+        return None  # a repeat took the key meanwhile: cpf_hold_create answers under the lock
+    assert row is not None, "cpf_hold_lean answers one row"
+    if row["outcome"] == "generic":
+        return None
+    if row["outcome"] == "conflict":
+        assert claim is not None
+        raise conflict(claim.key)
+    if row["outcome"] == "replayed":
+        return Replayable(_hold_json.decode(row["hold"]), replayed=True)
+    log.debug("hold_created", hold_id=str(hold.id), amount_cents=new.amount_cents)
+    return Replayable(hold, replayed=False)
+
+
+def _lean_hold(person_id: UUID, new: NewHold, now: dt.datetime, provenance: Provenance) -> Hold:
+    """The hold as the database will hold it (times in UTC, as it reads them back)."""
+    return Hold(
+        id=uuid4(),
+        person_id=person_id,
+        amount_cents=new.amount_cents,
+        training_reference=new.training_reference,
+        expires_at=new.expires_at.astimezone(dt.UTC),
+        status="pending",
+        posted_cents=None,
+        created_at=now.astimezone(dt.UTC),
+        closed_at=None,
+        client_id=provenance.client_id,
+        allocations=[Allocation(pot="cpf_statutory", grant_id=None, amount_cents=new.amount_cents)],
+    )
+
+
+def _lean_arguments(
+    hold: Hold, now: dt.datetime, provenance: Provenance, claim: Claim | None
+) -> tuple[Any, ...]:
+    """``create_hold_lean``'s $1-$13: the hold, the key and the response a repeat will get."""
+    return (
+        hold.person_id,
+        hold.id,
+        hold.amount_cents,
+        hold.training_reference,
+        hold.expires_at,
+        now,
+        now.date(),
+        provenance.client_id,
+        provenance.token_jti,
+        claim.key if claim else provenance.idempotency_key,
+        claim.request_sha256 if claim else None,
+        claim.expires_at if claim else None,
+        msgspec.json.encode(hold) if claim else None,
+    )
 
 
 async def _create(

@@ -8,10 +8,12 @@ person's ledger lock (``journal.lock_person_ledger``), so two holds can never bo
 euros, and balance rows are always locked in the same order (no deadlock).
 
 Creating a hold is the hot path (issue 5: 1,000 holds/s, 300/s on one account): it is one
-SQL function call (``cpf_hold_create``, sql/schema.sql) that takes the lock, looks the
-idempotency key up, allocates in the debit order, writes, journals and stores the key with its
-response, so the lock is held for one statement and its commit, never across round trips to
-Python.
+SQL function call that takes the lock, looks the idempotency key up, writes, journals and stores
+the key with its response, so the lock is held for one statement and its commit, never across
+round trips to Python. The common hold, which statutory rights alone cover, is
+``cpf_hold_lean`` (issue 16: one conditional UPDATE of the person's ledger row, the response
+built here); any other, or one that function sends back, is ``cpf_hold_create``, which
+allocates in the debit order (sql/schema.sql).
 """
 
 from __future__ import annotations

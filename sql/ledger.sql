@@ -126,11 +126,17 @@ select (select count(*) from ledger_balances) as balances,
        (select count(*) from ledger_entries) as entries;
 
 -- name: create_hold_at_once
--- Claim the key, lock the person, allocate in the debit order given ($14, $15 after retirement,
--- traced by $16-$18), write the hold, entries, balances and journal line.
+-- Claim the key, lock the person, allocate in the debit order given (traced by the rule's id,
+-- date and reference), write the hold, entries, balances, journal line and key.
 select outcome, hold, available_cents
-from cpf_hold_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18);
+from cpf_hold_create(
+    p_person_id => $1, p_hold_id => $2, p_amount_cents => $3, p_training_reference => $4,
+    p_expires_at => $5, p_now => $6, p_on => $7, p_client_id => $8, p_token_jti => $9,
+    p_idempotency_key => $10, p_request_sha256 => $11, p_key_expires_at => $12,
+    p_debit_order => $13, p_debit_after_retirement => $14, p_rule_id => $15,
+    p_parameter_effective_from => $16, p_legal_reference => $17, p_journal_client_id => $18,
+    p_journal_client_kind => $19, p_journal_client_name => $20, p_journal_advisor_id => $21,
+    p_journal_purpose => $22, p_journal_action => $23, p_journal_route => $24);
 
 -- name: create_hold_lean
 -- The common hold (cpf_hold_lean, sql/schema.sql): 'created', 'replayed' or 'conflict' with

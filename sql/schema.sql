@@ -576,45 +576,26 @@ $$;
 -- before waiting for the lock (a row that was only locked, not updated, is not re-read), and
 -- the statutory pot, which may be negative (a debt), would then be overdrawn by racing holds.
 create function cpf_hold_create(
-    p_person_id uuid,
-    p_hold_id uuid,
-    p_amount_cents bigint,
-    p_training_reference text,
-    p_expires_at timestamptz,
-    p_now timestamptz,
-    p_on date,
-    p_client_id text,
-    p_token_jti text,
-    p_idempotency_key text,
-    p_request_sha256 bytea,
-    p_key_expires_at timestamptz,
-    p_journal text[],
-    p_debit_order text[],
-    p_debit_after_retirement text[],
-    p_rule_id text,
-    p_parameter_effective_from date,
-    p_legal_reference text
+    p_person_id uuid, p_hold_id uuid, p_amount_cents bigint, p_training_reference text,
+    p_expires_at timestamptz, p_now timestamptz, p_on date, p_client_id text, p_token_jti text,
+    p_idempotency_key text, p_request_sha256 bytea, p_key_expires_at timestamptz,
+    p_debit_order text[], p_debit_after_retirement text[], p_rule_id text,
+    p_parameter_effective_from date, p_legal_reference text, p_journal_client_id text,
+    p_journal_client_kind text, p_journal_client_name text, p_journal_advisor_id text,
+    p_journal_purpose text, p_journal_action text, p_journal_route text
 ) returns table (outcome text, hold text, available_cents bigint)
 language plpgsql as $$
 declare
     v_locked boolean;
-    v_remaining bigint := p_amount_cents;
-    v_take bigint;
-    v_source record;
-    v_pots text[] := '{}';
-    v_grants uuid[] := '{}';
-    v_amounts bigint[] := '{}';
-    v_correlation uuid := gen_random_uuid();
-    v_hold jsonb;
-    v_text text;
     v_same boolean;
     v_response bytea;
+    v_draw record;
+    v_text text;
 begin
-    -- 1. The person's lock, then (a new snapshot) the key, their holder status and sources.
+    -- 1. The person's lock, then (a new snapshot) the key: a repeat (or a clash) answers from
+    -- the store and writes nothing.
     perform 1 from ledger_locks a where a.person_id = p_person_id for update;
     v_locked := found;  -- no ledger yet: no rights to hold
-
-    -- 2. The key: a repeat (or a clash) answers from the store and writes nothing.
     if p_request_sha256 is not null then  -- a key to claim (else the key is only recorded)
         select k.request_sha256 = p_request_sha256, k.response into v_same, v_response
         from idempotency_keys k
@@ -625,35 +606,84 @@ begin
             return;
         end if;
     end if;
-
-    -- 3. The debit order (the rule's, passed in): take from each usable pot in turn.
-    for v_source in
-        select s.pot, s.grant_id, s.balance
-        from pots_for_debit(p_person_id, p_on, p_training_reference, false, p_debit_order,
-                            p_debit_after_retirement) as s
-        where v_locked and s.usable
-        order by s.draw_key collate "C"
-    loop
-        exit when v_remaining = 0;
-        v_take := least(v_remaining, v_source.balance);
-        v_pots := v_pots || v_source.pot;
-        v_grants := v_grants || v_source.grant_id;
-        v_amounts := v_amounts || v_take;
-        v_remaining := v_remaining - v_take;
-    end loop;
-    if v_remaining > 0 then
-        -- Nothing written, no key either: repeating the request runs it again.
+    -- 2. The debit order; nothing written, no key either, when the rights do not suffice.
+    select * into v_draw
+    from cpf_hold_allocation(p_person_id, p_on, p_training_reference, p_amount_cents,
+                             p_debit_order, p_debit_after_retirement);
+    if not v_locked or v_draw.missing_cents > 0 then
         return query select
             case when exists (select 1 from cpf_holds h
                               where h.person_id = p_person_id and h.status = 'pending'
                                 and h.expires_at <= p_now)
                  then 'lapsed' else 'insufficient' end,
-            null::text, p_amount_cents - v_remaining;
+            null::text, case when v_locked then p_amount_cents - v_draw.missing_cents else 0 end;
         return;
     end if;
+    -- 3. The writes, the journal line, and the key with the response a repeat will get.
+    v_text := cpf_hold_write(p_person_id, p_hold_id, p_amount_cents, p_training_reference,
+                             p_expires_at, p_now, p_on, p_client_id, p_token_jti,
+                             p_idempotency_key, v_draw.pots, v_draw.grants, v_draw.amounts,
+                             p_rule_id, p_parameter_effective_from, p_legal_reference);
+    if p_journal_action is not null then
+        insert into access_journal
+            (person_id, client_id, client_kind, client_name, advisor_id, purpose, action, route)
+        values (p_person_id, p_journal_client_id, p_journal_client_kind, p_journal_client_name,
+                p_journal_advisor_id, p_journal_purpose, p_journal_action, p_journal_route);
+    end if;
+    if p_request_sha256 is not null then
+        perform idempotency_key_store(p_client_id, p_idempotency_key, p_request_sha256,
+                                      convert_to(v_text, 'UTF8'), p_now, p_key_expires_at);
+    end if;
+    return query select 'created', v_text, null::bigint;
+end;
+$$;
 
-    -- 4. The hold, where its euros come from (with the rule that decided the order), and the
-    -- paired entries with their balances.
+-- cpf_hold_create's step 2: what the hold takes from each usable pot, in the debit order
+-- (pots_for_debit with the rule's order), as parallel arrays, and the cents still missing.
+create function cpf_hold_allocation(
+    p_person_id uuid, p_on date, p_training_reference text, p_amount_cents bigint,
+    p_debit_order text[], p_debit_after_retirement text[],
+    out pots text[], out grants uuid[], out amounts bigint[], out missing_cents bigint
+)
+language plpgsql as $$
+declare
+    v_source record;
+    v_take bigint;
+begin
+    pots := '{}';
+    grants := '{}';
+    amounts := '{}';
+    missing_cents := p_amount_cents;
+    for v_source in
+        select s.pot, s.grant_id, s.balance
+        from pots_for_debit(p_person_id, p_on, p_training_reference, false, p_debit_order,
+                            p_debit_after_retirement) as s
+        where s.usable
+        order by s.draw_key collate "C"
+    loop
+        exit when missing_cents = 0;
+        v_take := least(missing_cents, v_source.balance);
+        pots := pots || v_source.pot;
+        grants := grants || v_source.grant_id;
+        amounts := amounts || v_take;
+        missing_cents := missing_cents - v_take;
+    end loop;
+end;
+$$;
+
+-- cpf_hold_create's step 3: the hold, where its euros come from (with the rule that decided
+-- the order), the paired entries with their balances and the ledger row's mirror of them;
+-- returns the hold as a repeat of the request will get it.
+create function cpf_hold_write(
+    p_person_id uuid, p_hold_id uuid, p_amount_cents bigint, p_training_reference text,
+    p_expires_at timestamptz, p_now timestamptz, p_on date, p_client_id text, p_token_jti text,
+    p_idempotency_key text, p_pots text[], p_grants uuid[], p_amounts bigint[], p_rule_id text,
+    p_parameter_effective_from date, p_legal_reference text
+) returns text
+language plpgsql as $$
+declare
+    v_correlation uuid := gen_random_uuid();  -- one per hold, shared by its entries
+begin
     insert into cpf_holds (id, person_id, amount_cents, training_reference, expires_at, client_id,
                            token_jti, created_at)
     values (p_hold_id, p_person_id, p_amount_cents, p_training_reference, p_expires_at, p_client_id,
@@ -662,65 +692,62 @@ begin
                                       parameter_effective_from, legal_reference)
     select p_hold_id, a.seq, a.pot, a.grant_id, a.amount_cents, p_rule_id,
            p_parameter_effective_from, p_legal_reference
-    from unnest(v_pots, v_grants, v_amounts) with ordinality as a(pot, grant_id, amount_cents, seq);
+    from unnest(p_pots, p_grants, p_amounts) with ordinality as a(pot, grant_id, amount_cents, seq);
     insert into ledger_entries (person_id, pot, grant_id, kind, amount, unit, effective_on,
                                 correlation_id, hold_id, rule_id, parameter_effective_from,
                                 legal_reference, client_id, token_jti, idempotency_key)
     select p_person_id, a.pot, a.grant_id, 'hold', a.amount, pot_unit(a.pot), p_on,
            v_correlation, p_hold_id, p_rule_id, p_parameter_effective_from, p_legal_reference,
            p_client_id, p_token_jti, p_idempotency_key
-    from unnest(v_pots || 'cpf_held'::text, v_grants || null::uuid,
-                array(select -x from unnest(v_amounts) as x) || p_amount_cents)
+    from unnest(p_pots || 'cpf_held'::text, p_grants || null::uuid,
+                array(select -x from unnest(p_amounts) as x) || p_amount_cents)
          as a(pot, grant_id, amount);
     update ledger_balances b set balance = b.balance - a.amount
-    from unnest(v_pots, v_grants, v_amounts) as a(pot, grant_id, amount)
+    from unnest(p_pots, p_grants, p_amounts) as a(pot, grant_id, amount)
     where b.person_id = p_person_id and b.pot = a.pot
       and b.grant_id is not distinct from a.grant_id;
-    update ledger_balances b set balance = b.balance + p_amount_cents
-    where b.person_id = p_person_id and b.pot = 'cpf_held' and b.grant_id is null;
-    if not found then
-        insert into ledger_balances (person_id, pot, grant_id, balance, unit)
-        values (p_person_id, 'cpf_held', null, p_amount_cents, pot_unit('cpf_held'));
-    end if;
+    insert into ledger_balances as b (person_id, pot, grant_id, balance, unit)
+    values (p_person_id, 'cpf_held', null, p_amount_cents, pot_unit('cpf_held'))
+    on conflict on constraint ledger_balances_key
+    do update set balance = b.balance + excluded.balance;
     update ledger_locks l  -- the columns that mirror the statutory and held balances
     set statutory_cents = l.statutory_cents - coalesce(
-            (select sum(a.amount) from unnest(v_pots, v_amounts) as a(pot, amount)
+            (select sum(a.amount) from unnest(p_pots, p_amounts) as a(pot, amount)
              where a.pot = 'cpf_statutory'), 0),
         held_cents = l.held_cents + p_amount_cents
     where l.person_id = p_person_id;
-
-    -- 5. The access journal line, and the response a repeat of this request will get.
-    if p_journal is not null then
-        insert into access_journal
-            (person_id, client_id, client_kind, client_name, advisor_id, purpose, action, route)
-        values (p_person_id, p_journal[1], p_journal[2], p_journal[3], p_journal[4],
-                p_journal[5], p_journal[6], p_journal[7]);
-    end if;
-    v_hold := jsonb_build_object(
+    return jsonb_build_object(
         'id', p_hold_id, 'person_id', p_person_id, 'amount_cents', p_amount_cents,
         'training_reference', p_training_reference, 'expires_at', p_expires_at, 'status', 'pending',
         'posted_cents', null, 'created_at', p_now, 'closed_at', null, 'client_id', p_client_id,
         'allocations', (select jsonb_agg(jsonb_build_object(
                             'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount)
                             order by a.seq)
-                        from unnest(v_pots, v_grants, v_amounts) with ordinality
-                             as a(pot, grant_id, amount, seq)));
-    v_text := v_hold::text;
-    if p_request_sha256 is not null then  -- the key, with the response a repeat will get
-        insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
-                                           expires_at)
-        values (p_client_id, p_idempotency_key, p_request_sha256,
-                convert_to(v_text, 'UTF8'), p_now, p_key_expires_at)
-        on conflict on constraint idempotency_keys_pkey
-        do update set request_sha256 = excluded.request_sha256, response = excluded.response,
-                      created_at = excluded.created_at, expires_at = excluded.expires_at
-        where k.expires_at <= excluded.created_at;
-        if not found then  -- taken meanwhile by a request on another person: undo everything
-            raise exception 'idempotency_key_taken' using errcode = 'unique_violation',
-                constraint = 'idempotency_keys_pkey';
-        end if;
+                        from unnest(p_pots, p_grants, p_amounts) with ordinality
+                             as a(pot, grant_id, amount, seq)))::text;
+end;
+$$;
+
+-- Store a claimed key with the response a repeat will get (or take over an expired one); a key
+-- taken meanwhile by another request (not waiting for the same person's lock) raises
+-- idempotency_key_taken, which rolls the whole statement back: the caller answers 409.
+create function idempotency_key_store(
+    p_client_id text, p_key text, p_request_sha256 bytea, p_response bytea, p_now timestamptz,
+    p_expires_at timestamptz
+) returns void
+language plpgsql as $$
+begin
+    insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
+                                       expires_at)
+    values (p_client_id, p_key, p_request_sha256, p_response, p_now, p_expires_at)
+    on conflict on constraint idempotency_keys_pkey
+    do update set request_sha256 = excluded.request_sha256, response = excluded.response,
+                  created_at = excluded.created_at, expires_at = excluded.expires_at
+    where k.expires_at <= excluded.created_at;
+    if not found then
+        raise exception 'idempotency_key_taken' using errcode = 'unique_violation',
+            constraint = 'idempotency_keys_pkey';
     end if;
-    return query select 'created', v_text, null::bigint;
 end;
 $$;
 

@@ -237,12 +237,12 @@ async def _create(
                 claim.key if claim else provenance.idempotency_key,
                 claim.request_sha256 if claim else None,
                 claim.expires_at if claim else None,
-                journal,
                 order.sources,
                 order.after_retirement,
                 order.trace.rule_id,
                 order.trace.parameter_effective_from,
                 order.trace.legal_reference,
+                *(journal if journal is not None else [None] * 7),
             )
     except asyncpg.UniqueViolationError as error:
         # The key was taken, after this statement looked it up, by a request that did not wait

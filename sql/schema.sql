@@ -231,8 +231,13 @@ language sql immutable parallel safe as $$
 $$;
 
 -- The unit of each ledger pot (cpa/rules/accounts.py: POT_UNITS); null for an unknown pot.
+-- A standard SQL body (begin atomic), stored parsed: the CHECK constraints of ledger_entries
+-- call it, and PostgreSQL plans a table's CHECKs anew for each statement that writes it,
+-- inlining this function each time; from a string body that meant running the SQL parser
+-- and analyser twice per statement (~4 % of a hold's CPU, issue 16).
 create function pot_unit(p_pot text) returns text
-language sql immutable parallel safe as $$
+language sql immutable parallel safe
+begin atomic
     select case p_pot
         when 'cpf_statutory' then 'cents'
         when 'cpf_hours' then 'hours'
@@ -242,8 +247,8 @@ language sql immutable parallel safe as $$
         when 'dotation' then 'cents'
         when 'cpf_held' then 'cents'
         when 'c2p' then 'points'
-    end
-$$;
+    end;
+end;
 
 -- ============================================================================================
 -- Accounts and ledger (issue 5): declarations in, rights credited, holds, idempotency, services.
@@ -262,7 +267,7 @@ $$;
 -- It also carries the two balances the common hold moves (issue 16), so that one conditional
 -- UPDATE of this row takes the lock, checks and debits: statutory_cents and held_cents mirror
 -- the cpf_statutory and cpf_held rows of ledger_balances (which stay the truth every reader
--- sees), moved by every writer in the statement that moves those rows (cpf_hold_lean_write,
+-- sees), moved by every writer in the statement that moves those rows (create_hold_lean,
 -- cpf_hold_create, append_entries, add_chunk_balances) and checked by `ledger verify`.
 create table ledger_locks (
     person_id uuid primary key references persons (id),
@@ -366,6 +371,12 @@ create table cpf_holds (
     token_jti text,
     created_at timestamptz not null default now(),
     closed_at timestamptz,
+    -- The key the hold was created under (recorded even unclaimed, as on its entries) and,
+    -- claimed (Idempotency-Key over HTTP), the request's digest and the key's end of life:
+    -- a repeat is answered from this row (issue 16: no idempotency_keys row per hold).
+    idempotency_key text,
+    request_sha256 bytea,
+    key_expires_at timestamptz,
     constraint cpf_holds_amount_positive check (amount_cents > 0),
     constraint cpf_holds_status_known check (
         status in ('pending', 'posted', 'voided', 'expired')
@@ -377,6 +388,8 @@ create table cpf_holds (
 );
 create index cpf_holds_person_idx on cpf_holds (person_id, created_at desc);
 create index cpf_holds_pending_expiry_idx on cpf_holds (expires_at) where status = 'pending';
+create unique index cpf_holds_idempotency_key on cpf_holds (client_id, idempotency_key)
+    where request_sha256 is not null;
 
 -- Where a hold took its euros from, in debit order (seq), so a release returns them there.
 create table cpf_hold_allocations (
@@ -555,21 +568,21 @@ language sql stable as $$
     where p.id = p_person_id
 $$;
 
--- Holds in one statement (issue 5 targets): the idempotency claim, the person's ledger lock,
--- the debit order, the hold, its entries and balances, the access journal line and the stored
--- response, in one call, so the person's lock is held for one statement and its commit only,
--- never across round trips to the application. The debit order and its trace (rule id,
--- effective date, legal reference, recorded on every allocation and hold entry) are the
--- rule's (cpa/rules/debit.py), passed in by the caller.
+-- Holds in one statement (issue 5 targets): the person's ledger lock, the idempotency key's
+-- lookup, the debit order, the hold, its entries and balances and the access journal line, in
+-- one call, so the person's lock is held for one statement and its commit only, never across
+-- round trips to the application. The debit order and its trace (rule id, effective date,
+-- legal reference, recorded on every allocation and hold entry) are the rule's
+-- (cpa/rules/debit.py), passed in by the caller. The common hold takes a shorter path
+-- (create_hold_lean, sql/ledger.sql) and comes here when it cannot.
 --
--- The idempotency key is written once, with its response, at the end (not inserted empty at
--- the start and updated at the end: one heap write and its WAL less per hold), and a refused
--- hold writes no key at all (nothing to delete). It is looked up after the person's lock: a
--- repeat of the same request on the same person waits for that lock, then sees the first one's
--- key and answers its response. A request under the same key on another person (a conflict)
--- can still race to the final insert: it then waits for the other transaction, finds the key
--- taken, and raises `idempotency_key_taken` (unique_violation on idempotency_keys_pkey), which
--- rolls the whole statement back; create_hold answers it as a 409 idempotency conflict.
+-- The key and request digest are written in the hold row (issue 16), and a refused hold
+-- writes none. The key is looked up after the person's lock: a repeat of the same request on
+-- the same person waits for that lock, then sees the first one's hold and answers it. A
+-- request under the same key on another person (a conflict) can still race to the hold's
+-- insert: it then waits for the other transaction, finds the key taken (unique_violation on
+-- cpf_holds_idempotency_key), which rolls the whole statement back; create_hold answers it
+-- as a 409 idempotency conflict.
 --
 -- The lock is taken by its own statement and the balances read by the next: a single
 -- `select … for update of a` joined to the balances would read them from the snapshot taken
@@ -587,26 +600,23 @@ create function cpf_hold_create(
 language plpgsql as $$
 declare
     v_locked boolean;
-    v_same boolean;
-    v_response bytea;
+    v_known text;
+    v_response text;
     v_draw record;
-    v_text text;
 begin
     -- 1. The person's lock, then (a new snapshot) the key: a repeat (or a clash) answers from
-    -- the store and writes nothing.
+    -- the hold that has it (or the store) and writes nothing.
     perform 1 from ledger_locks a where a.person_id = p_person_id for update;
     v_locked := found;  -- no ledger yet: no rights to hold
     if p_request_sha256 is not null then  -- a key to claim (else the key is only recorded)
-        select k.request_sha256 = p_request_sha256, k.response into v_same, v_response
-        from idempotency_keys k
-        where k.client_id = p_client_id and k.key = p_idempotency_key and k.expires_at > p_now;
-        if found then
-            return query select case when v_same then 'replayed' else 'conflict' end,
-                                convert_from(v_response, 'UTF8'), null::bigint;
+        select k.outcome, k.hold into v_known, v_response
+        from cpf_hold_key_used(p_client_id, p_idempotency_key, p_request_sha256, p_now) as k;
+        if v_known is not null then
+            return query select v_known, v_response, null::bigint;
             return;
         end if;
     end if;
-    -- 2. The debit order; nothing written, no key either, when the rights do not suffice.
+    -- 2. The debit order; nothing written when the rights do not suffice.
     select * into v_draw
     from cpf_hold_allocation(p_person_id, p_on, p_training_reference, p_amount_cents,
                              p_debit_order, p_debit_after_retirement);
@@ -619,23 +629,74 @@ begin
             null::text, case when v_locked then p_amount_cents - v_draw.missing_cents else 0 end;
         return;
     end if;
-    -- 3. The writes, the journal line, and the key with the response a repeat will get.
-    v_text := cpf_hold_write(p_person_id, p_hold_id, p_amount_cents, p_training_reference,
-                             p_expires_at, p_now, p_on, p_client_id, p_token_jti,
-                             p_idempotency_key, v_draw.pots, v_draw.grants, v_draw.amounts,
-                             p_rule_id, p_parameter_effective_from, p_legal_reference);
+    -- 3. The writes (the key in the hold row) and the journal line.
+    v_response := cpf_hold_write(
+        p_person_id, p_hold_id, p_amount_cents, p_training_reference, p_expires_at, p_now, p_on,
+        p_client_id, p_token_jti, p_idempotency_key, p_request_sha256, p_key_expires_at,
+        v_draw.pots, v_draw.grants, v_draw.amounts, p_rule_id, p_parameter_effective_from,
+        p_legal_reference);
     if p_journal_action is not null then
         insert into access_journal
             (person_id, client_id, client_kind, client_name, advisor_id, purpose, action, route)
         values (p_person_id, p_journal_client_id, p_journal_client_kind, p_journal_client_name,
                 p_journal_advisor_id, p_journal_purpose, p_journal_action, p_journal_route);
     end if;
-    if p_request_sha256 is not null then
-        perform idempotency_key_store(p_client_id, p_idempotency_key, p_request_sha256,
-                                      convert_to(v_text, 'UTF8'), p_now, p_key_expires_at);
-    end if;
-    return query select 'created', v_text, null::bigint;
+    return query select 'created', v_response, null::bigint;
 end;
+$$;
+
+-- cpf_hold_create's step 1: what a claimed key already says, under the person's lock:
+-- 'replayed' (the same request: the hold as it was created) or 'conflict' (another request),
+-- no row when the key is free. A hold keeps its key while the key lives (KEY_LIFETIME,
+-- cpa/idempotency); past that the key is free again, and the hold gives it up here.
+-- idempotency_keys holds the keys of other writes, and of holds made before issue 16.
+create function cpf_hold_key_used(
+    p_client_id text, p_key text, p_request_sha256 bytea, p_now timestamptz
+) returns table (outcome text, hold text)
+language plpgsql as $$
+declare
+    v_hold_id uuid;
+    v_same boolean;
+    v_alive boolean;
+    v_response bytea;
+begin
+    select h.id, h.request_sha256 = p_request_sha256, h.key_expires_at > p_now
+    into v_hold_id, v_same, v_alive
+    from cpf_holds h
+    where h.client_id = p_client_id and h.idempotency_key = p_key
+      and h.request_sha256 is not null;
+    if v_alive then
+        return query select case when v_same then 'replayed' else 'conflict' end,
+                            cpf_hold_as_created(v_hold_id);
+        return;
+    elsif v_hold_id is not null then
+        update cpf_holds set request_sha256 = null where id = v_hold_id;
+    end if;
+    select k.request_sha256 = p_request_sha256, k.response into v_same, v_response
+    from idempotency_keys k
+    where k.client_id = p_client_id and k.key = p_key and k.expires_at > p_now;
+    if found then
+        return query select case when v_same then 'replayed' else 'conflict' end,
+                            convert_from(v_response, 'UTF8');
+    end if;
+end;
+$$;
+
+-- A hold as its creation answered it (pending, its allocations in debit order): what a
+-- repeat of the request that created it gets.
+create function cpf_hold_as_created(p_hold_id uuid) returns text
+language sql stable as $$
+    select jsonb_build_object(
+        'id', h.id, 'person_id', h.person_id, 'amount_cents', h.amount_cents,
+        'training_reference', h.training_reference, 'expires_at', h.expires_at,
+        'status', 'pending', 'posted_cents', null, 'created_at', h.created_at,
+        'closed_at', null, 'client_id', h.client_id,
+        'allocations', (select jsonb_agg(jsonb_build_object(
+                                 'pot', a.pot, 'grant_id', a.grant_id,
+                                 'amount_cents', a.amount_cents) order by a.seq)
+                        from cpf_hold_allocations a where a.hold_id = h.id))::text
+    from cpf_holds h
+    where h.id = p_hold_id
 $$;
 
 -- cpf_hold_create's step 2: what the hold takes from each usable pot, in the debit order
@@ -672,12 +733,13 @@ end;
 $$;
 
 -- cpf_hold_create's step 3: the hold, where its euros come from (with the rule that decided
--- the order), the paired entries with their balances and the ledger row's mirror of them;
--- returns the hold as a repeat of the request will get it.
+-- the order) and under which key, the paired entries with their balances and the ledger
+-- row's mirror of them; returns the hold as its creation answers it.
 create function cpf_hold_write(
     p_person_id uuid, p_hold_id uuid, p_amount_cents bigint, p_training_reference text,
     p_expires_at timestamptz, p_now timestamptz, p_on date, p_client_id text, p_token_jti text,
-    p_idempotency_key text, p_pots text[], p_grants uuid[], p_amounts bigint[], p_rule_id text,
+    p_idempotency_key text, p_request_sha256 bytea, p_key_expires_at timestamptz,
+    p_pots text[], p_grants uuid[], p_amounts bigint[], p_rule_id text,
     p_parameter_effective_from date, p_legal_reference text
 ) returns text
 language plpgsql as $$
@@ -685,9 +747,9 @@ declare
     v_correlation uuid := gen_random_uuid();  -- one per hold, shared by its entries
 begin
     insert into cpf_holds (id, person_id, amount_cents, training_reference, expires_at, client_id,
-                           token_jti, created_at)
+                           token_jti, created_at, idempotency_key, request_sha256, key_expires_at)
     values (p_hold_id, p_person_id, p_amount_cents, p_training_reference, p_expires_at, p_client_id,
-            p_token_jti, p_now);
+            p_token_jti, p_now, p_idempotency_key, p_request_sha256, p_key_expires_at);
     insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents, rule_id,
                                       parameter_effective_from, legal_reference)
     select p_hold_id, a.seq, a.pot, a.grant_id, a.amount_cents, p_rule_id,
@@ -725,29 +787,6 @@ begin
                             order by a.seq)
                         from unnest(p_pots, p_grants, p_amounts) with ordinality
                              as a(pot, grant_id, amount, seq)))::text;
-end;
-$$;
-
--- Store a claimed key with the response a repeat will get (or take over an expired one); a key
--- taken meanwhile by another request (not waiting for the same person's lock) raises
--- idempotency_key_taken, which rolls the whole statement back: the caller answers 409.
-create function idempotency_key_store(
-    p_client_id text, p_key text, p_request_sha256 bytea, p_response bytea, p_now timestamptz,
-    p_expires_at timestamptz
-) returns void
-language plpgsql as $$
-begin
-    insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
-                                       expires_at)
-    values (p_client_id, p_key, p_request_sha256, p_response, p_now, p_expires_at)
-    on conflict on constraint idempotency_keys_pkey
-    do update set request_sha256 = excluded.request_sha256, response = excluded.response,
-                  created_at = excluded.created_at, expires_at = excluded.expires_at
-    where k.expires_at <= excluded.created_at;
-    if not found then
-        raise exception 'idempotency_key_taken' using errcode = 'unique_violation',
-            constraint = 'idempotency_keys_pkey';
-    end if;
 end;
 $$;
 
@@ -1207,147 +1246,15 @@ create table campaign_loads (
 
 -- ==== The lean hold (issue 16) =============================================================
 
--- The writes of cpf_hold_lean, one statement: `debited` takes the person's lock (waiting for
--- any other writer), checks and moves the ledger row's columns; every other part reads it, so
--- writes nothing when it found nothing. The balance rows are updated at their newest version
--- (an UPDATE under READ COMMITTED follows a row changed since the snapshot), and the columns'
--- new values come back beside the balances' for the caller to compare. An earmarked grant
--- sends the hold to the debit order even when empty (a rare case, kept simple).
-create function cpf_hold_lean_write(
-    p_person_id uuid, p_hold_id uuid, p_amount_cents bigint, p_training_reference text,
-    p_expires_at timestamptz, p_now timestamptz, p_on date, p_client_id text, p_token_jti text,
-    p_idempotency_key text, p_rule_id text, p_parameter_effective_from date,
-    p_legal_reference text, p_journal_client_kind text, p_journal_client_name text,
-    p_journal_advisor_id text, p_journal_purpose text, p_journal_action text,
-    p_journal_route text
-) returns table (cached bigint[], balances bigint[])
+-- The check that ends create_hold_lean (sql/ledger.sql): the ledger row's statutory and held
+-- columns after the hold equal the balance rows they mirror, or the whole statement is undone
+-- (a programmer error: some writer moved one without the other).
+create function ledger_row_checked(p_row bigint[], p_balances bigint[]) returns text
 language plpgsql as $$
 begin
-    return query
-    with debited as (
-        update ledger_locks l
-        set statutory_cents = l.statutory_cents - p_amount_cents,
-            held_cents = l.held_cents + p_amount_cents
-        from persons p
-        where l.person_id = p_person_id and p.id = p_person_id
-          and l.statutory_cents >= p_amount_cents
-          and (p.death_on is null or p.death_on > p_on)
-          and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > p_on)
-          and not exists (select 1 from ledger_grants g
-                          where g.person_id = p_person_id and (g.pot = 'dotation' or g.earmarked))
-        returning l.statutory_cents, l.held_cents
-    ), statutory as (
-        update ledger_balances b set balance = b.balance - p_amount_cents
-        from debited
-        where b.person_id = p_person_id and b.pot = 'cpf_statutory' and b.grant_id is null
-        returning b.balance
-    ), held as (
-        insert into ledger_balances as b (person_id, pot, grant_id, balance, unit)
-        select p_person_id, 'cpf_held', null, p_amount_cents, 'cents' from debited
-        on conflict on constraint ledger_balances_key
-        do update set balance = b.balance + excluded.balance
-        returning b.balance
-    ), hold as (
-        insert into cpf_holds (id, person_id, amount_cents, training_reference, expires_at,
-                               client_id, token_jti, created_at)
-        select p_hold_id, p_person_id, p_amount_cents, p_training_reference, p_expires_at,
-               p_client_id, p_token_jti, p_now
-        from debited
-    ), allocation as (
-        insert into cpf_hold_allocations (hold_id, seq, pot, amount_cents, rule_id,
-                                          parameter_effective_from, legal_reference)
-        select p_hold_id, 1, 'cpf_statutory', p_amount_cents, p_rule_id,
-               p_parameter_effective_from, p_legal_reference
-        from debited
-    ), entries as (
-        insert into ledger_entries (person_id, pot, kind, amount, unit, effective_on,
-                                    correlation_id, hold_id, rule_id, parameter_effective_from,
-                                    legal_reference, client_id, token_jti, idempotency_key)
-        select p_person_id, e.pot, 'hold', e.amount, 'cents', p_on, c.id, p_hold_id, p_rule_id,
-               p_parameter_effective_from, p_legal_reference, p_client_id, p_token_jti,
-               p_idempotency_key
-        from debited, (select gen_random_uuid() as id) as c,
-             (values ('cpf_statutory', -p_amount_cents), ('cpf_held', p_amount_cents))
-             as e(pot, amount)
-    ), journal as (
-        insert into access_journal (person_id, client_id, client_kind, client_name, advisor_id,
-                                    purpose, action, route)
-        select p_person_id, p_client_id, p_journal_client_kind, p_journal_client_name,
-               p_journal_advisor_id, p_journal_purpose, p_journal_action, p_journal_route
-        from debited
-        where p_journal_action is not null
-    )
-    select array[d.statutory_cents, d.held_cents], array[s.balance, h.balance]
-    from debited d left join statutory s on true left join held h on true;
-end;
-$$;
-
--- The common hold (issue 16): one conditional UPDATE of the person's ledger row takes their
--- lock, checks and debits the statutory euros and records them as held; the same statement
--- moves the balance rows those columns mirror and writes the hold, its allocation, its two
--- entries and the journal line. Only when the rule's order takes statutory rights first
--- (the caller decides that from cpa/rules/debit.py) and the person has no earmarked grant, no
--- stop date (death, full-rate retirement) and enough statutory euros; otherwise it writes
--- nothing and answers 'generic' (cpf_hold_create, the debit order as data, decides).
---
--- The key is looked up before the lock (most requests have a new one): a concurrent repeat
--- finds it taken at the final insert, which raises idempotency_key_taken and rolls the hold
--- back; the caller then asks cpf_hold_create, which looks it up under the lock and replays.
--- The response is the caller's (p_response, built in Python from what it sent).
-create function cpf_hold_lean(
-    p_person_id uuid, p_hold_id uuid, p_amount_cents bigint, p_training_reference text,
-    p_expires_at timestamptz, p_now timestamptz, p_on date, p_client_id text,
-    p_token_jti text, p_idempotency_key text, p_request_sha256 bytea,
-    p_key_expires_at timestamptz, p_response bytea, p_rule_id text,
-    p_parameter_effective_from date, p_legal_reference text,
-    p_journal_client_kind text, p_journal_client_name text, p_journal_advisor_id text,
-    p_journal_purpose text, p_journal_action text, p_journal_route text
-) returns table (outcome text, hold text)
-language plpgsql as $$
-declare
-    v_same boolean;
-    v_stored bytea;
-    v_cached bigint[];
-    v_balances bigint[];
-begin
-    if p_request_sha256 is not null then
-        select k.request_sha256 = p_request_sha256, k.response into v_same, v_stored
-        from idempotency_keys k
-        where k.client_id = p_client_id and k.key = p_idempotency_key and k.expires_at > p_now;
-        if found then
-            return query select case when v_same then 'replayed' else 'conflict' end,
-                                convert_from(v_stored, 'UTF8');
-            return;
-        end if;
+    if p_row is distinct from p_balances then
+        raise exception 'ledger row % disagrees with its balances %', p_row, p_balances;
     end if;
-    select l.cached, l.balances into v_cached, v_balances
-    from cpf_hold_lean_write(p_person_id, p_hold_id, p_amount_cents, p_training_reference,
-                             p_expires_at, p_now, p_on, p_client_id, p_token_jti,
-                             p_idempotency_key, p_rule_id, p_parameter_effective_from,
-                             p_legal_reference, p_journal_client_kind, p_journal_client_name,
-                             p_journal_advisor_id, p_journal_purpose, p_journal_action,
-                             p_journal_route) as l;
-    if v_cached is null then
-        return query select 'generic', null::text;
-        return;
-    end if;
-    if v_cached is distinct from v_balances then  -- a programmer error: undo everything
-        raise exception 'ledger row % disagrees with its balances % ', v_cached, v_balances;
-    end if;
-    if p_request_sha256 is not null then
-        insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
-                                           expires_at)
-        values (p_client_id, p_idempotency_key, p_request_sha256, p_response, p_now,
-                p_key_expires_at)
-        on conflict on constraint idempotency_keys_pkey
-        do update set request_sha256 = excluded.request_sha256, response = excluded.response,
-                      created_at = excluded.created_at, expires_at = excluded.expires_at
-        where k.expires_at <= excluded.created_at;
-        if not found then
-            raise exception 'idempotency_key_taken' using errcode = 'unique_violation',
-                constraint = 'idempotency_keys_pkey';
-        end if;
-    end if;
-    return query select 'created', null::text;
+    return 'created';
 end;
 $$;

@@ -11,9 +11,10 @@ Creating a hold is the hot path (issue 5: 1,000 holds/s, 300/s on one account): 
 SQL function call that takes the lock, looks the idempotency key up, writes, journals and stores
 the key with its response, so the lock is held for one statement and its commit, never across
 round trips to Python. The common hold, which statutory rights alone cover, is
-``cpf_hold_lean`` (issue 16: one conditional UPDATE of the person's ledger row, the response
-built here); any other, or one that function sends back, is ``cpf_hold_create``, which
-allocates in the debit order (sql/schema.sql).
+``create_hold_lean`` (issue 16: one statement around a conditional UPDATE of the person's
+ledger row, the response built here); any other, or one that statement leaves, is
+``cpf_hold_create``, which allocates in the debit order (sql/schema.sql). A hold keeps its
+idempotency key and request digest in its row, and a repeat is answered from it.
 """
 
 from __future__ import annotations
@@ -140,15 +141,16 @@ async def _create_lean(
     journal: Sequence[str | None] | None,
     claim: Claim | None,
 ) -> Replayable[Hold] | None:
-    """The common hold (``cpf_hold_lean``): statutory rights alone, the response built here;
-    None when the debit order must decide (``cpf_hold_create``) and nothing was written."""
+    """The common hold (``create_hold_lean``): statutory rights alone, the response built
+    here; None when the debit order must decide (``cpf_hold_create``) and nothing was written:
+    another pot, too little, a stop date, or a key already used (a repeat is answered there)."""
     order = debit_order(now.date())
     if not order.statutory_first or (journal is not None and journal[0] != provenance.client_id):
         return None
     hold = _lean_hold(person_id, new, now, provenance)
     try:
         with domain_errors():
-            row = await db.fetchrow(
+            outcome = await db.fetchval(
                 sql("create_hold_lean"),
                 *_lean_arguments(hold, now, provenance, claim),
                 order.trace.rule_id,
@@ -157,19 +159,17 @@ async def _create_lean(
                 *(journal[1:] if journal is not None else [None] * 6),
             )
     except asyncpg.UniqueViolationError as error:
-        if claim is None or error.constraint_name != "idempotency_keys_pkey":
+        if claim is None or error.constraint_name != _HOLD_KEY:
             raise
         return None  # a repeat took the key meanwhile: cpf_hold_create answers under the lock
-    assert row is not None, "cpf_hold_lean answers one row"
-    if row["outcome"] == "generic":
+    if outcome is None:
         return None
-    if row["outcome"] == "conflict":
-        assert claim is not None
-        raise conflict(claim.key)
-    if row["outcome"] == "replayed":
-        return Replayable(_hold_json.decode(row["hold"]), replayed=True)
     log.debug("hold_created", hold_id=str(hold.id), amount_cents=new.amount_cents)
     return Replayable(hold, replayed=False)
+
+
+_HOLD_KEY = "cpf_holds_idempotency_key"
+"""The unique index that keeps a claimed key to one hold per client (sql/schema.sql)."""
 
 
 def _lean_hold(person_id: UUID, new: NewHold, now: dt.datetime, provenance: Provenance) -> Hold:
@@ -192,10 +192,11 @@ def _lean_hold(person_id: UUID, new: NewHold, now: dt.datetime, provenance: Prov
 def _lean_arguments(
     hold: Hold, now: dt.datetime, provenance: Provenance, claim: Claim | None
 ) -> tuple[Any, ...]:
-    """``create_hold_lean``'s $1-$13: the hold, the key and the response a repeat will get."""
+    """``create_hold_lean``'s $1-$13: the hold, its entries' correlation id, and its key."""
     return (
         hold.person_id,
         hold.id,
+        uuid4(),  # one per hold, shared by its two entries
         hold.amount_cents,
         hold.training_reference,
         hold.expires_at,
@@ -206,7 +207,6 @@ def _lean_arguments(
         claim.key if claim else provenance.idempotency_key,
         claim.request_sha256 if claim else None,
         claim.expires_at if claim else None,
-        msgspec.json.encode(hold) if claim else None,
     )
 
 
@@ -245,9 +245,9 @@ async def _create(
                 *(journal if journal is not None else [None] * 7),
             )
     except asyncpg.UniqueViolationError as error:
-        # The key was taken, after this statement looked it up, by a request that did not wait
-        # for this person's lock: another operation or another person, so another request.
-        if claim is None or error.constraint_name != "idempotency_keys_pkey":
+        # The key was taken, after this statement looked it up, by a hold that did not wait
+        # for this person's lock: another person's, so another request.
+        if claim is None or error.constraint_name != _HOLD_KEY:
             raise
         raise conflict(claim.key) from None
     assert row is not None, "cpf_hold_create answers one row"

@@ -41,7 +41,7 @@ class DebitOrder(msgspec.Struct, frozen=True):
     @property
     def statutory_first(self) -> bool:
         """Whether a holder without earmarked sums draws on statutory rights first: then a
-        debit they cover takes them alone (the lean hold, ``cpf_hold_lean``)."""
+        debit they cover takes them alone (the lean hold, ``create_hold_lean``)."""
         if "cpf_statutory" not in self.sources:
             return False
         return set(self.sources[: self.sources.index("cpf_statutory")]) <= {"earmarked"}

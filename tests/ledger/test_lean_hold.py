@@ -5,11 +5,23 @@ of the person's ledger row (``cpf_hold_lean``); any other goes through the debit
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import asyncpg
 import pytest
 
-from cpa.ledger import NewGrant, NewHold, add_grant, create_hold, verify_ledger
+from cpa.idempotency import KEY_LIFETIME, IdempotencyConflict, claim, run_idempotent
+from cpa.ledger import (
+    NewGrant,
+    NewHold,
+    add_grant,
+    create_hold,
+    create_hold_once,
+    post_hold,
+    verify_ledger,
+    void_hold,
+)
+from cpa.ledger.models import Hold, Provenance
 from tests.ledger.support import NOW, TODAY
 from tests.ledger.test_holds import funded
 
@@ -98,3 +110,71 @@ async def test_a_lean_hold_refuses_a_ledger_row_ahead_of_its_balances(
     )
     with pytest.raises(asyncpg.RaiseError, match="disagrees with its balances"):
         await create_hold(db, person_id, hold(300), now=NOW)
+
+
+def keyed(person_id: object, body: NewHold, key: str, now: dt.datetime) -> dict[str, Any]:
+    """What the hold route passes for a request under ``key`` (its provenance and claim)."""
+    return {
+        "provenance": Provenance(client_id="tb", token_jti="j", idempotency_key=key),
+        "claim": claim("tb", key, operation=f"createHold {person_id}", request=body, now=now),
+    }
+
+
+async def test_a_keyed_hold_keeps_its_key_and_a_repeat_is_answered_from_it(
+    db: asyncpg.Connection,
+) -> None:
+    """No idempotency_keys row per hold: the hold row holds the key and the request's digest,
+    and the same request again gets the hold as created, even once it is posted."""
+    person_id = await funded(db)
+    body = hold(700)
+    first = await create_hold_once(db, person_id, body, now=NOW, **keyed(person_id, body, "K", NOW))
+    assert not first.replayed
+    assert await db.fetchval("select count(*) from idempotency_keys") == 0
+    stored = await db.fetchrow(
+        "select idempotency_key, request_sha256 is not null as claimed from cpf_holds"
+        " where id = $1",
+        first.result.id,
+    )
+    assert tuple(stored) == ("K", True)
+    await post_hold(db, person_id, first.result.id, 500, now=NOW)
+    later = NOW + dt.timedelta(hours=1)
+    again = await create_hold_once(
+        db, person_id, body, now=later, **keyed(person_id, body, "K", NOW)
+    )
+    assert again == (first.result, True)
+    assert await db.fetchval("select count(*) from cpf_holds") == 1
+    with pytest.raises(IdempotencyConflict):
+        await create_hold(
+            db, person_id, hold(701), now=later, **keyed(person_id, hold(701), "K", NOW)
+        )
+    assert (await verify_ledger(db)).ok
+
+
+async def test_a_key_past_its_lifetime_is_free_again(db: asyncpg.Connection) -> None:
+    person_id = await funded(db)
+    body = hold(700)
+    first = await create_hold(db, person_id, body, now=NOW, **keyed(person_id, body, "K", NOW))
+    later = NOW + KEY_LIFETIME + dt.timedelta(seconds=1)
+    body_later = NewHold(
+        amount_cents=700, training_reference="RNCP-1", expires_at=LATER + KEY_LIFETIME
+    )
+    second = await create_hold(
+        db, person_id, body_later, now=later, **keyed(person_id, body_later, "K", later)
+    )
+    assert second.id != first.id
+    assert await db.fetchval("select count(*) from cpf_holds") == 2
+    assert (await verify_ledger(db)).ok
+
+
+async def test_another_write_under_a_holds_key_is_a_conflict(db: asyncpg.Connection) -> None:
+    """Keys are per client, whatever the write: one a hold keeps is taken for the others."""
+    person_id = await funded(db)
+    body = hold(700)
+    created = await create_hold(db, person_id, body, now=NOW, **keyed(person_id, body, "K", NOW))
+    other = claim("tb", "K", operation=f"voidHold {created.id}", request=None, now=NOW)
+    with pytest.raises(IdempotencyConflict):
+        await run_idempotent(
+            db, other, now=NOW, work=lambda: void_hold(db, person_id, created.id, now=NOW),
+            result_type=Hold,
+        )  # fmt: skip
+    assert (await db.fetchval("select status from cpf_holds")) == "pending"

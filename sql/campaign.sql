@@ -328,7 +328,7 @@ select h.person_id,
            as statutory_cents,
        coalesce(sum(a.amount_cents) filter (where a.pot = 'cec'), 0)::bigint as cec_cents
 from cpf_holds h
-join cpf_hold_allocations a on a.hold_id = h.id
+join cpf_hold_draws a on a.hold_id = h.id
 where h.person_id = any($1::uuid[]) and h.status = 'pending'
 group by h.person_id;
 

@@ -116,7 +116,7 @@ where balance < 0 and not (pot = any($1::text[]));
 -- Holds whose allocations do not add up to the amount they reserve.
 select h.id
 from cpf_holds h
-left join cpf_hold_allocations a on a.hold_id = h.id
+left join cpf_hold_draws a on a.hold_id = h.id
 group by h.id, h.amount_cents
 having coalesce(sum(a.amount_cents), 0) <> h.amount_cents;
 
@@ -149,9 +149,11 @@ from cpf_hold_create(
 -- ($11, claimed when $12 is given) is new to this client ($9); the caller has checked that the
 -- rule's order takes statutory rights first. The balance rows are updated at their newest
 -- version (an UPDATE under READ COMMITTED follows a row changed since the snapshot), and
--- ledger_row_checked compares them with the ledger row's columns. A repeat racing the first
--- request finds the key taken at the hold's insert (cpf_holds_idempotency_key), which rolls
--- the statement back; the caller then asks cpf_hold_create, which looks under the lock.
+-- ledger_row_checked compares them with the ledger row's columns. No allocation row: the
+-- hold took all from statutory rights (cpf_hold_draws), its two entries carry the rule's
+-- trace ($14-$16). A repeat racing the first request finds the key taken at the hold's
+-- insert (cpf_holds_idempotency_key), which rolls the statement back; the caller then asks
+-- cpf_hold_create, which looks under the lock.
 with debited as (
     update ledger_locks l
     set statutory_cents = l.statutory_cents - $4::bigint,
@@ -188,11 +190,6 @@ with debited as (
     select $2::uuid, $1::uuid, $4::bigint, $5::text, $6::timestamptz, $9::text, $10::text,
            $7::timestamptz, $11::text, $12::bytea, $13::timestamptz
     from debited
-), allocation as (
-    insert into cpf_hold_allocations (hold_id, seq, pot, amount_cents, rule_id,
-                                      parameter_effective_from, legal_reference)
-    select $2::uuid, 1, 'cpf_statutory', $4::bigint, $14::text, $15::date, $16::text
-    from debited
 ), entries as (
     insert into ledger_entries (person_id, pot, kind, amount, unit, effective_on, correlation_id,
                                 hold_id, rule_id, parameter_effective_from, legal_reference,
@@ -214,14 +211,9 @@ select ledger_row_checked(
 from debited d;
 
 -- name: get_hold
--- One hold of one person with its allocations (JSON, in debit order).
-select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
-       h.posted_cents, h.created_at, h.closed_at, h.client_id,
-       (select coalesce(jsonb_agg(jsonb_build_object(
-                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
-               order by a.seq), '[]')::text
-        from cpf_hold_allocations a where a.hold_id = h.id) as allocations
-from cpf_holds h
+-- One hold of one person with its allocations (JSON, in debit order: cpf_holds_shown).
+select h.*
+from cpf_holds_shown h
 where h.id = $1 and h.person_id = $2;
 
 -- name: lock_hold
@@ -251,13 +243,8 @@ order by expires_at;
 
 -- name: list_holds
 -- One person's holds, newest first.
-select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
-       h.posted_cents, h.created_at, h.closed_at, h.client_id,
-       (select coalesce(jsonb_agg(jsonb_build_object(
-                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
-               order by a.seq), '[]')::text
-        from cpf_hold_allocations a where a.hold_id = h.id) as allocations
-from cpf_holds h
+select h.*
+from cpf_holds_shown h
 where h.person_id = $1
 order by h.created_at desc, h.id
 limit $2;
@@ -265,13 +252,8 @@ limit $2;
 -- name: list_client_holds
 -- One page of the holds a client created, newest first, by status and creation time
 -- ($3 on or after, $4 before), after the cursor ($5, $6: created_at and id of the last seen).
-select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
-       h.posted_cents, h.created_at, h.closed_at, h.client_id,
-       (select coalesce(jsonb_agg(jsonb_build_object(
-                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
-               order by a.seq), '[]')::text
-        from cpf_hold_allocations a where a.hold_id = h.id) as allocations
-from cpf_holds h
+select h.*
+from cpf_holds_shown h
 where h.client_id = $1
   and ($2::text is null or h.status = $2)
   and ($3::timestamptz is null or h.created_at >= $3)
@@ -306,7 +288,7 @@ select coalesce(sum(a.amount_cents) filter (where a.pot = 'cpf_statutory'), 0)::
            as statutory_cents,
        coalesce(sum(a.amount_cents) filter (where a.pot = 'cec'), 0)::bigint as cec_cents
 from cpf_holds h
-join cpf_hold_allocations a on a.hold_id = h.id
+join cpf_hold_draws a on a.hold_id = h.id
 where h.person_id = $1 and h.status = 'pending';
 
 -- name: list_persons_to_credit

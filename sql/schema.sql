@@ -405,6 +405,30 @@ create table cpf_hold_allocations (
     constraint cpf_hold_allocations_amount_positive check (amount_cents > 0)
 );
 
+-- Where each hold took its euros from, in debit order (seq): its allocation rows, or, for a
+-- hold that has none, its whole amount from statutory rights. The lean hold (issue 16,
+-- create_hold_lean) writes no allocation row, its rule trace being on its two entries; the
+-- debit order's hold (cpf_hold_create) always writes at least one. Every reader of
+-- allocations reads this view, never the table alone.
+create view cpf_hold_draws as
+select a.hold_id, a.seq, a.pot, a.grant_id, a.amount_cents
+from cpf_hold_allocations a
+union all
+select h.id, 1, 'cpf_statutory', null::uuid, h.amount_cents
+from cpf_holds h
+where not exists (select from cpf_hold_allocations a where a.hold_id = h.id);
+
+-- A hold as the API shows it, its allocations as JSON (get_hold, list_holds,
+-- list_client_holds: one definition).
+create view cpf_holds_shown as
+select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
+       h.posted_cents, h.created_at, h.closed_at, h.client_id,
+       (select coalesce(jsonb_agg(jsonb_build_object(
+                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
+               order by a.seq), '[]')::text
+        from cpf_hold_draws a where a.hold_id = h.id) as allocations
+from cpf_holds h;
+
 -- What was credited for one person, year and account, and from which inputs: a re-run with
 -- the same inputs changes nothing; changed inputs (a correction) post the difference.
 create table ledger_credits (
@@ -694,7 +718,7 @@ language sql stable as $$
         'allocations', (select jsonb_agg(jsonb_build_object(
                                  'pot', a.pot, 'grant_id', a.grant_id,
                                  'amount_cents', a.amount_cents) order by a.seq)
-                        from cpf_hold_allocations a where a.hold_id = h.id))::text
+                        from cpf_hold_draws a where a.hold_id = h.id))::text
     from cpf_holds h
     where h.id = p_hold_id
 $$;

@@ -1,9 +1,10 @@
 -- Issue 16 point 2: the lean hold. The person's ledger row carries the statutory and held
 -- balances (a checked mirror of their ledger_balances rows), so the common hold is one
--- conditional UPDATE of that row plus the writes that follow from it (cpf_hold_lean); the
--- debit order as data (cpf_hold_create) serves the rest and keeps the mirror too. A hold
--- keeps its own idempotency key and request digest (no idempotency_keys row per hold), and a
--- repeat is answered from the hold row.
+-- conditional UPDATE of that row plus the writes that follow from it (create_hold_lean,
+-- sql/ledger.sql); the debit order as data (cpf_hold_create) serves the rest and keeps the
+-- mirror too. A hold keeps its own idempotency key and request digest (no idempotency_keys
+-- row per hold) and a repeat is answered from the hold row; a hold that statutory rights
+-- alone pay for needs no allocation row (cpf_hold_draws).
 
 alter table ledger_locks
     add column statutory_cents bigint not null default 0,
@@ -27,6 +28,30 @@ alter table cpf_holds
     add column key_expires_at timestamptz;
 create unique index cpf_holds_idempotency_key on cpf_holds (client_id, idempotency_key)
     where request_sha256 is not null;
+
+-- Where each hold took its euros from, in debit order (seq): its allocation rows, or, for a
+-- hold that has none, its whole amount from statutory rights. The lean hold (issue 16,
+-- create_hold_lean) writes no allocation row, its rule trace being on its two entries; the
+-- debit order's hold (cpf_hold_create) always writes at least one. Every reader of
+-- allocations reads this view, never the table alone.
+create view cpf_hold_draws as
+select a.hold_id, a.seq, a.pot, a.grant_id, a.amount_cents
+from cpf_hold_allocations a
+union all
+select h.id, 1, 'cpf_statutory', null::uuid, h.amount_cents
+from cpf_holds h
+where not exists (select from cpf_hold_allocations a where a.hold_id = h.id);
+
+-- A hold as the API shows it, its allocations as JSON (get_hold, list_holds,
+-- list_client_holds: one definition).
+create view cpf_holds_shown as
+select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
+       h.posted_cents, h.created_at, h.closed_at, h.client_id,
+       (select coalesce(jsonb_agg(jsonb_build_object(
+                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
+               order by a.seq), '[]')::text
+        from cpf_hold_draws a where a.hold_id = h.id) as allocations
+from cpf_holds h;
 
 -- The unit of each ledger pot (cpa/rules/accounts.py: POT_UNITS); null for an unknown pot.
 -- A standard SQL body (begin atomic), stored parsed: the CHECK constraints of ledger_entries
@@ -160,7 +185,7 @@ language sql stable as $$
         'allocations', (select jsonb_agg(jsonb_build_object(
                                  'pot', a.pot, 'grant_id', a.grant_id,
                                  'amount_cents', a.amount_cents) order by a.seq)
-                        from cpf_hold_allocations a where a.hold_id = h.id))::text
+                        from cpf_hold_draws a where a.hold_id = h.id))::text
     from cpf_holds h
     where h.id = p_hold_id
 $$;

@@ -1,5 +1,5 @@
 """The lean hold (issue 16): a hold that statutory rights alone cover is one conditional UPDATE
-of the person's ledger row (``cpf_hold_lean``); any other goes through the debit order
+of the person's ledger row (``create_hold_lean``); any other goes through the debit order
 (``cpf_hold_create``), and both keep the row's columns equal to the balances they mirror."""
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from cpa.ledger import (
     add_grant,
     create_hold,
     create_hold_once,
+    get_hold,
     post_hold,
     verify_ledger,
     void_hold,
@@ -58,6 +59,8 @@ async def test_a_hold_statutory_rights_cover_takes_the_lean_path(db: asyncpg.Con
     statutory = await balance(db, person_id, "cpf_statutory")
     created = await create_hold(db, person_id, hold(12_345), now=NOW)
     assert [(a.pot, a.amount_cents) for a in created.allocations] == [("cpf_statutory", 12_345)]
+    assert await get_hold(db, person_id, created.id) == created  # as the database reads it
+    assert await db.fetchval("select count(*) from cpf_hold_allocations") == 0  # implied
     assert await ledger_row(db, person_id) == (statutory - 12_345, 12_345)
     assert await balance(db, person_id, "cpf_statutory") == statutory - 12_345
     assert (await verify_ledger(db)).ok

@@ -328,16 +328,25 @@ select h.person_id,
            as statutory_cents,
        coalesce(sum(a.amount_cents) filter (where a.pot = 'cec'), 0)::bigint as cec_cents
 from cpf_holds h
-join cpf_hold_allocations a on a.hold_id = h.id
+join cpf_hold_draws a on a.hold_id = h.id
 where h.person_id = any($1::uuid[]) and h.status = 'pending'
 group by h.person_id;
 
 -- name: add_chunk_balances
 -- Add a chunk's entries to their balances (parallel arrays of person, pot, delta): one
 -- statement per chunk. Only the accounts' own pots, which may carry a debt, are credited.
+-- The persons' ledger rows mirror their statutory balance (sql/schema.sql, ledger_locks).
+with deltas as (
+    select * from unnest($1::uuid[], $2::text[], $3::bigint[]) as d(person_id, pot, amount)
+), mirrored as (
+    update ledger_locks l set statutory_cents = l.statutory_cents + m.amount
+    from (select person_id, sum(amount) as amount from deltas
+          where pot = 'cpf_statutory' group by person_id) as m
+    where l.person_id = m.person_id
+)
 insert into ledger_balances as b (person_id, pot, grant_id, balance, unit)
 select d.person_id, d.pot, null, d.amount, pot_unit(d.pot)
-from unnest($1::uuid[], $2::text[], $3::bigint[]) as d(person_id, pot, amount)
+from deltas d
 on conflict on constraint ledger_balances_key
 do update set balance = b.balance + excluded.balance;
 

@@ -40,6 +40,15 @@ with appended as (
     from deltas d
     where b.person_id = d.person_id and b.pot = d.pot and b.grant_id is not distinct from d.grant_id
     returning b.person_id, b.pot, b.grant_id, b.balance
+), mirrored as (
+    -- The person's ledger row mirrors two of these balances (sql/schema.sql, ledger_locks).
+    update ledger_locks l
+    set statutory_cents = l.statutory_cents + m.statutory, held_cents = l.held_cents + m.held
+    from (select person_id,
+                 coalesce(sum(amount) filter (where pot = 'cpf_statutory'), 0) as statutory,
+                 coalesce(sum(amount) filter (where pot = 'cpf_held'), 0) as held
+          from deltas where pot in ('cpf_statutory', 'cpf_held') group by person_id) as m
+    where l.person_id = m.person_id
 ), inserted as (
     insert into ledger_balances (person_id, pot, grant_id, balance, unit)
     select d.person_id, d.pot, d.grant_id, d.amount, d.unit
@@ -85,6 +94,16 @@ select coalesce(h.person_id, p.person_id) as person_id, h.balance, p.held
 from held h full join pending p on p.person_id = h.person_id
 where coalesce(h.balance, 0) <> coalesce(p.held, 0);
 
+-- name: list_ledger_row_mismatches
+-- Ledger rows whose statutory or held columns differ from the balance rows they mirror.
+select l.person_id, m.pot, m.cached as balance, coalesce(b.balance, 0) as entries_sum
+from ledger_locks l
+cross join lateral (values ('cpf_statutory', l.statutory_cents), ('cpf_held', l.held_cents))
+    as m(pot, cached)
+left join ledger_balances b
+  on b.person_id = l.person_id and b.pot = m.pot and b.grant_id is null
+where m.cached <> coalesce(b.balance, 0);
+
 -- name: list_overdrawn_balances
 -- Balances below zero in a pot that may not owe (an abondement, a dotation, the held euros):
 -- only the accounts' own pots may carry a debt (domain.md OQ-5). The constraint
@@ -97,7 +116,7 @@ where balance < 0 and not (pot = any($1::text[]));
 -- Holds whose allocations do not add up to the amount they reserve.
 select h.id
 from cpf_holds h
-left join cpf_hold_allocations a on a.hold_id = h.id
+left join cpf_hold_draws a on a.hold_id = h.id
 group by h.id, h.amount_cents
 having coalesce(sum(a.amount_cents), 0) <> h.amount_cents;
 
@@ -107,21 +126,94 @@ select (select count(*) from ledger_balances) as balances,
        (select count(*) from ledger_entries) as entries;
 
 -- name: create_hold_at_once
--- Claim the key, lock the person, allocate in the debit order given ($14, $15 after retirement,
--- traced by $16-$18), write the hold, entries, balances and journal line.
+-- Claim the key, lock the person, allocate in the debit order given (traced by the rule's id,
+-- date and reference), write the hold (with its key), entries, balances and journal line.
 select outcome, hold, available_cents
-from cpf_hold_create($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16,
-                     $17, $18);
+from cpf_hold_create(
+    p_person_id => $1, p_hold_id => $2, p_amount_cents => $3, p_training_reference => $4,
+    p_expires_at => $5, p_now => $6, p_on => $7, p_client_id => $8, p_token_jti => $9,
+    p_idempotency_key => $10, p_request_sha256 => $11, p_key_expires_at => $12,
+    p_debit_order => $13, p_debit_after_retirement => $14, p_rule_id => $15,
+    p_parameter_effective_from => $16, p_legal_reference => $17, p_journal_client_id => $18,
+    p_journal_client_kind => $19, p_journal_client_name => $20, p_journal_advisor_id => $21,
+    p_journal_purpose => $22, p_journal_action => $23, p_journal_route => $24);
+
+-- name: create_hold_lean
+-- The common hold (issue 16) in one statement, the person's lock and commit around it only:
+-- `debited`, a conditional UPDATE of the person's ledger row (sql/schema.sql, ledger_locks),
+-- takes their lock (waiting for any other writer), checks and debits the statutory euros and
+-- records them as held; every other part reads it, so nothing is written when it found
+-- nothing, and then no row comes back: cpf_hold_create (the debit order as data) decides. It
+-- goes ahead only when the person has no earmarked grant (even an empty one: rare, kept
+-- simple), no stop date (death, full-rate retirement), enough statutory euros, and the key
+-- ($11, claimed when $12 is given) is new to this client ($9); the caller has checked that the
+-- rule's order takes statutory rights first. The balance rows are updated at their newest
+-- version (an UPDATE under READ COMMITTED follows a row changed since the snapshot), and
+-- ledger_row_checked compares them with the ledger row's columns. No allocation row: the
+-- hold took all from statutory rights (cpf_hold_draws), its two entries carry the rule's
+-- trace ($14-$16). A repeat racing the first request finds the key taken at the hold's
+-- insert (cpf_holds_idempotency_key), which rolls the statement back; the caller then asks
+-- cpf_hold_create, which looks under the lock.
+with debited as (
+    update ledger_locks l
+    set statutory_cents = l.statutory_cents - $4::bigint,
+        held_cents = l.held_cents + $4::bigint
+    from persons p
+    where l.person_id = $1::uuid and p.id = $1::uuid
+      and l.statutory_cents >= $4::bigint
+      and (p.death_on is null or p.death_on > $8::date)
+      and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > $8::date)
+      and not exists (select from ledger_grants g
+                      where g.person_id = $1::uuid and (g.pot = 'dotation' or g.earmarked))
+      and ($12::bytea is null
+           or not exists (select from cpf_holds h
+                          where h.client_id = $9::text and h.idempotency_key = $11::text
+                            and h.request_sha256 is not null)
+          and not exists (select from idempotency_keys k
+                          where k.client_id = $9::text and k.key = $11::text
+                            and k.expires_at > $7::timestamptz))
+    returning l.statutory_cents, l.held_cents
+), moves (pot, amount) as (
+    select m.pot, m.amount
+    from debited, (values ('cpf_statutory', -$4::bigint), ('cpf_held', $4::bigint))
+         as m(pot, amount)
+), balances as (
+    insert into ledger_balances as b (person_id, pot, grant_id, balance, unit)
+    select $1::uuid, m.pot, null, m.amount, 'cents' from moves m
+    on conflict on constraint ledger_balances_key
+    do update set balance = b.balance + excluded.balance
+    returning b.pot, b.balance
+), hold as (
+    insert into cpf_holds (id, person_id, amount_cents, training_reference, expires_at,
+                           client_id, token_jti, created_at, idempotency_key, request_sha256,
+                           key_expires_at)
+    select $2::uuid, $1::uuid, $4::bigint, $5::text, $6::timestamptz, $9::text, $10::text,
+           $7::timestamptz, $11::text, $12::bytea, $13::timestamptz
+    from debited
+), entries as (
+    insert into ledger_entries (person_id, pot, kind, amount, unit, effective_on, correlation_id,
+                                hold_id, rule_id, parameter_effective_from, legal_reference,
+                                client_id, token_jti, idempotency_key)
+    select $1::uuid, m.pot, 'hold', m.amount, 'cents', $8::date, $3::uuid, $2::uuid, $14::text,
+           $15::date, $16::text, $9::text, $10::text, $11::text
+    from moves m
+), journal as (
+    insert into access_journal (person_id, client_id, client_kind, client_name, advisor_id,
+                                purpose, action, route)
+    select $1::uuid, $9::text, $17::text, $18::text, $19::text, $20::text, $21::text, $22::text
+    from debited
+    where $21::text is not null
+)
+select ledger_row_checked(
+           array[d.statutory_cents, d.held_cents],
+           (select array_agg(b.balance order by b.pot desc) from balances b)  -- statutory, held
+       ) as outcome
+from debited d;
 
 -- name: get_hold
--- One hold of one person with its allocations (JSON, in debit order).
-select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
-       h.posted_cents, h.created_at, h.closed_at, h.client_id,
-       (select coalesce(jsonb_agg(jsonb_build_object(
-                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
-               order by a.seq), '[]')::text
-        from cpf_hold_allocations a where a.hold_id = h.id) as allocations
-from cpf_holds h
+-- One hold of one person with its allocations (JSON, in debit order: cpf_holds_shown).
+select h.*
+from cpf_holds_shown h
 where h.id = $1 and h.person_id = $2;
 
 -- name: lock_hold
@@ -151,13 +243,8 @@ order by expires_at;
 
 -- name: list_holds
 -- One person's holds, newest first.
-select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
-       h.posted_cents, h.created_at, h.closed_at, h.client_id,
-       (select coalesce(jsonb_agg(jsonb_build_object(
-                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
-               order by a.seq), '[]')::text
-        from cpf_hold_allocations a where a.hold_id = h.id) as allocations
-from cpf_holds h
+select h.*
+from cpf_holds_shown h
 where h.person_id = $1
 order by h.created_at desc, h.id
 limit $2;
@@ -165,13 +252,8 @@ limit $2;
 -- name: list_client_holds
 -- One page of the holds a client created, newest first, by status and creation time
 -- ($3 on or after, $4 before), after the cursor ($5, $6: created_at and id of the last seen).
-select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
-       h.posted_cents, h.created_at, h.closed_at, h.client_id,
-       (select coalesce(jsonb_agg(jsonb_build_object(
-                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
-               order by a.seq), '[]')::text
-        from cpf_hold_allocations a where a.hold_id = h.id) as allocations
-from cpf_holds h
+select h.*
+from cpf_holds_shown h
 where h.client_id = $1
   and ($2::text is null or h.status = $2)
   and ($3::timestamptz is null or h.created_at >= $3)
@@ -206,7 +288,7 @@ select coalesce(sum(a.amount_cents) filter (where a.pot = 'cpf_statutory'), 0)::
            as statutory_cents,
        coalesce(sum(a.amount_cents) filter (where a.pot = 'cec'), 0)::bigint as cec_cents
 from cpf_holds h
-join cpf_hold_allocations a on a.hold_id = h.id
+join cpf_hold_draws a on a.hold_id = h.id
 where h.person_id = $1 and h.status = 'pending';
 
 -- name: list_persons_to_credit
@@ -310,10 +392,14 @@ left join lateral (
 where e.id = $1 and e.person_id = $2;
 
 -- name: claim_idempotency_key
--- Claim a key for a new request (or take over an expired one); no row back when it is in use.
+-- Claim a key for a new request (or take over an expired one); no row back when it is in use,
+-- here or by a hold (which keeps its key in its row, cpf_holds_idempotency_key).
 insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
                                    expires_at)
-values ($1, $2, $3, '', $4, $5)
+select $1::text, $2::text, $3::bytea, '', $4::timestamptz, $5::timestamptz
+where not exists (select from cpf_holds h
+                  where h.client_id = $1 and h.idempotency_key = $2
+                    and h.request_sha256 is not null and h.key_expires_at > $4)
 on conflict on constraint idempotency_keys_pkey
 do update set request_sha256 = excluded.request_sha256, response = '',
               created_at = excluded.created_at, expires_at = excluded.expires_at

@@ -231,8 +231,13 @@ language sql immutable parallel safe as $$
 $$;
 
 -- The unit of each ledger pot (cpa/rules/accounts.py: POT_UNITS); null for an unknown pot.
+-- A standard SQL body (begin atomic), stored parsed: the CHECK constraints of ledger_entries
+-- call it, and PostgreSQL plans a table's CHECKs anew for each statement that writes it,
+-- inlining this function each time; from a string body that meant running the SQL parser
+-- and analyser twice per statement (~4 % of a hold's CPU, issue 16).
 create function pot_unit(p_pot text) returns text
-language sql immutable parallel safe as $$
+language sql immutable parallel safe
+begin atomic
     select case p_pot
         when 'cpf_statutory' then 'cents'
         when 'cpf_hours' then 'hours'
@@ -242,8 +247,8 @@ language sql immutable parallel safe as $$
         when 'dotation' then 'cents'
         when 'cpf_held' then 'cents'
         when 'c2p' then 'points'
-    end
-$$;
+    end;
+end;
 
 -- ============================================================================================
 -- Accounts and ledger (issue 5): declarations in, rights credited, holds, idempotency, services.
@@ -258,9 +263,18 @@ $$;
 -- inserted entry, hold and balance row lock the person's row too (FOR KEY SHARE), a WAL record
 -- and a dirtied page of persons per hold. The same key on ledger_locks finds that row
 -- already locked, more strongly, by the same transaction, and writes nothing.
+--
+-- It also carries the two balances the common hold moves (issue 16), so that one conditional
+-- UPDATE of this row takes the lock, checks and debits: statutory_cents and held_cents mirror
+-- the cpf_statutory and cpf_held rows of ledger_balances (which stay the truth every reader
+-- sees), moved by every writer in the statement that moves those rows (create_hold_lean,
+-- cpf_hold_create, append_entries, add_chunk_balances) and checked by `ledger verify`.
 create table ledger_locks (
     person_id uuid primary key references persons (id),
-    created_at timestamptz not null default now()
+    created_at timestamptz not null default now(),
+    statutory_cents bigint not null default 0,
+    held_cents bigint not null default 0,
+    constraint ledger_locks_held_cents_nonnegative check (held_cents >= 0)
 );
 
 -- Abondements and employer dotations: each is its own sub-pot (outside the ceilings),
@@ -357,6 +371,12 @@ create table cpf_holds (
     token_jti text,
     created_at timestamptz not null default now(),
     closed_at timestamptz,
+    -- The key the hold was created under (recorded even unclaimed, as on its entries) and,
+    -- claimed (Idempotency-Key over HTTP), the request's digest and the key's end of life:
+    -- a repeat is answered from this row (issue 16: no idempotency_keys row per hold).
+    idempotency_key text,
+    request_sha256 bytea,
+    key_expires_at timestamptz,
     constraint cpf_holds_amount_positive check (amount_cents > 0),
     constraint cpf_holds_status_known check (
         status in ('pending', 'posted', 'voided', 'expired')
@@ -368,6 +388,8 @@ create table cpf_holds (
 );
 create index cpf_holds_person_idx on cpf_holds (person_id, created_at desc);
 create index cpf_holds_pending_expiry_idx on cpf_holds (expires_at) where status = 'pending';
+create unique index cpf_holds_idempotency_key on cpf_holds (client_id, idempotency_key)
+    where request_sha256 is not null;
 
 -- Where a hold took its euros from, in debit order (seq), so a release returns them there.
 create table cpf_hold_allocations (
@@ -382,6 +404,30 @@ create table cpf_hold_allocations (
     constraint cpf_hold_allocations_pkey primary key (hold_id, seq),
     constraint cpf_hold_allocations_amount_positive check (amount_cents > 0)
 );
+
+-- Where each hold took its euros from, in debit order (seq): its allocation rows, or, for a
+-- hold that has none, its whole amount from statutory rights. The lean hold (issue 16,
+-- create_hold_lean) writes no allocation row, its rule trace being on its two entries; the
+-- debit order's hold (cpf_hold_create) always writes at least one. Every reader of
+-- allocations reads this view, never the table alone.
+create view cpf_hold_draws as
+select a.hold_id, a.seq, a.pot, a.grant_id, a.amount_cents
+from cpf_hold_allocations a
+union all
+select h.id, 1, 'cpf_statutory', null::uuid, h.amount_cents
+from cpf_holds h
+where not exists (select from cpf_hold_allocations a where a.hold_id = h.id);
+
+-- A hold as the API shows it, its allocations as JSON (get_hold, list_holds,
+-- list_client_holds: one definition).
+create view cpf_holds_shown as
+select h.id, h.person_id, h.amount_cents, h.training_reference, h.expires_at, h.status,
+       h.posted_cents, h.created_at, h.closed_at, h.client_id,
+       (select coalesce(jsonb_agg(jsonb_build_object(
+                   'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount_cents)
+               order by a.seq), '[]')::text
+        from cpf_hold_draws a where a.hold_id = h.id) as allocations
+from cpf_holds h;
 
 -- What was credited for one person, year and account, and from which inputs: a re-run with
 -- the same inputs changes nothing; changed inputs (a correction) post the difference.
@@ -546,166 +592,225 @@ language sql stable as $$
     where p.id = p_person_id
 $$;
 
--- Holds in one statement (issue 5 targets): the idempotency claim, the person's ledger lock,
--- the debit order, the hold, its entries and balances, the access journal line and the stored
--- response, in one call, so the person's lock is held for one statement and its commit only,
--- never across round trips to the application. The debit order and its trace (rule id,
--- effective date, legal reference, recorded on every allocation and hold entry) are the
--- rule's (cpa/rules/debit.py), passed in by the caller.
+-- Holds in one statement (issue 5 targets): the person's ledger lock, the idempotency key's
+-- lookup, the debit order, the hold, its entries and balances and the access journal line, in
+-- one call, so the person's lock is held for one statement and its commit only, never across
+-- round trips to the application. The debit order and its trace (rule id, effective date,
+-- legal reference, recorded on every allocation and hold entry) are the rule's
+-- (cpa/rules/debit.py), passed in by the caller. The common hold takes a shorter path
+-- (create_hold_lean, sql/ledger.sql) and comes here when it cannot.
 --
--- The idempotency key is written once, with its response, at the end (not inserted empty at
--- the start and updated at the end: one heap write and its WAL less per hold), and a refused
--- hold writes no key at all (nothing to delete). It is looked up after the person's lock: a
--- repeat of the same request on the same person waits for that lock, then sees the first one's
--- key and answers its response. A request under the same key on another person (a conflict)
--- can still race to the final insert: it then waits for the other transaction, finds the key
--- taken, and raises `idempotency_key_taken` (unique_violation on idempotency_keys_pkey), which
--- rolls the whole statement back; create_hold answers it as a 409 idempotency conflict.
+-- The key and request digest are written in the hold row (issue 16), and a refused hold
+-- writes none. The key is looked up after the person's lock: a repeat of the same request on
+-- the same person waits for that lock, then sees the first one's hold and answers it. A
+-- request under the same key on another person (a conflict) can still race to the hold's
+-- insert: it then waits for the other transaction, finds the key taken (unique_violation on
+-- cpf_holds_idempotency_key), which rolls the whole statement back; create_hold answers it
+-- as a 409 idempotency conflict.
 --
 -- The lock is taken by its own statement and the balances read by the next: a single
 -- `select … for update of a` joined to the balances would read them from the snapshot taken
 -- before waiting for the lock (a row that was only locked, not updated, is not re-read), and
 -- the statutory pot, which may be negative (a debt), would then be overdrawn by racing holds.
 create function cpf_hold_create(
-    p_person_id uuid,
-    p_hold_id uuid,
-    p_amount_cents bigint,
-    p_training_reference text,
-    p_expires_at timestamptz,
-    p_now timestamptz,
-    p_on date,
-    p_client_id text,
-    p_token_jti text,
-    p_idempotency_key text,
-    p_request_sha256 bytea,
-    p_key_expires_at timestamptz,
-    p_journal text[],
-    p_debit_order text[],
-    p_debit_after_retirement text[],
-    p_rule_id text,
-    p_parameter_effective_from date,
-    p_legal_reference text
+    p_person_id uuid, p_hold_id uuid, p_amount_cents bigint, p_training_reference text,
+    p_expires_at timestamptz, p_now timestamptz, p_on date, p_client_id text, p_token_jti text,
+    p_idempotency_key text, p_request_sha256 bytea, p_key_expires_at timestamptz,
+    p_debit_order text[], p_debit_after_retirement text[], p_rule_id text,
+    p_parameter_effective_from date, p_legal_reference text, p_journal_client_id text,
+    p_journal_client_kind text, p_journal_client_name text, p_journal_advisor_id text,
+    p_journal_purpose text, p_journal_action text, p_journal_route text
 ) returns table (outcome text, hold text, available_cents bigint)
 language plpgsql as $$
 declare
     v_locked boolean;
-    v_remaining bigint := p_amount_cents;
-    v_take bigint;
-    v_source record;
-    v_pots text[] := '{}';
-    v_grants uuid[] := '{}';
-    v_amounts bigint[] := '{}';
-    v_correlation uuid := gen_random_uuid();
-    v_hold jsonb;
-    v_text text;
-    v_same boolean;
-    v_response bytea;
+    v_known text;
+    v_response text;
+    v_draw record;
 begin
-    -- 1. The person's lock, then (a new snapshot) the key, their holder status and sources.
+    -- 1. The person's lock, then (a new snapshot) the key: a repeat (or a clash) answers from
+    -- the hold that has it (or the store) and writes nothing.
     perform 1 from ledger_locks a where a.person_id = p_person_id for update;
     v_locked := found;  -- no ledger yet: no rights to hold
-
-    -- 2. The key: a repeat (or a clash) answers from the store and writes nothing.
     if p_request_sha256 is not null then  -- a key to claim (else the key is only recorded)
-        select k.request_sha256 = p_request_sha256, k.response into v_same, v_response
-        from idempotency_keys k
-        where k.client_id = p_client_id and k.key = p_idempotency_key and k.expires_at > p_now;
-        if found then
-            return query select case when v_same then 'replayed' else 'conflict' end,
-                                convert_from(v_response, 'UTF8'), null::bigint;
+        select k.outcome, k.hold into v_known, v_response
+        from cpf_hold_key_used(p_client_id, p_idempotency_key, p_request_sha256, p_now) as k;
+        if v_known is not null then
+            return query select v_known, v_response, null::bigint;
             return;
         end if;
     end if;
-
-    -- 3. The debit order (the rule's, passed in): take from each usable pot in turn.
-    for v_source in
-        select s.pot, s.grant_id, s.balance
-        from pots_for_debit(p_person_id, p_on, p_training_reference, false, p_debit_order,
-                            p_debit_after_retirement) as s
-        where v_locked and s.usable
-        order by s.draw_key collate "C"
-    loop
-        exit when v_remaining = 0;
-        v_take := least(v_remaining, v_source.balance);
-        v_pots := v_pots || v_source.pot;
-        v_grants := v_grants || v_source.grant_id;
-        v_amounts := v_amounts || v_take;
-        v_remaining := v_remaining - v_take;
-    end loop;
-    if v_remaining > 0 then
-        -- Nothing written, no key either: repeating the request runs it again.
+    -- 2. The debit order; nothing written when the rights do not suffice.
+    select * into v_draw
+    from cpf_hold_allocation(p_person_id, p_on, p_training_reference, p_amount_cents,
+                             p_debit_order, p_debit_after_retirement);
+    if not v_locked or v_draw.missing_cents > 0 then
         return query select
             case when exists (select 1 from cpf_holds h
                               where h.person_id = p_person_id and h.status = 'pending'
                                 and h.expires_at <= p_now)
                  then 'lapsed' else 'insufficient' end,
-            null::text, p_amount_cents - v_remaining;
+            null::text, case when v_locked then p_amount_cents - v_draw.missing_cents else 0 end;
         return;
     end if;
+    -- 3. The writes (the key in the hold row) and the journal line.
+    v_response := cpf_hold_write(
+        p_person_id, p_hold_id, p_amount_cents, p_training_reference, p_expires_at, p_now, p_on,
+        p_client_id, p_token_jti, p_idempotency_key, p_request_sha256, p_key_expires_at,
+        v_draw.pots, v_draw.grants, v_draw.amounts, p_rule_id, p_parameter_effective_from,
+        p_legal_reference);
+    if p_journal_action is not null then
+        insert into access_journal
+            (person_id, client_id, client_kind, client_name, advisor_id, purpose, action, route)
+        values (p_person_id, p_journal_client_id, p_journal_client_kind, p_journal_client_name,
+                p_journal_advisor_id, p_journal_purpose, p_journal_action, p_journal_route);
+    end if;
+    return query select 'created', v_response, null::bigint;
+end;
+$$;
 
-    -- 4. The hold, where its euros come from (with the rule that decided the order), and the
-    -- paired entries with their balances.
+-- cpf_hold_create's step 1: what a claimed key already says, under the person's lock:
+-- 'replayed' (the same request: the hold as it was created) or 'conflict' (another request),
+-- no row when the key is free. A hold keeps its key while the key lives (KEY_LIFETIME,
+-- cpa/idempotency); past that the key is free again, and the hold gives it up here.
+-- idempotency_keys holds the keys of other writes, and of holds made before issue 16.
+create function cpf_hold_key_used(
+    p_client_id text, p_key text, p_request_sha256 bytea, p_now timestamptz
+) returns table (outcome text, hold text)
+language plpgsql as $$
+declare
+    v_hold_id uuid;
+    v_same boolean;
+    v_alive boolean;
+    v_response bytea;
+begin
+    select h.id, h.request_sha256 = p_request_sha256, h.key_expires_at > p_now
+    into v_hold_id, v_same, v_alive
+    from cpf_holds h
+    where h.client_id = p_client_id and h.idempotency_key = p_key
+      and h.request_sha256 is not null;
+    if v_alive then
+        return query select case when v_same then 'replayed' else 'conflict' end,
+                            cpf_hold_as_created(v_hold_id);
+        return;
+    elsif v_hold_id is not null then
+        update cpf_holds set request_sha256 = null where id = v_hold_id;
+    end if;
+    select k.request_sha256 = p_request_sha256, k.response into v_same, v_response
+    from idempotency_keys k
+    where k.client_id = p_client_id and k.key = p_key and k.expires_at > p_now;
+    if found then
+        return query select case when v_same then 'replayed' else 'conflict' end,
+                            convert_from(v_response, 'UTF8');
+    end if;
+end;
+$$;
+
+-- A hold as its creation answered it (pending, its allocations in debit order): what a
+-- repeat of the request that created it gets.
+create function cpf_hold_as_created(p_hold_id uuid) returns text
+language sql stable as $$
+    select jsonb_build_object(
+        'id', h.id, 'person_id', h.person_id, 'amount_cents', h.amount_cents,
+        'training_reference', h.training_reference, 'expires_at', h.expires_at,
+        'status', 'pending', 'posted_cents', null, 'created_at', h.created_at,
+        'closed_at', null, 'client_id', h.client_id,
+        'allocations', (select jsonb_agg(jsonb_build_object(
+                                 'pot', a.pot, 'grant_id', a.grant_id,
+                                 'amount_cents', a.amount_cents) order by a.seq)
+                        from cpf_hold_draws a where a.hold_id = h.id))::text
+    from cpf_holds h
+    where h.id = p_hold_id
+$$;
+
+-- cpf_hold_create's step 2: what the hold takes from each usable pot, in the debit order
+-- (pots_for_debit with the rule's order), as parallel arrays, and the cents still missing.
+create function cpf_hold_allocation(
+    p_person_id uuid, p_on date, p_training_reference text, p_amount_cents bigint,
+    p_debit_order text[], p_debit_after_retirement text[],
+    out pots text[], out grants uuid[], out amounts bigint[], out missing_cents bigint
+)
+language plpgsql as $$
+declare
+    v_source record;
+    v_take bigint;
+begin
+    pots := '{}';
+    grants := '{}';
+    amounts := '{}';
+    missing_cents := p_amount_cents;
+    for v_source in
+        select s.pot, s.grant_id, s.balance
+        from pots_for_debit(p_person_id, p_on, p_training_reference, false, p_debit_order,
+                            p_debit_after_retirement) as s
+        where s.usable
+        order by s.draw_key collate "C"
+    loop
+        exit when missing_cents = 0;
+        v_take := least(missing_cents, v_source.balance);
+        pots := pots || v_source.pot;
+        grants := grants || v_source.grant_id;
+        amounts := amounts || v_take;
+        missing_cents := missing_cents - v_take;
+    end loop;
+end;
+$$;
+
+-- cpf_hold_create's step 3: the hold, where its euros come from (with the rule that decided
+-- the order) and under which key, the paired entries with their balances and the ledger
+-- row's mirror of them; returns the hold as its creation answers it.
+create function cpf_hold_write(
+    p_person_id uuid, p_hold_id uuid, p_amount_cents bigint, p_training_reference text,
+    p_expires_at timestamptz, p_now timestamptz, p_on date, p_client_id text, p_token_jti text,
+    p_idempotency_key text, p_request_sha256 bytea, p_key_expires_at timestamptz,
+    p_pots text[], p_grants uuid[], p_amounts bigint[], p_rule_id text,
+    p_parameter_effective_from date, p_legal_reference text
+) returns text
+language plpgsql as $$
+declare
+    v_correlation uuid := gen_random_uuid();  -- one per hold, shared by its entries
+begin
     insert into cpf_holds (id, person_id, amount_cents, training_reference, expires_at, client_id,
-                           token_jti, created_at)
+                           token_jti, created_at, idempotency_key, request_sha256, key_expires_at)
     values (p_hold_id, p_person_id, p_amount_cents, p_training_reference, p_expires_at, p_client_id,
-            p_token_jti, p_now);
+            p_token_jti, p_now, p_idempotency_key, p_request_sha256, p_key_expires_at);
     insert into cpf_hold_allocations (hold_id, seq, pot, grant_id, amount_cents, rule_id,
                                       parameter_effective_from, legal_reference)
     select p_hold_id, a.seq, a.pot, a.grant_id, a.amount_cents, p_rule_id,
            p_parameter_effective_from, p_legal_reference
-    from unnest(v_pots, v_grants, v_amounts) with ordinality as a(pot, grant_id, amount_cents, seq);
+    from unnest(p_pots, p_grants, p_amounts) with ordinality as a(pot, grant_id, amount_cents, seq);
     insert into ledger_entries (person_id, pot, grant_id, kind, amount, unit, effective_on,
                                 correlation_id, hold_id, rule_id, parameter_effective_from,
                                 legal_reference, client_id, token_jti, idempotency_key)
     select p_person_id, a.pot, a.grant_id, 'hold', a.amount, pot_unit(a.pot), p_on,
            v_correlation, p_hold_id, p_rule_id, p_parameter_effective_from, p_legal_reference,
            p_client_id, p_token_jti, p_idempotency_key
-    from unnest(v_pots || 'cpf_held'::text, v_grants || null::uuid,
-                array(select -x from unnest(v_amounts) as x) || p_amount_cents)
+    from unnest(p_pots || 'cpf_held'::text, p_grants || null::uuid,
+                array(select -x from unnest(p_amounts) as x) || p_amount_cents)
          as a(pot, grant_id, amount);
     update ledger_balances b set balance = b.balance - a.amount
-    from unnest(v_pots, v_grants, v_amounts) as a(pot, grant_id, amount)
+    from unnest(p_pots, p_grants, p_amounts) as a(pot, grant_id, amount)
     where b.person_id = p_person_id and b.pot = a.pot
       and b.grant_id is not distinct from a.grant_id;
-    update ledger_balances b set balance = b.balance + p_amount_cents
-    where b.person_id = p_person_id and b.pot = 'cpf_held' and b.grant_id is null;
-    if not found then
-        insert into ledger_balances (person_id, pot, grant_id, balance, unit)
-        values (p_person_id, 'cpf_held', null, p_amount_cents, pot_unit('cpf_held'));
-    end if;
-
-    -- 5. The access journal line, and the response a repeat of this request will get.
-    if p_journal is not null then
-        insert into access_journal
-            (person_id, client_id, client_kind, client_name, advisor_id, purpose, action, route)
-        values (p_person_id, p_journal[1], p_journal[2], p_journal[3], p_journal[4],
-                p_journal[5], p_journal[6], p_journal[7]);
-    end if;
-    v_hold := jsonb_build_object(
+    insert into ledger_balances as b (person_id, pot, grant_id, balance, unit)
+    values (p_person_id, 'cpf_held', null, p_amount_cents, pot_unit('cpf_held'))
+    on conflict on constraint ledger_balances_key
+    do update set balance = b.balance + excluded.balance;
+    update ledger_locks l  -- the columns that mirror the statutory and held balances
+    set statutory_cents = l.statutory_cents - coalesce(
+            (select sum(a.amount) from unnest(p_pots, p_amounts) as a(pot, amount)
+             where a.pot = 'cpf_statutory'), 0),
+        held_cents = l.held_cents + p_amount_cents
+    where l.person_id = p_person_id;
+    return jsonb_build_object(
         'id', p_hold_id, 'person_id', p_person_id, 'amount_cents', p_amount_cents,
         'training_reference', p_training_reference, 'expires_at', p_expires_at, 'status', 'pending',
         'posted_cents', null, 'created_at', p_now, 'closed_at', null, 'client_id', p_client_id,
         'allocations', (select jsonb_agg(jsonb_build_object(
                             'pot', a.pot, 'grant_id', a.grant_id, 'amount_cents', a.amount)
                             order by a.seq)
-                        from unnest(v_pots, v_grants, v_amounts) with ordinality
-                             as a(pot, grant_id, amount, seq)));
-    v_text := v_hold::text;
-    if p_request_sha256 is not null then  -- the key, with the response a repeat will get
-        insert into idempotency_keys as k (client_id, key, request_sha256, response, created_at,
-                                           expires_at)
-        values (p_client_id, p_idempotency_key, p_request_sha256,
-                convert_to(v_text, 'UTF8'), p_now, p_key_expires_at)
-        on conflict on constraint idempotency_keys_pkey
-        do update set request_sha256 = excluded.request_sha256, response = excluded.response,
-                      created_at = excluded.created_at, expires_at = excluded.expires_at
-        where k.expires_at <= excluded.created_at;
-        if not found then  -- taken meanwhile by a request on another person: undo everything
-            raise exception 'idempotency_key_taken' using errcode = 'unique_violation',
-                constraint = 'idempotency_keys_pkey';
-        end if;
-    end if;
-    return query select 'created', v_text, null::bigint;
+                        from unnest(p_pots, p_grants, p_amounts) with ordinality
+                             as a(pot, grant_id, amount, seq)))::text;
 end;
 $$;
 
@@ -1162,3 +1267,18 @@ create table campaign_loads (
     loaded_at timestamptz not null default now(),
     constraint campaign_loads_kind_known check (kind in ('declarations', 'persons'))
 );
+
+-- ==== The lean hold (issue 16) =============================================================
+
+-- The check that ends create_hold_lean (sql/ledger.sql): the ledger row's statutory and held
+-- columns after the hold equal the balance rows they mirror, or the whole statement is undone
+-- (a programmer error: some writer moved one without the other).
+create function ledger_row_checked(p_row bigint[], p_balances bigint[]) returns text
+language plpgsql as $$
+begin
+    if p_row is distinct from p_balances then
+        raise exception 'ledger row % disagrees with its balances %', p_row, p_balances;
+    end if;
+    return 'created';
+end;
+$$;

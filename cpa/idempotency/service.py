@@ -86,8 +86,8 @@ async def run_idempotent(
 
 async def _replay(db: Connection, key: Claim, result_type: type[T]) -> T:
     row = await db.fetchrow(sql("get_idempotency_key"), key.client_id, key.key)
-    assert row is not None, "a key that could not be claimed exists"
-    if bytes(row["request_sha256"]) != key.request_sha256:
+    # No row: a hold has the key (it keeps its key in its own row): another request.
+    if row is None or bytes(row["request_sha256"]) != key.request_sha256:
         raise conflict(key.key)
     return msgspec.json.decode(row["response"], type=result_type)
 

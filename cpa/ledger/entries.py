@@ -80,7 +80,8 @@ async def append_entries(
 
 
 async def verify_ledger(db: Connection) -> LedgerReport:
-    """Every balance equals the sum of its entries, held euros equal the pending holds, every
+    """Every balance equals the sum of its entries, held euros equal the pending holds, each
+    ledger row's statutory and held columns equal the balances they mirror, every
     account summary equals a fresh build from the tables, no pot that may not owe is below
     zero, and every hold's allocations add up to it."""
     mismatches = [
@@ -95,6 +96,16 @@ async def verify_ledger(db: Connection) -> LedgerReport:
             entries_sum=row["held"],
         )
         for row in await db.fetch(sql("list_held_mismatches"))
+    ]
+    mismatches += [
+        LedgerMismatch(
+            person_id=row["person_id"],
+            pot=f"{row['pot']} (ledger row)",
+            grant_id=None,
+            balance=row["balance"],
+            entries_sum=row["entries_sum"],
+        )
+        for row in await db.fetch(sql("list_ledger_row_mismatches"))
     ]
     overdrawn = await db.fetch(sql("list_overdrawn_balances"), sorted(DEBT_POTS))
     counts = await db.fetchrow(sql("count_ledger"))

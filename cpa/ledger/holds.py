@@ -8,10 +8,13 @@ person's ledger lock (``journal.lock_person_ledger``), so two holds can never bo
 euros, and balance rows are always locked in the same order (no deadlock).
 
 Creating a hold is the hot path (issue 5: 1,000 holds/s, 300/s on one account): it is one
-SQL function call (``cpf_hold_create``, sql/schema.sql) that takes the lock, looks the
-idempotency key up, allocates in the debit order, writes, journals and stores the key with its
-response, so the lock is held for one statement and its commit, never across round trips to
-Python.
+SQL function call that takes the lock, looks the idempotency key up, writes, journals and stores
+the key with its response, so the lock is held for one statement and its commit, never across
+round trips to Python. The common hold, which statutory rights alone cover, is
+``create_hold_lean`` (issue 16: one statement around a conditional UPDATE of the person's
+ledger row, the response built here); any other, or one that statement leaves, is
+``cpf_hold_create``, which allocates in the debit order (sql/schema.sql). A hold keeps its
+idempotency key and request digest in its row, and a repeat is answered from it.
 """
 
 from __future__ import annotations
@@ -108,6 +111,9 @@ async def create_hold_once(
     """
     _check_new_hold(new, now)
     assert claim is None or claim.client_id == provenance.client_id, "a key is the client's"
+    lean = await _create_lean(db, person_id, new, now, provenance, journal, claim)
+    if lean is not None:
+        return lean
     row = await _create(db, person_id, new, now, provenance, journal, claim)
     if row["outcome"] == "lapsed" and await release_lapsed_holds(db, person_id, now):
         row = await _create(db, person_id, new, now, provenance, journal, claim)
@@ -124,6 +130,84 @@ async def create_hold_once(
     if outcome == "created":
         log.debug("hold_created", hold_id=str(hold.id), amount_cents=new.amount_cents)
     return Replayable(hold, replayed=outcome == "replayed")
+
+
+async def _create_lean(
+    db: Connection,
+    person_id: UUID,
+    new: NewHold,
+    now: dt.datetime,
+    provenance: Provenance,
+    journal: Sequence[str | None] | None,
+    claim: Claim | None,
+) -> Replayable[Hold] | None:
+    """The common hold (``create_hold_lean``): statutory rights alone, the response built
+    here; None when the debit order must decide (``cpf_hold_create``) and nothing was written:
+    another pot, too little, a stop date, or a key already used (a repeat is answered there)."""
+    order = debit_order(now.date())
+    if not order.statutory_first or (journal is not None and journal[0] != provenance.client_id):
+        return None
+    hold = _lean_hold(person_id, new, now, provenance)
+    try:
+        with domain_errors():
+            outcome = await db.fetchval(
+                sql("create_hold_lean"),
+                *_lean_arguments(hold, now, provenance, claim),
+                order.trace.rule_id,
+                order.trace.parameter_effective_from,
+                order.trace.legal_reference,
+                *(journal[1:] if journal is not None else [None] * 6),
+            )
+    except asyncpg.UniqueViolationError as error:
+        if claim is None or error.constraint_name != _HOLD_KEY:
+            raise
+        return None  # a repeat took the key meanwhile: cpf_hold_create answers under the lock
+    if outcome is None:
+        return None
+    log.debug("hold_created", hold_id=str(hold.id), amount_cents=new.amount_cents)
+    return Replayable(hold, replayed=False)
+
+
+_HOLD_KEY = "cpf_holds_idempotency_key"
+"""The unique index that keeps a claimed key to one hold per client (sql/schema.sql)."""
+
+
+def _lean_hold(person_id: UUID, new: NewHold, now: dt.datetime, provenance: Provenance) -> Hold:
+    """The hold as the database will hold it (times in UTC, as it reads them back)."""
+    return Hold(
+        id=uuid4(),
+        person_id=person_id,
+        amount_cents=new.amount_cents,
+        training_reference=new.training_reference,
+        expires_at=new.expires_at.astimezone(dt.UTC),
+        status="pending",
+        posted_cents=None,
+        created_at=now.astimezone(dt.UTC),
+        closed_at=None,
+        client_id=provenance.client_id,
+        allocations=[Allocation(pot="cpf_statutory", grant_id=None, amount_cents=new.amount_cents)],
+    )
+
+
+def _lean_arguments(
+    hold: Hold, now: dt.datetime, provenance: Provenance, claim: Claim | None
+) -> tuple[Any, ...]:
+    """``create_hold_lean``'s $1-$13: the hold, its entries' correlation id, and its key."""
+    return (
+        hold.person_id,
+        hold.id,
+        uuid4(),  # one per hold, shared by its two entries
+        hold.amount_cents,
+        hold.training_reference,
+        hold.expires_at,
+        now,
+        now.date(),
+        provenance.client_id,
+        provenance.token_jti,
+        claim.key if claim else provenance.idempotency_key,
+        claim.request_sha256 if claim else None,
+        claim.expires_at if claim else None,
+    )
 
 
 async def _create(
@@ -153,17 +237,17 @@ async def _create(
                 claim.key if claim else provenance.idempotency_key,
                 claim.request_sha256 if claim else None,
                 claim.expires_at if claim else None,
-                journal,
                 order.sources,
                 order.after_retirement,
                 order.trace.rule_id,
                 order.trace.parameter_effective_from,
                 order.trace.legal_reference,
+                *(journal if journal is not None else [None] * 7),
             )
     except asyncpg.UniqueViolationError as error:
-        # The key was taken, after this statement looked it up, by a request that did not wait
-        # for this person's lock: another operation or another person, so another request.
-        if claim is None or error.constraint_name != "idempotency_keys_pkey":
+        # The key was taken, after this statement looked it up, by a hold that did not wait
+        # for this person's lock: another person's, so another request.
+        if claim is None or error.constraint_name != _HOLD_KEY:
             raise
         raise conflict(claim.key) from None
     assert row is not None, "cpf_hold_create answers one row"

@@ -38,6 +38,14 @@ class DebitOrder(msgspec.Struct, frozen=True):
     def parameter(self) -> ParamValue:
         return self.trace.main
 
+    @property
+    def statutory_first(self) -> bool:
+        """Whether a holder without earmarked sums draws on statutory rights first: then a
+        debit they cover takes them alone (the lean hold, ``create_hold_lean``)."""
+        if "cpf_statutory" not in self.sources:
+            return False
+        return set(self.sources[: self.sources.index("cpf_statutory")]) <= {"earmarked"}
+
 
 def debit_order(on: dt.date) -> DebitOrder:
     """The order in force on ``on`` (built once per pair of values: this is the hold path)."""

@@ -13,7 +13,8 @@ What bounds them, in the same run (not targets):
   route can be (``cpa.api.bench``): what ``account_read`` would reach if its SQL cost nothing.
 - ``holds_floor``: ``POST /v1/bench/hold-floor``, the same for a hold (token, body, key, one
   round trip): the server's part of a hold that no SQL work can remove.
-- ``holds_pg_only``: pgbench calling ``cpf_hold_create`` on the same random accounts, with
+- ``holds_pg_only``: pgbench running ``create_hold_lean`` (the server's path for these
+  accounts: statutory rights, no earmarked grant) on the same random accounts, with
   as many clients as the server has pooled connections: the database alone, with both cores.
 
 Setup works against the bench database with cpa's own services, as the server would: persons
@@ -28,6 +29,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -36,6 +38,7 @@ import asyncpg
 import httpx
 
 from cpa.db.pool import _init_connection
+from cpa.db.queries import sql
 from cpa.declarations import (
     BATCH_LINES_MAX,
     ActivityDeclaration,
@@ -136,25 +139,39 @@ async def _number_accounts(db: asyncpg.Connection, persons: list[UUID]) -> None:
 
 def _holds_pgbench(client_id: str, accounts: int) -> str:
     """What ``POST /v1/me/cpf/holds`` asks of the database, without the server: the same
-    function with the arguments the server gives it (a new key, the journal line)."""
-    journal = (
-        f"array['{client_id}', 'training_body', 'bench', null, null, 'change', '/v1/me/cpf/holds']"
-    )
-    rule = debit_order(dt.date.today())  # the debit order, passed as the server passes it
-    order = "array[" + ", ".join(f"'{source}'" for source in rule.sources) + "]::text[]"
-    after = "array[" + ", ".join(f"'{source}'" for source in rule.after_retirement) + "]::text[]"
-    trace = (
-        f"'{rule.trace.rule_id}', date '{rule.trace.parameter_effective_from}', "
-        f"'{rule.trace.legal_reference}'"
-    )
+    statement (``create_hold_lean``) with the arguments the server gives it (new ids and key,
+    the journal line). The ids and key the server makes itself come from pgbench's random():
+    generated in SQL, they would add the database's random source to its cost."""
+    rule = debit_order(dt.date.today())  # the debit order's trace, passed as the server does
+    arguments = [
+        "(select person_id from bench_account)",
+        "md5(:h::text || 'hold')::uuid",
+        "md5(:h::text || 'entries')::uuid",
+        "1",
+        "'BENCH'",
+        "now() + interval '7 days'",
+        "now()",
+        "current_date",
+        f"'{client_id}'",
+        "'pgbench'",
+        ":h::text",
+        "sha256(:h::text::bytea)",
+        "now() + interval '1 day'",
+        f"'{rule.trace.rule_id}'",
+        f"date '{rule.trace.parameter_effective_from}'",
+        f"'{rule.trace.legal_reference}'",
+        *("'training_body'", "'bench'", "null", "null", "'change'", "'/v1/me/cpf/holds'"),
+    ]
+    lines = [line.split("--")[0].rstrip() for line in sql("create_hold_lean").splitlines()]
+    statement = "\n".join(line for line in lines if line)
+    statement = re.sub(r"\$(\d+)", lambda m: f"({arguments[int(m.group(1)) - 1]})", statement)
+    assert statement.startswith("with "), "the account is looked up once, in a first CTE"
+    account = "bench_account as (select person_id from bench_accounts where n = :n), "
+    statement = "with " + account + statement.removeprefix("with ")
     return (
         f"\\set n random(1, {accounts})\n"
-        "select outcome from cpf_hold_create("
-        "(select person_id from bench_accounts where n = :n), gen_random_uuid(), 1, 'BENCH', "
-        "now() + interval '7 days', now(), current_date, "
-        f"'{client_id}', 'pgbench', gen_random_uuid()::text, "
-        "sha256(gen_random_uuid()::text::bytea), now() + interval '1 day', "
-        f"{journal}, {order}, {after}, {trace});\n"
+        "\\set h random(1, 9000000000000000000)\n"
+        f"{statement.rstrip(';')};\n"
     )
 
 

@@ -7,14 +7,19 @@ import datetime as dt
 
 import asyncpg
 
-from cpa.ledger import create_hold, verify_ledger
+from cpa.ledger import NewGrant, add_grant, create_hold, verify_ledger
 from cpa.ledger.models import NewHold
 from tests.ledger.support import NOW
 from tests.ledger.test_account import career
 
 
-async def _hold(db: asyncpg.Connection) -> tuple[object, object]:
+async def _hold(db: asyncpg.Connection, *, granted: bool = False) -> tuple[object, object]:
+    """A hold on a career's account; ``granted``: with a dotation, so that the debit order
+    allocates it (a hold that statutory rights alone pay for has no allocation row)."""
     person_id = await career(db)
+    if granted:
+        grant = NewGrant(pot="dotation", amount_cents=10_000, financer="ACME")
+        await add_grant(db, person_id, grant, today=NOW.date())
     new = NewHold(amount_cents=300, training_reference="T", expires_at=NOW + dt.timedelta(days=1))
     hold = await create_hold(db, person_id, new, now=NOW)
     assert (await verify_ledger(db)).ok
@@ -48,7 +53,7 @@ async def test_a_debt_in_an_account_s_own_pot_is_no_overdraft(db: asyncpg.Connec
 async def test_verify_finds_a_hold_whose_allocations_do_not_add_up(
     db: asyncpg.Connection,
 ) -> None:
-    _, hold_id = await _hold(db)
+    _, hold_id = await _hold(db, granted=True)
     await db.execute(
         "update cpf_hold_allocations set amount_cents = amount_cents - 1 "
         "where hold_id = $1 and seq = 1",

@@ -157,7 +157,8 @@ from cpf_hold_create(
 with debited as (
     update ledger_locks l
     set statutory_cents = l.statutory_cents - $4::bigint,
-        held_cents = l.held_cents + $4::bigint
+        held_cents = l.held_cents + $4::bigint,
+        next_pending_expiry = least(l.next_pending_expiry, $6::timestamptz)
     from persons p
     where l.person_id = $1::uuid and p.id = $1::uuid
       and l.statutory_cents >= $4::bigint
@@ -324,29 +325,53 @@ insert into c2p_conversions (id, person_id, use, points, reserved_points_used, a
 values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11);
 
 -- name: get_account
--- The account of one person: its summary document (kept by triggers, sql/schema.sql),
--- its balances and what a debit could draw on today in one scan (pots_for_debit, in the debit
--- order $4 and after-retirement sources $5 of cpa/rules/debit.py), and whether
--- a lapsed hold awaits the sweep. Read-only: the access journal line of the read is appended
--- by cpa.auth.access_log's batch writer.
-select s.summary, pots.balances, pots.available_cents,
-       exists (select 1 from cpf_holds h
-               where h.person_id = s.person_id and h.status = 'pending'
-                 and h.expires_at <= $2) as lapsed
-from account_summaries s
-cross join lateral (
-    select json_agg(json_build_array(d.pot, d.grant_id, d.balance)) as balances,
-           coalesce(sum(d.balance) filter (where d.usable), 0)::bigint as available_cents
-    from pots_for_debit(s.person_id, $3, null, true, $4, $5) as d
-) as pots
-where s.person_id = $1;
+-- The account of one person as its ledger row holds it (sql/schema.sql, ledger_locks): one
+-- primary-key lookup. Read-only: the access journal line of the read is appended by
+-- cpa.auth.access_log's batch writer.
+select statutory_cents, held_cents, cec_cents, c2p_points, abondement_cents, earmarked_cents,
+       grants_use_by_min, next_pending_expiry, summary
+from ledger_locks
+where person_id = $1;
+
+-- name: get_account_available
+-- What a debit could draw on today from the balance rows themselves (pots_for_debit, in the
+-- debit order $3 and after-retirement sources $4 of cpa/rules/debit.py): the exact path of a
+-- read past a grant's use-by date.
+select coalesce(sum(d.balance) filter (where d.usable), 0)::bigint as available_cents
+from pots_for_debit($1, $2, null, true, $3, $4) as d;
+
+-- name: settle_account_row
+-- Set the ledger row's next_pending_expiry to the earliest pending hold's expiry (under the
+-- person's lock): after a read found the bound past and released the lapsed holds.
+select account_row_settle($1);
 
 -- name: list_stale_account_summaries
 -- Persons whose account summary differs from a fresh build (or who have none).
 select p.id as person_id
 from persons p
-left join account_summaries s on s.person_id = p.id
-where s.person_id is null or s.summary::text <> account_summary_of(p.id)::text;
+left join ledger_locks l on l.person_id = p.id
+where l.person_id is null or l.summary::text <> account_summary_of(p.id)::text;
+
+-- name: list_account_row_mismatches
+-- Ledger rows whose account columns differ from a fresh build (account_row_of), as (person,
+-- column, stored, built; the dates' values left out). next_pending_expiry is a lower bound,
+-- in error only above the earliest pending expiry (or missing while a hold is pending).
+select l.person_id, c.name as pot, c.stored as balance, c.built as entries_sum
+from ledger_locks l
+cross join lateral account_row_of(l.person_id) as r
+cross join lateral (values
+    ('cec_cents', l.cec_cents, r.cec_cents, l.cec_cents = r.cec_cents),
+    ('c2p_points', l.c2p_points, r.c2p_points, l.c2p_points = r.c2p_points),
+    ('abondement_cents', l.abondement_cents, r.abondement_cents,
+     l.abondement_cents = r.abondement_cents),
+    ('earmarked_cents', l.earmarked_cents, r.earmarked_cents,
+     l.earmarked_cents = r.earmarked_cents),
+    ('grants_use_by_min', null, null,
+     l.grants_use_by_min is not distinct from r.grants_use_by_min),
+    ('next_pending_expiry', null, null,
+     r.next_pending_expiry is null or l.next_pending_expiry <= r.next_pending_expiry)
+) as c(name, stored, built, same)
+where not coalesce(c.same, false);
 
 -- name: list_entries
 -- One page of a person's entries, newest first, filtered by pots, kind and effective dates. A

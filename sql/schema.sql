@@ -269,11 +269,27 @@ end;
 -- the cpf_statutory and cpf_held rows of ledger_balances (which stay the truth every reader
 -- sees), moved by every writer in the statement that moves those rows (create_hold_lean,
 -- cpf_hold_create, append_entries, add_chunk_balances) and checked by `ledger verify`.
+--
+-- And it is the account as the read sends it (issue 16 point 3, 0008_account_row.sql): every
+-- person has one, created with them, holding the summary document (kept by the triggers of
+-- the account summary below), the CEC and C2P balances and the grants' euros by debit source
+-- (abondement_cents: abondements not earmarked; earmarked_cents: dotations and earmarked
+-- abondements), moved by a trigger on their balance rows, the earliest use-by date of a grant
+-- that still holds euros, and next_pending_expiry, a lower bound of the earliest pending
+-- hold's expiry (lowered by every hold, settled by the read that finds it past). The read
+-- takes this row alone; `ledger verify` compares it with account_row_of.
 create table ledger_locks (
     person_id uuid primary key references persons (id),
     created_at timestamptz not null default now(),
     statutory_cents bigint not null default 0,
     held_cents bigint not null default 0,
+    next_pending_expiry timestamptz,
+    cec_cents bigint not null default 0,
+    c2p_points bigint not null default 0,
+    abondement_cents bigint not null default 0,
+    earmarked_cents bigint not null default 0,
+    grants_use_by_min date,
+    summary json not null default '{}'::json,
     constraint ledger_locks_held_cents_nonnegative check (held_cents >= 0)
 );
 
@@ -800,7 +816,8 @@ begin
     set statutory_cents = l.statutory_cents - coalesce(
             (select sum(a.amount) from unnest(p_pots, p_amounts) as a(pot, amount)
              where a.pot = 'cpf_statutory'), 0),
-        held_cents = l.held_cents + p_amount_cents
+        held_cents = l.held_cents + p_amount_cents,
+        next_pending_expiry = least(l.next_pending_expiry, p_expires_at)
     where l.person_id = p_person_id;
     return jsonb_build_object(
         'id', p_hold_id, 'person_id', p_person_id, 'amount_cents', p_amount_cents,
@@ -815,25 +832,22 @@ end;
 $$;
 
 -- ==== The aggregated account summary =======================================================
--- The slow-changing part of the aggregated account as one row per person (issue 5: the
--- account read within 90 % of a one-query endpoint).
+-- The slow-changing part of the aggregated account as one document per person (issue 5: the
+-- account read within 90 % of a one-query endpoint), kept in the person's ledger row
+-- (ledger_locks.summary, issue 16; account_summaries is the name it had, now a view of it).
 --
 -- The read used to gather five lookups (balances and grants, lapsed holds, C2P uses, last
--- crediting, linked services) in one statement: ~4x the database time of `select 1`, and
--- PostgreSQL re-planned it on every call (a custom plan always looked cheaper than the generic
--- one). What changes seldom (the person's birth date, C2P points used for training, the
--- last crediting, linked services) is now kept as one document per person,
--- rebuilt from the tables by statement triggers on each of them, so no write path can forget
--- it; the read takes that row, the person's balance rows and one index probe for lapsed holds.
--- Balances stay out of the document: holds change them, and rebuilding a document on every
--- hold would slow the hottest write for the benefit of the read. `python -m cpa ledger verify`
--- checks every document against a fresh build.
-create table account_summaries (
-    person_id uuid primary key references persons (id),
-    summary json not null
-);
+-- crediting, linked services) in one statement. What changes seldom (the person's birth and
+-- stop dates, C2P points used for training, the last crediting, linked services) is one
+-- document per person, rebuilt from the tables by statement triggers on each of them, so no
+-- write path can forget it; the balances beside it in the same row are moved by their
+-- writers (statutory, held) or by a trigger on their rows (the others), and the read takes
+-- that row alone (issue 16 point 3). `python -m cpa ledger verify` checks every document and
+-- every balance column against a fresh build.
+create view account_summaries as select person_id, summary from ledger_locks;
 
--- Lapsed holds of one person: one probe of this index per account read.
+-- Lapsed holds of one person (the lazy release before a hold or a read past the row's
+-- next_pending_expiry, and account_row_settle).
 create index cpf_holds_person_pending_idx on cpf_holds (person_id, expires_at)
     where status = 'pending';
 
@@ -846,12 +860,15 @@ language sql stable as $$
           where c.person_id = p_person_id group by c.use) as u
 $$;
 
--- The document of one person, built from the tables (its only definition).
--- json, not jsonb: its text goes out as stored and is decoded once, by the application.
+-- The document of one person, built from the tables (its only definition). It names the
+-- person's stop dates (death, full-rate retirement): the read applies them to the debit
+-- sources as pots_for_debit does. json, not jsonb: decoded once, by the application.
 create function account_summary_of(p_person_id uuid) returns json
 language sql stable as $$
     select json_build_object(
         'birth_date', p.birth_date,
+        'death_on', p.death_on,
+        'full_rate_retirement_on', p.full_rate_retirement_on,
         'points_used', c2p_points_used(p.id),
         'last_credited_on',
             (select max(c.credited_on) from ledger_credits c where c.person_id = p.id),
@@ -865,18 +882,86 @@ language sql stable as $$
     where p.id = p_person_id
 $$;
 
--- The row's lock first, then the document, built by a later statement with a snapshot taken
--- once the lock is held: a transaction that changed the same account meanwhile has committed
--- by then, and its change is in. (Built before the lock, the document of the transaction that
--- waited would overwrite the other's change with a view that predates it.)
+-- The row's lock first (the person's ledger lock), then the document, built by a later
+-- statement with a snapshot taken once the lock is held: a transaction that changed the same
+-- account meanwhile has committed by then, and its change is in.
 create function account_summary_refresh(p_person_id uuid) returns void
 language plpgsql as $$
 begin
-    insert into account_summaries (person_id, summary) values (p_person_id, '{}'::json)
-    on conflict (person_id) do nothing;
-    perform 1 from account_summaries where person_id = p_person_id for update;
-    update account_summaries set summary = account_summary_of(p_person_id)
+    insert into ledger_locks (person_id) values (p_person_id) on conflict (person_id) do nothing;
+    perform 1 from ledger_locks where person_id = p_person_id for update;
+    update ledger_locks set summary = account_summary_of(p_person_id)
     where person_id = p_person_id;
+end;
+$$;
+
+-- The balances and bounds of one person's ledger row, built from the tables (their only
+-- definition; `ledger verify` compares every row with it).
+create function account_row_of(p_person_id uuid)
+returns table (cec_cents bigint, c2p_points bigint, abondement_cents bigint,
+               earmarked_cents bigint, grants_use_by_min date, next_pending_expiry timestamptz)
+language sql stable as $$
+    select
+        coalesce(sum(b.balance) filter (where b.pot = 'cec' and b.grant_id is null), 0)::bigint,
+        coalesce(sum(b.balance) filter (where b.pot = 'c2p' and b.grant_id is null), 0)::bigint,
+        coalesce(sum(b.balance) filter (where b.pot = 'abondement' and not g.earmarked), 0)::bigint,
+        coalesce(sum(b.balance) filter (where g.pot = 'dotation' or g.earmarked), 0)::bigint,
+        min(g.use_by) filter (where b.balance > 0),
+        (select min(h.expires_at) from cpf_holds h
+         where h.person_id = p_person_id and h.status = 'pending')
+    from ledger_balances b
+    left join ledger_grants g on g.id = b.grant_id
+    where b.person_id = p_person_id
+$$;
+
+-- The ledger row's CEC, C2P and grant columns follow their balance rows whoever writes them
+-- (credits, conversions, grants, the debit order's holds, posts and voids, the campaign): a
+-- row trigger, so no writer can forget it. Its WHEN clause keeps it off the hot path, which
+-- moves only the statutory and held rows (their columns are moved by the writers themselves).
+create function account_row_follow_balance() returns trigger
+language plpgsql as $$
+declare
+    v_delta bigint := new.balance;
+    v_earmarked boolean;
+begin
+    if tg_op = 'UPDATE' then
+        v_delta := new.balance - old.balance;
+    end if;
+    if new.grant_id is null then
+        update ledger_locks l
+        set cec_cents = l.cec_cents + case when new.pot = 'cec' then v_delta else 0 end,
+            c2p_points = l.c2p_points + case when new.pot = 'c2p' then v_delta else 0 end
+        where l.person_id = new.person_id;
+        return null;
+    end if;
+    select g.pot = 'dotation' or g.earmarked into v_earmarked
+    from ledger_grants g where g.id = new.grant_id;
+    update ledger_locks l  -- the statement's rows are all written when this runs
+    set abondement_cents = l.abondement_cents + case when v_earmarked then 0 else v_delta end,
+        earmarked_cents = l.earmarked_cents + case when v_earmarked then v_delta else 0 end,
+        grants_use_by_min = (select min(g.use_by) from ledger_balances b
+                             join ledger_grants g on g.id = b.grant_id
+                             where b.person_id = new.person_id and b.balance > 0)
+    where l.person_id = new.person_id;
+    return null;
+end;
+$$;
+create trigger ledger_balances_account_row
+    after insert or update of balance on ledger_balances
+    for each row when (new.pot in ('cec', 'c2p', 'abondement', 'dotation'))
+    execute function account_row_follow_balance();
+
+-- next_pending_expiry is a lower bound: holds lower it when created, a post, void or expiry
+-- leaves it (still a bound). A read that finds it past settles it: the lock, then (a new
+-- snapshot, every hold created meanwhile committed) the exact earliest pending expiry.
+create function account_row_settle(p_person_id uuid) returns void
+language plpgsql as $$
+begin
+    perform 1 from ledger_locks where person_id = p_person_id for update;
+    update ledger_locks l
+    set next_pending_expiry = (select min(h.expires_at) from cpf_holds h
+                               where h.person_id = p_person_id and h.status = 'pending')
+    where l.person_id = p_person_id;
 end;
 $$;
 

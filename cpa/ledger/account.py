@@ -1,4 +1,4 @@
-"""The account read model: the whole account in one round trip, entries, explanations.
+"""The account read model: the whole account in one row, entries, explanations.
 
 Scopes are data masks: a section (or an entry's pot) is returned only with its scope
 (``POT_SCOPES``; ``services:read`` for linked services). A read that finds holds past their
@@ -50,13 +50,14 @@ class _Summary(msgspec.Struct, frozen=True):
     """The account document of ``account_summary_of`` (sql/schema.sql)."""
 
     birth_date: dt.date
+    death_on: dt.date | None
+    full_rate_retirement_on: dt.date | None
     points_used: dict[str, int]  # C2P points used so far, by use
     last_credited_on: dt.date | None
     services: list[tuple[str, str, str, str, dt.datetime]]
 
 
 _summary = msgspec.json.Decoder(_Summary)
-_balances = msgspec.json.Decoder(list[tuple[str, UUID | None, int]])
 
 
 async def get_account(
@@ -68,40 +69,69 @@ async def get_account(
 ) -> Account:
     """Balances, held, C2P points, linked services and last crediting date, masked by scope.
 
-    One statement: the person's summary row (kept by triggers), balance rows, what a debit
-    could draw on today, and a probe for lapsed holds. A lapsed hold (pending past its expiry,
-    not yet released by the sweep) is released first, so that no reader sees rights locked by
-    a dead hold.
+    One primary-key lookup: the person's ledger row holds all of it (sql/schema.sql,
+    ledger_locks). Past the row's ``next_pending_expiry`` a hold may have lapsed (pending past
+    its expiry, not yet released by the sweep): it is released first, as the sweep would, so
+    that no reader sees rights locked by a dead hold, and the bound is settled.
     """
-    row = await _read(db, person_id, now)
-    if row["lapsed"]:
+    row = await _read(db, person_id)
+    pending_until = row["next_pending_expiry"]
+    if pending_until is not None and pending_until <= now:
         await release_lapsed_holds(db, person_id, now)
-        row = await _read(db, person_id, now)
+        await db.execute(sql("settle_account_row"), person_id)
+        row = await _read(db, person_id)
     summary = _summary.decode(row["summary"])
-    by_pot: dict[str, int] = {}
-    for pot, _grant_id, balance in _balances.decode(row["balances"] or b"[]"):
-        by_pot[pot] = by_pot.get(pot, 0) + balance
     granted = frozenset(scopes)
+    cpf = None
+    if "cpf:read" in granted:
+        cpf = _cpf(await _available_cents(db, person_id, row, summary, now.date()), row)
     return Account(
         person_id=person_id,
         as_of=now,
         last_credited_on=summary.last_credited_on,
-        cpf=_cpf(row["available_cents"], by_pot) if "cpf:read" in granted else None,
-        cec=CecView(balance_cents=by_pot.get("cec", 0)) if "cec:read" in granted else None,
-        c2p=_c2p(summary, by_pot.get("c2p", 0), now) if "c2p:read" in granted else None,
+        cpf=cpf,
+        cec=CecView(balance_cents=row["cec_cents"]) if "cec:read" in granted else None,
+        c2p=_c2p(summary, row["c2p_points"], now) if "c2p:read" in granted else None,
         services=_services(summary.services) if "services:read" in granted else None,
     )
 
 
-async def _read(db: Connection, person_id: UUID, now: dt.datetime) -> asyncpg.Record:
-    on = now.date()
-    order = debit_order(on)
-    row = await db.fetchrow(
-        sql("get_account"), person_id, now, on, order.sources, order.after_retirement
-    )
+async def _read(db: Connection, person_id: UUID) -> asyncpg.Record:
+    row = await db.fetchrow(sql("get_account"), person_id)
     if row is None:
         raise PersonNotFound()
     return row
+
+
+async def _available_cents(
+    db: Connection, person_id: UUID, row: asyncpg.Record, summary: _Summary, on: dt.date
+) -> int:
+    """What a debit could draw on ``on``: the row's sums by debit source, in the rule's order,
+    with the ledger's facts pots_for_debit applies (sql/schema.sql: nothing after death, only
+    the after-retirement sources after full-rate retirement, a debt funds nothing). Past a
+    grant's use-by date the sums would count a grant that funds nothing: the balance rows
+    decide (get_account_available)."""
+    order = debit_order(on)
+    use_by = row["grants_use_by_min"]
+    if use_by is not None and use_by < on:
+        available = await db.fetchval(
+            sql("get_account_available"), person_id, on, order.sources, order.after_retirement
+        )
+        return int(available)
+    if summary.death_on is not None and summary.death_on <= on:
+        return 0
+    retired = summary.full_rate_retirement_on is not None and summary.full_rate_retirement_on <= on
+    by_source = {
+        "earmarked": row["earmarked_cents"],
+        "cpf_statutory": max(row["statutory_cents"], 0),
+        "cec": max(row["cec_cents"], 0),
+        "abondement": row["abondement_cents"],
+    }
+    return sum(
+        by_source[source]
+        for source in order.sources
+        if not retired or source in order.after_retirement
+    )
 
 
 def _services(rows: Sequence[tuple[Any, ...]]) -> list[LinkedServiceView]:
@@ -111,13 +141,13 @@ def _services(rows: Sequence[tuple[Any, ...]]) -> list[LinkedServiceView]:
     ]
 
 
-def _cpf(available_cents: int, by_pot: dict[str, int]) -> CpfView:
-    statutory = by_pot.get("cpf_statutory", 0)
+def _cpf(available_cents: int, row: asyncpg.Record) -> CpfView:
+    statutory = row["statutory_cents"]
     return CpfView(
         available_cents=available_cents,
-        held_cents=by_pot.get("cpf_held", 0),
+        held_cents=row["held_cents"],
         statutory_cents=max(statutory, 0),
-        abondements_cents=by_pot.get("abondement", 0) + by_pot.get("dotation", 0),
+        abondements_cents=row["abondement_cents"] + row["earmarked_cents"],
         debt_cents=max(-statutory, 0),
     )
 

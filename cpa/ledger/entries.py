@@ -81,7 +81,7 @@ async def append_entries(
 
 async def verify_ledger(db: Connection) -> LedgerReport:
     """Every balance equals the sum of its entries, held euros equal the pending holds, each
-    ledger row's statutory and held columns equal the balances they mirror, every
+    ledger row's balance columns equal the balances they mirror (and its bounds hold), every
     account summary equals a fresh build from the tables, no pot that may not owe is below
     zero, and every hold's allocations add up to it."""
     mismatches = [
@@ -106,6 +106,10 @@ async def verify_ledger(db: Connection) -> LedgerReport:
             entries_sum=row["entries_sum"],
         )
         for row in await db.fetch(sql("list_ledger_row_mismatches"))
+    ]
+    mismatches += [
+        from_row(LedgerMismatch, row, pot=f"{row['pot']} (account row)", grant_id=None)
+        for row in await db.fetch(sql("list_account_row_mismatches"))
     ]
     overdrawn = await db.fetch(sql("list_overdrawn_balances"), sorted(DEBT_POTS))
     counts = await db.fetchrow(sql("count_ledger"))

@@ -9,6 +9,7 @@
 alter table ledger_locks
     add column statutory_cents bigint not null default 0,
     add column held_cents bigint not null default 0,
+    add column next_pending_expiry timestamptz,  -- a lower bound (0008_account_row.sql)
     add constraint ledger_locks_held_cents_nonnegative check (held_cents >= 0);
 
 update ledger_locks l
@@ -267,7 +268,8 @@ begin
     set statutory_cents = l.statutory_cents - coalesce(
             (select sum(a.amount) from unnest(p_pots, p_amounts) as a(pot, amount)
              where a.pot = 'cpf_statutory'), 0),
-        held_cents = l.held_cents + p_amount_cents
+        held_cents = l.held_cents + p_amount_cents,
+        next_pending_expiry = least(l.next_pending_expiry, p_expires_at)
     where l.person_id = p_person_id;
     return jsonb_build_object(
         'id', p_hold_id, 'person_id', p_person_id, 'amount_cents', p_amount_cents,

@@ -22,8 +22,10 @@ install: $(STAMP) ## create .venv and install the project, its embedded PostgreS
 run: $(STAMP) ## serve on CPA_HOST:CPA_PORT (127.0.0.1:8000), embedded PostgreSQL unless CPA_DATABASE_URL
 	$(BIN)/python -m cpa serve
 
+# The suite starts a few hundred Python processes (servers, CLI commands, xdist workers): they
+# keep the bytecode cache even where the environment turns it off (PYTHONDONTWRITEBYTECODE).
 test: $(STAMP) ## run the whole test suite against a throwaway database
-	$(BIN)/python -m pytest -n auto
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m pytest -n auto
 
 faults: $(STAMP) ## fault suite: real servers killed, databases stopped, sockets held (bounded, ~minutes)
 	$(BIN)/python -m pytest tests/faults -p no:cacheprovider -n 0 -v -s

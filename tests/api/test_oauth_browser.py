@@ -133,7 +133,9 @@ def test_login_and_consent_in_chromium(fresh_dsn: str, tmp_path: Path) -> None:
     base_url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "server.log"
     server = start_server(
-        cpa_env(database_url=fresh_dsn, port=str(port), data_dir=str(data_dir)), log_path
+        cpa_env(database_url=fresh_dsn, port=str(port), data_dir=str(data_dir)),
+        log_path,
+        demo=False,  # the test registers its own client and person
     )
     browser = None
     try:

@@ -142,7 +142,7 @@ async def cpa_server(
     env = cpa_env(
         database_url=dsn, port=str(port), data_dir=str(data_dir), workers=str(workers), **values
     )
-    server = start_server(env, data_dir / "serve.log")
+    server = start_server(env, data_dir / "serve.log", demo=False)
     try:
         base_url = f"http://127.0.0.1:{port}"
         await asyncio.to_thread(wait_ready, base_url)

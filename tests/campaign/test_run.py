@@ -111,6 +111,22 @@ def _start(dsn: str, tmp_path: Path, runs: list[subprocess.Popen[bytes]], worker
                                  start_new_session=True))  # fmt: skip
 
 
+async def _until_leased_by(dsn: str, runs: int) -> None:
+    """Until ``runs`` distinct runs each hold a leased chunk (bounded by ``WAIT_S``)."""
+    db = await asyncpg.connect(dsn)
+    try:
+        deadline = time.monotonic() + WAIT_S
+        query = (
+            "select count(distinct leased_by) from campaign_chunks"
+            " where year = $1 and status = 'leased'"
+        )
+        while await db.fetchval(query, YEAR) < runs:
+            assert time.monotonic() < deadline, f"{runs} runs never held chunks at once"
+            await asyncio.sleep(0.05)
+    finally:
+        await db.close()
+
+
 async def _chunks(dsn: str) -> list[Any]:
     db = await asyncpg.connect(dsn)
     try:
@@ -181,8 +197,17 @@ async def test_two_runs_started_separately_finish_one_pass_each_chunk_once(
     fresh_dsn: str, tmp_path: Path, started: list[subprocess.Popen[bytes]]
 ) -> None:
     await _populate(fresh_dsn, tmp_path / "population")
-    _start(fresh_dsn, tmp_path, started, "1")
-    _start(fresh_dsn, tmp_path, started, "1")
+    # The ledger's writes wait behind this lock until each run holds a chunk: however fast the
+    # first run starts, it cannot finish the pass before the second has joined it.
+    blocker = await asyncpg.connect(fresh_dsn)
+    try:
+        async with blocker.transaction():
+            await blocker.execute("lock table ledger_entries in share mode")
+            _start(fresh_dsn, tmp_path, started, "1")
+            _start(fresh_dsn, tmp_path, started, "1")
+            await _until_leased_by(fresh_dsn, runs=2)
+    finally:
+        await blocker.close()
     for run in started:
         assert run.wait(timeout=WAIT_S) == 0
     chunks = await _chunks(fresh_dsn)

@@ -3,6 +3,7 @@ lifespan, the batch writer): every read served before a clean stop is in the jou
 
 from __future__ import annotations
 
+import asyncio
 import time
 from pathlib import Path
 
@@ -20,7 +21,7 @@ READS = 40
 
 @pytest.mark.slow
 async def test_a_clean_stop_journals_every_read_served(fresh_dsn: str, tmp_path: Path) -> None:
-    with serving(fresh_dsn, tmp_path, workers=2) as base_url:
+    with serving(fresh_dsn, tmp_path, workers=WORKERS) as base_url:
         db = await asyncpg.connect(fresh_dsn)
         try:
             await _init_connection(db)
@@ -49,6 +50,22 @@ async def test_a_clean_stop_journals_every_read_served(fresh_dsn: str, tmp_path:
 
 ROUNDS = 12
 READS_PER_ROUND = 6
+WORKERS = 2
+REGISTER_WAIT_S = 30.0
+
+
+async def _writers_registered(db: asyncpg.Connection, expected: int) -> int:
+    """How many workers answer catch-up requests, once ``expected`` do or after a bounded wait:
+    the server is ready when one worker is, and the other may still be starting."""
+    deadline = time.monotonic() + REGISTER_WAIT_S
+    while True:
+        count: int = await db.fetchval(
+            "select count(*) from access_journal_writers w join pg_stat_activity a"
+            " on a.pid = w.backend_pid"
+        )
+        if count >= expected or time.monotonic() > deadline:
+            return count
+        await asyncio.sleep(0.1)
 
 
 @pytest.mark.slow
@@ -58,7 +75,7 @@ async def test_a_citizen_reads_every_access_served_before_their_request(
     """Issue 15 point 5, with 2 server workers: right after a partner's reads (each on a new
     connection, so both workers serve some and hold their lines in their batches), the
     citizen's ``GET /v1/me/access-log`` (on a new connection too) lists every one of them."""
-    with serving(fresh_dsn, tmp_path, workers=2) as base_url:
+    with serving(fresh_dsn, tmp_path, workers=WORKERS) as base_url:
         db = await asyncpg.connect(fresh_dsn)
         try:
             await _init_connection(db)
@@ -69,13 +86,10 @@ async def test_a_citizen_reads_every_access_served_before_their_request(
             await minter.load_keys(db)
             citizen = await minter.token(db, portal, person.id, ["account:read"])
             reader = await minter.token(db, partner, person.id, ["cpf:read"])
-            served = await db.fetch(
-                "select count(*) from access_journal_writers w join pg_stat_activity a"
-                " on a.pid = w.backend_pid"
-            )
+            served = await _writers_registered(db, WORKERS)
         finally:
             await db.close()
-        assert served[0][0] == 2, "each worker answers catch-up requests"
+        assert served == WORKERS, "each worker answers catch-up requests"
         waits = []
         for round_ in range(1, ROUNDS + 1):
             for _ in range(READS_PER_ROUND):

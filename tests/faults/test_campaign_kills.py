@@ -8,11 +8,13 @@ input, entry for entry. Bounded: ``ROUNDS`` kills, each within ``WAIT_S``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import random
 import signal
 import subprocess
 from pathlib import Path
+from typing import Any
 
 from cpa.db.admin import create_database, drop_database, with_database
 from tests.campaign.test_run import (
@@ -29,6 +31,23 @@ from tests.campaign.test_run import (
 
 ROUNDS = 6
 SEED = 14
+
+
+def _workers_of(run: subprocess.Popen[bytes], chunks: list[Any]) -> list[int]:
+    """The workers of ``run`` holding a leased chunk. A chunk may still be leased by a worker
+    of a run killed in an earlier round (its lease not yet expired): that pid is gone, or
+    already another process's, and is never signalled."""
+    workers = []
+    for chunk in chunks:
+        if chunk["status"] != "leased":
+            continue
+        pid = int(chunk["leased_by"].rsplit(":", 1)[1])
+        try:
+            if os.getpgid(pid) == run.pid:
+                workers.append(pid)
+        except ProcessLookupError:
+            continue
+    return sorted(workers)
 
 
 async def test_a_campaign_killed_again_and_again_ends_with_the_uninterrupted_ledger(
@@ -50,11 +69,12 @@ async def test_a_campaign_killed_again_and_again_ends_with_the_uninterrupted_led
             if len(chunks) - sum(c["status"] == "done" for c in chunks) < 2:
                 break  # too few chunks left to kill anything mid-run
             await asyncio.sleep(rng.uniform(0, 0.3))  # somewhere inside a chunk, or between
-            leased = [c for c in await _chunks(fresh_dsn) if c["status"] == "leased"]
-            if round_no % 3 == 2 or not leased:
+            workers = _workers_of(runs[-1], await _chunks(fresh_dsn))
+            if round_no % 3 == 2 or not workers:
                 os.killpg(runs[-1].pid, signal.SIGKILL)  # the run and its workers
             else:
-                os.kill(int(rng.choice(leased)["leased_by"].rsplit(":", 1)[1]), signal.SIGKILL)
+                with contextlib.suppress(ProcessLookupError):  # it may have ended meanwhile
+                    os.kill(rng.choice(workers), signal.SIGKILL)
                 os.killpg(runs[-1].pid, signal.SIGKILL)  # then the rest, for the next round
             runs[-1].wait()
         _run(fresh_dsn, tmp_path)

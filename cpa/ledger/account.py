@@ -127,11 +127,7 @@ async def _available_cents(
         "cec": max(row["cec_cents"], 0),
         "abondement": row["abondement_cents"],
     }
-    return sum(
-        by_source[source]
-        for source in order.sources
-        if not retired or source in order.after_retirement
-    )
+    return sum(by_source[source] for source in order.usable(retired=retired))
 
 
 def _services(rows: Sequence[tuple[Any, ...]]) -> list[LinkedServiceView]:

@@ -38,6 +38,11 @@ class DebitOrder(msgspec.Struct, frozen=True):
     def parameter(self) -> ParamValue:
         return self.trace.main
 
+    def usable(self, *, retired: bool) -> list[str]:
+        """The sources a debit may draw on, first to last: after full-rate retirement only
+        those the order keeps (CT L6323-2)."""
+        return [s for s in self.sources if not retired or s in self.after_retirement]
+
     @property
     def statutory_first(self) -> bool:
         """Whether a holder without earmarked sums draws on statutory rights first: then a

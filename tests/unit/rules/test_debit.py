@@ -36,3 +36,10 @@ def test_order_by_date(on: dt.date, effective_from: dt.date, article: str, evide
 def test_sources_usable_after_retirement(on: dt.date, after_retirement: list[str]) -> None:
     """CT L6323-2: after full-rate retirement only CEC rights (which exist from 2017) fund."""
     assert debit_order(on).after_retirement == after_retirement
+
+
+def test_a_retired_holder_draws_only_on_what_the_order_keeps() -> None:
+    order = debit_order(dt.date(2026, 1, 1))
+    assert order.usable(retired=False) == ORDER
+    assert order.usable(retired=True) == ["cec"]
+    assert debit_order(dt.date(2016, 6, 1)).usable(retired=True) == []

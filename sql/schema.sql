@@ -834,7 +834,7 @@ $$;
 -- ==== The aggregated account summary =======================================================
 -- The slow-changing part of the aggregated account as one document per person (issue 5: the
 -- account read within 90 % of a one-query endpoint), kept in the person's ledger row
--- (ledger_locks.summary, issue 16; account_summaries is the name it had, now a view of it).
+-- (ledger_locks.summary, issue 16; it had a table of its own, account_summaries, before).
 --
 -- The read used to gather five lookups (balances and grants, lapsed holds, C2P uses, last
 -- crediting, linked services) in one statement. What changes seldom (the person's birth and
@@ -844,7 +844,6 @@ $$;
 -- writers (statutory, held) or by a trigger on their rows (the others), and the read takes
 -- that row alone (issue 16 point 3). `python -m cpa ledger verify` checks every document and
 -- every balance column against a fresh build.
-create view account_summaries as select person_id, summary from ledger_locks;
 
 -- Lapsed holds of one person (the lazy release before a hold or a read past the row's
 -- next_pending_expiry, and account_row_settle).

@@ -1,6 +1,6 @@
 -- Issue 16 point 3: the account read as one row. The person's ledger row (ledger_locks), which
 -- every writer already locks and the common hold already updates, carries everything the
--- account shows: the summary document (formerly account_summaries, now a view of it), the
+-- account shows: the summary document (formerly the table account_summaries), the
 -- balances and the inputs of "available" by debit source, the earliest use-by date of a grant
 -- that still holds euros and (next_pending_expiry, added by 0007 and lowered by every hold)
 -- a lower bound of the earliest pending hold's expiry. The read is one primary-key lookup; it
@@ -61,9 +61,8 @@ set (cec_cents, c2p_points, abondement_cents, earmarked_cents, grants_use_by_min
      next_pending_expiry) = (select * from account_row_of(l.person_id)),
     summary = account_summary_of(l.person_id);
 
--- The summary now lives in the ledger row; the old name stays as a view of it (updatable).
+-- The summary now lives in the ledger row.
 drop table account_summaries;
-create view account_summaries as select person_id, summary from ledger_locks;
 
 -- The row's lock first (the person's ledger lock), then the document, built by a later
 -- statement with a snapshot taken once the lock is held: a transaction that changed the same

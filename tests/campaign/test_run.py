@@ -57,7 +57,7 @@ ENTRIES = (
 )
 BALANCES = "select person_id, pot, grant_id, balance from ledger_balances order by 1, 2"
 CREDITS = "select * from ledger_credits order by person_id, year, account"
-SUMMARIES = "select person_id, summary::text from account_summaries order by 1"
+SUMMARIES = "select person_id, summary::text from ledger_locks order by 1"
 
 
 async def _populate(dsn: str, directory: Path) -> None:

@@ -86,8 +86,7 @@ async def test_a_c2p_conversion_keeps_it_fresh(db: asyncpg.Connection) -> None:
 async def test_verify_finds_a_summary_that_drifted(db: asyncpg.Connection) -> None:
     person = await new_person(db)
     await db.execute(
-        "update ledger_locks set summary = json_build_object('drifted', true) "
-        "where person_id = $1",
+        "update ledger_locks set summary = json_build_object('drifted', true) where person_id = $1",
         person.id,
     )
     report = await verify_ledger(db)

@@ -231,14 +231,13 @@ language sql immutable parallel safe as $$
 $$;
 
 -- The unit of each ledger pot (cpa/rules/accounts.py: POT_UNITS); null for an unknown pot.
--- A standard SQL body (begin atomic), stored parsed: the CHECK constraints of ledger_entries
--- call it, and PostgreSQL plans a table's CHECKs anew for each statement that writes it,
--- inlining this function each time; from a string body that meant running the SQL parser
--- and analyser twice per statement (~4 % of a hold's CPU, issue 16).
+-- PL/pgSQL, so never inlined: the CHECK constraints of ledger_entries call it, and
+-- PostgreSQL builds a table's CHECKs again for each statement that writes it; a SQL body
+-- would be read back and planned there twice per statement (0009, issue 16).
 create function pot_unit(p_pot text) returns text
-language sql immutable parallel safe
-begin atomic
-    select case p_pot
+language plpgsql immutable parallel safe as $$
+begin
+    return case p_pot
         when 'cpf_statutory' then 'cents'
         when 'cpf_hours' then 'hours'
         when 'cec' then 'cents'
@@ -249,6 +248,7 @@ begin atomic
         when 'c2p' then 'points'
     end;
 end;
+$$;
 
 -- ============================================================================================
 -- Accounts and ledger (issue 5): declarations in, rights credited, holds, idempotency, services.
@@ -844,11 +844,6 @@ $$;
 -- writers (statutory, held) or by a trigger on their rows (the others), and the read takes
 -- that row alone (issue 16 point 3). `python -m cpa ledger verify` checks every document and
 -- every balance column against a fresh build.
-
--- Lapsed holds of one person (the lazy release before a hold or a read past the row's
--- next_pending_expiry, and account_row_settle).
-create index cpf_holds_person_pending_idx on cpf_holds (person_id, expires_at)
-    where status = 'pending';
 
 -- C2P points used so far by one person, by use: the data the reserved-points rule reads
 -- (cpa/rules/c2p.py: c2p_points_reserved_remaining decides which uses spend the reserve).

@@ -125,6 +125,7 @@ class EntryQuery(msgspec.Struct, frozen=True):
 
 
 def _entry_query(
+    call: Caller,
     pot: PotParam = None,
     kind: KindParam = None,
     effective_from: FromParam = None,
@@ -132,7 +133,9 @@ def _entry_query(
     cursor: CursorParam = None,
     limit: LimitParam = PAGE_SIZE_DEFAULT,
 ) -> EntryQuery:
-    """The ``listing`` dependency of both entry listings (their query parameters)."""
+    """The ``listing`` dependency of both entry listings (their query parameters), resolved
+    after ``call`` (see :func:`cpa.api.writes.provide_money_key`: not in a task group)."""
+    del call  # only orders the resolution
     filters = EntryFilter(
         pot=pot, kind=kind, effective_from=effective_from, effective_until=effective_until
     )

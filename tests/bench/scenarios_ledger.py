@@ -16,6 +16,11 @@ What bounds them, in the same run (not targets):
 - ``holds_pg_only``: pgbench running ``create_hold_lean`` (the server's path for these
   accounts: statutory rights, no earmarked grant) on the same random accounts, with
   as many clients as the server has pooled connections: the database alone, with both cores.
+- ``holds_pg_floor``: the database's floor of a hold, pgbench on copies of cpa's own tables
+  (schema ``hold_floor``: same columns, CHECKs, indexes and foreign keys) writing only what
+  any hold must: one conditional UPDATE of the person's row (no overdraft, the lock), the
+  hold row, its two entries (double entry), the journal line, a durable commit. Not the
+  balance rows, the stop-date, grant and key probes of ``create_hold_lean``.
 
 Setup works against the bench database with cpa's own services, as the server would: persons
 registered, a year of activity declared and credited through ``cpa.rules``, a training body
@@ -116,6 +121,7 @@ async def _setup(ctx: BenchContext) -> dict[str, Any]:
         hot_token = await minter.token(db, training, hot, HOLD_SCOPES)
         hold_tokens = [await minter.token(db, training, p, HOLD_SCOPES) for p in randoms]
         await _number_accounts(db, randoms)
+        await db.execute(HOLD_FLOOR_TABLES)
     finally:
         await db.close()
     await _warm_up(ctx.base_url, [read_token, hot_token, *hold_tokens])
@@ -173,6 +179,64 @@ def _holds_pgbench(client_id: str, accounts: int) -> str:
         "\\set h random(1, 9000000000000000000)\n"
         f"{statement.rstrip(';')};\n"
     )
+
+
+HOLD_FLOOR_TABLES = """
+create schema hold_floor;
+create table hold_floor.ledger_locks (like public.ledger_locks including all);
+insert into hold_floor.ledger_locks select * from public.ledger_locks;
+create table hold_floor.cpf_holds (
+    like public.cpf_holds including all,
+    foreign key (person_id) references hold_floor.ledger_locks (person_id));
+create table hold_floor.ledger_entries (
+    like public.ledger_entries including all,
+    foreign key (person_id) references hold_floor.ledger_locks (person_id),
+    foreign key (grant_id) references public.ledger_grants (id));
+create table hold_floor.access_journal (like public.access_journal including all);
+"""
+"""``holds_pg_floor``'s tables: copies of cpa's own (bench database only), so that the floor
+writes nothing ``ledger verify`` would see."""
+
+
+def _holds_pg_floor(client_id: str, accounts: int) -> str:
+    """The database's floor of a hold (see the module's docstring), with the same values as
+    ``holds_pg_only``'s statement."""
+    rule = debit_order(dt.date.today())
+    trace = (
+        f"'{rule.trace.rule_id}', date '{rule.trace.parameter_effective_from}', "
+        f"'{rule.trace.legal_reference}'"
+    )
+    return f"""\\set n random(1, {accounts})
+\\set h random(1, 9000000000000000000)
+with account as (select person_id from bench_accounts where n = :n), debited as (
+    update hold_floor.ledger_locks l
+    set statutory_cents = l.statutory_cents - 1, held_cents = l.held_cents + 1
+    where l.person_id = (select person_id from account) and l.statutory_cents >= 1
+    returning l.person_id
+), hold as (
+    insert into hold_floor.cpf_holds (id, person_id, amount_cents, training_reference,
+        expires_at, client_id, token_jti, created_at, idempotency_key, request_sha256,
+        key_expires_at)
+    select md5(:h::text || 'hold')::uuid, d.person_id, 1, 'BENCH', now() + interval '7 days',
+        '{client_id}', 'pgbench', now(), :h::text, sha256(:h::text::bytea),
+        now() + interval '1 day'
+    from debited d
+), entries as (
+    insert into hold_floor.ledger_entries (person_id, pot, kind, amount, unit, effective_on,
+        correlation_id, hold_id, rule_id, parameter_effective_from, legal_reference,
+        client_id, token_jti, idempotency_key)
+    select d.person_id, m.pot, 'hold', m.amount, 'cents', current_date,
+        md5(:h::text || 'entries')::uuid, md5(:h::text || 'hold')::uuid, {trace},
+        '{client_id}', 'pgbench', :h::text
+    from debited d, (values ('cpf_statutory', -1::bigint), ('cpf_held', 1::bigint)) m(pot, amount)
+), journal as (
+    insert into hold_floor.access_journal (person_id, client_id, client_kind, client_name,
+        action, route)
+    select d.person_id, '{client_id}', 'training_body', 'bench', 'change', '/v1/me/cpf/holds'
+    from debited d
+)
+select count(*) from debited;
+"""
 
 
 async def _warm_up(base_url: str, tokens: list[str]) -> None:
@@ -263,6 +327,14 @@ def scenarios(ctx: BenchContext) -> list[Scenario]:
             connections=PG_ONLY_CLIENTS,
             baseline="holds_random",
             target="database alone (not a target)",
+        ),
+        Scenario(
+            "holds_pg_floor",
+            "",
+            pgbench_script=_holds_pg_floor(state["training_client_id"], len(state["hold_tokens"])),
+            connections=PG_ONLY_CLIENTS,
+            baseline="holds_pg_only",
+            target="the database's floor of a hold (not a target)",
         ),
         Scenario(
             "holds_hot",

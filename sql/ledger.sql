@@ -144,10 +144,11 @@ from cpf_hold_create(
 -- takes their lock (waiting for any other writer), checks and debits the statutory euros and
 -- records them as held; every other part reads it, so nothing is written when it found
 -- nothing, and then no row comes back: cpf_hold_create (the debit order as data) decides. It
--- goes ahead only when the person has no earmarked grant (even an empty one: rare, kept
--- simple), no stop date (death, full-rate retirement), enough statutory euros, and the key
--- ($11, claimed when $12 is given) is new to this client ($9); the caller has checked that the
--- rule's order takes statutory rights first. The balance rows are updated at their newest
+-- goes ahead only when the person's earmarked grants hold nothing (the debit order would
+-- take them first), no stop date has come (stops_on: death, full-rate retirement), the
+-- statutory euros suffice, and the key ($11, claimed when $12 is given) is new to this
+-- client ($9); the caller has checked that the rule's order takes statutory rights first.
+-- All but the key are columns of the row the UPDATE locks, read at its newest version. The balance rows are updated at their newest
 -- version (an UPDATE under READ COMMITTED follows a row changed since the snapshot), and
 -- ledger_row_checked compares them with the ledger row's columns. No allocation row: the
 -- hold took all from statutory rights (cpf_hold_draws), its two entries carry the rule's
@@ -159,13 +160,10 @@ with debited as (
     set statutory_cents = l.statutory_cents - $4::bigint,
         held_cents = l.held_cents + $4::bigint,
         next_pending_expiry = least(l.next_pending_expiry, $6::timestamptz)
-    from persons p
-    where l.person_id = $1::uuid and p.id = $1::uuid
+    where l.person_id = $1::uuid
       and l.statutory_cents >= $4::bigint
-      and (p.death_on is null or p.death_on > $8::date)
-      and (p.full_rate_retirement_on is null or p.full_rate_retirement_on > $8::date)
-      and not exists (select from ledger_grants g
-                      where g.person_id = $1::uuid and (g.pot = 'dotation' or g.earmarked))
+      and (l.stops_on is null or l.stops_on > $8::date)
+      and l.earmarked_cents = 0
       and ($12::bytea is null
            or not exists (select from cpf_holds h
                           where h.client_id = $9::text and h.idempotency_key = $11::text
@@ -350,7 +348,8 @@ select account_row_settle($1);
 select p.id as person_id
 from persons p
 left join ledger_locks l on l.person_id = p.id
-where l.person_id is null or l.summary::text <> account_summary_of(p.id)::text;
+where l.person_id is null or l.summary::text <> account_summary_of(p.id)::text
+   or l.stops_on is distinct from least(p.death_on, p.full_rate_retirement_on);
 
 -- name: list_account_row_mismatches
 -- Ledger rows whose account columns differ from a fresh build (account_row_of), as (person,

@@ -290,6 +290,9 @@ create table ledger_locks (
     earmarked_cents bigint not null default 0,
     grants_use_by_min date,
     summary json not null default '{}'::json,
+    -- The earliest of the person's death and full-rate retirement dates (0009): kept with
+    -- the summary by account_summary_refresh, read by the common hold.
+    stops_on date,
     constraint ledger_locks_held_cents_nonnegative check (held_cents >= 0)
 );
 
@@ -884,8 +887,11 @@ language plpgsql as $$
 begin
     insert into ledger_locks (person_id) values (p_person_id) on conflict (person_id) do nothing;
     perform 1 from ledger_locks where person_id = p_person_id for update;
-    update ledger_locks set summary = account_summary_of(p_person_id)
-    where person_id = p_person_id;
+    update ledger_locks l
+    set summary = account_summary_of(p_person_id),
+        stops_on = (select least(p.death_on, p.full_rate_retirement_on)
+                    from persons p where p.id = p_person_id)
+    where l.person_id = p_person_id;
 end;
 $$;
 

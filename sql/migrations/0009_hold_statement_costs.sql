@@ -27,3 +27,26 @@ $$;
 -- date, account_row_settle) walk that person's holds by cpf_holds_person_idx, and a hold
 -- writes one index entry fewer.
 drop index cpf_holds_person_pending_idx;
+
+-- The person's stop date in their ledger row: the earliest of their death and full-rate
+-- retirement dates (persons), kept with the summary document that already names both
+-- (account_summary_refresh, run by the statement triggers on persons). The common hold
+-- reads it there instead of joining persons; ledger verify compares it with persons.
+alter table ledger_locks add column stops_on date;
+update ledger_locks l
+set stops_on = least(p.death_on, p.full_rate_retirement_on)
+from persons p
+where p.id = l.person_id;
+
+create or replace function account_summary_refresh(p_person_id uuid) returns void
+language plpgsql as $$
+begin
+    insert into ledger_locks (person_id) values (p_person_id) on conflict (person_id) do nothing;
+    perform 1 from ledger_locks where person_id = p_person_id for update;
+    update ledger_locks l
+    set summary = account_summary_of(p_person_id),
+        stops_on = (select least(p.death_on, p.full_rate_retirement_on)
+                    from persons p where p.id = p_person_id)
+    where l.person_id = p_person_id;
+end;
+$$;

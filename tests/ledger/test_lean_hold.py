@@ -88,6 +88,43 @@ async def test_an_earmarked_grant_sends_the_hold_to_the_debit_order(
     assert (await verify_ledger(db)).ok
 
 
+async def test_an_emptied_earmarked_grant_leaves_the_lean_path_open(
+    db: asyncpg.Connection,
+) -> None:
+    person_id = await funded(db)
+    await add_grant(
+        db, person_id, NewGrant(pot="dotation", amount_cents=10_000, financer="ACME"), today=TODAY
+    )
+    first = await create_hold(db, person_id, hold(10_000), now=NOW)  # the dotation, all of it
+    assert [(a.pot, a.amount_cents) for a in first.allocations] == [("dotation", 10_000)]
+    await without(db, "cpf_hold_create")
+    second = await create_hold(db, person_id, hold(5_000), now=NOW)
+    assert [(a.pot, a.amount_cents) for a in second.allocations] == [("cpf_statutory", 5_000)]
+    assert (await verify_ledger(db)).ok
+
+
+@pytest.mark.parametrize("stop", ["death_on", "full_rate_retirement_on"])
+async def test_a_stop_date_come_sends_the_hold_to_the_debit_order(
+    db: asyncpg.Connection, stop: str
+) -> None:
+    person_id = await funded(db)
+    await db.execute(f"update persons set {stop} = $2 where id = $1", person_id, TODAY)
+    assert (
+        await db.fetchval("select stops_on from ledger_locks where person_id = $1", person_id)
+        == TODAY
+    )  # kept by the statement trigger on persons
+    await without(db, "cpf_hold_create")
+    with pytest.raises(asyncpg.UndefinedFunctionError):
+        await create_hold(db, person_id, hold(1_000), now=NOW)
+
+
+async def test_verify_finds_a_stop_date_that_drifted(db: asyncpg.Connection) -> None:
+    person_id = await funded(db)
+    await db.execute("update ledger_locks set stops_on = $2 where person_id = $1", person_id, TODAY)
+    report = await verify_ledger(db)
+    assert report.stale_summaries == [person_id] and not report.ok
+
+
 async def test_verify_finds_a_ledger_row_that_disagrees_with_its_balances(
     db: asyncpg.Connection,
 ) -> None:

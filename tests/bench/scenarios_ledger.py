@@ -16,11 +16,13 @@ What bounds them, in the same run (not targets):
 - ``holds_pg_only``: pgbench running ``create_hold_lean`` (the server's path for these
   accounts: statutory rights, no earmarked grant) on the same random accounts, with
   as many clients as the server has pooled connections: the database alone, with both cores.
-- ``holds_pg_floor``: the database's floor of a hold, pgbench on copies of cpa's own tables
-  (schema ``hold_floor``: same columns, CHECKs, indexes and foreign keys) writing only what
-  any hold must: one conditional UPDATE of the person's row (no overdraft, the lock), the
-  hold row, its two entries (double entry), the journal line, a durable commit. Not the
-  balance rows, the stop-date, grant and key probes of ``create_hold_lean``.
+- ``holds_pg_floor``: the database's floor of a hold, pgbench running ``HOLD_DB_FLOOR``
+  (``tests/bench/routes.py``) on copies of cpa's own tables (schema ``hold_floor``: same
+  columns, CHECKs, indexes and foreign keys), writing only what any hold must: one
+  conditional UPDATE of the person's row (no overdraft, the lock), the hold row, its two
+  entries (double entry), the journal line, a durable commit. Not the balance rows nor the
+  key probes of ``create_hold_lean``. ``holds_db_floor``: the same statement over HTTP, in
+  the hold route's place (``POST /v1/bench/hold-db-floor``), as the server's pool runs it.
 
 Setup works against the bench database with cpa's own services, as the server would: persons
 registered, a year of activity declared and credited through ``cpa.rules``, a training body
@@ -55,6 +57,7 @@ from cpa.ledger import credit_year
 from cpa.persons import NewPerson, NirVault, find_person_by_nir, nir_key, register_person
 from cpa.rules.debit import debit_order
 from tests.bench.harness import BenchContext, Scenario
+from tests.bench.routes import HOLD_DB_FLOOR
 from tests.support.tokens import Minter, register_partner
 
 PROJECT = Path(__file__).resolve().parents[2]
@@ -143,11 +146,12 @@ async def _number_accounts(db: asyncpg.Connection, persons: list[UUID]) -> None:
     )
 
 
-def _holds_pgbench(client_id: str, accounts: int) -> str:
-    """What ``POST /v1/me/cpf/holds`` asks of the database, without the server: the same
-    statement (``create_hold_lean``) with the arguments the server gives it (new ids and key,
-    the journal line). The ids and key the server makes itself come from pgbench's random():
-    generated in SQL, they would add the database's random source to its cost."""
+def _holds_pgbench(client_id: str, accounts: int, statement: str) -> str:
+    """What ``POST /v1/me/cpf/holds`` asks of the database, without the server: ``statement``
+    (``create_hold_lean``, or its floor ``HOLD_DB_FLOOR``) with the arguments the server gives
+    it (new ids and key, the journal line). The ids and key the server makes itself come from
+    pgbench's random(): generated in SQL, they would add the database's random source to its
+    cost."""
     rule = debit_order(dt.date.today())  # the debit order's trace, passed as the server does
     arguments = [
         "(select person_id from bench_account)",
@@ -168,7 +172,7 @@ def _holds_pgbench(client_id: str, accounts: int) -> str:
         f"'{rule.trace.legal_reference}'",
         *("'training_body'", "'bench'", "null", "null", "'change'", "'/v1/me/cpf/holds'"),
     ]
-    lines = [line.split("--")[0].rstrip() for line in sql("create_hold_lean").splitlines()]
+    lines = [line.split("--")[0].rstrip() for line in statement.splitlines()]
     statement = "\n".join(line for line in lines if line)
     statement = re.sub(r"\$(\d+)", lambda m: f"({arguments[int(m.group(1)) - 1]})", statement)
     assert statement.startswith("with "), "the account is looked up once, in a first CTE"
@@ -196,47 +200,6 @@ create table hold_floor.access_journal (like public.access_journal including all
 """
 """``holds_pg_floor``'s tables: copies of cpa's own (bench database only), so that the floor
 writes nothing ``ledger verify`` would see."""
-
-
-def _holds_pg_floor(client_id: str, accounts: int) -> str:
-    """The database's floor of a hold (see the module's docstring), with the same values as
-    ``holds_pg_only``'s statement."""
-    rule = debit_order(dt.date.today())
-    trace = (
-        f"'{rule.trace.rule_id}', date '{rule.trace.parameter_effective_from}', "
-        f"'{rule.trace.legal_reference}'"
-    )
-    return f"""\\set n random(1, {accounts})
-\\set h random(1, 9000000000000000000)
-with account as (select person_id from bench_accounts where n = :n), debited as (
-    update hold_floor.ledger_locks l
-    set statutory_cents = l.statutory_cents - 1, held_cents = l.held_cents + 1
-    where l.person_id = (select person_id from account) and l.statutory_cents >= 1
-    returning l.person_id
-), hold as (
-    insert into hold_floor.cpf_holds (id, person_id, amount_cents, training_reference,
-        expires_at, client_id, token_jti, created_at, idempotency_key, request_sha256,
-        key_expires_at)
-    select md5(:h::text || 'hold')::uuid, d.person_id, 1, 'BENCH', now() + interval '7 days',
-        '{client_id}', 'pgbench', now(), :h::text, sha256(:h::text::bytea),
-        now() + interval '1 day'
-    from debited d
-), entries as (
-    insert into hold_floor.ledger_entries (person_id, pot, kind, amount, unit, effective_on,
-        correlation_id, hold_id, rule_id, parameter_effective_from, legal_reference,
-        client_id, token_jti, idempotency_key)
-    select d.person_id, m.pot, 'hold', m.amount, 'cents', current_date,
-        md5(:h::text || 'entries')::uuid, md5(:h::text || 'hold')::uuid, {trace},
-        '{client_id}', 'pgbench', :h::text
-    from debited d, (values ('cpf_statutory', -1::bigint), ('cpf_held', 1::bigint)) m(pot, amount)
-), journal as (
-    insert into hold_floor.access_journal (person_id, client_id, client_kind, client_name,
-        action, route)
-    select d.person_id, '{client_id}', 'training_body', 'bench', 'change', '/v1/me/cpf/holds'
-    from debited d
-)
-select count(*) from debited;
-"""
 
 
 async def _warm_up(base_url: str, tokens: list[str]) -> None:
@@ -323,7 +286,9 @@ def scenarios(ctx: BenchContext) -> list[Scenario]:
         Scenario(
             "holds_pg_only",
             "",
-            pgbench_script=_holds_pgbench(state["training_client_id"], len(state["hold_tokens"])),
+            pgbench_script=_holds_pgbench(
+                state["training_client_id"], len(state["hold_tokens"]), sql("create_hold_lean")
+            ),
             connections=PG_ONLY_CLIENTS,
             baseline="holds_random",
             target="database alone (not a target)",
@@ -331,10 +296,20 @@ def scenarios(ctx: BenchContext) -> list[Scenario]:
         Scenario(
             "holds_pg_floor",
             "",
-            pgbench_script=_holds_pg_floor(state["training_client_id"], len(state["hold_tokens"])),
+            pgbench_script=_holds_pgbench(
+                state["training_client_id"], len(state["hold_tokens"]), HOLD_DB_FLOOR
+            ),
             connections=PG_ONLY_CLIENTS,
             baseline="holds_pg_only",
             target="the database's floor of a hold (not a target)",
+        ),
+        Scenario(
+            "holds_db_floor",
+            "/v1/bench/hold-db-floor",
+            lua=_holds_lua(state["hold_tokens"], "/v1/bench/hold-db-floor"),
+            connections=HOLD_CONNECTIONS,
+            baseline="holds_random",
+            target="the database's floor of a hold, over HTTP (not a target)",
         ),
         Scenario(
             "holds_hot",

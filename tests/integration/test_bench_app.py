@@ -12,7 +12,12 @@ from cpa.config import Settings
 from cpa.db.database import ConnectionDatabase
 from tests.bench.app import create_bench_app
 
-BENCH_PATHS = {"/bench/me", "/v1/bench/read-floor", "/v1/bench/hold-floor"}
+BENCH_PATHS = {
+    "/bench/me",
+    "/v1/bench/read-floor",
+    "/v1/bench/hold-floor",
+    "/v1/bench/hold-db-floor",
+}
 
 
 def _paths(app: Litestar) -> set[str]:

@@ -124,17 +124,7 @@ class BenchFloorController(Controller):
         data = await call.strictly(data)
         async with call.db.acquire() as db:
             await db.fetchval(sql("check_ready"))
-        return HoldView(
-            id=uuid4(),
-            amount_cents=data.amount_cents,
-            training_reference=data.training_reference,
-            expires_at=data.expires_at,
-            status="pending",
-            posted_cents=None,
-            created_at=dt.datetime.now(dt.UTC),
-            closed_at=None,
-            allocations=[],
-        )
+        return _pending(data, uuid4(), dt.datetime.now(dt.UTC), [])
 
     @post(
         "/hold-db-floor",
@@ -160,16 +150,22 @@ class BenchFloorController(Controller):
                 order.trace.legal_reference, principal.client_kind, principal.client_id,
             )  # fmt: skip
         assert held == 1, "the bench's accounts never run dry"
-        return HoldView(
-            id=hold_id,
-            amount_cents=data.amount_cents,
-            training_reference=data.training_reference,
-            expires_at=data.expires_at,
-            status="pending",
-            posted_cents=None,
-            created_at=now,
-            closed_at=None,
-            allocations=[
-                Allocation(pot="cpf_statutory", grant_id=None, amount_cents=data.amount_cents)
-            ],
-        )
+        statutory = Allocation(pot="cpf_statutory", grant_id=None, amount_cents=data.amount_cents)
+        return _pending(data, hold_id, now, [statutory])
+
+
+def _pending(
+    data: CreateHold, hold_id: UUID, now: dt.datetime, allocations: list[Allocation]
+) -> HoldView:
+    """A floor's answer: the pending hold ``data`` asks for, as a hold route answers it."""
+    return HoldView(
+        id=hold_id,
+        amount_cents=data.amount_cents,
+        training_reference=data.training_reference,
+        expires_at=data.expires_at,
+        status="pending",
+        posted_cents=None,
+        created_at=now,
+        closed_at=None,
+        allocations=allocations,
+    )

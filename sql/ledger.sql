@@ -148,13 +148,13 @@ from cpf_hold_create(
 -- take them first), no stop date has come (stops_on: death, full-rate retirement), the
 -- statutory euros suffice, and the key ($11, claimed when $12 is given) is new to this
 -- client ($9); the caller has checked that the rule's order takes statutory rights first.
--- All but the key are columns of the row the UPDATE locks, read at its newest version. The balance rows are updated at their newest
--- version (an UPDATE under READ COMMITTED follows a row changed since the snapshot), and
--- ledger_row_checked compares them with the ledger row's columns. No allocation row: the
--- hold took all from statutory rights (cpf_hold_draws), its two entries carry the rule's
--- trace ($14-$16). A repeat racing the first request finds the key taken at the hold's
--- insert (cpf_holds_idempotency_key), which rolls the statement back; the caller then asks
--- cpf_hold_create, which looks under the lock.
+-- All but the key are columns of the row the UPDATE locks, read at its newest version. The
+-- balance rows are updated at their newest version (an UPDATE under READ COMMITTED follows a
+-- row changed since the snapshot), and ledger_row_checked compares them with the ledger
+-- row's columns. No allocation row: the hold took all from statutory rights
+-- (cpf_hold_draws), its two entries carry the rule's trace ($14-$16). A repeat racing the
+-- first request finds the key taken at the hold's insert (cpf_holds_idempotency_key), which
+-- rolls the statement back; the caller then asks cpf_hold_create, which looks under the lock.
 with debited as (
     update ledger_locks l
     set statutory_cents = l.statutory_cents - $4::bigint,
